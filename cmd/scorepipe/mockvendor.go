@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/scorepipe/scorepipe/providers/tianyuan"
+	"github.com/scorepipe/scorepipe/providers/tianyuan/tianyuantest"
+)
+
+func newMockVendorCommand(g *globalFlags) *cobra.Command {
+	var (
+		addr    string
+		latency time.Duration
+		faults  tianyuantest.Faults
+		extra   int
+	)
+	cmd := &cobra.Command{
+		Use:   "mock-vendor",
+		Short: "Serve the fake vendor (same protocol, synthetic data) on a real port",
+		Long: `mock-vendor serves a fake of the vendor API that speaks the same protocol and
+enforces it (Access-Id, encryption, timestamp, parameters), with deterministic
+synthetic replies per applicant. It accepts the credentials in
+SCOREPIPE_ACCESS_ID / SCOREPIPE_ACCESS_KEY when set, else prints demo ones.
+Point a run at it with SCOREPIPE_ENDPOINT=http://ADDR.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := g.logger()
+			if err != nil {
+				return err
+			}
+			if err := describeAddr(addr); err != nil {
+				return err
+			}
+			opts := tianyuantest.Options{Latency: latency, Faults: faults, ExtraFields: extra}
+			if id, key := os.Getenv(envAccessID), os.Getenv(envKey); id != "" || key != "" {
+				k, err := tianyuan.ParseKey(key, tianyuan.KeyHex)
+				if err != nil {
+					return fmt.Errorf("%s: %w", envKey, err)
+				}
+				opts.AccessID, opts.Key = id, k
+			} else {
+				fmt.Fprintf(g.stdout, "demo credentials:\n  export %s=%s\n  export %s=%s\n", envAccessID, tianyuantest.DemoAccessID, envKey, tianyuantest.DemoAccessKey)
+			}
+			if err := faults.Validate(); err != nil {
+				return err
+			}
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return err
+			}
+			srv := &http.Server{Handler: tianyuantest.New(opts), ReadHeaderTimeout: 10 * time.Second}
+			fmt.Fprintf(g.stdout, "fake vendor listening on http://%s\n  export %s=http://%s\n", ln.Addr(), envEndpoint, ln.Addr())
+			log.Info("mock-vendor listening", "addr", ln.Addr().String())
+			go func() {
+				<-cmd.Context().Done()
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				_ = srv.Shutdown(ctx)
+			}()
+			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8787", "address to listen on")
+	cmd.Flags().DurationVar(&latency, "latency", 0, "latency added to every reply")
+	cmd.Flags().Float64Var(&faults.HTTP503, "fail-503", 0, "share of requests answered HTTP 503")
+	cmd.Flags().Float64Var(&faults.HTTP429, "fail-429", 0, "share of requests answered HTTP 429 with Retry-After")
+	cmd.Flags().Float64Var(&faults.Garbage, "fail-garbage", 0, "share of requests answered with an unreadable body")
+	cmd.Flags().Float64Var(&faults.Code1001, "fail-1001", 0, "share of requests answered with code 1001")
+	cmd.Flags().Float64Var(&faults.Stall, "stall", 0, "share of requests that stall for --stall-for")
+	cmd.Flags().DurationVar(&faults.StallFor, "stall-for", 30*time.Second, "how long a stalled request stalls")
+	cmd.Flags().IntVar(&faults.BalanceAfter, "balance-after", 0, "answer 1007 (insufficient balance) after this many billed replies")
+	cmd.Flags().IntVar(&extra, "extra-fields", 0, "factors the catalog does not know, added to every JRZQ9E2A reply")
+	return cmd
+}

@@ -1,0 +1,24 @@
+// Module scorepipe is a batch scoring pipeline: it reads applicant files,
+// calls paid risk-data APIs for every applicant under a rate limiter, expands
+// the interval codes they return into numeric ranges, and writes feature
+// datasets for model training.
+//
+// Data flows one way, stage to stage, through bounded channels:
+//
+//	sources ─► transform (validate) ─► pipeline (cache ▸ retry ▸ limiter ▸ client) ─► transform (features) ─► sinks
+//
+// The layout:
+//
+//	cmd/scorepipe          the command line: flags, config, wiring, exit codes
+//	pipeline               run orchestration: config, stages, limiters, retries, reply store, manifest
+//	sources                applicant readers (CSV, XLSX) yielding records with file and row
+//	providers/tianyuan     the vendor protocol: AES envelope, typed error codes, the HTTP client
+//	providers/tianyuan/tianyuantest
+//	                       a fake vendor speaking the same protocol, for tests and mock-vendor
+//	transform              applicant validation, identity keys, masking, payload → feature row
+//	mappings               field catalogs and interval/enum tables, embedded and overridable
+//	sinks                  Parquet, Excel, CSV, rejects and manifest writers with atomic commit
+//	samples                sample applicants and configuration
+//
+// sources, providers, mappings and sinks never import pipeline.
+package scorepipe

@@ -1,0 +1,152 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/scorepipe/scorepipe/providers/tianyuan"
+)
+
+// The vendor client is wrapped, innermost first, by:
+//
+//	metered  counts attempts, billed replies and latency
+//	limited  at most Concurrency calls in flight and a token bucket per product;
+//	         the HTTP attempt is detached from cancellation, so that a call in
+//	         flight when the run stops still completes (and is stored), bounded
+//	         by the per-attempt timeout
+//	retrying retries transient failures with full-jitter backoff, honouring Retry-After
+//	stored   answers from the reply store, merges concurrent identical calls,
+//	         and stores every reply before handing it on (see store.go)
+
+// limited caps the calls in flight and their rate, per product.
+type limited struct {
+	next    tianyuan.Caller
+	limiter *rate.Limiter
+	slots   chan struct{}
+	timeout time.Duration
+}
+
+func newLimited(next tianyuan.Caller, p ProductConfig, timeout time.Duration) *limited {
+	limit := rate.Limit(p.RatePerSecond)
+	if p.RatePerSecond == 0 {
+		limit = rate.Inf
+	}
+	return &limited{next: next, limiter: rate.NewLimiter(limit, p.Burst), slots: make(chan struct{}, p.Concurrency), timeout: timeout}
+}
+
+func (l *limited) Call(ctx context.Context, product string, params tianyuan.Params) (*tianyuan.Reply, error) {
+	select {
+	case l.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-l.slots }()
+	if err := l.limiter.Wait(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, err
+	}
+	attempt, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.timeout)
+	defer cancel()
+	return l.next.Call(attempt, product, params)
+}
+
+// retrying retries what the code policy calls retryable.
+type retrying struct {
+	next        tianyuan.Caller
+	policy      tianyuan.CodePolicy
+	maxAttempts int
+	base, max   time.Duration
+	onRetry     func(product string, attempt int, delay time.Duration, err error)
+}
+
+func (r *retrying) Call(ctx context.Context, product string, params tianyuan.Params) (*tianyuan.Reply, error) {
+	for attempt := 1; ; attempt++ {
+		reply, err := r.next.Call(ctx, product, params)
+		if err == nil || ctx.Err() != nil || attempt >= r.maxAttempts || r.policy.Classify(err) != tianyuan.Retryable {
+			return reply, err
+		}
+		delay := r.backoff(attempt, err)
+		if r.onRetry != nil {
+			r.onRetry(product, attempt, delay, err)
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return reply, err
+		}
+	}
+}
+
+// backoff returns the wait before the next attempt: full jitter, a random
+// duration up to base·2^(attempt-1) capped at max, or the vendor's
+// Retry-After when that is longer (also capped at max).
+func (r *retrying) backoff(attempt int, err error) time.Duration {
+	ceiling := r.base << min(attempt-1, 30)
+	if ceiling > r.max || ceiling <= 0 {
+		ceiling = r.max
+	}
+	var d time.Duration
+	if ceiling > 0 {
+		d = rand.N(ceiling + 1)
+	}
+	var he *tianyuan.HTTPError
+	if errors.As(err, &he) && he.RetryAfter > d {
+		d = min(he.RetryAfter, r.max)
+	}
+	return d
+}
+
+// metered counts what reaches the vendor.
+type metered struct {
+	next  tianyuan.Caller
+	stats *productStats
+}
+
+func (m *metered) Call(ctx context.Context, product string, params tianyuan.Params) (*tianyuan.Reply, error) {
+	start := time.Now()
+	m.stats.attempts.Add(1)
+	reply, err := m.next.Call(ctx, product, params)
+	m.stats.observe(time.Since(start))
+	if reply != nil && reply.Code == 0 && err == nil {
+		m.stats.billed.Add(1)
+	}
+	return reply, err
+}
+
+// productStats are the live counters of one product.
+type productStats struct {
+	attempts atomic.Int64 // HTTP requests sent
+	billed   atomic.Int64 // code-0 replies received
+	retries  atomic.Int64
+	stored   atomic.Int64 // answered from the reply store
+	merged   atomic.Int64 // answered by an identical call of the same run
+
+	mu        sync.Mutex
+	latencies []time.Duration // a bounded sample, for percentiles
+	seen      int64
+}
+
+const latencySample = 4096
+
+func (s *productStats) observe(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seen++
+	if len(s.latencies) < latencySample {
+		s.latencies = append(s.latencies, d)
+		return
+	}
+	if i := rand.Int64N(s.seen); i < latencySample { // reservoir sampling
+		s.latencies[i] = d
+	}
+}

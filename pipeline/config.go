@@ -1,0 +1,351 @@
+// Package pipeline runs a scoring job: it reads and validates applicants,
+// calls the vendor for each under per-product rate limits with retries and a
+// reply store, turns the replies into feature rows and writes them, in input
+// order, to the configured sinks.
+package pipeline
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/scorepipe/scorepipe/providers/tianyuan"
+)
+
+// Config is a job's configuration, read from YAML. Relative paths in a
+// config file are relative to the file's directory.
+type Config struct {
+	Input    InputConfig              `yaml:"input" json:"input"`
+	Output   OutputConfig             `yaml:"output" json:"output"`
+	Vendor   VendorConfig             `yaml:"vendor" json:"vendor"`
+	Products map[string]ProductConfig `yaml:"products" json:"products"`
+	Retry    RetryConfig              `yaml:"retry" json:"retry"`
+	Cache    CacheConfig              `yaml:"cache" json:"cache"`
+	Identity IdentityConfig           `yaml:"identity" json:"identity"`
+	Mappings MappingsConfig           `yaml:"mappings" json:"mappings"`
+
+	dir string // directory of the config file, for relative paths
+}
+
+// InputConfig says which applicant files to read and how.
+type InputConfig struct {
+	Files     []string            `yaml:"files" json:"files"`         // paths or globs
+	Format    string              `yaml:"format" json:"format"`       // csv or xlsx; "" by extension
+	Encoding  string              `yaml:"encoding" json:"encoding"`   // CSV: utf-8, gbk, gb18030; "" detects
+	Delimiter string              `yaml:"delimiter" json:"delimiter"` // CSV: "," "\t" ";"; "" detects
+	Sheet     string              `yaml:"sheet" json:"sheet"`         // XLSX: "" is the first sheet
+	Columns   map[string][]string `yaml:"columns" json:"columns"`     // canonical column → header names
+}
+
+// OutputConfig says what to write where.
+type OutputConfig struct {
+	Dir          string   `yaml:"dir" json:"dir"`
+	Formats      []string `yaml:"formats" json:"formats"` // parquet, xlsx, csv
+	PII          string   `yaml:"pii" json:"pii"`         // mask (default) or keep
+	RowGroupRows int      `yaml:"row_group_rows" json:"row_group_rows"`
+}
+
+// VendorConfig says how to reach the vendor. Credentials never come from
+// the file: SCOREPIPE_ACCESS_ID, SCOREPIPE_ACCESS_KEY, and SCOREPIPE_ENDPOINT
+// to override BaseURL.
+type VendorConfig struct {
+	BaseURL   string        `yaml:"base_url" json:"base_url"`
+	KeyFormat string        `yaml:"key_format" json:"key_format"` // hex (default) or raw
+	Timeout   time.Duration `yaml:"timeout" json:"timeout"`       // per attempt
+	Codes     CodesConfig   `yaml:"codes" json:"codes"`
+}
+
+// CodesConfig overrides how vendor codes are treated.
+type CodesConfig struct {
+	Retryable []int `yaml:"retryable" json:"retryable"`
+	Fatal     []int `yaml:"fatal" json:"fatal"`
+	NoRecord  []int `yaml:"no_record" json:"no_record"`
+}
+
+// ProductConfig enables a product and sets its limits.
+type ProductConfig struct {
+	RatePerSecond float64 `yaml:"rate_per_second" json:"rate_per_second"` // 0 means unlimited
+	Burst         int     `yaml:"burst" json:"burst"`
+	Concurrency   int     `yaml:"concurrency" json:"concurrency"` // calls in flight at most
+	Price         float64 `yaml:"price" json:"price"`             // per billed call, for plan and budgets
+}
+
+// RetryConfig shapes retries of transient failures.
+type RetryConfig struct {
+	MaxAttempts int           `yaml:"max_attempts" json:"max_attempts"`
+	BaseDelay   time.Duration `yaml:"base_delay" json:"base_delay"`
+	MaxDelay    time.Duration `yaml:"max_delay" json:"max_delay"`
+}
+
+// CacheConfig locates the reply store.
+type CacheConfig struct {
+	Path        string        `yaml:"path" json:"path"`                 // "" → <output dir>/.scorepipe/replies.db
+	ReuseWithin time.Duration `yaml:"reuse_within" json:"reuse_within"` // 0 → reuse any stored reply
+}
+
+// IdentityConfig locates the secret of the identity keys.
+type IdentityConfig struct {
+	SecretFile string `yaml:"secret_file" json:"secret_file"` // "" → <output dir>/.scorepipe/identity.secret
+}
+
+// MappingsConfig points at user mapping files.
+type MappingsConfig struct {
+	Dir string `yaml:"dir" json:"dir"`
+}
+
+// Output formats.
+const (
+	FormatParquet = "parquet"
+	FormatXLSX    = "xlsx"
+	FormatCSV     = "csv"
+)
+
+// DefaultConfig returns the configuration every file starts from.
+func DefaultConfig() *Config {
+	return &Config{
+		Output: OutputConfig{Dir: "scorepipe-out", Formats: []string{FormatParquet, FormatXLSX}, PII: "mask", RowGroupRows: 65536},
+		Vendor: VendorConfig{BaseURL: "https://api.tianyuanapi.com", KeyFormat: "hex", Timeout: 15 * time.Second,
+			Codes: codesFromPolicy(tianyuan.DefaultCodePolicy())},
+		Products: map[string]ProductConfig{},
+		Retry:    RetryConfig{MaxAttempts: 5, BaseDelay: 200 * time.Millisecond, MaxDelay: 30 * time.Second},
+		Cache:    CacheConfig{ReuseWithin: 720 * time.Hour},
+	}
+}
+
+// DefaultProduct is the setting of a product listed without one.
+var DefaultProduct = ProductConfig{RatePerSecond: 20, Burst: 5, Concurrency: 8}
+
+func codesFromPolicy(p tianyuan.CodePolicy) CodesConfig {
+	return CodesConfig{Retryable: p.Retryable, Fatal: p.Fatal, NoRecord: p.NoRecord}
+}
+
+// CodePolicy returns the vendor code policy the config describes.
+func (c *Config) CodePolicy() tianyuan.CodePolicy {
+	return tianyuan.CodePolicy{Retryable: c.Vendor.Codes.Retryable, Fatal: c.Vendor.Codes.Fatal, NoRecord: c.Vendor.Codes.NoRecord}
+}
+
+// ConfigError is a mistake in the configuration.
+type ConfigError struct {
+	File  string // "" for flags
+	Field string // e.g. products.JRZQ9E2A.burst
+	Msg   string
+}
+
+func (e *ConfigError) Error() string {
+	var b strings.Builder
+	if e.File != "" {
+		b.WriteString(e.File + ": ")
+	}
+	if e.Field != "" {
+		b.WriteString(e.Field + ": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// LoadConfig reads a YAML config over the defaults. Unknown keys are errors.
+func LoadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &ConfigError{File: path, Msg: err.Error()}
+	}
+	cfg := DefaultConfig()
+	defaultDir := cfg.Output.Dir
+	cfg.Output.Dir = ""
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return nil, &ConfigError{File: path, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, &ConfigError{File: path, Msg: err.Error()}
+	}
+	cfg.dir = filepath.Dir(abs)
+	if cfg.Output.Dir == "" {
+		cfg.Output.Dir = defaultDir // the default is relative to the working directory
+	} else {
+		cfg.Output.Dir = cfg.resolve(cfg.Output.Dir)
+	}
+	cfg.Cache.Path = cfg.resolve(cfg.Cache.Path)
+	cfg.Identity.SecretFile = cfg.resolve(cfg.Identity.SecretFile)
+	cfg.Mappings.Dir = cfg.resolve(cfg.Mappings.Dir)
+	for i, f := range cfg.Input.Files {
+		cfg.Input.Files[i] = cfg.resolve(f)
+	}
+	var doc yaml.Node
+	_ = yaml.Unmarshal(data, &doc) // it decoded above, so it parses
+	for code, set := range productKeys(&doc) {
+		cfg.Products[code] = withProductDefaults(cfg.Products[code], set)
+	}
+	if err := cfg.Validate(); err != nil {
+		var ce *ConfigError
+		if errors.As(err, &ce) {
+			ce.File = path
+		}
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// productKeys returns, for each product in the document, the keys it sets.
+func productKeys(doc *yaml.Node) map[string]map[string]bool {
+	out := map[string]map[string]bool{}
+	root := doc
+	if root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
+		root = root.Content[0]
+	}
+	products := mappingValue(root, "products")
+	if products == nil || products.Kind != yaml.MappingNode {
+		return out
+	}
+	for i := 0; i+1 < len(products.Content); i += 2 {
+		set := map[string]bool{}
+		if p := products.Content[i+1]; p.Kind == yaml.MappingNode {
+			for j := 0; j+1 < len(p.Content); j += 2 {
+				set[p.Content[j].Value] = true
+			}
+		}
+		out[products.Content[i].Value] = set
+	}
+	return out
+}
+
+func mappingValue(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// withProductDefaults fills the settings a product's entry leaves out.
+func withProductDefaults(p ProductConfig, set map[string]bool) ProductConfig {
+	if !set["rate_per_second"] {
+		p.RatePerSecond = DefaultProduct.RatePerSecond
+	}
+	if !set["burst"] {
+		p.Burst = DefaultProduct.Burst
+	}
+	if !set["concurrency"] {
+		p.Concurrency = DefaultProduct.Concurrency
+	}
+	return p
+}
+
+func (c *Config) resolve(p string) string {
+	if p == "" || filepath.IsAbs(p) || c.dir == "" {
+		return p
+	}
+	return filepath.Join(c.dir, p)
+}
+
+// Validate checks the config and names the first field in error.
+func (c *Config) Validate() error {
+	bad := func(field, format string, args ...any) error {
+		return &ConfigError{Field: field, Msg: fmt.Sprintf(format, args...)}
+	}
+	if len(c.Products) == 0 {
+		return bad("products", "no product configured (e.g. products: {JRZQ9E2A: {}})")
+	}
+	for _, code := range c.ProductCodes() {
+		p := c.Products[code]
+		field := "products." + code
+		switch {
+		case p.RatePerSecond < 0:
+			return bad(field+".rate_per_second", "must be ≥ 0 (0 means unlimited)")
+		case p.Burst < 1:
+			return bad(field+".burst", "must be ≥ 1")
+		case p.Concurrency < 1 || p.Concurrency > 1024:
+			return bad(field+".concurrency", "must be between 1 and 1024")
+		case p.Price < 0:
+			return bad(field+".price", "must be ≥ 0")
+		}
+	}
+	for _, f := range c.Output.Formats {
+		switch f {
+		case FormatParquet, FormatXLSX, FormatCSV:
+		default:
+			return bad("output.formats", "unknown format %q (parquet, xlsx, csv)", f)
+		}
+	}
+	if len(c.Output.Formats) == 0 {
+		return bad("output.formats", "at least one of parquet, xlsx, csv")
+	}
+	if c.Output.PII != "mask" && c.Output.PII != "keep" {
+		return bad("output.pii", "must be mask or keep, got %q", c.Output.PII)
+	}
+	if c.Output.Dir == "" {
+		return bad("output.dir", "must not be empty")
+	}
+	if c.Output.RowGroupRows < 1 {
+		return bad("output.row_group_rows", "must be ≥ 1")
+	}
+	if c.Vendor.KeyFormat != string(tianyuan.KeyHex) && c.Vendor.KeyFormat != string(tianyuan.KeyRaw) {
+		return bad("vendor.key_format", "must be hex or raw, got %q", c.Vendor.KeyFormat)
+	}
+	if c.Vendor.Timeout <= 0 {
+		return bad("vendor.timeout", "must be positive, e.g. 15s")
+	}
+	if c.Retry.MaxAttempts < 1 {
+		return bad("retry.max_attempts", "must be ≥ 1")
+	}
+	if c.Retry.BaseDelay < 0 || c.Retry.MaxDelay < c.Retry.BaseDelay {
+		return bad("retry", "need 0 ≤ base_delay ≤ max_delay")
+	}
+	if c.Cache.ReuseWithin < 0 {
+		return bad("cache.reuse_within", "must be ≥ 0")
+	}
+	return nil
+}
+
+// ProductCodes returns the configured products, sorted.
+func (c *Config) ProductCodes() []string {
+	codes := make([]string, 0, len(c.Products))
+	for code := range c.Products {
+		codes = append(codes, code)
+	}
+	sort.Strings(codes)
+	return codes
+}
+
+// StateDir is where the reply store and identity secret live by default.
+func (c *Config) StateDir() string { return filepath.Join(c.Output.Dir, ".scorepipe") }
+
+// CachePath returns the reply store's path.
+func (c *Config) CachePath() string {
+	if c.Cache.Path != "" {
+		return c.Cache.Path
+	}
+	return filepath.Join(c.StateDir(), "replies.db")
+}
+
+// SecretPath returns the identity secret's path.
+func (c *Config) SecretPath() string {
+	if c.Identity.SecretFile != "" {
+		return c.Identity.SecretFile
+	}
+	return filepath.Join(c.StateDir(), "identity.secret")
+}
+
+// Hash returns the SHA-256 of the effective configuration, for the manifest.
+func (c *Config) Hash() string {
+	data, _ := json.Marshal(c) // a Config always marshals
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}

@@ -1,0 +1,85 @@
+package pipeline
+
+import (
+	"sort"
+	"time"
+
+	"github.com/scorepipe/scorepipe/mappings"
+	"github.com/scorepipe/scorepipe/transform"
+)
+
+// Manifest describes a finished run; it is written as manifest.json, after
+// every data file.
+type Manifest struct {
+	Tool         string                    `json:"tool"`
+	Version      string                    `json:"version"`
+	StartedAt    time.Time                 `json:"started_at"`
+	FinishedAt   time.Time                 `json:"finished_at"`
+	Seconds      float64                   `json:"seconds"`
+	ConfigSHA256 string                    `json:"config_sha256"`
+	Mappings     []mappings.File           `json:"mappings"`
+	Inputs       []InputCounts             `json:"inputs"`
+	Rows         RowCounts                 `json:"rows"`
+	Products     map[string]*ProductCounts `json:"products"`
+	Unknowns     transform.Unknowns        `json:"unknowns"`
+	Outputs      []OutputFile              `json:"outputs"`
+	Rejects      map[string]int            `json:"reject_reasons,omitempty"` // by column
+}
+
+// InputCounts are the counts of one input file: read = valid + rejected.
+type InputCounts struct {
+	File     string `json:"file"`
+	Read     int    `json:"read"`
+	Valid    int    `json:"valid"`
+	Rejected int    `json:"rejected"`
+	Blank    int    `json:"blank_skipped"`
+}
+
+// RowCounts are the counts over all input files.
+type RowCounts struct {
+	Read     int `json:"read"`
+	Valid    int `json:"valid"`
+	Rejected int `json:"rejected"`
+	Written  int `json:"written"`
+}
+
+// ProductCounts are the outcome of one product.
+type ProductCounts struct {
+	OK       int `json:"ok"`
+	NoRecord int `json:"no_record"`
+	Failed   int `json:"failed"`
+	Skipped  int `json:"skipped"`
+
+	Calls        int64 `json:"calls"`        // HTTP requests sent, retries included
+	Billed       int64 `json:"billed"`       // code-0 replies received in this run
+	Retries      int64 `json:"retries"`      // attempts after the first
+	FromStore    int64 `json:"from_store"`   // replies reused from the reply store
+	Deduplicated int64 `json:"deduplicated"` // rows answered by an identical call of this run
+
+	LatencyMS Percentiles `json:"latency_ms"`
+}
+
+// Percentiles of call latency.
+type Percentiles struct {
+	P50 float64 `json:"p50"`
+	P95 float64 `json:"p95"`
+	Max float64 `json:"max"`
+}
+
+// OutputFile is one published file.
+type OutputFile struct {
+	Name string `json:"name"`
+	Rows int    `json:"rows"`
+}
+
+func (s *productStats) percentiles() Percentiles {
+	s.mu.Lock()
+	d := append([]time.Duration(nil), s.latencies...)
+	s.mu.Unlock()
+	if len(d) == 0 {
+		return Percentiles{}
+	}
+	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+	ms := func(x time.Duration) float64 { return float64(x.Microseconds()) / 1000 }
+	return Percentiles{P50: ms(d[len(d)/2]), P95: ms(d[len(d)*95/100]), Max: ms(d[len(d)-1])}
+}

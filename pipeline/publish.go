@@ -1,0 +1,242 @@
+package pipeline
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/scorepipe/scorepipe/providers/tianyuan"
+	"github.com/scorepipe/scorepipe/sinks"
+)
+
+// openStore opens the reply store and computes which stored replies are
+// young enough to reuse.
+func (r *run) openStore() error {
+	store, err := OpenStore(r.cfg.CachePath(), r.env.Secret)
+	if err != nil {
+		return err
+	}
+	r.store = store
+	return nil
+}
+
+// wrapCallers builds each product's caller: store ▸ retry ▸ limiter ▸ metering ▸ client.
+func (r *run) wrapCallers() {
+	notBefore := time.Time{}
+	if r.cfg.Cache.ReuseWithin > 0 {
+		notBefore = r.env.Now().Add(-r.cfg.Cache.ReuseWithin)
+	}
+	for _, p := range r.prods {
+		var c tianyuan.Caller = &metered{next: r.env.Caller, stats: p.stats}
+		c = newLimited(c, p.cfg, r.cfg.Vendor.Timeout)
+		c = &retrying{next: c, policy: r.cfg.CodePolicy(), maxAttempts: r.cfg.Retry.MaxAttempts,
+			base: r.cfg.Retry.BaseDelay, max: r.cfg.Retry.MaxDelay,
+			onRetry: func(product string, attempt int, delay time.Duration, err error) {
+				p.stats.retries.Add(1)
+				r.log.Debug("retrying", "product", product, "attempt", attempt, "delay", delay, "error", err)
+			}}
+		p.caller = &stored{next: c, store: r.store, policy: r.cfg.CodePolicy(), notBefore: notBefore,
+			refresh: r.env.Refresh, stats: p.stats}
+	}
+}
+
+// openSinks creates the temporary output files.
+func (r *run) openSinks() error {
+	dir := r.cfg.Output.Dir
+	for _, format := range r.cfg.Output.Formats {
+		var (
+			s    sinks.Sink
+			name string
+			err  error
+		)
+		switch format {
+		case FormatParquet:
+			name = FileParquet
+			s, err = sinks.NewParquet(filepath.Join(dir, name), r.schema, sinks.ParquetOptions{RowGroupRows: r.cfg.Output.RowGroupRows})
+		case FormatXLSX:
+			name = FileXLSX
+			s, err = sinks.NewExcel(filepath.Join(dir, name), r.schema, sinks.ExcelOptions{Dictionary: r.dictionary()})
+		case FormatCSV:
+			name = FileCSV
+			s, err = sinks.NewCSV(filepath.Join(dir, name), r.schema)
+		}
+		if err != nil {
+			return err
+		}
+		r.out = append(r.out, namedSink{name: name, sink: s})
+	}
+	rejects, err := sinks.NewRejects(filepath.Join(dir, FileRejects))
+	if err != nil {
+		return err
+	}
+	r.rejects = rejects
+	return nil
+}
+
+// dictionary describes every output column for the xlsx dictionary sheet.
+func (r *run) dictionary() []sinks.DictionaryEntry {
+	entries := make([]sinks.DictionaryEntry, 0, len(r.schema))
+	for i, c := range r.schema[:r.prods[0].base] {
+		_ = i
+		entries = append(entries, sinks.DictionaryEntry{Column: c.Name, Type: c.Type.String(), DescriptionZH: c.Description})
+	}
+	for _, p := range r.prods {
+		cols := p.fill.Columns()
+		fieldOf := map[string]int{}
+		for i := range p.catalog.Fields {
+			for _, c := range p.catalog.Fields[i].Columns() {
+				fieldOf[c.Name] = i
+			}
+		}
+		for _, c := range cols {
+			e := sinks.DictionaryEntry{Column: c.Name, Type: sinkType(c.Kind).String(), Product: p.code,
+				DescriptionZH: c.DescriptionZH, DescriptionEN: c.DescriptionEN}
+			if i, ok := fieldOf[c.Name]; ok {
+				f := &p.catalog.Fields[i]
+				e.Source = f.Path
+				if f.Sub != "" {
+					e.Source = f.Sub + "." + f.Path
+				}
+				e.Unit = strings.TrimSpace(f.Unit + " " + f.Range)
+			}
+			entries = append(entries, e)
+		}
+	}
+	return entries
+}
+
+// publish commits every file: the old _SUCCESS goes first, the data files
+// next, then the rejects, the manifest and a new _SUCCESS.
+func (r *run) publish() (*Manifest, error) {
+	dir := r.cfg.Output.Dir
+	if err := os.Remove(filepath.Join(dir, FileSuccess)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("remove old %s: %w", FileSuccess, err)
+	}
+	written := int(r.written.Load())
+	for _, s := range r.out {
+		if err := s.sink.Commit(); err != nil {
+			return nil, err
+		}
+		rows := written
+		if x, ok := s.sink.(*sinks.Excel); ok {
+			rows -= x.Truncated()
+		}
+		r.manifest.Outputs = append(r.manifest.Outputs, OutputFile{Name: s.name, Rows: rows})
+	}
+	if err := r.rejects.Commit(); err != nil {
+		return nil, err
+	}
+	r.manifest.Outputs = append(r.manifest.Outputs, OutputFile{Name: FileRejects, Rows: r.rejects.Count()})
+	if err := sinks.WriteJSONAtomic(filepath.Join(dir, FileManifest), r.manifest); err != nil {
+		return nil, err
+	}
+	if err := sinks.WriteFileAtomic(filepath.Join(dir, FileSuccess), nil); err != nil {
+		return nil, err
+	}
+	for _, p := range r.prods {
+		if p.counts.Failed > 0 {
+			return r.manifest, ErrRowsFailed
+		}
+	}
+	return r.manifest, nil
+}
+
+// AbortError says why a run stopped early and what it kept: every reply
+// received is in the reply store, and a rerun of the same command does not
+// pay for them again. Nothing was published.
+type AbortError struct {
+	Cause       error
+	Interrupted bool
+	Billed      int64 // code-0 replies received by this run, all stored
+	Stored      int   // replies in the store now
+}
+
+func (e *AbortError) Error() string {
+	var b strings.Builder
+	var ce *tianyuan.CodeError
+	var he *tianyuan.HTTPError
+	switch {
+	case e.Interrupted:
+		b.WriteString("the run was interrupted")
+	case errors.As(e.Cause, &ce):
+		fmt.Fprintf(&b, "the vendor answered %s with code %d (%s)", ce.Product, ce.Code, tianyuan.CodeText(ce.Code))
+	case errors.As(e.Cause, &he):
+		fmt.Fprintf(&b, "the vendor endpoint answered HTTP %d: check SCOREPIPE_ENDPOINT / vendor.base_url and the credentials", he.StatusCode)
+	default:
+		fmt.Fprintf(&b, "the run stopped: %v", e.Cause)
+	}
+	fmt.Fprintf(&b, " after %d paid calls; nothing was published. ", e.Billed)
+	fmt.Fprintf(&b, "Rerun the same command: the %d replies in the reply store will not be paid again", e.Stored)
+	return b.String()
+}
+
+func (e *AbortError) Unwrap() error { return e.Cause }
+
+func (r *run) abortError() error {
+	e := &AbortError{Cause: r.abortErr}
+	var in *interrupted
+	e.Interrupted = errors.As(r.abortErr, &in)
+	for _, p := range r.prods {
+		e.Billed += p.stats.billed.Load()
+	}
+	if n, err := r.store.Count(); err == nil {
+		e.Stored = n
+	}
+	return e
+}
+
+// LoadSecret reads the identity secret from path, creating it with 32
+// random bytes (hex, mode 0600) when it does not exist. Keys derived from
+// it stay stable as long as the file is kept.
+func LoadSecret(path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if err == nil {
+		s := strings.TrimSpace(string(data))
+		if len(s) < 16 {
+			return nil, fmt.Errorf("identity secret %s: too short (at least 16 characters)", path)
+		}
+		return []byte(s), nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("identity secret: %w", err)
+	}
+	buf := make([]byte, 32)
+	if _, err := rand.Read(buf); err != nil {
+		return nil, err
+	}
+	s := hex.EncodeToString(buf)
+	if err := mkdirPrivate(filepath.Dir(path)); err != nil {
+		return nil, fmt.Errorf("identity secret: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		if errors.Is(err, os.ErrExist) { // created by a concurrent run
+			return LoadSecret(path)
+		}
+		return nil, fmt.Errorf("identity secret: %w", err)
+	}
+	if _, err := f.WriteString(s + "\n"); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("identity secret: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("identity secret: %w", err)
+	}
+	return []byte(s), nil
+}
+
+// mkdirPrivate creates dir with mode 0700, its missing parents with 0755.
+func mkdirPrivate(dir string) error {
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return err
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,669 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/scorepipe/scorepipe/mappings"
+	"github.com/scorepipe/scorepipe/providers/tianyuan"
+	"github.com/scorepipe/scorepipe/sinks"
+	"github.com/scorepipe/scorepipe/sources"
+	"github.com/scorepipe/scorepipe/transform"
+)
+
+// Env is what a run takes from its surroundings.
+type Env struct {
+	Caller   tianyuan.Caller  // the vendor client; Run wraps it in limiter, retry and store
+	Cipher   *tianyuan.Cipher // decrypts reply payloads
+	Secret   []byte           // identity secret (see LoadSecret)
+	Logger   *slog.Logger
+	Progress io.Writer // where progress goes; nil for none
+	Terminal bool      // Progress is a terminal: draw a bar rather than log lines
+	Now      func() time.Time
+	Version  string
+	Refresh  bool // ignore stored replies
+}
+
+// ErrRowsFailed is returned, with the manifest, when the run completed but
+// some valid rows have a product that failed at the vendor.
+var ErrRowsFailed = errors.New("some rows failed at the vendor")
+
+// Output file names.
+const (
+	FileParquet  = "features.parquet"
+	FileXLSX     = "features.xlsx"
+	FileCSV      = "features.csv"
+	FileRejects  = "rejects.csv"
+	FileManifest = "manifest.json"
+	FileSuccess  = "_SUCCESS"
+)
+
+// Fixed leading columns of every output row.
+const (
+	colSourceFile = iota
+	colSourceRow
+	colApplicantKey
+	colName
+	colIDCard
+	colMobile
+	leadingColumns
+)
+
+// Run executes a job: it reads every input file, validates each row, calls
+// the configured products for the valid ones and writes the feature files,
+// the rejects file and the manifest into the output directory, all or
+// nothing. It returns the manifest; with ErrRowsFailed when some rows
+// failed at the vendor; with an *AbortError when it stopped early (a fatal
+// vendor error, a store or disk failure, or ctx cancelled), in which case
+// nothing is published.
+func Run(ctx context.Context, cfg *Config, env Env) (*Manifest, error) {
+	r, err := newRun(cfg, env)
+	if err != nil {
+		return nil, err
+	}
+	defer r.close()
+	return r.execute(ctx)
+}
+
+type run struct {
+	cfg     *Config
+	env     Env
+	log     *slog.Logger
+	today   time.Time
+	set     *mappings.Set
+	prods   []*productRun
+	files   []inputFile
+	schema  sinks.Schema
+	store   *Store
+	out     []namedSink
+	rejects *sinks.Rejects
+
+	manifest *Manifest
+	unknowns transform.Unknowns
+	read     atomic.Int64
+	written  atomic.Int64
+
+	abortOnce sync.Once
+	abortErr  error
+	stop      context.CancelCauseFunc
+}
+
+type productRun struct {
+	code    string
+	cfg     ProductConfig
+	catalog *mappings.Catalog
+	fill    *transform.Product
+	caller  tianyuan.Caller
+	stats   *productStats
+	counts  *ProductCounts
+	base    int // first column of the product in the schema
+}
+
+type inputFile struct {
+	path     string
+	header   []string
+	identity map[string]int // canonical identity column → field index
+	columns  []int          // field index → schema column, or -1
+	counts   *InputCounts
+}
+
+type namedSink struct {
+	name string
+	sink sinks.Sink
+}
+
+// identityColumns are the canonical input columns that are not passed
+// through to the outputs: identity and authorization.
+var identityColumns = []string{transform.ParamName, transform.ParamIDCard, transform.ParamMobile,
+	transform.ParamAuthCode, transform.ParamAuthURL, transform.ParamAuthDate}
+
+func newRun(cfg *Config, env Env) (*run, error) {
+	if env.Now == nil {
+		env.Now = time.Now
+	}
+	if env.Logger == nil {
+		env.Logger = slog.New(slog.DiscardHandler)
+	}
+	r := &run{cfg: cfg, env: env, log: env.Logger, today: env.Now()}
+	r.manifest = &Manifest{Tool: "scorepipe", Version: env.Version, StartedAt: env.Now().UTC(),
+		ConfigSHA256: cfg.Hash(), Products: map[string]*ProductCounts{}, Rejects: map[string]int{}}
+	set, err := mappings.Load(cfg.Mappings.Dir)
+	if err != nil {
+		return nil, err
+	}
+	r.set = set
+	r.manifest.Mappings = set.Files
+	if err := r.openInputs(); err != nil {
+		return nil, err
+	}
+	r.schema = r.leadingSchema()
+	for _, code := range cfg.ProductCodes() {
+		catalog, err := set.Catalog(code)
+		if err != nil {
+			return nil, &ConfigError{Field: "products." + code, Msg: err.Error()}
+		}
+		p := &productRun{code: code, cfg: cfg.Products[code], catalog: catalog, fill: transform.NewProduct(catalog),
+			stats: &productStats{}, counts: &ProductCounts{}, base: len(r.schema)}
+		for _, c := range p.fill.Columns() {
+			r.schema = append(r.schema, sinks.Column{Name: c.Name, Type: sinkType(c.Kind), Description: c.DescriptionZH})
+		}
+		r.prods = append(r.prods, p)
+		r.manifest.Products[code] = p.counts
+	}
+	if err := r.checkColumns(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func sinkType(k mappings.ColumnKind) sinks.Type {
+	switch k {
+	case mappings.KindInt:
+		return sinks.Int64
+	case mappings.KindFloat:
+		return sinks.Float64
+	case mappings.KindTime:
+		return sinks.Timestamp
+	}
+	return sinks.String
+}
+
+// openInputs expands the input globs and reads every header, so that the
+// schema (which passes through every other input column) is known before
+// the first row.
+func (r *run) openInputs() error {
+	if len(r.cfg.Input.Files) == 0 {
+		return &ConfigError{Field: "input.files", Msg: "no input file (set input.files or use --input)"}
+	}
+	var paths []string
+	for _, pattern := range r.cfg.Input.Files {
+		matches, err := filepath.Glob(pattern)
+		if err != nil {
+			return &ConfigError{Field: "input.files", Msg: fmt.Sprintf("bad pattern %q: %v", pattern, err)}
+		}
+		if len(matches) == 0 {
+			if _, err := os.Stat(pattern); err != nil {
+				return &sources.FileError{File: pattern, Err: errors.New("no such file")}
+			}
+			matches = []string{pattern}
+		}
+		sort.Strings(matches)
+		paths = append(paths, matches...)
+	}
+	for _, p := range paths {
+		rd, err := sources.Open(p, r.sourceOptions())
+		if err != nil {
+			return err
+		}
+		header := rd.Header()
+		rd.Close()
+		f := inputFile{path: p, header: header, identity: map[string]int{}, counts: &InputCounts{File: p}}
+		for i, h := range header {
+			if isIdentityColumn(h) {
+				f.identity[h] = i
+			}
+		}
+		r.files = append(r.files, f)
+		r.manifest.Inputs = append(r.manifest.Inputs, *f.counts)
+	}
+	return nil
+}
+
+func (r *run) sourceOptions() sources.Options {
+	in := r.cfg.Input
+	return sources.Options{Format: in.Format, Encoding: in.Encoding, Delimiter: in.Delimiter, Sheet: in.Sheet, Aliases: in.Columns}
+}
+
+func isIdentityColumn(name string) bool {
+	for _, c := range identityColumns {
+		if c == name {
+			return true
+		}
+	}
+	return false
+}
+
+// leadingSchema returns the fixed leading columns and the columns passed
+// through from the inputs, in order of first appearance; it maps each
+// input file's fields to them.
+func (r *run) leadingSchema() sinks.Schema {
+	masked := " (masked)"
+	if r.cfg.Output.PII == "keep" {
+		masked = ""
+	}
+	schema := sinks.Schema{
+		{Name: "source_file", Type: sinks.String, Description: "输入文件"},
+		{Name: "source_row", Type: sinks.Int64, Description: "输入行号(表头为第1行)"},
+		{Name: "applicant_key", Type: sinks.String, Description: "申请人标识(HMAC-SHA256), 用于关联"},
+		{Name: "name", Type: sinks.String, Description: "姓名" + masked},
+		{Name: "id_card", Type: sinks.String, Description: "身份证号" + masked},
+		{Name: "mobile_no", Type: sinks.String, Description: "手机号" + masked},
+	}
+	for i := range r.files {
+		f := &r.files[i]
+		f.columns = make([]int, len(f.header))
+		for j, h := range f.header {
+			f.columns[j] = -1
+			if isIdentityColumn(h) {
+				continue
+			}
+			k := schema.Index(h)
+			if k < 0 {
+				k = len(schema)
+				schema = append(schema, sinks.Column{Name: h, Type: sinks.String, Description: "输入列 " + h})
+			}
+			f.columns[j] = k
+		}
+	}
+	return schema
+}
+
+// checkColumns refuses an input column whose name an output column takes.
+func (r *run) checkColumns() error {
+	seen := map[string]bool{}
+	for _, c := range r.schema {
+		if seen[c.Name] {
+			for _, f := range r.files {
+				for _, h := range f.header {
+					if h == c.Name {
+						return &sources.FileError{File: f.path, Err: fmt.Errorf("input column %q has the name of an output column: rename it", h)}
+					}
+				}
+			}
+			return fmt.Errorf("output column %s appears twice", c.Name)
+		}
+		seen[c.Name] = true
+	}
+	return nil
+}
+
+func (r *run) close() {
+	for _, s := range r.out {
+		_ = s.sink.Abort()
+	}
+	if r.rejects != nil {
+		_ = r.rejects.Abort()
+	}
+	if r.store != nil {
+		_ = r.store.Close()
+	}
+}
+
+// item is one valid row on its way through the run.
+type item struct {
+	seq     int
+	file    int
+	rec     sources.Record
+	app     transform.Applicant
+	key     string
+	replies []transform.Reply // per product, in r.prods order
+	aborted bool
+}
+
+func (r *run) execute(ctx context.Context) (*Manifest, error) {
+	if err := os.MkdirAll(r.cfg.Output.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("output directory: %w", err)
+	}
+	if err := r.openStore(); err != nil {
+		return nil, err
+	}
+	if err := r.openSinks(); err != nil {
+		return nil, err
+	}
+	r.wrapCallers()
+
+	dctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	r.stop = stop
+	progress := r.startProgress()
+
+	items := make(chan *item, 256)
+	var readErr error
+	go func() {
+		defer close(items)
+		readErr = r.readAll(dctx, items)
+	}()
+
+	window := 256
+	for _, p := range r.prods {
+		window = max(window, 4*p.cfg.Concurrency)
+	}
+	slots := make(chan struct{}, window)
+	done := make(chan *item, window)
+	go func() {
+		var wg sync.WaitGroup
+		for it := range items {
+			slots <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r.enrich(dctx, it)
+				done <- it
+			}()
+		}
+		wg.Wait()
+		close(done)
+	}()
+
+	writeErr := r.writeInOrder(done, slots)
+	progress()
+	if readErr != nil {
+		r.abort(readErr)
+	}
+	if writeErr != nil {
+		r.abort(writeErr)
+	}
+	if ctx.Err() != nil {
+		r.abort(&interrupted{})
+	}
+	r.finishCounts()
+	if r.abortErr != nil {
+		return nil, r.abortError()
+	}
+	return r.publish()
+}
+
+// abort stops dispatching new calls; the first reason wins.
+func (r *run) abort(err error) {
+	r.abortOnce.Do(func() {
+		r.abortErr = err
+		if r.stop != nil {
+			r.stop(err)
+		}
+	})
+}
+
+type interrupted struct{}
+
+func (*interrupted) Error() string { return "interrupted" }
+
+// readAll reads every input file, rejects what cannot be used and sends the
+// valid rows, numbered in input order.
+func (r *run) readAll(ctx context.Context, items chan<- *item) error {
+	seq := 0
+	keyer, err := transform.NewKeyer(r.env.Secret)
+	if err != nil {
+		return err
+	}
+	for fi := range r.files {
+		f := &r.files[fi]
+		rd, err := sources.Open(f.path, r.sourceOptions())
+		if err != nil {
+			return err
+		}
+		for {
+			if ctx.Err() != nil {
+				rd.Close()
+				return nil
+			}
+			rec, err := rd.Read()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			var rowErr *sources.RowError
+			if err != nil && !errors.As(err, &rowErr) {
+				rd.Close()
+				return err
+			}
+			f.counts.Read++
+			r.read.Add(1)
+			if rowErr != nil {
+				if err := r.reject(f, rec, nil, []transform.Problem{{Column: rowErr.Column, Reason: rowErr.Reason}}); err != nil {
+					rd.Close()
+					return err
+				}
+				continue
+			}
+			it, problems := r.validate(keyer, fi, rec)
+			if problems != nil {
+				if err := r.reject(f, rec, &it.app, problems); err != nil {
+					rd.Close()
+					return err
+				}
+				continue
+			}
+			f.counts.Valid++
+			it.seq = seq
+			seq++
+			select {
+			case items <- it:
+			case <-ctx.Done():
+				rd.Close()
+				return nil
+			}
+		}
+		f.counts.Blank = rd.Blank()
+		rd.Close()
+	}
+	return nil
+}
+
+// validate normalises a row's applicant and decides which products it may
+// be sent to; a row no product may be called for is rejected.
+func (r *run) validate(keyer *transform.Keyer, fi int, rec sources.Record) (*item, []transform.Problem) {
+	f := &r.files[fi]
+	field := func(name string) string {
+		if i, ok := f.identity[name]; ok {
+			return rec.Fields[i]
+		}
+		return ""
+	}
+	raw := transform.Applicant{Name: field(transform.ParamName), IDCard: field(transform.ParamIDCard),
+		Mobile: field(transform.ParamMobile), AuthCode: field(transform.ParamAuthCode),
+		AuthURL: field(transform.ParamAuthURL), AuthDate: field(transform.ParamAuthDate)}
+	app, problems := transform.Normalize(raw, r.today)
+	it := &item{file: fi, rec: rec, app: app, replies: make([]transform.Reply, len(r.prods))}
+	if problems != nil {
+		return it, problems
+	}
+	callable := 0
+	var skipped []string
+	for i, p := range r.prods {
+		if reason := transform.Authorization(&app, p.catalog.Params, r.today); reason != "" {
+			it.replies[i] = transform.Reply{Status: transform.StatusSkipped, Message: reason}
+			skipped = append(skipped, p.code+": "+reason)
+			continue
+		}
+		callable++
+	}
+	if callable == 0 {
+		return it, []transform.Problem{{Column: "authorization", Reason: "no product may be called: " + strings.Join(skipped, "; ")}}
+	}
+	it.key = keyer.Key(&app)
+	return it, nil
+}
+
+func (r *run) reject(f *inputFile, rec sources.Record, app *transform.Applicant, problems []transform.Problem) error {
+	f.counts.Rejected++
+	columns, reasons := transform.Problems(problems)
+	for _, p := range problems {
+		r.manifest.Rejects[p.Reason]++
+	}
+	rj := sinks.Reject{File: f.path, Row: rec.Row, Column: columns, Reason: reasons}
+	if app == nil && rec.Fields != nil {
+		app = &transform.Applicant{}
+		if i, ok := f.identity[transform.ParamName]; ok {
+			app.Name = rec.Fields[i]
+		}
+		if i, ok := f.identity[transform.ParamIDCard]; ok {
+			app.IDCard = rec.Fields[i]
+		}
+		if i, ok := f.identity[transform.ParamMobile]; ok {
+			app.Mobile = rec.Fields[i]
+		}
+	}
+	if app != nil {
+		rj.Name, rj.IDCard, rj.Mobile = transform.MaskName(app.Name), transform.MaskIDCard(app.IDCard), transform.MaskMobile(app.Mobile)
+	}
+	return r.rejects.Add(rj)
+}
+
+// enrich calls every product the row may be sent to.
+func (r *run) enrich(ctx context.Context, it *item) {
+	for i, p := range r.prods {
+		if it.replies[i].Status == transform.StatusSkipped {
+			continue
+		}
+		if ctx.Err() != nil {
+			it.aborted = true
+			return
+		}
+		params := tianyuan.Params(it.app.Params(p.catalog.Params))
+		reply, err := p.caller.Call(ctx, p.code, params)
+		it.replies[i] = r.reply(p, reply, err)
+		if err != nil && r.isFatal(err) {
+			if ctx.Err() == nil {
+				r.abort(err)
+			}
+			it.aborted = true
+			return
+		}
+	}
+}
+
+func (r *run) isFatal(err error) bool {
+	var se *StoreError
+	return errors.As(err, &se) || r.cfg.CodePolicy().Classify(err) == tianyuan.Fatal
+}
+
+// reply turns what a call returned into what the features need.
+func (r *run) reply(p *productRun, reply *tianyuan.Reply, err error) transform.Reply {
+	var out transform.Reply
+	if reply != nil {
+		out = transform.Reply{Code: reply.Code, HasCode: true, TransactionID: reply.TransactionID, QueriedAt: reply.ReceivedAt}
+	}
+	if err == nil {
+		payload, perr := r.env.Cipher.Payload(reply)
+		if perr != nil {
+			out.Status, out.Message = transform.StatusFailed, "cannot read the reply: "+perr.Error()
+			return out
+		}
+		out.Status, out.Payload = transform.StatusOK, payload
+		return out
+	}
+	if r.cfg.CodePolicy().Classify(err) == tianyuan.NoRecord {
+		out.Status = transform.StatusNoRecord
+		return out
+	}
+	out.Status, out.Message = transform.StatusFailed, err.Error()
+	return out
+}
+
+// writeInOrder receives enriched rows in any order and writes them in input
+// order, freeing a window slot for each row written.
+func (r *run) writeInOrder(done <-chan *item, slots <-chan struct{}) error {
+	const batchSize = 1024
+	batch := make([]sinks.Row, 0, batchSize)
+	rows := make([]sinks.Row, batchSize)
+	for i := range rows {
+		rows[i] = sinks.NewRow(len(r.schema))
+	}
+	var writeErr error
+	flush := func() {
+		if len(batch) == 0 || writeErr != nil {
+			batch = batch[:0]
+			return
+		}
+		for _, s := range r.out {
+			if err := s.sink.Write(batch); err != nil {
+				writeErr = fmt.Errorf("write %s: %w", s.name, err)
+				r.abort(writeErr)
+				break
+			}
+		}
+		r.written.Add(int64(len(batch)))
+		batch = batch[:0]
+	}
+	pending := map[int]*item{}
+	next := 0
+	for it := range done {
+		pending[it.seq] = it
+		for {
+			it, ok := pending[next]
+			if !ok {
+				break
+			}
+			delete(pending, next)
+			next++
+			<-slots
+			if it.aborted || r.abortErr != nil {
+				continue
+			}
+			row := rows[len(batch)]
+			r.fillRow(row, it)
+			batch = append(batch, row)
+			if len(batch) == batchSize {
+				flush()
+			}
+		}
+	}
+	flush()
+	return writeErr
+}
+
+func (r *run) fillRow(row sinks.Row, it *item) {
+	row.Reset()
+	f := &r.files[it.file]
+	row.SetString(colSourceFile, f.path)
+	row.SetInt(colSourceRow, int64(it.rec.Row))
+	row.SetString(colApplicantKey, it.key)
+	if r.cfg.Output.PII == "keep" {
+		row.SetString(colName, it.app.Name)
+		row.SetString(colIDCard, it.app.IDCard)
+		row.SetString(colMobile, it.app.Mobile)
+	} else {
+		row.SetString(colName, transform.MaskName(it.app.Name))
+		row.SetString(colIDCard, transform.MaskIDCard(it.app.IDCard))
+		row.SetString(colMobile, transform.MaskMobile(it.app.Mobile))
+	}
+	for j, col := range f.columns {
+		if col >= 0 && j < len(it.rec.Fields) && it.rec.Fields[j] != "" {
+			row.SetString(col, it.rec.Fields[j])
+		}
+	}
+	for i, p := range r.prods {
+		switch p.fill.Fill(row, p.base, &it.replies[i], &r.unknowns) {
+		case transform.StatusOK:
+			p.counts.OK++
+		case transform.StatusNoRecord:
+			p.counts.NoRecord++
+		case transform.StatusFailed:
+			p.counts.Failed++
+		case transform.StatusSkipped:
+			p.counts.Skipped++
+		}
+	}
+}
+
+func (r *run) finishCounts() {
+	m := r.manifest
+	m.Inputs = m.Inputs[:0]
+	m.Rows = RowCounts{Written: int(r.written.Load())}
+	for _, f := range r.files {
+		m.Inputs = append(m.Inputs, *f.counts)
+		m.Rows.Read += f.counts.Read
+		m.Rows.Valid += f.counts.Valid
+		m.Rows.Rejected += f.counts.Rejected
+	}
+	for _, p := range r.prods {
+		p.counts.Calls = p.stats.attempts.Load()
+		p.counts.Billed = p.stats.billed.Load()
+		p.counts.Retries = p.stats.retries.Load()
+		p.counts.FromStore = p.stats.stored.Load()
+		p.counts.Deduplicated = p.stats.merged.Load()
+		p.counts.LatencyMS = p.stats.percentiles()
+	}
+	m.Unknowns = r.unknowns
+	m.FinishedAt = r.env.Now().UTC()
+	m.Seconds = m.FinishedAt.Sub(m.StartedAt).Seconds()
+}

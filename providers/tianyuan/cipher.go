@@ -1,0 +1,154 @@
+package tianyuan
+
+import (
+	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// ErrDecrypt is wrapped by every error of [Cipher.Decrypt]: the text is not
+// base64, has a wrong length, or does not decrypt with the key.
+var ErrDecrypt = errors.New("tianyuan: cannot decrypt")
+
+// ErrPayload is wrapped by the errors of [Cipher.Payload] that concern the
+// decrypted content: no data, or data that is not a JSON object.
+var ErrPayload = errors.New("tianyuan: unusable payload")
+
+// Cipher encrypts request parameters and decrypts reply data: AES-128-CBC,
+// PKCS7 padding, a random 16-byte IV prepended to the ciphertext, the whole
+// encoded as standard base64. A Cipher is safe for concurrent use.
+type Cipher struct {
+	block cipher.Block
+}
+
+// NewCipher returns a Cipher for a 16-byte key (see [ParseKey]).
+func NewCipher(key []byte) (*Cipher, error) {
+	if len(key) != KeySize {
+		return nil, fmt.Errorf("tianyuan: access key must be %d bytes, got %d", KeySize, len(key))
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, fmt.Errorf("tianyuan: access key: %w", err)
+	}
+	return &Cipher{block: block}, nil
+}
+
+// Encrypt encrypts plain under a fresh random IV and returns
+// base64(IV ‖ ciphertext).
+func (c *Cipher) Encrypt(plain []byte) (string, error) {
+	iv := make([]byte, aes.BlockSize)
+	if _, err := rand.Read(iv); err != nil {
+		return "", fmt.Errorf("tianyuan: random IV: %w", err)
+	}
+	return c.encryptWithIV(plain, iv)
+}
+
+func (c *Cipher) encryptWithIV(plain, iv []byte) (string, error) {
+	if len(iv) != aes.BlockSize {
+		return "", fmt.Errorf("tianyuan: IV must be %d bytes, got %d", aes.BlockSize, len(iv))
+	}
+	pad := aes.BlockSize - len(plain)%aes.BlockSize
+	buf := make([]byte, aes.BlockSize+len(plain)+pad)
+	copy(buf, iv)
+	copy(buf[aes.BlockSize:], plain)
+	for i := aes.BlockSize + len(plain); i < len(buf); i++ {
+		buf[i] = byte(pad)
+	}
+	ct := buf[aes.BlockSize:]
+	cipher.NewCBCEncrypter(c.block, iv).CryptBlocks(ct, ct)
+	return base64.StdEncoding.EncodeToString(buf), nil
+}
+
+// Decrypt reverses [Cipher.Encrypt]. It checks the base64, the length (an IV
+// and at least one block, a whole number of blocks) and the PKCS7 padding
+// strictly; every failure wraps [ErrDecrypt]. It never panics.
+func (c *Cipher) Decrypt(b64 string) ([]byte, error) {
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(b64))
+	if err != nil {
+		return nil, fmt.Errorf("%w: not standard base64", ErrDecrypt)
+	}
+	if len(raw) < 2*aes.BlockSize {
+		return nil, fmt.Errorf("%w: %d bytes is too short for an IV and one block", ErrDecrypt, len(raw))
+	}
+	if len(raw)%aes.BlockSize != 0 {
+		return nil, fmt.Errorf("%w: %d bytes is not a whole number of %d-byte blocks", ErrDecrypt, len(raw), aes.BlockSize)
+	}
+	iv, ct := raw[:aes.BlockSize], raw[aes.BlockSize:]
+	plain := make([]byte, len(ct))
+	cipher.NewCBCDecrypter(c.block, iv).CryptBlocks(plain, ct)
+	pad := int(plain[len(plain)-1])
+	if pad < 1 || pad > aes.BlockSize {
+		return nil, fmt.Errorf("%w: bad padding (wrong key?)", ErrDecrypt)
+	}
+	for _, b := range plain[len(plain)-pad:] {
+		if int(b) != pad {
+			return nil, fmt.Errorf("%w: bad padding (wrong key?)", ErrDecrypt)
+		}
+	}
+	return plain[:len(plain)-pad], nil
+}
+
+// Payload decrypts r.Data and returns the JSON object it holds. When the
+// plaintext is a JSON string whose content is a JSON object, the object is
+// returned. Empty data, data that does not decrypt (wrapping [ErrDecrypt])
+// and data that is not an object (wrapping [ErrPayload]) are errors; the
+// messages never quote the plaintext.
+func (c *Cipher) Payload(r *Reply) (json.RawMessage, error) {
+	if r == nil || r.Data == "" {
+		return nil, fmt.Errorf("%w: the reply carries no data", ErrPayload)
+	}
+	plain, err := c.Decrypt(r.Data)
+	if err != nil {
+		return nil, err
+	}
+	plain = trimJSON(plain)
+	if len(plain) > 0 && plain[0] == '"' {
+		var inner string
+		if err := json.Unmarshal(plain, &inner); err != nil {
+			return nil, fmt.Errorf("%w: decrypted data is not valid JSON", ErrPayload)
+		}
+		plain = trimJSON([]byte(inner))
+	}
+	if len(plain) == 0 || plain[0] != '{' {
+		return nil, fmt.Errorf("%w: decrypted data is not a JSON object (found %s)", ErrPayload, jsonKind(plain))
+	}
+	if !json.Valid(plain) {
+		return nil, fmt.Errorf("%w: decrypted data is not valid JSON", ErrPayload)
+	}
+	return json.RawMessage(bytes.Clone(plain)), nil
+}
+
+// trimJSON drops a UTF-8 byte order mark and surrounding white space.
+func trimJSON(b []byte) []byte {
+	b = bytes.TrimPrefix(bytes.TrimSpace(b), []byte("\uFEFF"))
+	return bytes.TrimSpace(b)
+}
+
+// jsonKind names what a JSON text starts with, for error messages that must
+// not quote the text.
+func jsonKind(b []byte) string {
+	if len(b) == 0 {
+		return "nothing"
+	}
+	switch b[0] {
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case '"':
+		return "a string"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		return "a number"
+	}
+	return "text that is not JSON"
+}

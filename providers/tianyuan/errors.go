@@ -1,0 +1,307 @@
+package tianyuan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// HTTPError is a reply whose HTTP status is not 2xx.
+type HTTPError struct {
+	Product    string
+	StatusCode int
+	// RetryAfter is the server's Retry-After (seconds or an HTTP date),
+	// 0 when absent or already past.
+	RetryAfter time.Duration
+	// Snippet is the start of the body, made printable, with long digit runs
+	// masked.
+	Snippet string
+}
+
+func (e *HTTPError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "tianyuan: %s: HTTP %d %s", e.Product, e.StatusCode, http.StatusText(e.StatusCode))
+	if e.RetryAfter > 0 {
+		fmt.Fprintf(&b, " (retry after %s)", e.RetryAfter)
+	}
+	if e.Snippet != "" {
+		fmt.Fprintf(&b, ": %q", e.Snippet)
+	}
+	return b.String()
+}
+
+// ProtocolError is a 2xx reply whose body is not a readable envelope: not
+// JSON, not an object, no "code", a code that is not an integer, a body too
+// large.
+type ProtocolError struct {
+	Product string
+	Reason  string
+	// Snippet is the start of the body, made printable, with long digit runs
+	// masked.
+	Snippet string
+}
+
+func (e *ProtocolError) Error() string {
+	s := fmt.Sprintf("tianyuan: %s: unreadable reply: %s", e.Product, e.Reason)
+	if e.Snippet != "" {
+		s += fmt.Sprintf(": %q", e.Snippet)
+	}
+	return s
+}
+
+// CodeError is a readable envelope with a non-zero code. Its message names
+// the product, the code with what it means and what to fix, the vendor's
+// message (printable, long digit runs masked) and the transaction id; never
+// the request parameters.
+type CodeError struct {
+	Product       string
+	Code          int
+	Message       string // the vendor's message as received
+	TransactionID string
+}
+
+func (e *CodeError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "tianyuan: %s: vendor code %d: %s", e.Product, e.Code, CodeText(e.Code))
+	if m := sanitize([]byte(e.Message), 120); m != "" {
+		fmt.Fprintf(&b, " (vendor message %q)", m)
+	}
+	if e.TransactionID != "" {
+		fmt.Fprintf(&b, " [transaction %s]", printable([]byte(e.TransactionID), 80))
+	}
+	return b.String()
+}
+
+// Vendor codes documented for the API.
+const (
+	CodeOK                = 0
+	CodeInterfaceError    = 1001
+	CodeDecryptFailed     = 1002
+	CodeInvalidParams     = 1003
+	CodeIPNotWhitelisted  = 1004
+	CodeAccessIDMissing   = 1005
+	CodeAccessIDDenied    = 1006
+	CodeBalance           = 1007
+	CodeProductNotEnabled = 1008
+	CodeBusinessFailure   = 2001
+)
+
+// CodeText explains a vendor code in English and says what to fix.
+func CodeText(code int) string {
+	switch code {
+	case CodeOK:
+		return "success"
+	case CodeInterfaceError:
+		return "vendor interface error: transient, retry later"
+	case CodeDecryptFailed:
+		return "the vendor could not decrypt the parameters: the access key (or SCOREPIPE_KEY_FORMAT hex/raw) is wrong"
+	case CodeInvalidParams:
+		return "parameter validation failed: check the applicant's fields and the request timestamp (clock)"
+	case CodeIPNotWhitelisted:
+		return "this machine's IP address is not whitelisted: ask the vendor to add it"
+	case CodeAccessIDMissing:
+		return "the Access-Id header is missing: set SCOREPIPE_ACCESS_ID"
+	case CodeAccessIDDenied:
+		return "the Access-Id is not authorised: check SCOREPIPE_ACCESS_ID"
+	case CodeBalance:
+		return "insufficient balance: top up the account"
+	case CodeProductNotEnabled:
+		return "the product is not enabled for this account: ask the vendor to enable it, or check the product code"
+	case CodeBusinessFailure:
+		return "business failure: the vendor could not produce a result for this applicant"
+	}
+	return "unknown vendor code"
+}
+
+// Class tells a caller what to do with an error.
+type Class int
+
+const (
+	// Retryable: try the same call again later (transient).
+	Retryable Class = iota + 1
+	// Fatal: no further call can succeed (credentials, balance, endpoint);
+	// stop the run.
+	Fatal
+	// RowFailure: this applicant failed; go on with the others.
+	RowFailure
+	// NoRecord: the vendor has nothing on this applicant.
+	NoRecord
+)
+
+func (c Class) String() string {
+	switch c {
+	case Retryable:
+		return "retryable"
+	case Fatal:
+		return "fatal"
+	case RowFailure:
+		return "row_failure"
+	case NoRecord:
+		return "no_record"
+	}
+	return fmt.Sprintf("Class(%d)", int(c))
+}
+
+// CodePolicy says which non-zero vendor codes are retryable, fatal or mean
+// "no record"; every other non-zero code is a [RowFailure].
+type CodePolicy struct {
+	Retryable []int
+	Fatal     []int
+	NoRecord  []int
+}
+
+// DefaultCodePolicy returns the documented behaviour: 1001 is retryable,
+// 1002 and 1004–1008 are fatal, 1003, 2001 and unknown codes fail the row,
+// and no code means "no record".
+func DefaultCodePolicy() CodePolicy {
+	return CodePolicy{
+		Retryable: []int{CodeInterfaceError},
+		Fatal: []int{CodeDecryptFailed, CodeIPNotWhitelisted, CodeAccessIDMissing,
+			CodeAccessIDDenied, CodeBalance, CodeProductNotEnabled},
+		NoRecord: []int{},
+	}
+}
+
+// Validate reports a code listed as 0 or in more than one set.
+func (p CodePolicy) Validate() error {
+	seen := map[int]string{}
+	for _, set := range []struct {
+		name  string
+		codes []int
+	}{{"retryable", p.Retryable}, {"fatal", p.Fatal}, {"no_record", p.NoRecord}} {
+		for _, c := range set.codes {
+			if c == CodeOK {
+				return fmt.Errorf("tianyuan: code policy: code 0 means success and cannot be %s", set.name)
+			}
+			if prev, ok := seen[c]; ok && prev != set.name {
+				return fmt.Errorf("tianyuan: code policy: code %d is both %s and %s", c, prev, set.name)
+			}
+			seen[c] = set.name
+		}
+	}
+	return nil
+}
+
+// ClassifyCode classifies a non-zero vendor code.
+func (p CodePolicy) ClassifyCode(code int) Class {
+	switch {
+	case slices.Contains(p.Fatal, code):
+		return Fatal
+	case slices.Contains(p.Retryable, code):
+		return Retryable
+	case slices.Contains(p.NoRecord, code):
+		return NoRecord
+	}
+	return RowFailure
+}
+
+// Classify sorts an error from a [Caller]:
+//
+//   - [*CodeError]: by the policy's sets ([CodePolicy.ClassifyCode]);
+//   - [*HTTPError]: 408, 429 and 5xx are Retryable; 401, 403, 404 and 3xx
+//     are Fatal (wrong endpoint or credentials); other statuses RowFailure;
+//   - [*ProtocolError]: Retryable (an unreadable body);
+//   - context.Canceled: Fatal (the run is stopping; do not retry);
+//   - context.DeadlineExceeded, net.Error, io.ErrUnexpectedEOF, io.EOF and
+//     other transport errors ([*url.Error]): Retryable;
+//   - anything else: RowFailure.
+//
+// Classify(nil) is 0, which is not a class.
+func (p CodePolicy) Classify(err error) Class {
+	if err == nil {
+		return 0
+	}
+	var ce *CodeError
+	if errors.As(err, &ce) {
+		return p.ClassifyCode(ce.Code)
+	}
+	var he *HTTPError
+	if errors.As(err, &he) {
+		switch s := he.StatusCode; {
+		case s == http.StatusRequestTimeout, s == http.StatusTooManyRequests, s >= 500:
+			return Retryable
+		case s == http.StatusUnauthorized, s == http.StatusForbidden, s == http.StatusNotFound,
+			s >= 300 && s < 400:
+			return Fatal
+		}
+		return RowFailure
+	}
+	var pe *ProtocolError
+	if errors.As(err, &pe) {
+		return Retryable
+	}
+	if errors.Is(err, context.Canceled) {
+		return Fatal
+	}
+	var ne net.Error
+	var ue *url.Error
+	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) || errors.As(err, &ue) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return Retryable
+	}
+	return RowFailure
+}
+
+// sanitize makes the first limit bytes of b printable on one line: invalid
+// UTF-8 and control characters become spaces, runs of six or more digits
+// (an ID number or a mobile, say) are masked with '*', and "…" marks a cut.
+func sanitize(b []byte, limit int) string {
+	runes, cut := printableRunes(b, limit)
+	for i := 0; i < len(runes); {
+		j := i
+		for j < len(runes) && runes[j] >= '0' && runes[j] <= '9' {
+			j++
+		}
+		if j-i >= 6 {
+			if j < len(runes) && (runes[j] == 'X' || runes[j] == 'x') {
+				j++
+			}
+			for k := i; k < j; k++ {
+				runes[k] = '*'
+			}
+		}
+		i = max(j, i+1)
+	}
+	return runesText(runes, cut)
+}
+
+// printable is sanitize without the digit masking, for vendor-made text
+// such as transaction ids.
+func printable(b []byte, limit int) string {
+	return runesText(printableRunes(b, limit))
+}
+
+func runesText(runes []rune, cut bool) string {
+	s := strings.TrimSpace(string(runes))
+	if cut {
+		s += "…"
+	}
+	return s
+}
+
+func printableRunes(b []byte, limit int) ([]rune, bool) {
+	runes := make([]rune, 0, min(len(b), limit))
+	used, cut := 0, false
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		if used+n > limit {
+			cut = true
+			break
+		}
+		b, used = b[n:], used+n
+		if r == utf8.RuneError && n <= 1 || !unicode.IsPrint(r) {
+			r = ' '
+		}
+		runes = append(runes, r)
+	}
+	return runes, cut
+}

@@ -1,0 +1,171 @@
+// Package transform validates and normalises applicants, derives their
+// identity keys and masked forms, and turns vendor payloads into feature
+// rows through the field catalogs.
+package transform
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Applicant is the identity and authorization of one input row, in the
+// vendor's parameter names.
+type Applicant struct {
+	Name     string
+	IDCard   string
+	Mobile   string
+	AuthCode string // auth_authorize_file_code
+	AuthURL  string // authorization_url
+	AuthDate string // auth_date, YYYYMMDD-YYYYMMDD
+}
+
+// Parameter names of the vendor, which are also the canonical input columns.
+const (
+	ParamName     = "name"
+	ParamIDCard   = "id_card"
+	ParamMobile   = "mobile_no"
+	ParamAuthCode = "auth_authorize_file_code"
+	ParamAuthURL  = "authorization_url"
+	ParamAuthDate = "auth_date"
+)
+
+// Param returns the value of a vendor parameter, and whether the name is one.
+func (a *Applicant) Param(name string) (string, bool) {
+	switch name {
+	case ParamName:
+		return a.Name, true
+	case ParamIDCard:
+		return a.IDCard, true
+	case ParamMobile:
+		return a.Mobile, true
+	case ParamAuthCode:
+		return a.AuthCode, true
+	case ParamAuthURL:
+		return a.AuthURL, true
+	case ParamAuthDate:
+		return a.AuthDate, true
+	}
+	return "", false
+}
+
+// Params returns the named vendor parameters of the applicant.
+func (a *Applicant) Params(names []string) map[string]string {
+	m := make(map[string]string, len(names))
+	for _, n := range names {
+		m[n], _ = a.Param(n)
+	}
+	return m
+}
+
+// Problem is one reason an input row cannot be used.
+type Problem struct {
+	Column string // the canonical column at fault
+	Reason string
+}
+
+func (p Problem) String() string {
+	if p.Column == "" {
+		return p.Reason
+	}
+	return p.Column + ": " + p.Reason
+}
+
+// Problems joins the problems of a row for the rejects file: the columns
+// at fault, and the reason (each prefixed by its column when there are
+// several).
+func Problems(ps []Problem) (columns, reasons string) {
+	if len(ps) == 1 {
+		return ps[0].Column, ps[0].Reason
+	}
+	cols := make([]string, 0, len(ps))
+	rs := make([]string, 0, len(ps))
+	for _, p := range ps {
+		cols = append(cols, p.Column)
+		rs = append(rs, p.String())
+	}
+	return strings.Join(cols, ";"), strings.Join(rs, "; ")
+}
+
+// Normalize cleans the identity fields of an applicant and checks them:
+// the ID number (GB 11643, 18 digits with its check character; a 15-digit
+// legacy number is upgraded), the mobile number (11 digits starting with 1,
+// after removing +86, spaces and dashes) and the name (not empty). The
+// authorization fields are trimmed; whether they suffice is a question per
+// product (see Authorization). today is the run date, against which birth
+// dates are checked.
+func Normalize(a Applicant, today time.Time) (Applicant, []Problem) {
+	var problems []Problem
+	a.Name = normalizeName(a.Name)
+	if a.Name == "" {
+		problems = append(problems, Problem{ParamName, "empty name"})
+	}
+	id, err := NormalizeIDCard(a.IDCard, today)
+	if err != nil {
+		problems = append(problems, Problem{ParamIDCard, err.Error()})
+	}
+	a.IDCard = id
+	mobile, err := NormalizeMobile(a.Mobile)
+	if err != nil {
+		problems = append(problems, Problem{ParamMobile, err.Error()})
+	}
+	a.Mobile = mobile
+	a.AuthCode = strings.TrimSpace(toHalfWidth(a.AuthCode))
+	a.AuthURL = strings.TrimSpace(a.AuthURL)
+	a.AuthDate = strings.TrimSpace(toHalfWidth(a.AuthDate))
+	return a, problems
+}
+
+// normalizeName trims a name and collapses inner runs of white space, which
+// includes line breaks from Excel cells and ideographic spaces.
+func normalizeName(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// Authorization returns why the applicant may not be queried for a product
+// that takes the given parameters, or "" when every parameter it needs is
+// present: the authorization code, or the authorization URL with an
+// auth_date range that covers today.
+func Authorization(a *Applicant, params []string, today time.Time) string {
+	var missing []string
+	for _, p := range params {
+		v, ok := a.Param(p)
+		if !ok {
+			continue
+		}
+		if strings.TrimSpace(v) == "" {
+			missing = append(missing, p)
+			continue
+		}
+		if p == ParamAuthDate {
+			if reason := checkAuthDate(v, today); reason != "" {
+				return reason
+			}
+		}
+	}
+	if len(missing) > 0 {
+		return "missing " + strings.Join(missing, ", ")
+	}
+	return ""
+}
+
+// checkAuthDate checks an authorization period YYYYMMDD-YYYYMMDD against today.
+func checkAuthDate(s string, today time.Time) string {
+	from, to, ok := strings.Cut(s, "-")
+	if !ok {
+		return fmt.Sprintf("auth_date %q is not a range YYYYMMDD-YYYYMMDD", s)
+	}
+	start, err1 := time.Parse("20060102", strings.TrimSpace(from))
+	end, err2 := time.Parse("20060102", strings.TrimSpace(to))
+	if err1 != nil || err2 != nil {
+		return fmt.Sprintf("auth_date %q is not a range YYYYMMDD-YYYYMMDD", s)
+	}
+	if end.Before(start) {
+		return fmt.Sprintf("auth_date %q ends before it starts", s)
+	}
+	day := time.Date(today.Year(), today.Month(), today.Day(), 0, 0, 0, 0, time.UTC)
+	if day.Before(start) || day.After(end) {
+		return fmt.Sprintf("auth_date %s does not cover the run date %s", s, day.Format("20060102"))
+	}
+	return ""
+}
