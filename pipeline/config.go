@@ -154,11 +154,18 @@ func (e *ConfigError) Error() string {
 	return b.String()
 }
 
-// LoadConfig reads a YAML config over the defaults. Unknown keys are errors.
-func LoadConfig(path string) (*Config, error) {
+// LoadConfig reads a YAML config over the defaults. Unknown keys are
+// errors. Each override, "path=value" (products.JRZQ9E2A.rate_per_second=200),
+// sets a value as if the file held it; the value is read as YAML.
+func LoadConfig(path string, overrides ...string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, &ConfigError{File: path, Msg: err.Error()}
+	}
+	if len(overrides) > 0 {
+		if data, err = applyOverrides(data, overrides); err != nil {
+			return nil, err
+		}
 	}
 	cfg := DefaultConfig()
 	defaultDir := cfg.Output.Dir
@@ -197,6 +204,53 @@ func LoadConfig(path string) (*Config, error) {
 		return nil, err
 	}
 	return cfg, nil
+}
+
+// applyOverrides sets "a.b.c=value" paths in a YAML document.
+func applyOverrides(data []byte, overrides []string) ([]byte, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, &ConfigError{Msg: err.Error()}
+	}
+	if doc.Kind == 0 {
+		doc = yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{{Kind: yaml.MappingNode}}}
+	}
+	for _, o := range overrides {
+		path, value, ok := strings.Cut(o, "=")
+		if !ok || path == "" {
+			return nil, &ConfigError{Field: "--set", Msg: fmt.Sprintf("%q is not path=value", o)}
+		}
+		var v yaml.Node
+		if err := yaml.Unmarshal([]byte(value), &v); err != nil {
+			return nil, &ConfigError{Field: "--set " + path, Msg: err.Error()}
+		}
+		val := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null"}
+		if len(v.Content) > 0 {
+			val = v.Content[0]
+		}
+		node := doc.Content[0]
+		parts := strings.Split(path, ".")
+		for i, part := range parts {
+			if node.Kind != yaml.MappingNode {
+				return nil, &ConfigError{Field: "--set " + path, Msg: strings.Join(parts[:i], ".") + " is not a mapping"}
+			}
+			next := mappingValue(node, part)
+			if i == len(parts)-1 {
+				if next != nil {
+					*next = *val
+				} else {
+					node.Content = append(node.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: part}, val)
+				}
+				break
+			}
+			if next == nil {
+				next = &yaml.Node{Kind: yaml.MappingNode}
+				node.Content = append(node.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: part}, next)
+			}
+			node = next
+		}
+	}
+	return yaml.Marshal(&doc)
 }
 
 // productKeys returns, for each product in the document, the keys it sets.

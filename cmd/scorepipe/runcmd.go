@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -12,23 +13,43 @@ import (
 
 // jobFlags locate a job: its config and what the command line overrides.
 type jobFlags struct {
-	config string
-	inputs []string
-	out    string
+	config   string
+	inputs   []string
+	out      string
+	sets     []string
+	products []string
+	formats  []string
 }
 
 func (j *jobFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVarP(&j.config, "config", "c", "", "job configuration (YAML)")
 	cmd.Flags().StringArrayVarP(&j.inputs, "input", "i", nil, "applicant file or glob, instead of the config's input.files (repeatable)")
 	cmd.Flags().StringVarP(&j.out, "out", "o", "", "output directory, instead of the config's output.dir")
+	cmd.Flags().StringArrayVar(&j.sets, "set", nil, "override a config value, path=value, e.g. products.JRZQ9E2A.rate_per_second=200 (repeatable)")
+	cmd.Flags().StringSliceVar(&j.products, "products", nil, "run only these configured products, e.g. JRZQ9E2A,COMBTY11")
+	cmd.Flags().StringSliceVar(&j.formats, "formats", nil, "output formats instead of output.formats: parquet,xlsx,csv")
 	_ = cmd.MarkFlagRequired("config")
 }
 
 // load reads the config and applies the command-line overrides.
 func (j *jobFlags) load() (*pipeline.Config, error) {
-	cfg, err := pipeline.LoadConfig(j.config)
+	cfg, err := pipeline.LoadConfig(j.config, j.sets...)
 	if err != nil {
 		return nil, err
+	}
+	if len(j.products) > 0 {
+		chosen := map[string]pipeline.ProductConfig{}
+		for _, code := range j.products {
+			p, ok := cfg.Products[code]
+			if !ok {
+				return nil, &pipeline.ConfigError{Field: "--products", Msg: fmt.Sprintf("%s is not configured (configured: %s)", code, strings.Join(cfg.ProductCodes(), ", "))}
+			}
+			chosen[code] = p
+		}
+		cfg.Products = chosen
+	}
+	if len(j.formats) > 0 {
+		cfg.Output.Formats = j.formats
 	}
 	if len(j.inputs) > 0 {
 		cfg.Input.Files = j.inputs
