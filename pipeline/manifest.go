@@ -53,8 +53,8 @@ type ProductCounts struct {
 	Calls        int64 `json:"calls"`        // HTTP requests sent, retries included
 	Billed       int64 `json:"billed"`       // code-0 replies received in this run
 	Retries      int64 `json:"retries"`      // attempts after the first
-	FromStore    int64 `json:"from_store"`   // replies reused from the reply store
-	Deduplicated int64 `json:"deduplicated"` // rows answered by an identical call of this run
+	FromStore    int64 `json:"from_store"`   // replies reused from the reply store, paid by earlier runs
+	Deduplicated int64 `json:"deduplicated"` // calls saved: rows answered by an identical applicant's call in this run
 
 	LatencyMS Percentiles `json:"latency_ms"`
 }

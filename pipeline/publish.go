@@ -27,8 +27,12 @@ func (r *run) openStore() error {
 
 // wrapCallers builds each product's caller: store ▸ retry ▸ limiter ▸ metering ▸ client.
 func (r *run) wrapCallers() {
+	runStart := time.Now()
 	notBefore := time.Time{}
-	if r.cfg.Cache.ReuseWithin > 0 {
+	switch {
+	case r.env.Refresh:
+		notBefore = runStart // only replies paid by this run, for identical applicants
+	case r.cfg.Cache.ReuseWithin > 0:
 		notBefore = r.env.Now().Add(-r.cfg.Cache.ReuseWithin)
 	}
 	for _, p := range r.prods {
@@ -41,7 +45,7 @@ func (r *run) wrapCallers() {
 				r.log.Debug("retrying", "product", product, "attempt", attempt, "delay", delay, "error", err)
 			}}
 		p.caller = &stored{next: c, store: r.store, policy: r.cfg.CodePolicy(), notBefore: notBefore,
-			refresh: r.env.Refresh, stats: p.stats}
+			runStart: runStart, stats: p.stats}
 	}
 }
 

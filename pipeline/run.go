@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -387,9 +388,28 @@ type interrupted struct{}
 
 func (*interrupted) Error() string { return "interrupted" }
 
-// readAll reads every input file, rejects what cannot be used and sends the
-// valid rows, numbered in input order.
+// readAll reads every input file, writes the rejected rows to the rejects
+// file and sends the valid rows, numbered in input order.
 func (r *run) readAll(ctx context.Context, items chan<- *item) error {
+	reject := func(f *inputFile, rec sources.Record, app *transform.Applicant, problems []transform.Problem) error {
+		return r.rejects.Add(r.rejectRecord(f, rec, app, problems))
+	}
+	return r.scan(ctx, reject, func(it *item) error {
+		select {
+		case items <- it:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
+}
+
+// scan reads every input file, validates each row and hands it, in input
+// order, to reject or to valid (numbered). It stops early, without error,
+// when ctx is cancelled.
+func (r *run) scan(ctx context.Context,
+	reject func(*inputFile, sources.Record, *transform.Applicant, []transform.Problem) error,
+	valid func(*item) error) error {
 	seq := 0
 	keyer, err := transform.NewKeyer(r.env.Secret)
 	if err != nil {
@@ -401,49 +421,56 @@ func (r *run) readAll(ctx context.Context, items chan<- *item) error {
 		if err != nil {
 			return err
 		}
-		for {
-			if ctx.Err() != nil {
-				rd.Close()
-				return nil
-			}
-			rec, err := rd.Read()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			var rowErr *sources.RowError
-			if err != nil && !errors.As(err, &rowErr) {
-				rd.Close()
-				return err
-			}
-			f.counts.Read++
-			r.read.Add(1)
-			if rowErr != nil {
-				if err := r.reject(f, rec, nil, []transform.Problem{{Column: rowErr.Column, Reason: rowErr.Reason}}); err != nil {
-					rd.Close()
+		err = func() error {
+			defer rd.Close()
+			for ctx.Err() == nil {
+				rec, err := rd.Read()
+				if errors.Is(err, io.EOF) {
+					f.counts.Blank = rd.Blank()
+					return nil
+				}
+				var rowErr *sources.RowError
+				if err != nil && !errors.As(err, &rowErr) {
 					return err
 				}
-				continue
-			}
-			it, problems := r.validate(keyer, fi, rec)
-			if problems != nil {
-				if err := r.reject(f, rec, &it.app, problems); err != nil {
-					rd.Close()
+				f.counts.Read++
+				r.read.Add(1)
+				var problems []transform.Problem
+				var it *item
+				if rowErr != nil {
+					problems = []transform.Problem{{Column: rowErr.Column, Reason: rowErr.Reason}}
+				} else {
+					it, problems = r.validate(keyer, fi, rec)
+				}
+				if problems != nil {
+					f.counts.Rejected++
+					for _, p := range problems {
+						r.manifest.Rejects[p.Reason]++
+					}
+					var app *transform.Applicant
+					if it != nil {
+						app = &it.app
+					}
+					if err := reject(f, rec, app, problems); err != nil {
+						return err
+					}
+					continue
+				}
+				f.counts.Valid++
+				it.seq = seq
+				seq++
+				if err := valid(it); err != nil {
+					if ctx.Err() != nil {
+						return nil
+					}
 					return err
 				}
-				continue
 			}
-			f.counts.Valid++
-			it.seq = seq
-			seq++
-			select {
-			case items <- it:
-			case <-ctx.Done():
-				rd.Close()
-				return nil
-			}
+			return nil
+		}()
+		if err != nil || ctx.Err() != nil {
+			return err
 		}
-		f.counts.Blank = rd.Blank()
-		rd.Close()
 	}
 	return nil
 }
@@ -462,6 +489,10 @@ func (r *run) validate(keyer *transform.Keyer, fi int, rec sources.Record) (*ite
 		Mobile: field(transform.ParamMobile), AuthCode: field(transform.ParamAuthCode),
 		AuthURL: field(transform.ParamAuthURL), AuthDate: field(transform.ParamAuthDate)}
 	app, problems := transform.Normalize(raw, r.today)
+	if i, ok := f.identity[transform.ParamIDCard]; ok && rec.IsNumeric(i) {
+		problems = slices.DeleteFunc(problems, func(p transform.Problem) bool { return p.Column == transform.ParamIDCard })
+		problems = append(problems, transform.Problem{Column: transform.ParamIDCard, Reason: transform.ErrIDAsNumber.Error()})
+	}
 	it := &item{file: fi, rec: rec, app: app, replies: make([]transform.Reply, len(r.prods))}
 	if problems != nil {
 		return it, problems
@@ -483,29 +514,22 @@ func (r *run) validate(keyer *transform.Keyer, fi int, rec sources.Record) (*ite
 	return it, nil
 }
 
-func (r *run) reject(f *inputFile, rec sources.Record, app *transform.Applicant, problems []transform.Problem) error {
-	f.counts.Rejected++
+// rejectRecord describes a rejected row for the rejects file, identity masked.
+func (r *run) rejectRecord(f *inputFile, rec sources.Record, app *transform.Applicant, problems []transform.Problem) sinks.Reject {
 	columns, reasons := transform.Problems(problems)
-	for _, p := range problems {
-		r.manifest.Rejects[p.Reason]++
-	}
 	rj := sinks.Reject{File: f.path, Row: rec.Row, Column: columns, Reason: reasons}
-	if app == nil && rec.Fields != nil {
+	if app == nil {
 		app = &transform.Applicant{}
-		if i, ok := f.identity[transform.ParamName]; ok {
-			app.Name = rec.Fields[i]
+		field := func(name string) string {
+			if i, ok := f.identity[name]; ok && i < len(rec.Fields) {
+				return strings.TrimSpace(rec.Fields[i])
+			}
+			return ""
 		}
-		if i, ok := f.identity[transform.ParamIDCard]; ok {
-			app.IDCard = rec.Fields[i]
-		}
-		if i, ok := f.identity[transform.ParamMobile]; ok {
-			app.Mobile = rec.Fields[i]
-		}
+		app.Name, app.IDCard, app.Mobile = field(transform.ParamName), field(transform.ParamIDCard), field(transform.ParamMobile)
 	}
-	if app != nil {
-		rj.Name, rj.IDCard, rj.Mobile = transform.MaskName(app.Name), transform.MaskIDCard(app.IDCard), transform.MaskMobile(app.Mobile)
-	}
-	return r.rejects.Add(rj)
+	rj.Name, rj.IDCard, rj.Mobile = transform.MaskName(app.Name), transform.MaskIDCard(app.IDCard), transform.MaskMobile(app.Mobile)
+	return rj
 }
 
 // enrich calls every product the row may be sent to.

@@ -15,6 +15,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
+	"github.com/scorepipe/scorepipe/transform"
 )
 
 // Store keeps every vendor reply worth keeping, so that no reply is paid
@@ -67,11 +68,15 @@ func OpenStore(path string, secret []byte) (*Store, error) {
 func (s *Store) Close() error { return s.db.Close() }
 
 // Key returns the store key of a call: HMAC-SHA256 with the identity secret
-// over the product and the parameters in name order.
+// over the product and the parameters in name order, leaving out the
+// authorization parameters: they do not change the reply, so the same
+// applicant under another authorization reuses it.
 func (s *Store) Key(product string, params tianyuan.Params) []byte {
 	names := make([]string, 0, len(params))
 	for n := range params {
-		names = append(names, n)
+		if !transform.IsAuthorization(n) {
+			names = append(names, n)
+		}
 	}
 	sort.Strings(names)
 	mac := hmac.New(sha256.New, s.secret)
@@ -140,10 +145,10 @@ func (s *Store) Count() (int, error) {
 // the codes that mean "no record") before returning it.
 type stored struct {
 	next      tianyuan.Caller
-	store     *Store // nil: no store, only merging
+	store     *Store
 	policy    tianyuan.CodePolicy
 	notBefore time.Time // replies received earlier are not reused
-	refresh   bool      // ignore stored replies (still store new ones)
+	runStart  time.Time // replies received since were paid by this run: a hit is a duplicate
 	stats     *productStats
 
 	mu       sync.Mutex
@@ -156,23 +161,12 @@ type pendingCall struct {
 	err   error
 }
 
+// Call answers from the store, or from an identical call in flight, or
+// calls the vendor. A call registers itself as in flight before it looks in
+// the store, and stores its reply before it unregisters, so two identical
+// applicants are never both paid for.
 func (s *stored) Call(ctx context.Context, product string, params tianyuan.Params) (*tianyuan.Reply, error) {
-	var key []byte
-	if s.store != nil {
-		key = s.store.Key(product, params)
-		if !s.refresh {
-			r, ok, err := s.store.Get(key, s.notBefore)
-			if err != nil {
-				return nil, err
-			}
-			if ok {
-				s.stats.stored.Add(1)
-				return r, s.replyError(r)
-			}
-		}
-	} else {
-		key = []byte(product + "\x00" + fmt.Sprint(params)) // merging only; never persisted
-	}
+	key := s.store.Key(product, params)
 	s.mu.Lock()
 	if p, ok := s.inFlight[string(key)]; ok {
 		s.mu.Unlock()
@@ -190,17 +184,32 @@ func (s *stored) Call(ctx context.Context, product string, params tianyuan.Param
 	}
 	s.inFlight[string(key)] = p
 	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.inFlight, string(key))
+		s.mu.Unlock()
+		close(p.done)
+	}()
 
-	p.reply, p.err = s.next.Call(ctx, product, params)
-	if s.store != nil && p.reply != nil && s.keep(p.reply, p.err) {
-		if err := s.store.Put(key, p.reply); err != nil {
-			p.err = &StoreError{Err: err}
+	r, ok, err := s.store.Get(key, s.notBefore)
+	switch {
+	case err != nil:
+		p.err = &StoreError{Err: err}
+	case ok:
+		if r.ReceivedAt.Before(s.runStart) {
+			s.stats.stored.Add(1)
+		} else {
+			s.stats.merged.Add(1) // an identical applicant earlier in this run
+		}
+		p.reply, p.err = r, s.replyError(r)
+	default:
+		p.reply, p.err = s.next.Call(ctx, product, params)
+		if p.reply != nil && s.keep(p.reply, p.err) {
+			if err := s.store.Put(key, p.reply); err != nil {
+				p.err = &StoreError{Err: err}
+			}
 		}
 	}
-	s.mu.Lock()
-	delete(s.inFlight, string(key))
-	s.mu.Unlock()
-	close(p.done)
 	return p.reply, p.err
 }
 

@@ -78,7 +78,8 @@ const (
 // each sheet's declared dimension (<dimension ref>, which the stream writer
 // emits before any row) is exact, so readers that trust it see every row.
 // The temporary spill file lives next to the output and is removed by Commit
-// and Abort. An Excel is not safe for concurrent use.
+// and Abort. excelize assembles the compressed workbook in memory before it
+// is written out. An Excel is not safe for concurrent use.
 type Excel struct {
 	schema    Schema
 	opts      ExcelOptions

@@ -29,7 +29,8 @@ type ParquetOptions struct {
 }
 
 // Parquet writes rows to a Parquet file through Apache Arrow: every column is
-// nullable, strings are UTF-8 with dictionary encoding, timestamps are
+// nullable, strings are UTF-8 with dictionary encoding (other columns are
+// plain: their values are mostly distinct), timestamps are
 // milliseconds adjusted to UTC, pages are compressed with zstd, and the Arrow
 // schema (with the column descriptions as field metadata "description") is
 // stored in the file so that Arrow-based readers get the exact types back.
@@ -84,12 +85,18 @@ func newParquet(path string, schema Schema, opts ParquetOptions, mem memory.Allo
 	}
 	asch := arrowSchema(schema, opts.Metadata)
 
-	props := parquet.NewWriterProperties(
+	wopts := []parquet.WriterProperty{
 		parquet.WithAllocator(mem),
 		parquet.WithCompression(compress.Codecs.Zstd),
-		parquet.WithDictionaryDefault(true),
+		parquet.WithDictionaryDefault(false),
 		parquet.WithMaxRowGroupLength(int64(groupRows)),
-	)
+	}
+	for _, c := range schema {
+		if c.Type == String {
+			wopts = append(wopts, parquet.WithDictionaryPath(parquet.ColumnPath{c.Name}, true))
+		}
+	}
+	props := parquet.NewWriterProperties(wopts...)
 	aprops := pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(mem), pqarrow.WithStoreSchema())
 
 	file, err := CreateAtomic(path)

@@ -1,9 +1,12 @@
 package sinks
 
 import (
+	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -195,5 +198,49 @@ func TestParquetOptionsInvalid(t *testing.T) {
 				t.Errorf("dir holds %q, want nothing", got)
 			}
 		})
+	}
+}
+
+func TestParquetAbortReleases(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	dir := t.TempDir()
+	p, err := newParquet(filepath.Join(dir, "f.parquet"), testSchema, ParquetOptions{RowGroupRows: 4}, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Write(testRows(10)); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	mem.AssertSize(t, 0)
+	if got := dirNames(t, dir); len(got) != 0 {
+		t.Errorf("after Abort: dir holds %q, want nothing", got)
+	}
+}
+
+func TestParquetDeterministic(t *testing.T) {
+	dir := t.TempDir()
+	var files [2][]byte
+	for i := range files {
+		path := filepath.Join(dir, "f"+strconv.Itoa(i)+".parquet")
+		p, err := NewParquet(path, testSchema, ParquetOptions{RowGroupRows: 4, Metadata: map[string]string{"b": "2", "a": "1", "c": "3"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Abort()
+		if err := p.Write(testRows(10)); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		if files[i], err = os.ReadFile(path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !bytes.Equal(files[0], files[1]) {
+		t.Error("two runs over the same rows wrote different files")
 	}
 }

@@ -15,6 +15,14 @@ type Record struct {
 	File   string
 	Row    int      // line of a CSV file, row of a sheet; the header is row 1
 	Fields []string // aligned with the reader's Header; never shorter
+	// Numeric says, for an XLSX row, which fields were number cells (nil
+	// for CSV): an ID number held as a number has lost digits.
+	Numeric []bool
+}
+
+// IsNumeric reports whether field i was a non-empty number cell.
+func (r *Record) IsNumeric(i int) bool {
+	return i < len(r.Numeric) && r.Numeric[i] && i < len(r.Fields) && r.Fields[i] != ""
 }
 
 // Reader yields the data rows of one applicant file.

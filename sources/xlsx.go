@@ -1,7 +1,138 @@
 package sources
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/xuri/excelize/v2"
+)
+
+// xlsxReader streams the rows of one sheet; it never loads the sheet.
+// Cells are read as Excel shows them (their number format applied), so an
+// ID number that Excel holds as a number arrives as 1.10101199001011E+17
+// or with trailing zeros, and is recognised as such downstream.
+type xlsxReader struct {
+	file   string
+	f      *excelize.File
+	rows   *excelize.Rows
+	header []string
+	row    int
+	blank  int
+	kinds  *cellKinds
+}
 
 func openXLSX(path string, opts Options) (Reader, error) {
-	return nil, &FileError{path, errors.New("XLSX input is not supported yet: save the sheet as CSV")}
+	f, err := excelize.OpenFile(path)
+	if err != nil {
+		return nil, &FileError{path, fmt.Errorf("not a readable xlsx file: %w", err)}
+	}
+	rd, err := newXLSX(path, f, opts.Sheet, opts.Aliases)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return rd, nil
+}
+
+func newXLSX(path string, f *excelize.File, sheet string, aliases map[string][]string) (*xlsxReader, error) {
+	sheets := f.GetSheetList()
+	if len(sheets) == 0 {
+		return nil, &FileError{path, errors.New("the workbook has no sheet")}
+	}
+	if sheet == "" {
+		sheet = sheets[0]
+	} else if !contains(sheets, sheet) {
+		return nil, &FileError{path, fmt.Errorf("no sheet %q (sheets: %s)", sheet, strings.Join(sheets, ", "))}
+	}
+	rows, err := f.Rows(sheet)
+	if err != nil {
+		return nil, &FileError{path, fmt.Errorf("sheet %q: %w", sheet, err)}
+	}
+	kinds, err := openCellKinds(path, sheet)
+	if err != nil {
+		rows.Close()
+		return nil, &FileError{path, fmt.Errorf("sheet %q: %w", sheet, err)}
+	}
+	x := &xlsxReader{file: path, f: f, rows: rows, kinds: kinds}
+	fail := func(err error) (*xlsxReader, error) {
+		rows.Close()
+		kinds.Close()
+		return nil, &FileError{path, err}
+	}
+	if !rows.Next() {
+		return fail(fmt.Errorf("sheet %q is empty: expected a header row", sheet))
+	}
+	x.row = 1
+	header, err := rows.Columns()
+	if err != nil {
+		return fail(fmt.Errorf("sheet %q header row: %w", sheet, err))
+	}
+	for len(header) > 0 && strings.TrimSpace(header[len(header)-1]) == "" {
+		header = header[:len(header)-1]
+	}
+	names, err := Canonical(header, aliases)
+	if err != nil {
+		return fail(fmt.Errorf("sheet %q: %w", sheet, err))
+	}
+	x.header = names
+	return x, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (x *xlsxReader) Header() []string { return x.header }
+func (x *xlsxReader) Blank() int       { return x.blank }
+
+func (x *xlsxReader) Read() (Record, error) {
+	for x.rows.Next() {
+		x.row++
+		cells, err := x.rows.Columns()
+		if err != nil {
+			return Record{}, &FileError{x.file, fmt.Errorf("row %d: %w", x.row, err)}
+		}
+		if allBlank(cells) {
+			x.blank++
+			continue
+		}
+		rec := Record{File: x.file, Row: x.row, Fields: make([]string, len(x.header))}
+		copy(rec.Fields, cells)
+		numeric, err := x.kinds.numbers(x.row)
+		if err != nil {
+			return Record{}, &FileError{x.file, fmt.Errorf("row %d: %w", x.row, err)}
+		}
+		rec.Numeric = make([]bool, len(x.header))
+		copy(rec.Numeric, numeric)
+		for i := len(x.header); i < len(cells); i++ {
+			if strings.TrimSpace(cells[i]) != "" {
+				col, _ := excelize.ColumnNumberToName(i + 1)
+				return rec, &RowError{File: x.file, Row: x.row,
+					Reason: fmt.Sprintf("has a value in column %s, which has no header", col)}
+			}
+		}
+		return rec, nil
+	}
+	if err := x.rows.Error(); err != nil {
+		return Record{}, &FileError{x.file, err}
+	}
+	return Record{}, io.EOF
+}
+
+func (x *xlsxReader) Close() error {
+	err := x.rows.Close()
+	if kerr := x.kinds.Close(); err == nil {
+		err = kerr
+	}
+	if cerr := x.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }

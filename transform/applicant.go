@@ -30,6 +30,13 @@ const (
 	ParamAuthDate = "auth_date"
 )
 
+// IsAuthorization reports whether a vendor parameter proves the
+// applicant's consent rather than says who the applicant is. It does not
+// change the vendor's answer, so replies are shared across it.
+func IsAuthorization(param string) bool {
+	return param == ParamAuthCode || param == ParamAuthURL || param == ParamAuthDate
+}
+
 // Param returns the value of a vendor parameter, and whether the name is one.
 func (a *Applicant) Param(name string) (string, bool) {
 	switch name {

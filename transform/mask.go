@@ -6,21 +6,23 @@ import "strings"
 // 110101********4477. Anything not 18 characters long is masked whole but
 // for its last two characters.
 func MaskIDCard(s string) string {
-	if len(s) == 18 {
-		return s[:6] + "********" + s[14:]
+	if r := []rune(s); len(r) == 18 {
+		return string(r[:6]) + "********" + string(r[14:])
 	}
 	return maskTail(s, 2)
 }
 
 // MaskMobile keeps the first three and the last four digits: 138****8000.
+// Anything not 11 characters long is masked whole but for its last two
+// characters.
 func MaskMobile(s string) string {
-	if len(s) == 11 {
-		return s[:3] + "****" + s[7:]
+	if r := []rune(s); len(r) == 11 {
+		return string(r[:3]) + "****" + string(r[7:])
 	}
 	return maskTail(s, 2)
 }
 
-// MaskName keeps the first character: 张*, 欧阳** .
+// MaskName keeps the first character: 张*, 欧阳娜娜 → 欧***.
 func MaskName(s string) string {
 	r := []rune(s)
 	if len(r) <= 1 {
