@@ -2,6 +2,7 @@ package mappings
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -185,11 +186,19 @@ func (f *fieldFile) UnmarshalYAML(n *yaml.Node) error {
 	return err
 }
 
+// lineError is a problem checkKeys found, with the line it is on.
+type lineError struct {
+	line int
+	msg  string
+}
+
+func (e *lineError) Error() string { return fmt.Sprintf("line %d: %s", e.line, e.msg) }
+
 // checkKeys refuses mapping keys that the struct type does not name, so that
 // a typo in a catalog is an error with its line rather than a silent default.
 func checkKeys(n *yaml.Node, rt reflect.Type) error {
 	if n.Kind != yaml.MappingNode {
-		return fmt.Errorf("line %d: expected a mapping", n.Line)
+		return &lineError{n.Line, "expected a mapping"}
 	}
 	known := map[string]bool{}
 	for i := 0; i < rt.NumField(); i++ {
@@ -199,7 +208,7 @@ func checkKeys(n *yaml.Node, rt reflect.Type) error {
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		if k := n.Content[i]; !known[k.Value] {
-			return fmt.Errorf("line %d: unknown key %q", k.Line, k.Value)
+			return &lineError{k.Line, fmt.Sprintf("unknown key %q", k.Value)}
 		}
 	}
 	return nil
@@ -212,6 +221,9 @@ func parseCatalog(file string, data []byte) (*Catalog, error) {
 	var cf catalogFile
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&cf); err != nil {
+		if le := (*lineError)(nil); errors.As(err, &le) {
+			return nil, fail(le.line, "%s", le.msg)
+		}
 		return nil, fail(0, "%v", err)
 	}
 	if cf.Product == "" {

@@ -52,7 +52,12 @@ func formatBound(f float64) string {
 	case math.IsInf(f, -1):
 		return "-∞"
 	}
-	return strconv.FormatFloat(f, 'f', -1, 64)
+	// Very large or very small bounds in exponent form, so that String stays
+	// short enough for ParseInterval to read back.
+	if s := strconv.FormatFloat(f, 'f', -1, 64); len(s) <= 24 {
+		return s
+	}
+	return strconv.FormatFloat(f, 'g', -1, 64)
 }
 
 // ParseInterval reads the interval notations vendors use:

@@ -21,6 +21,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
+	"github.com/scorepipe/scorepipe/transform"
 )
 
 // Config is a job's configuration, read from YAML. Relative paths in a
@@ -46,6 +47,11 @@ type InputConfig struct {
 	Delimiter string              `yaml:"delimiter" json:"delimiter"` // CSV: "," "\t" ";"; "" detects
 	Sheet     string              `yaml:"sheet" json:"sheet"`         // XLSX: "" is the first sheet
 	Columns   map[string][]string `yaml:"columns" json:"columns"`     // canonical column → header names
+	// Passthrough, when not empty, lists the input columns to pass through
+	// to the outputs, each with its type: string, int, float or date. When
+	// empty, every input column other than identity and authorization passes
+	// through as a string.
+	Passthrough map[string]string `yaml:"passthrough" json:"passthrough"`
 }
 
 // OutputConfig says what to write where.
@@ -329,6 +335,13 @@ func (c *Config) Validate() error {
 			return bad(field+".concurrency", "must be between 1 and 1024")
 		case p.Price < 0:
 			return bad(field+".price", "must be ≥ 0")
+		}
+	}
+	for col, typ := range c.Input.Passthrough {
+		switch typ {
+		case transform.TypeString, transform.TypeInt, transform.TypeFloat, transform.TypeDate:
+		default:
+			return bad("input.passthrough."+col, "type must be string, int, float or date, got %q", typ)
 		}
 	}
 	for _, f := range c.Output.Formats {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/xuri/excelize/v2"
 	"golang.org/x/text/encoding/simplifiedchinese"
 
@@ -279,3 +280,53 @@ func toFullWidth(s string) string {
 		return r
 	}, s)
 }
+
+func TestPassthroughTypes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "typed.csv")
+	data := "application_id,姓名,身份证号,手机号,授权书编号,apply_date,label,income,branch\n" +
+		"A1,张三," + withCheck("11010119900307123") + ",13800138000,AUTH1,2026-10-21,1,1234.5,north\n" +
+		"A2,李四," + withCheck("11010519880101456") + ",13800138001,AUTH2,2026/9/3,0,,south\n" +
+		"A3,王五," + withCheck("44030519920202789") + ",13800138002,AUTH3,yesterday,1,10,east\n" +
+		"A4,赵六," + withCheck("44030519920202790") + ",13800138003,AUTH4,2026-10-01,yes,10,west\n"
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, client := fakeVendor(t, tianyuantest.Options{})
+	cfg := sampleConfig(t)
+	cfg.Input.Files = []string{path}
+	cfg.Input.Passthrough = map[string]string{"application_id": "string", "apply_date": "date", "label": "int", "income": "float"}
+	m, err := pipeline.Run(context.Background(), cfg, env(client))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl := readParquet(t, filepath.Join(cfg.Output.Dir, pipeline.FileParquet))
+	for name, want := range map[string]arrow.Type{"application_id": arrow.STRING, "apply_date": arrow.DATE32, "label": arrow.INT64, "income": arrow.FLOAT64} {
+		idx := tbl.Schema().FieldIndices(name)
+		if len(idx) != 1 || tbl.Schema().Field(idx[0]).Type.ID() != want {
+			t.Errorf("column %s: %v, want %s", name, idx, want)
+		}
+	}
+	if len(tbl.Schema().FieldIndices("branch")) != 0 {
+		t.Error("branch passed through though passthrough does not list it")
+	}
+	if m.Rows.Valid != 2 || m.Rows.Rejected != 2 {
+		t.Errorf("valid %d rejected %d, want 2 and 2", m.Rows.Valid, m.Rows.Rejected)
+	}
+	_, rejects := readCSV(t, filepath.Join(cfg.Output.Dir, pipeline.FileRejects))
+	wantReasons := []string{"apply_date", "label"}
+	for i, r := range rejects {
+		if r[2] != wantReasons[i] {
+			t.Errorf("reject %d column %q (%s), want %q", i, r[2], r[3], wantReasons[i])
+		}
+	}
+	header, rows := readCSV(t, filepath.Join(cfg.Output.Dir, pipeline.FileCSV))
+	dateCol, incomeCol := column(t, header, "apply_date"), column(t, header, "income")
+	if got := rows[1][dateCol]; got != "2026-09-03" {
+		t.Errorf("apply_date %q, want 2026-09-03", got)
+	}
+	if got := rows[1][incomeCol]; got != "" {
+		t.Errorf("empty income %q, want empty (null)", got)
+	}
+}
+
+func withCheck(first17 string) string { return first17 + string(transform.IDCheckChar(first17)) }

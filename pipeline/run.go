@@ -118,6 +118,12 @@ type inputFile struct {
 	counts   *InputCounts
 }
 
+// passValue is a passed-through input value, typed, bound for a column.
+type passValue struct {
+	col int
+	v   sinks.Value
+}
+
 type namedSink struct {
 	name string
 	sink sinks.Sink
@@ -148,6 +154,14 @@ func newRun(cfg *Config, env Env) (*run, error) {
 		return nil, err
 	}
 	r.schema = r.leadingSchema()
+	for col := range cfg.Input.Passthrough {
+		switch {
+		case isIdentityColumn(col):
+			return nil, &ConfigError{Field: "input.passthrough." + col, Msg: "identity and authorization columns do not pass through (output.pii: keep writes name, id_card, mobile_no raw)"}
+		case r.schema.Index(col) < 0:
+			return nil, &ConfigError{Field: "input.passthrough." + col, Msg: "no input file has this column"}
+		}
+	}
 	for _, code := range cfg.ProductCodes() {
 		catalog, err := set.Catalog(code)
 		if err != nil {
@@ -250,23 +264,80 @@ func (r *run) leadingSchema() sinks.Schema {
 		{Name: "id_card", Type: sinks.String, Description: "身份证号" + masked},
 		{Name: "mobile_no", Type: sinks.String, Description: "手机号" + masked},
 	}
+	chosen := r.cfg.Input.Passthrough
 	for i := range r.files {
 		f := &r.files[i]
 		f.columns = make([]int, len(f.header))
 		for j, h := range f.header {
 			f.columns[j] = -1
-			if isIdentityColumn(h) {
+			typ, listed := chosen[h]
+			if isIdentityColumn(h) || len(chosen) > 0 && !listed {
 				continue
 			}
 			k := schema.Index(h)
 			if k < 0 {
 				k = len(schema)
-				schema = append(schema, sinks.Column{Name: h, Type: sinks.String, Description: "输入列 " + h})
+				schema = append(schema, sinks.Column{Name: h, Type: passthroughType(typ), Description: "输入列 " + h})
 			}
 			f.columns[j] = k
 		}
 	}
 	return schema
+}
+
+func passthroughType(t string) sinks.Type {
+	switch t {
+	case transform.TypeInt:
+		return sinks.Int64
+	case transform.TypeFloat:
+		return sinks.Float64
+	case transform.TypeDate:
+		return sinks.Date
+	}
+	return sinks.String
+}
+
+// passthrough reads the passed-through fields of a row, typed; a value that
+// does not read as its column's type is a problem of the row.
+func (r *run) passthrough(f *inputFile, rec sources.Record) ([]passValue, []transform.Problem) {
+	var out []passValue
+	var problems []transform.Problem
+	for j, col := range f.columns {
+		if col < 0 || j >= len(rec.Fields) {
+			continue
+		}
+		s := rec.Fields[j]
+		if strings.TrimSpace(s) == "" {
+			continue
+		}
+		row := sinks.Row(make([]sinks.Value, 1))
+		var err error
+		switch r.schema[col].Type {
+		case sinks.Int64:
+			var v int64
+			if v, err = transform.ParseInt(s); err == nil {
+				row.SetInt(0, v)
+			}
+		case sinks.Float64:
+			var v float64
+			if v, err = transform.ParseFloat(s); err == nil {
+				row.SetFloat(0, v)
+			}
+		case sinks.Date:
+			var v time.Time
+			if v, err = transform.ParseDate(s); err == nil {
+				row.SetDate(0, v)
+			}
+		default:
+			row.SetString(0, s)
+		}
+		if err != nil {
+			problems = append(problems, transform.Problem{Column: f.header[j], Reason: err.Error()})
+			continue
+		}
+		out = append(out, passValue{col: col, v: row[0]})
+	}
+	return out, problems
 }
 
 // checkColumns refuses an input column whose name an output column takes.
@@ -307,6 +378,7 @@ type item struct {
 	rec     sources.Record
 	app     transform.Applicant
 	key     string
+	pass    []passValue       // passed-through input values
 	replies []transform.Reply // per product, in r.prods order
 	aborted bool
 }
@@ -494,6 +566,9 @@ func (r *run) validate(keyer *transform.Keyer, fi int, rec sources.Record) (*ite
 		problems = append(problems, transform.Problem{Column: transform.ParamIDCard, Reason: transform.ErrIDAsNumber.Error()})
 	}
 	it := &item{file: fi, rec: rec, app: app, replies: make([]transform.Reply, len(r.prods))}
+	var passProblems []transform.Problem
+	it.pass, passProblems = r.passthrough(f, rec)
+	problems = append(problems, passProblems...)
 	if problems != nil {
 		return it, problems
 	}
@@ -650,10 +725,8 @@ func (r *run) fillRow(row sinks.Row, it *item) {
 		row.SetString(colIDCard, transform.MaskIDCard(it.app.IDCard))
 		row.SetString(colMobile, transform.MaskMobile(it.app.Mobile))
 	}
-	for j, col := range f.columns {
-		if col >= 0 && j < len(it.rec.Fields) && it.rec.Fields[j] != "" {
-			row.SetString(col, it.rec.Fields[j])
-		}
+	for _, p := range it.pass {
+		row[p.col] = p.v
 	}
 	for i, p := range r.prods {
 		switch p.fill.Fill(row, p.base, &it.replies[i], &r.unknowns) {

@@ -25,7 +25,7 @@ func checkSchema(s Schema) error {
 		}
 		seen[c.Name] = i
 		switch c.Type {
-		case String, Int64, Float64, Timestamp:
+		case String, Int64, Float64, Timestamp, Date:
 		default:
 			return fmt.Errorf("schema column %q has unknown type %v", c.Name, c.Type)
 		}

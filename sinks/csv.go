@@ -97,6 +97,8 @@ func formatCSV(t Type, v Value) string {
 		return strconv.FormatFloat(v.F, 'g', -1, 64)
 	case Timestamp:
 		return time.UnixMilli(v.I).UTC().Format(csvTimeLayout)
+	case Date:
+		return time.Unix(v.I*86400, 0).UTC().Format(time.DateOnly)
 	}
 	return v.S
 }

@@ -311,6 +311,11 @@ func (e *Excel) build() (err error) {
 	if err != nil {
 		return wrap(err)
 	}
+	dateFormat := "yyyy-mm-dd"
+	dateStyle, err := f.NewStyle(&excelize.Style{CustomNumFmt: &dateFormat})
+	if err != nil {
+		return wrap(err)
+	}
 
 	// Create every sheet first, so that the first data sheet, which takes
 	// the place of the default sheet, stays the active one.
@@ -348,6 +353,8 @@ func (e *Excel) build() (err error) {
 			w = max(w, 12)
 		case Timestamp:
 			w = max(w, len("2006-01-02 15:04:05"))
+		case Date:
+			w = max(w, len("2006-01-02"))
 		}
 		widths[i] = float64(min(max(w+2, minColWidth), maxColWidth))
 	}
@@ -372,6 +379,8 @@ func (e *Excel) build() (err error) {
 				vals[i] = v.I
 			case e.schema[i].Type == Float64:
 				vals[i] = v.F
+			case e.schema[i].Type == Date:
+				vals[i] = excelize.Cell{StyleID: dateStyle, Value: time.Unix(v.I*86400, 0).UTC()}
 			default:
 				vals[i] = excelize.Cell{StyleID: tsStyle, Value: time.UnixMilli(v.I).UTC()}
 			}

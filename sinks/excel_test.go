@@ -92,6 +92,8 @@ func excelText(t Type, v Value) string {
 		return strconv.FormatFloat(v.F, 'f', -1, 64)
 	case Timestamp:
 		return time.UnixMilli(v.I).UTC().Format("2006-01-02 15:04:05")
+	case Date:
+		return time.Unix(v.I*86400, 0).UTC().Format("2006-01-02")
 	}
 	return v.S
 }

@@ -61,6 +61,7 @@ type parquetColumn struct {
 	i   *array.Int64Builder
 	f   *array.Float64Builder
 	t   *array.TimestampBuilder
+	d   *array.Date32Builder
 }
 
 // NewParquet creates the temporary file for a Parquet file published at path
@@ -132,6 +133,8 @@ func newParquet(path string, schema Schema, opts ParquetOptions, mem memory.Allo
 			p.cols[i].f = b
 		case *array.TimestampBuilder:
 			p.cols[i].t = b
+		case *array.Date32Builder:
+			p.cols[i].d = b
 		}
 	}
 	return p, nil
@@ -171,6 +174,8 @@ func arrowType(t Type) arrow.DataType {
 		return arrow.PrimitiveTypes.Float64
 	case Timestamp:
 		return &arrow.TimestampType{Unit: arrow.Millisecond, TimeZone: "UTC"}
+	case Date:
+		return arrow.FixedWidthTypes.Date32
 	}
 	return arrow.BinaryTypes.String
 }
@@ -215,6 +220,12 @@ func (p *Parquet) Write(rows []Row) error {
 					c.t.Append(arrow.Timestamp(v.I))
 				} else {
 					c.t.AppendNull()
+				}
+			case Date:
+				if v.Valid {
+					c.d.Append(arrow.Date32(v.I))
+				} else {
+					c.d.AppendNull()
 				}
 			}
 		}

@@ -70,6 +70,8 @@ func readParquet(t *testing.T, path string) parquetFile {
 					pf.rows[r].SetFloat(c, a.Value(j))
 				case *array.Timestamp:
 					pf.rows[r][c] = Value{Valid: true, I: int64(a.Value(j))}
+				case *array.Date32:
+					pf.rows[r][c] = Value{Valid: true, I: int64(a.Value(j))}
 				default:
 					t.Fatalf("column %d: unexpected array %T", c, chunk)
 				}

@@ -18,6 +18,7 @@ const (
 	Int64                 // 64-bit integer
 	Float64               // 64-bit float
 	Timestamp             // instant, stored as Unix milliseconds, written in UTC
+	Date                  // calendar day, stored as days since 1970-01-01
 )
 
 func (t Type) String() string {
@@ -30,6 +31,8 @@ func (t Type) String() string {
 		return "float64"
 	case Timestamp:
 		return "timestamp"
+	case Date:
+		return "date"
 	}
 	return fmt.Sprintf("Type(%d)", uint8(t))
 }
@@ -55,7 +58,8 @@ func (s Schema) Index(name string) int {
 }
 
 // Value is one cell. Which field holds the value follows from the column's
-// Type: S for String, I for Int64 and Timestamp (Unix ms), F for Float64.
+// Type: S for String, I for Int64, Timestamp (Unix ms) and Date (days since
+// 1970-01-01), F for Float64.
 // The zero Value is null.
 type Value struct {
 	Valid bool
@@ -90,6 +94,13 @@ func (r Row) SetFloat(i int, v float64) {
 
 // SetTime sets cell i to t, kept to the millisecond.
 func (r Row) SetTime(i int, t time.Time) { r[i] = Value{Valid: true, I: t.UnixMilli()} }
+
+// SetDate sets cell i to the calendar day of t (its year, month and day,
+// whatever its location).
+func (r Row) SetDate(i int, t time.Time) {
+	day := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+	r[i] = Value{Valid: true, I: day.Unix() / 86400}
+}
 
 // Reset makes every cell null, so that a row can be reused.
 func (r Row) Reset() { clear(r) }

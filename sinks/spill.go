@@ -73,7 +73,7 @@ func (sp *spillFile) write(s Schema, r Row) error {
 		case Float64:
 			b = append(b, tagFloat)
 			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v.F))
-		case Timestamp:
+		case Timestamp, Date:
 			b = append(b, tagTime)
 			b = binary.AppendVarint(b, v.I)
 		}
@@ -153,7 +153,7 @@ func tagOf(t Type) byte {
 		return tagInt
 	case Float64:
 		return tagFloat
-	case Timestamp:
+	case Timestamp, Date:
 		return tagTime
 	}
 	return tagNull

@@ -74,7 +74,7 @@ func NormalizeIDCard(s string, today time.Time) (string, error) {
 	if err != nil || birth.Year() < 1900 {
 		return s, ErrIDBirthDate
 	}
-	if birth.After(today) {
+	if birth.After(time.Date(today.Year(), today.Month(), today.Day(), 0, 0, 0, 0, time.UTC)) {
 		return s, ErrIDFuture
 	}
 	if IDCheckChar(s) != s[17] {

@@ -1,0 +1,489 @@
+package mappings
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// writeFiles writes files (slash-separated names relative to dir) into dir.
+func writeFiles(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, data := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func findField(t *testing.T, c *Catalog, path string) *Field {
+	t.Helper()
+	for i := range c.Fields {
+		if c.Fields[i].Path == path {
+			return &c.Fields[i]
+		}
+	}
+	t.Fatalf("catalog %s has no field %s", c.Product, path)
+	return nil
+}
+
+func findFile(t *testing.T, s *Set, name string) File {
+	t.Helper()
+	for _, f := range s.Files {
+		if f.Name == name {
+			return f
+		}
+	}
+	t.Fatalf("Set.Files has no %s: %+v", name, s.Files)
+	return File{}
+}
+
+func TestLoadEmbedded(t *testing.T) {
+	s, err := Load("")
+	if err != nil {
+		t.Fatalf("Load(\"\") = %v", err)
+	}
+	c, err := s.Catalog("JRZQ9E2A")
+	if err != nil {
+		t.Fatalf("Catalog(JRZQ9E2A) = %v", err)
+	}
+	if got, want := len(c.Fields), 17; got != want {
+		t.Errorf("JRZQ9E2A has %d fields, want %d", got, want)
+	}
+	if got, want := strings.Join(c.Params, ","), "name,id_card,mobile_no,auth_authorize_file_code"; got != want {
+		t.Errorf("JRZQ9E2A params = %s, want %s", got, want)
+	}
+	f := findField(t, c, "xyp_cpl0001")
+	if f.Type != IntervalCode || f.Column != "xyp_cpl0001" || f.Table != "jrzq9e2a_count" {
+		t.Errorf("xyp_cpl0001 = type %s column %s table %s, want interval_code xyp_cpl0001 jrzq9e2a_count", f.Type, f.Column, f.Table)
+	}
+	if f.Lookup() == nil {
+		t.Fatal("xyp_cpl0001.Lookup() = nil, want its table")
+	}
+	iv, ok := f.Lookup().Interval("1")
+	if want := (Interval{Low: 0, High: 9, LowOpen: true, HighOpen: true}); !ok || iv != want {
+		t.Errorf("xyp_cpl0001 table Interval(\"1\") = %+v, %v, want %+v, true", iv, ok, want)
+	}
+	if iv, ok := f.Lookup().Interval("6"); !ok || iv.Low != 100 || iv.HighBounded() {
+		t.Errorf("xyp_cpl0001 table Interval(\"6\") = %+v, %v, want [100,+∞)", iv, ok)
+	}
+	if iv, ok := f.Lookup().Interval("9"); ok {
+		t.Errorf("xyp_cpl0001 table Interval(\"9\") = %+v, true, want not found", iv)
+	}
+	if v, ok := f.Lookup().Value("1"); ok {
+		t.Errorf("interval table Value(\"1\") = %d, true, want not found", v)
+	}
+	score := findField(t, c, "xyp_model_score_high")
+	if !score.IsSentinel("-1") || score.IsSentinel("0") {
+		t.Errorf("xyp_model_score_high sentinels = %v, want -1 only", score.Sentinels)
+	}
+
+	for product, c := range s.Catalogs {
+		for _, f := range c.Fields {
+			if f.ZH == "" {
+				t.Errorf("%s field %s has no zh description", product, f.Path)
+			}
+			if f.Type.needsTable() && f.Lookup() == nil {
+				t.Errorf("%s field %s has no table after Load", product, f.Path)
+			}
+		}
+	}
+
+	combo, err := s.Catalog("COMBTY11")
+	if err != nil {
+		t.Fatalf("Catalog(COMBTY11) = %v", err)
+	}
+	if got := len(combo.Subs); got != 2 || combo.Subs[0].Code != "DWBG8B4D" || combo.Subs[1].Code != "FLXG0V4B" {
+		t.Errorf("COMBTY11 subs = %+v, want DWBG8B4D, FLXG0V4B", combo.Subs)
+	}
+	suggest := findField(t, combo, "checkSuggest")
+	if v, ok := suggest.Lookup().Value("建议拒绝"); !ok || v != 3 {
+		t.Errorf("checkSuggest Value(建议拒绝) = %d, %v, want 3, true", v, ok)
+	}
+	if got, want := findField(t, combo, "entout.data.criminal.cases").Column, "flxg0v4b_criminal_cases"; got != want {
+		t.Errorf("entout.data.criminal.cases column = %s, want %s (set in the catalog)", got, want)
+	}
+
+	if got, want := len(s.Files), 7; got != want {
+		t.Errorf("Load(\"\") read %d files, want %d: %+v", got, want, s.Files)
+	}
+	for i, f := range s.Files {
+		if f.Origin != "embedded" || len(f.SHA256) != 64 {
+			t.Errorf("Files[%d] = %+v, want origin embedded and a sha256", i, f)
+		}
+		if i > 0 && s.Files[i-1].Name >= f.Name {
+			t.Errorf("Files not sorted: %s before %s", s.Files[i-1].Name, f.Name)
+		}
+	}
+
+	if _, err := s.Catalog("NOPE0000"); err == nil || !strings.Contains(err.Error(), "JRZQ9E2A") {
+		t.Errorf("Catalog(NOPE0000) error = %v, want one listing the known products", err)
+	}
+}
+
+func TestFieldColumns(t *testing.T) {
+	tests := []struct {
+		typ  FieldType
+		want []string
+	}{
+		{IntervalCode, []string{"x_code:string", "x_low:float64", "x_high:float64"}},
+		{IntervalText, []string{"x_code:string", "x_low:float64", "x_high:float64"}},
+		{Flag, []string{"x:int64"}},
+		{Enum, []string{"x:int64"}},
+		{Number, []string{"x:float64"}},
+		{Score, []string{"x:float64"}},
+		{Text, []string{"x:string"}},
+		{ListCount, []string{"x_count:int64"}},
+	}
+	for _, tt := range tests {
+		f := Field{Column: "x", Type: tt.typ, ZH: "描述"}
+		var got []string
+		for _, c := range f.Columns() {
+			got = append(got, c.Name+":"+c.Kind.String())
+			if !strings.HasPrefix(c.DescriptionZH, "描述") {
+				t.Errorf("%s column %s description %q, want it to start with the field's", tt.typ, c.Name, c.DescriptionZH)
+			}
+		}
+		if strings.Join(got, " ") != strings.Join(tt.want, " ") {
+			t.Errorf("Field{Type: %s}.Columns() = %v, want %v", tt.typ, got, tt.want)
+		}
+	}
+}
+
+const userCatalog = `# a product of the user
+product: TEST0001
+name_zh: 测试产品
+name_en: Test product
+params: [name, id_card]
+fields:
+  - {path: test_count, type: interval_code, table: jrzq9e2a_count, zh: 测试机构数}
+  - {path: test_level, type: enum, table: test_level, zh: 测试等级}
+`
+
+func TestLoadUserDir(t *testing.T) {
+	embeddedSet, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	embeddedSum := findFile(t, embeddedSet, "tables/jrzq9e2a_count.csv").SHA256
+
+	dir := t.TempDir()
+	count := "code,range,source\n1,\"[1,5]\",vendor\n2,\"(5,+∞)\",vendor\n"
+	writeFiles(t, dir, map[string]string{
+		"tables/jrzq9e2a_count.csv": count,
+		"tables/test_level.csv":     "\xef\xbb\xbfcode,value\n低,1\n高,2\n",
+		"catalogs/TEST0001.yaml":    userCatalog,
+		"README.txt":                "not a mapping file",
+	})
+	s, err := Load(dir)
+	if err != nil {
+		t.Fatalf("Load(%s) = %v", dir, err)
+	}
+
+	jr := s.Catalogs["JRZQ9E2A"]
+	tbl := findField(t, jr, "xyp_cpl0001").Lookup()
+	if iv, ok := tbl.Interval("1"); !ok || iv != (Interval{Low: 1, High: 5}) {
+		t.Errorf("user table Interval(\"1\") = %+v, %v, want [1,5]", iv, ok)
+	}
+	if iv, ok := tbl.Interval("6"); ok {
+		t.Errorf("user table Interval(\"6\") = %+v, true, want not found (the user file replaces the embedded one)", iv)
+	}
+	if got := len(tbl.Entries); got != 2 {
+		t.Errorf("user table has %d entries, want 2", got)
+	}
+	if got, want := tbl.Entries[0].Source, "vendor"; got != want {
+		t.Errorf("user table Entries[0].Source = %q, want %q", got, want)
+	}
+
+	f := findFile(t, s, "tables/jrzq9e2a_count.csv")
+	if want := filepath.Join(dir, "tables", "jrzq9e2a_count.csv"); f.Origin != want {
+		t.Errorf("Files origin = %q, want %q", f.Origin, want)
+	}
+	sum := sha256.Sum256([]byte(count))
+	if want := hex.EncodeToString(sum[:]); f.SHA256 != want {
+		t.Errorf("Files sha256 = %s, want %s", f.SHA256, want)
+	}
+	if f.SHA256 == embeddedSum {
+		t.Errorf("user file sha256 = embedded sha256 %s, want a different one", embeddedSum)
+	}
+	if got := findFile(t, s, "tables/jrzq9e2a_amount.csv").Origin; got != "embedded" {
+		t.Errorf("jrzq9e2a_amount.csv origin = %q, want embedded", got)
+	}
+	if got, want := len(s.Files), 9; got != want {
+		t.Errorf("Load read %d files, want %d", got, want)
+	}
+
+	c, err := s.Catalog("TEST0001")
+	if err != nil {
+		t.Fatalf("Catalog(TEST0001) = %v", err)
+	}
+	if want := filepath.Join(dir, "catalogs", "TEST0001.yaml"); c.File != want {
+		t.Errorf("TEST0001 file = %q, want %q", c.File, want)
+	}
+	if got := len(c.Fields); got != 2 {
+		t.Fatalf("TEST0001 has %d fields, want 2", got)
+	}
+	if got := c.Fields[0].Line; got != 7 {
+		t.Errorf("TEST0001 first field line = %d, want 7", got)
+	}
+	if v, ok := c.Fields[1].Lookup().Value("高"); !ok || v != 2 {
+		t.Errorf("test_level Value(高) = %d, %v, want 2, true (BOM stripped)", v, ok)
+	}
+	if _, ok := s.Catalogs["COMBTY11"]; !ok {
+		t.Error("COMBTY11 missing after loading a user dir")
+	}
+}
+
+func TestLoadDirProblems(t *testing.T) {
+	if _, err := Load(filepath.Join(t.TempDir(), "missing")); err == nil {
+		t.Error("Load(missing dir) = nil error, want one")
+	}
+	file := filepath.Join(t.TempDir(), "file")
+	writeFiles(t, filepath.Dir(file), map[string]string{"file": "x"})
+	if _, err := Load(file); err == nil || !strings.Contains(err.Error(), "not a directory") {
+		t.Errorf("Load(a file) = %v, want a not-a-directory error", err)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	catalog := func(fields string) string {
+		return "# test\nproduct: TEST0001\nname_zh: 测试\nparams: [name, id_card]\nfields:\n" + fields
+	}
+	tests := []struct {
+		name    string
+		file    string // the file at fault, relative to the user dir
+		data    string
+		line    int
+		message string
+	}{
+		{
+			name:    "overlapping intervals",
+			file:    "tables/t_overlap.csv",
+			data:    "# counts\ncode,range\n1,\"(0,10)\"\n2,\"[10,20)\"\n3,\"[15,30)\"\n",
+			line:    5,
+			message: `code "3": range [15,30) overlaps [10,20) of code "2" on line 4`,
+		},
+		{
+			name:    "touching closed intervals",
+			file:    "tables/t_touch.csv",
+			data:    "code,range\n1,\"[0,10]\"\n2,\"[10,20]\"\n",
+			line:    3,
+			message: "overlaps",
+		},
+		{
+			name:    "inverted interval",
+			file:    "tables/t_inverted.csv",
+			data:    "code,range\n1,\"(0,9)\"\n2,\"(50,10)\"\n",
+			line:    3,
+			message: `code "2"`,
+		},
+		{
+			name:    "empty range",
+			file:    "tables/t_empty.csv",
+			data:    "code,range\n1,\n",
+			line:    2,
+			message: "empty range",
+		},
+		{
+			name:    "duplicate code",
+			file:    "tables/t_dup.csv",
+			data:    "code,range\n1,\"(0,9)\"\n2,\"[10,20)\"\n1,\"[20,30)\"\n",
+			line:    4,
+			message: `code "1" is already listed on line 2`,
+		},
+		{
+			name:    "enum value not an integer",
+			file:    "tables/t_enum.csv",
+			data:    "code,value\n低,1\n高,high\n",
+			line:    3,
+			message: `value "high" is not an integer`,
+		},
+		{
+			name:    "header without range or value",
+			file:    "tables/t_header.csv",
+			data:    "# a table\n\ncode,low,high\n1,0,9\n",
+			line:    3,
+			message: "header must name columns code and range",
+		},
+		{
+			name:    "header without code",
+			file:    "tables/t_nocode.csv",
+			data:    "key,range\n1,\"(0,9)\"\n",
+			line:    1,
+			message: "no code column",
+		},
+		{
+			name:    "table without rows",
+			file:    "tables/t_norows.csv",
+			data:    "code,range\n",
+			message: "no rows",
+		},
+		{
+			name:    "bad table name",
+			file:    "tables/Bad-Name.csv",
+			data:    "code,range\n1,\"(0,9)\"\n",
+			message: "table name",
+		},
+		{
+			name:    "unknown table",
+			file:    "catalogs/TEST0001.yaml",
+			data:    catalog("  - {path: a, type: flag, zh: 甲}\n  - {path: b, type: interval_code, table: no_such_table, zh: 乙}\n"),
+			line:    7,
+			message: `field b: unknown table "no_such_table"`,
+		},
+		{
+			name:    "enum table for interval_code",
+			file:    "catalogs/TEST0001.yaml",
+			data:    catalog("  - {path: a, type: interval_code, table: check_suggest, zh: 甲}\n"),
+			line:    6,
+			message: `needs an interval table, "check_suggest" is an enum table`,
+		},
+		{
+			name:    "interval table for enum",
+			file:    "catalogs/TEST0001.yaml",
+			data:    catalog("  - {path: a, type: flag, zh: 甲}\n  - {path: b, type: flag, zh: 乙}\n  - {path: c, type: enum, table: jrzq9e2a_count, zh: 丙}\n"),
+			line:    8,
+			message: "needs an enum table",
+		},
+		{
+			name:    "unknown field type",
+			file:    "catalogs/TEST0001.yaml",
+			data:    catalog("  - {path: a, type: flag, zh: 甲}\n  - {path: b, type: intervalcode, table: jrzq9e2a_count, zh: 乙}\n"),
+			line:    7,
+			message: `field b: unknown type "intervalcode"`,
+		},
+		{
+			name:    "unknown key in a field",
+			file:    "catalogs/TEST0001.yaml",
+			data:    catalog("  - path: a\n    type: interval_code\n    tabel: jrzq9e2a_count\n    zh: 甲\n"),
+			line:    8,
+			message: `unknown key "tabel"`,
+		},
+		{
+			name:    "unknown key at the top",
+			file:    "catalogs/TEST0001.yaml",
+			data:    "product: TEST0001\nparams: [name]\nfeilds:\n  - {path: a, type: flag, zh: 甲}\n",
+			line:    3,
+			message: `unknown key "feilds"`,
+		},
+		{
+			name:    "unknown key in a subproduct",
+			file:    "catalogs/TEST0001.yaml",
+			data:    "product: TEST0001\nparams: [name]\nsubproducts:\n  - code: SUB00001\n    name: 子产品\n    fields: []\n",
+			line:    5,
+			message: `unknown key "name"`,
+		},
+		{
+			name:    "table for a flag",
+			file:    "catalogs/TEST0001.yaml",
+			data:    catalog("  - {path: a, type: flag, table: jrzq9e2a_count, zh: 甲}\n"),
+			line:    6,
+			message: "takes no table",
+		},
+		{
+			name:    "interval_code without table",
+			file:    "catalogs/TEST0001.yaml",
+			data:    catalog("  - {path: a, type: interval_code, zh: 甲}\n"),
+			line:    6,
+			message: "needs a table",
+		},
+		{
+			name:    "missing zh",
+			file:    "catalogs/TEST0001.yaml",
+			data:    catalog("  - {path: a, type: flag, en: A}\n"),
+			line:    6,
+			message: "missing zh description",
+		},
+		{
+			name:    "bad column name",
+			file:    "catalogs/TEST0001.yaml",
+			data:    catalog("  - {path: a, column: Bad-Name, type: flag, zh: 甲}\n"),
+			line:    6,
+			message: `column "Bad-Name"`,
+		},
+		{
+			name:    "duplicate column across catalogs",
+			file:    "catalogs/TEST0001.yaml",
+			data:    catalog("  - {path: test_a, type: flag, zh: 甲}\n  - {path: xyp_cpl0044, type: flag, zh: 重复}\n"),
+			line:    7,
+			message: "column xyp_cpl0044 is already produced by mappings/catalogs/JRZQ9E2A.yaml:",
+		},
+		{
+			name:    "duplicate column within a catalog",
+			file:    "catalogs/TEST0001.yaml",
+			data:    catalog("  - {path: a, type: interval_code, table: jrzq9e2a_count, zh: 甲}\n  - {path: a_low, type: number, zh: 乙}\n"),
+			line:    7,
+			message: "column a_low is already produced by",
+		},
+		{
+			name:    "product already defined",
+			file:    "catalogs/OTHER.yaml",
+			data:    "product: JRZQ9E2A\nparams: [name]\nfields:\n  - {path: a, type: flag, zh: 甲}\n",
+			message: "product JRZQ9E2A is already defined in mappings/catalogs/JRZQ9E2A.yaml",
+		},
+		{
+			name:    "missing params",
+			file:    "catalogs/TEST0001.yaml",
+			data:    "product: TEST0001\nfields:\n  - {path: a, type: flag, zh: 甲}\n",
+			message: "missing params",
+		},
+		{
+			name:    "fields and subproducts",
+			file:    "catalogs/TEST0001.yaml",
+			data:    "product: TEST0001\nparams: [name]\nfields:\n  - {path: a, type: flag, zh: 甲}\nsubproducts:\n  - {code: S, fields: [{path: b, type: flag, zh: 乙}]}\n",
+			message: "either fields or subproducts",
+		},
+		{
+			name:    "no fields",
+			file:    "catalogs/TEST0001.yaml",
+			data:    "product: TEST0001\nparams: [name]\n",
+			message: "has no fields",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeFiles(t, dir, map[string]string{tt.file: tt.data})
+			s, err := Load(dir)
+			if err == nil {
+				t.Fatalf("Load() = %d catalogs, nil error, want an error", len(s.Catalogs))
+			}
+			var me *Error
+			if !errors.As(err, &me) {
+				t.Fatalf("Load() error = %T %v, want a *mappings.Error", err, err)
+			}
+			if want := filepath.Join(dir, filepath.FromSlash(tt.file)); me.File != want {
+				t.Errorf("Load() error file = %q, want %q", me.File, want)
+			}
+			if me.Line != tt.line {
+				t.Errorf("Load() error line = %d, want %d (%v)", me.Line, tt.line, err)
+			}
+			if !strings.Contains(me.Msg, tt.message) {
+				t.Errorf("Load() error message = %q, want it to contain %q", me.Msg, tt.message)
+			}
+		})
+	}
+}
+
+func TestErrorString(t *testing.T) {
+	tests := []struct {
+		err  Error
+		want string
+	}{
+		{Error{File: "a.csv", Line: 3, Msg: "bad"}, "a.csv:3: bad"},
+		{Error{File: "a.csv", Msg: "bad"}, "a.csv: bad"},
+	}
+	for _, tt := range tests {
+		if got := tt.err.Error(); got != tt.want {
+			t.Errorf("%+v.Error() = %q, want %q", tt.err, got, tt.want)
+		}
+	}
+}
