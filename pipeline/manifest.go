@@ -45,10 +45,7 @@ type RowCounts struct {
 
 // ProductCounts are the outcome of one product.
 type ProductCounts struct {
-	OK       int `json:"ok"`
-	NoRecord int `json:"no_record"`
-	Failed   int `json:"failed"`
-	Skipped  int `json:"skipped"`
+	StatusCounts
 
 	Calls        int64 `json:"calls"`        // HTTP requests sent, retries included
 	Billed       int64 `json:"billed"`       // code-0 replies received in this run
@@ -57,6 +54,29 @@ type ProductCounts struct {
 	Deduplicated int64 `json:"deduplicated"` // calls saved: rows answered by an identical applicant's call in this run
 
 	LatencyMS Percentiles `json:"latency_ms"`
+
+	SubProducts map[string]*StatusCounts `json:"sub_products,omitempty"`
+}
+
+// StatusCounts are the outcomes of a sub-product.
+type StatusCounts struct {
+	OK       int `json:"ok"`
+	NoRecord int `json:"no_record"`
+	Failed   int `json:"failed"`
+	Skipped  int `json:"skipped"`
+}
+
+func (c *StatusCounts) add(s transform.Status) {
+	switch s {
+	case transform.StatusOK:
+		c.OK++
+	case transform.StatusNoRecord:
+		c.NoRecord++
+	case transform.StatusFailed:
+		c.Failed++
+	case transform.StatusSkipped:
+		c.Skipped++
+	}
 }
 
 // Percentiles of call latency.

@@ -82,38 +82,6 @@ func (r *run) openSinks() error {
 	return nil
 }
 
-// dictionary describes every output column for the xlsx dictionary sheet.
-func (r *run) dictionary() []sinks.DictionaryEntry {
-	entries := make([]sinks.DictionaryEntry, 0, len(r.schema))
-	for i, c := range r.schema[:r.prods[0].base] {
-		_ = i
-		entries = append(entries, sinks.DictionaryEntry{Column: c.Name, Type: c.Type.String(), DescriptionZH: c.Description})
-	}
-	for _, p := range r.prods {
-		cols := p.fill.Columns()
-		fieldOf := map[string]int{}
-		for i := range p.catalog.Fields {
-			for _, c := range p.catalog.Fields[i].Columns() {
-				fieldOf[c.Name] = i
-			}
-		}
-		for _, c := range cols {
-			e := sinks.DictionaryEntry{Column: c.Name, Type: sinkType(c.Kind).String(), Product: p.code,
-				DescriptionZH: c.DescriptionZH, DescriptionEN: c.DescriptionEN}
-			if i, ok := fieldOf[c.Name]; ok {
-				f := &p.catalog.Fields[i]
-				e.Source = f.Path
-				if f.Sub != "" {
-					e.Source = f.Sub + "." + f.Path
-				}
-				e.Unit = strings.TrimSpace(f.Unit + " " + f.Range)
-			}
-			entries = append(entries, e)
-		}
-	}
-	return entries
-}
-
 // publish commits every file: the old _SUCCESS goes first, the data files
 // next, then the rejects, the manifest and a new _SUCCESS.
 func (r *run) publish() (*Manifest, error) {

@@ -107,7 +107,8 @@ type productRun struct {
 	caller  tianyuan.Caller
 	stats   *productStats
 	counts  *ProductCounts
-	base    int // first column of the product in the schema
+	base    int                // first column of the product in the schema
+	subs    []transform.Status // sub-product outcomes of the row being written
 }
 
 type inputFile struct {
@@ -168,7 +169,13 @@ func newRun(cfg *Config, env Env) (*run, error) {
 			return nil, &ConfigError{Field: "products." + code, Msg: err.Error()}
 		}
 		p := &productRun{code: code, cfg: cfg.Products[code], catalog: catalog, fill: transform.NewProduct(catalog),
-			stats: &productStats{}, counts: &ProductCounts{}, base: len(r.schema)}
+			stats: &productStats{}, counts: &ProductCounts{}, base: len(r.schema), subs: make([]transform.Status, len(catalog.Subs))}
+		if len(catalog.Subs) > 0 {
+			p.counts.SubProducts = map[string]*StatusCounts{}
+			for _, s := range catalog.Subs {
+				p.counts.SubProducts[s.Code] = &StatusCounts{}
+			}
+		}
 		for _, c := range p.fill.Columns() {
 			r.schema = append(r.schema, sinks.Column{Name: c.Name, Type: sinkType(c.Kind), Description: c.DescriptionZH})
 		}
@@ -252,17 +259,10 @@ func isIdentityColumn(name string) bool {
 // through from the inputs, in order of first appearance; it maps each
 // input file's fields to them.
 func (r *run) leadingSchema() sinks.Schema {
-	masked := " (masked)"
-	if r.cfg.Output.PII == "keep" {
-		masked = ""
-	}
-	schema := sinks.Schema{
-		{Name: "source_file", Type: sinks.String, Description: "输入文件"},
-		{Name: "source_row", Type: sinks.Int64, Description: "输入行号(表头为第1行)"},
-		{Name: "applicant_key", Type: sinks.String, Description: "申请人标识(HMAC-SHA256), 用于关联"},
-		{Name: "name", Type: sinks.String, Description: "姓名" + masked},
-		{Name: "id_card", Type: sinks.String, Description: "身份证号" + masked},
-		{Name: "mobile_no", Type: sinks.String, Description: "手机号" + masked},
+	masked := r.cfg.Output.PII != "keep"
+	var schema sinks.Schema
+	for _, c := range leading(masked) {
+		schema = append(schema, sinks.Column{Name: c.Name, Type: c.Type, Description: c.DescriptionZH})
 	}
 	chosen := r.cfg.Input.Passthrough
 	for i := range r.files {
@@ -729,15 +729,9 @@ func (r *run) fillRow(row sinks.Row, it *item) {
 		row[p.col] = p.v
 	}
 	for i, p := range r.prods {
-		switch p.fill.Fill(row, p.base, &it.replies[i], &r.unknowns) {
-		case transform.StatusOK:
-			p.counts.OK++
-		case transform.StatusNoRecord:
-			p.counts.NoRecord++
-		case transform.StatusFailed:
-			p.counts.Failed++
-		case transform.StatusSkipped:
-			p.counts.Skipped++
+		p.counts.add(p.fill.FillSubs(row, p.base, &it.replies[i], &r.unknowns, p.subs))
+		for j, s := range p.catalog.Subs {
+			p.counts.SubProducts[s.Code].add(p.subs[j])
 		}
 	}
 }

@@ -423,7 +423,7 @@ func TestRateLimitWindow(t *testing.T) {
 	const rate, burst = 40, 4
 	v, client := fakeVendor(t, tianyuantest.Options{Latency: 5 * time.Millisecond})
 	cfg := sampleConfig(t)
-	cfg.Products["JRZQ9E2A"] = pipeline.ProductConfig{RatePerSecond: rate, Burst: burst, Concurrency: 16}
+	cfg.Products = map[string]pipeline.ProductConfig{"JRZQ9E2A": {RatePerSecond: rate, Burst: burst, Concurrency: 16}}
 	rec := &recordingCaller{next: client}
 	e := env(client)
 	e.Caller = rec

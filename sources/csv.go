@@ -105,8 +105,7 @@ func detectEncoding(sample []byte, complete bool) (string, error) {
 	if validUTF8Prefix(sample, complete) {
 		return "utf-8", nil
 	}
-	decoded, _, err := transform.Bytes(simplifiedchinese.GB18030.NewDecoder(), sample)
-	if err == nil && !bytes.ContainsRune(decoded, utf8.RuneError) {
+	if validGB18030Prefix(sample, complete) {
 		return "gb18030", nil
 	}
 	return "", errors.New("cannot detect the encoding (neither UTF-8 nor GBK/GB18030): set input.encoding")
@@ -122,6 +121,21 @@ func validUTF8Prefix(b []byte, complete bool) bool {
 	for cut := 1; cut < utf8.UTFMax && cut < len(b); cut++ {
 		if utf8.Valid(b[:len(b)-cut]) {
 			return true
+		}
+	}
+	return false
+}
+
+// validGB18030Prefix is validUTF8Prefix for GB18030, whose characters have
+// up to four bytes.
+func validGB18030Prefix(b []byte, complete bool) bool {
+	for cut := 0; cut < 4 && cut < len(b); cut++ {
+		decoded, _, err := transform.Bytes(simplifiedchinese.GB18030.NewDecoder(), b[:len(b)-cut])
+		if err == nil && !bytes.ContainsRune(decoded, utf8.RuneError) {
+			return true
+		}
+		if complete {
+			return false
 		}
 	}
 	return false

@@ -182,15 +182,27 @@ func (p *Product) Columns() []mappings.Column { return p.columns }
 // empty is no_record, a combo reply takes the best status of its
 // sub-products. Cells the reply does not fill are set to null.
 func (p *Product) Fill(row RowWriter, base int, r *Reply, u *Unknowns) Status {
+	return p.FillSubs(row, base, r, u, nil)
+}
+
+// FillSubs is Fill that also reports the status of each sub-product, in
+// catalog order, into subs (when subs has room for them).
+func (p *Product) FillSubs(row RowWriter, base int, r *Reply, u *Unknowns, subs []Status) Status {
 	for i := range p.columns {
 		row.SetNull(base + i)
 	}
+	if len(subs) < len(p.catalog.Subs) {
+		subs = nil
+	}
 	status, message := r.Status, r.Message
 	if status == StatusOK {
-		status, message = p.fillPayload(row, base, r.Payload, u)
+		status, message = p.fillPayload(row, base, r.Payload, u, subs)
 	} else {
-		for _, col := range p.subCol {
-			row.SetString(base+col, string(status))
+		for i, s := range p.catalog.Subs {
+			row.SetString(base+p.subCol[s.Code], string(status))
+			if subs != nil {
+				subs[i] = status
+			}
 		}
 	}
 	row.SetString(base+colStatus, string(status))
@@ -209,9 +221,15 @@ func (p *Product) Fill(row RowWriter, base int, r *Reply, u *Unknowns) Status {
 	return status
 }
 
-func (p *Product) fillPayload(row RowWriter, base int, payload []byte, u *Unknowns) (Status, string) {
+func (p *Product) fillPayload(row RowWriter, base int, payload []byte, u *Unknowns, subs []Status) (Status, string) {
 	obj, err := decodeObject(payload)
 	if err != nil {
+		for i, s := range p.catalog.Subs {
+			row.SetString(base+p.subCol[s.Code], string(StatusFailed))
+			if subs != nil {
+				subs[i] = StatusFailed
+			}
+		}
 		return StatusFailed, "unreadable payload: " + err.Error()
 	}
 	if len(p.catalog.Subs) == 0 {
@@ -222,7 +240,7 @@ func (p *Product) fillPayload(row RowWriter, base int, payload []byte, u *Unknow
 	}
 	datas, problems := p.subData(obj)
 	anyOK, anyNoRecord := false, false
-	for _, s := range p.catalog.Subs {
+	for i, s := range p.catalog.Subs {
 		status := StatusFailed
 		data, answered := datas[s.Code]
 		switch {
@@ -237,6 +255,9 @@ func (p *Product) fillPayload(row RowWriter, base int, payload []byte, u *Unknow
 		anyOK = anyOK || status == StatusOK
 		anyNoRecord = anyNoRecord || status == StatusNoRecord
 		row.SetString(base+p.subCol[s.Code], string(status))
+		if subs != nil {
+			subs[i] = status
+		}
 	}
 	message := strings.Join(problems, "; ")
 	switch {

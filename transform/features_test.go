@@ -1,0 +1,596 @@
+package transform_test
+
+import (
+	"fmt"
+	"math"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/scorepipe/scorepipe/mappings"
+	"github.com/scorepipe/scorepipe/transform"
+)
+
+// cell is one typed value a testRow records.
+type cell struct {
+	kind string // "" (never set), "null", "string", "int", "float", "time"
+	v    any
+}
+
+// testRow is a transform.RowWriter that records every cell with its type.
+type testRow []cell
+
+var _ transform.RowWriter = testRow(nil)
+
+func (r testRow) SetNull(i int)              { r[i] = cell{"null", nil} }
+func (r testRow) SetString(i int, s string)  { r[i] = cell{"string", s} }
+func (r testRow) SetInt(i int, v int64)      { r[i] = cell{"int", v} }
+func (r testRow) SetFloat(i int, v float64)  { r[i] = cell{"float", v} }
+func (r testRow) SetTime(i int, t time.Time) { r[i] = cell{"time", t} }
+
+// want turns an expected Go value into the cell it should be: nil is null,
+// int an int64 cell.
+func want(v any) cell {
+	switch x := v.(type) {
+	case nil:
+		return cell{"null", nil}
+	case string:
+		return cell{"string", x}
+	case int:
+		return cell{"int", int64(x)}
+	case int64:
+		return cell{"int", x}
+	case float64:
+		return cell{"float", x}
+	case time.Time:
+		return cell{"time", x}
+	}
+	panic(fmt.Sprintf("want(%T)", v))
+}
+
+func (c cell) String() string {
+	if c.kind == "null" || c.kind == "" {
+		return c.kind
+	}
+	return fmt.Sprintf("%s %v", c.kind, c.v)
+}
+
+// base is where the product's columns start in a testRow; the cells before
+// it belong to someone else and must stay untouched.
+const base = 2
+
+type productTest struct {
+	p   *transform.Product
+	col map[string]int
+}
+
+func newProductTest(t *testing.T, product string) *productTest {
+	t.Helper()
+	set, err := mappings.Load("")
+	if err != nil {
+		t.Fatalf("mappings.Load(\"\") = %v", err)
+	}
+	c, err := set.Catalog(product)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pt := &productTest{p: transform.NewProduct(c), col: map[string]int{}}
+	for i, col := range pt.p.Columns() {
+		if _, dup := pt.col[col.Name]; dup {
+			t.Fatalf("%s: column %s appears twice", product, col.Name)
+		}
+		pt.col[col.Name] = i
+	}
+	return pt
+}
+
+// fill fills a fresh row from the reply and checks that every cell of the
+// product was written and the cells before base were not.
+func (pt *productTest) fill(t *testing.T, r *transform.Reply, u *transform.Unknowns) (testRow, transform.Status) {
+	t.Helper()
+	row := make(testRow, base+len(pt.p.Columns()))
+	for i := range base {
+		row[i] = cell{"string", "other"}
+	}
+	status := pt.p.Fill(row, base, r, u)
+	for i := range base {
+		if row[i] != (cell{"string", "other"}) {
+			t.Errorf("Fill wrote cell %d, before its base %d", i, base)
+		}
+	}
+	for i, c := range row[base:] {
+		if c.kind == "" {
+			t.Errorf("Fill left column %s unset", pt.p.Columns()[i].Name)
+		}
+	}
+	return row, status
+}
+
+func (pt *productTest) get(t *testing.T, row testRow, name string) cell {
+	t.Helper()
+	i, ok := pt.col[name]
+	if !ok {
+		t.Fatalf("no column %s", name)
+	}
+	return row[base+i]
+}
+
+// check compares the named cells with the expected values.
+func (pt *productTest) check(t *testing.T, row testRow, cells map[string]any) {
+	t.Helper()
+	for name, v := range cells {
+		if got, w := pt.get(t, row, name), want(v); got != w {
+			t.Errorf("column %s = %v, want %v", name, got, w)
+		}
+	}
+}
+
+// checkNullFeatures checks that every column after the status columns
+// (the first n) is null.
+func (pt *productTest) checkNullFeatures(t *testing.T, row testRow, n int) {
+	t.Helper()
+	for i, c := range row[base+n:] {
+		if c.kind != "null" {
+			t.Errorf("column %s = %v, want null", pt.p.Columns()[n+i].Name, c)
+		}
+	}
+}
+
+var queriedAt = time.Date(2024, 6, 1, 8, 30, 0, 0, time.UTC)
+
+func okReply(payload string) *transform.Reply {
+	return &transform.Reply{Status: transform.StatusOK, HasCode: true, Code: 0, TransactionID: "T-1",
+		QueriedAt: queriedAt, Payload: []byte(payload)}
+}
+
+func TestProductColumnsJRZQ9E2A(t *testing.T) {
+	pt := newProductTest(t, "JRZQ9E2A")
+	cols := pt.p.Columns()
+	var names []string
+	for _, c := range cols[:8] {
+		names = append(names, c.Name+":"+c.Kind.String())
+	}
+	wantNames := []string{"jrzq9e2a_status:string", "jrzq9e2a_code:int64", "jrzq9e2a_message:string",
+		"jrzq9e2a_transaction_id:string", "jrzq9e2a_queried_at:timestamp",
+		"xyp_cpl0001_code:string", "xyp_cpl0001_low:float64", "xyp_cpl0001_high:float64"}
+	if !reflect.DeepEqual(names, wantNames) {
+		t.Errorf("JRZQ9E2A first columns = %v, want %v", names, wantNames)
+	}
+	// 5 status columns; 10 interval fields × 3; 3 flags; 4 scores.
+	if got, w := len(cols), 5+10*3+3+4; got != w {
+		t.Errorf("JRZQ9E2A has %d columns, want %d", got, w)
+	}
+	if pt.p.Catalog().Product != "JRZQ9E2A" {
+		t.Errorf("Catalog().Product = %s, want JRZQ9E2A", pt.p.Catalog().Product)
+	}
+}
+
+func TestFeaturesJRZQ9E2A(t *testing.T) {
+	const statusCols = 5
+	allEmpty := func() string {
+		var parts []string
+		for _, f := range []string{"0001", "0002", "0044", "0007", "0008", "0070", "0009", "0011", "0028", "0031",
+			"0071", "0072", "0039", "0081"} {
+			parts = append(parts, `"xyp_cpl`+f+`":""`)
+		}
+		parts = append(parts, `"xyp_model_score_high":""`, `"xyp_model_score_mid":""`, `"xyp_model_score_low":""`)
+		return "{" + strings.Join(parts, ",") + "}"
+	}()
+	okStatus := map[string]any{"jrzq9e2a_status": "ok", "jrzq9e2a_code": 0, "jrzq9e2a_message": nil,
+		"jrzq9e2a_transaction_id": "T-1", "jrzq9e2a_queried_at": queriedAt}
+	tests := []struct {
+		name     string
+		reply    *transform.Reply
+		status   transform.Status
+		cells    map[string]any
+		allNull  bool // every feature column null
+		message  string
+		unknowns transform.Unknowns
+	}{
+		{
+			name: "known codes",
+			reply: okReply(`{"xyp_cpl0001":"1","xyp_cpl0002":"6","xyp_cpl0072":"8","xyp_cpl0044":"1","xyp_cpl0028":"0",
+				"xyp_cpl0031":"","xyp_cpl0081":"0.1234","xyp_model_score_high":"-1","xyp_model_score_mid":"612",
+				"xyp_model_score_low":"","xyp_cpl9001":"3"}`),
+			status: transform.StatusOK,
+			cells: map[string]any{
+				"xyp_cpl0001_code": "1", "xyp_cpl0001_low": 0.0, "xyp_cpl0001_high": 9.0,
+				"xyp_cpl0002_code": "6", "xyp_cpl0002_low": 100.0, "xyp_cpl0002_high": nil,
+				"xyp_cpl0072_code": "8", "xyp_cpl0072_low": 100000.0, "xyp_cpl0072_high": nil,
+				"xyp_cpl0007_code": nil, "xyp_cpl0007_low": nil, "xyp_cpl0007_high": nil,
+				"xyp_cpl0044": 1, "xyp_cpl0028": 0, "xyp_cpl0031": nil,
+				"xyp_cpl0081":          0.1234,
+				"xyp_model_score_high": nil, "xyp_model_score_mid": 612.0, "xyp_model_score_low": nil,
+			},
+			unknowns: transform.Unknowns{Fields: map[string]int64{"JRZQ9E2A.xyp_cpl9001": 1}},
+		},
+		{
+			name:   "score 612",
+			reply:  okReply(`{"xyp_model_score_high":"612"}`),
+			status: transform.StatusOK,
+			cells:  map[string]any{"xyp_model_score_high": 612.0, "xyp_model_score_mid": nil},
+		},
+		{
+			name:   "unknown code",
+			reply:  okReply(`{"xyp_cpl0001":"9","xyp_cpl0002":"2"}`),
+			status: transform.StatusOK,
+			cells: map[string]any{"xyp_cpl0001_code": "9", "xyp_cpl0001_low": nil, "xyp_cpl0001_high": nil,
+				"xyp_cpl0002_code": "2", "xyp_cpl0002_low": 10.0, "xyp_cpl0002_high": 19.0},
+			unknowns: transform.Unknowns{Codes: map[string]int64{"xyp_cpl0001=9": 1}},
+		},
+		{
+			name:   "JSON numbers and booleans",
+			reply:  okReply(`{"xyp_cpl0001":1,"xyp_cpl0044":true,"xyp_cpl0028":false,"xyp_cpl0031":"1.0","xyp_cpl0081":0.5,"xyp_model_score_high":-1,"xyp_model_score_mid":"-1.0","xyp_model_score_low":700}`),
+			status: transform.StatusOK,
+			cells: map[string]any{"xyp_cpl0001_code": "1", "xyp_cpl0001_low": 0.0, "xyp_cpl0001_high": 9.0,
+				"xyp_cpl0044": 1, "xyp_cpl0028": 0, "xyp_cpl0031": 1, "xyp_cpl0081": 0.5,
+				"xyp_model_score_high": nil, "xyp_model_score_mid": nil, "xyp_model_score_low": 700.0},
+		},
+		{
+			name:   "values with spaces",
+			reply:  okReply(`{"xyp_cpl0001":" 1 ","xyp_model_score_mid":" 612 "}`),
+			status: transform.StatusOK,
+			cells:  map[string]any{"xyp_cpl0001_code": "1", "xyp_cpl0001_high": 9.0, "xyp_model_score_mid": 612.0},
+		},
+		{
+			name:   "unreadable values",
+			reply:  okReply(`{"xyp_cpl0044":"2","xyp_cpl0081":"abc","xyp_cpl0002":{"a":1},"xyp_model_score_mid":"NaN"}`),
+			status: transform.StatusOK,
+			cells: map[string]any{"xyp_cpl0044": nil, "xyp_cpl0081": nil, "xyp_cpl0002_code": nil,
+				"xyp_model_score_mid": nil},
+			unknowns: transform.Unknowns{Unparsed: map[string]int64{"xyp_cpl0044": 1, "xyp_cpl0081": 1,
+				"xyp_cpl0002": 1, "xyp_model_score_mid": 1}},
+		},
+		{
+			name:    "every factor empty",
+			reply:   okReply(allEmpty),
+			status:  transform.StatusNoRecord,
+			cells:   map[string]any{"jrzq9e2a_status": "no_record", "jrzq9e2a_code": 0, "jrzq9e2a_transaction_id": "T-1"},
+			allNull: true,
+		},
+		{
+			name:    "empty object",
+			reply:   okReply(`{}`),
+			status:  transform.StatusNoRecord,
+			allNull: true,
+		},
+		{
+			name: "failed",
+			reply: &transform.Reply{Status: transform.StatusFailed, HasCode: true, Code: 1001, Message: "接口异常",
+				TransactionID: "T-9", Payload: []byte(`{"xyp_cpl0001":"1"}`)},
+			status: transform.StatusFailed,
+			cells: map[string]any{"jrzq9e2a_status": "failed", "jrzq9e2a_code": 1001, "jrzq9e2a_message": "接口异常",
+				"jrzq9e2a_transaction_id": "T-9", "jrzq9e2a_queried_at": nil},
+			allNull: true,
+		},
+		{
+			name:   "failed without a vendor code",
+			reply:  &transform.Reply{Status: transform.StatusFailed, Message: "connection refused"},
+			status: transform.StatusFailed,
+			cells: map[string]any{"jrzq9e2a_status": "failed", "jrzq9e2a_code": nil, "jrzq9e2a_message": "connection refused",
+				"jrzq9e2a_transaction_id": nil, "jrzq9e2a_queried_at": nil},
+			allNull: true,
+		},
+		{
+			name:   "skipped",
+			reply:  &transform.Reply{Status: transform.StatusSkipped, Message: "missing auth_authorize_file_code"},
+			status: transform.StatusSkipped,
+			cells: map[string]any{"jrzq9e2a_status": "skipped", "jrzq9e2a_code": nil,
+				"jrzq9e2a_message": "missing auth_authorize_file_code", "jrzq9e2a_transaction_id": nil, "jrzq9e2a_queried_at": nil},
+			allNull: true,
+		},
+		{
+			name:    "payload not JSON",
+			reply:   okReply(`not json`),
+			status:  transform.StatusFailed,
+			cells:   map[string]any{"jrzq9e2a_status": "failed", "jrzq9e2a_code": 0},
+			allNull: true,
+			message: "unreadable payload",
+		},
+		{
+			name:    "payload null",
+			reply:   okReply(`null`),
+			status:  transform.StatusFailed,
+			allNull: true,
+			message: "not a JSON object",
+		},
+		{
+			name:    "payload a list",
+			reply:   okReply(`[{"xyp_cpl0001":"1"}]`),
+			status:  transform.StatusFailed,
+			allNull: true,
+			message: "unreadable payload",
+		},
+	}
+	pt := newProductTest(t, "JRZQ9E2A")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var u transform.Unknowns
+			row, status := pt.fill(t, tt.reply, &u)
+			if status != tt.status {
+				t.Errorf("Fill() = %s, want %s", status, tt.status)
+			}
+			if got := pt.get(t, row, "jrzq9e2a_status"); got != want(string(tt.status)) {
+				t.Errorf("jrzq9e2a_status = %v, want %s", got, tt.status)
+			}
+			if tt.status == transform.StatusOK {
+				pt.check(t, row, okStatus)
+			}
+			pt.check(t, row, tt.cells)
+			if tt.allNull {
+				pt.checkNullFeatures(t, row, statusCols)
+			}
+			if tt.message != "" {
+				if got := pt.get(t, row, "jrzq9e2a_message"); got.kind != "string" || !strings.Contains(got.v.(string), tt.message) {
+					t.Errorf("jrzq9e2a_message = %v, want it to contain %q", got, tt.message)
+				}
+			}
+			if !reflect.DeepEqual(u, tt.unknowns) {
+				t.Errorf("Unknowns = %+v, want %+v", u, tt.unknowns)
+			}
+		})
+	}
+}
+
+func TestFeaturesUnknownsAccumulate(t *testing.T) {
+	pt := newProductTest(t, "JRZQ9E2A")
+	var u transform.Unknowns
+	for range 3 {
+		pt.fill(t, okReply(`{"xyp_cpl0001":"9","xyp_cpl9001":"1","xyp_cpl9002":""}`), &u)
+	}
+	w := transform.Unknowns{
+		Fields: map[string]int64{"JRZQ9E2A.xyp_cpl9001": 3, "JRZQ9E2A.xyp_cpl9002": 3},
+		Codes:  map[string]int64{"xyp_cpl0001=9": 3},
+	}
+	if !reflect.DeepEqual(u, w) {
+		t.Errorf("Unknowns after 3 rows = %+v, want %+v", u, w)
+	}
+}
+
+const comboPayload = `{"responses":[
+ {"api_code":"DWBG8B4D","success":true,"data":{
+   "fraudScore":85,"creditScore":-1,"checkSuggest":"建议拒绝","fraudRule":"高风险",
+   "riskWarning":{"totalRiskCounts":3,"hasCriminalRecord":1,"isKeyPerson":0,"hitExecutionCase":"1","newFlag":1},
+   "overdueRiskProduct":{"hasUnsettledOverdue":"逾期","currentOverdueAmount":"(0,1000)",
+     "currentOverdueInstitutionCount":"(3,+∞)","totalLoanInstitutions":"10+"}}},
+ {"api_code":"FLXG0V4B","success":false,"message":"数据源异常","data":null}]}`
+
+const comboJudicial = `{"responses":[
+ {"api_code":"DWBG8B4D","success":true,"data":{}},
+ {"api_code":"FLXG0V4B","success":true,"data":{
+   "sxbzxr":[{"caseCode":"(2023)京0101执1号"},{"caseCode":"(2024)京0101执2号"}],
+   "xgbzxr":[],
+   "entout":{"data":{"criminal":{"count":1,"cases":[{"c":1}]},"civil":{"count":0,"cases":[]}}}}}]}`
+
+func TestProductColumnsCOMBTY11(t *testing.T) {
+	pt := newProductTest(t, "COMBTY11")
+	var names []string
+	for _, c := range pt.p.Columns()[:8] {
+		names = append(names, c.Name)
+	}
+	w := []string{"combty11_status", "combty11_code", "combty11_message", "combty11_transaction_id",
+		"combty11_queried_at", "dwbg8b4d_status", "flxg0v4b_status", "dwbg8b4d_fraud_score"}
+	if !reflect.DeepEqual(names, w) {
+		t.Errorf("COMBTY11 first columns = %v, want %v", names, w)
+	}
+}
+
+func TestFeaturesCOMBTY11(t *testing.T) {
+	const statusCols = 7 // product status columns and one per sub-product
+	dwbgNull := map[string]any{"dwbg8b4d_fraud_score": nil, "dwbg8b4d_check_suggest": nil,
+		"dwbg8b4d_risk_warning_has_criminal_record": nil, "dwbg8b4d_overdue_risk_product_current_overdue_amount_code": nil}
+	flxgNull := map[string]any{"flxg0v4b_sxbzxr_count": nil, "flxg0v4b_xgbzxr_count": nil,
+		"flxg0v4b_criminal_count": nil, "flxg0v4b_criminal_cases_count": nil}
+	tests := []struct {
+		name     string
+		reply    *transform.Reply
+		status   transform.Status
+		cells    []map[string]any
+		allNull  bool
+		messages []string // substrings of combty11_message; none means null
+		unknowns transform.Unknowns
+	}{
+		{
+			name:   "fraud report ok, judicial failed",
+			reply:  okReply(comboPayload),
+			status: transform.StatusOK,
+			cells: []map[string]any{{
+				"combty11_status": "ok", "combty11_code": 0, "combty11_transaction_id": "T-1", "combty11_queried_at": queriedAt,
+				"dwbg8b4d_status": "ok", "flxg0v4b_status": "failed",
+				"dwbg8b4d_fraud_score":                                                 85.0,
+				"dwbg8b4d_credit_score":                                                nil,
+				"dwbg8b4d_check_suggest":                                               3,
+				"dwbg8b4d_fraud_rule":                                                  3,
+				"dwbg8b4d_risk_warning_total_risk_counts":                              3.0,
+				"dwbg8b4d_risk_warning_has_criminal_record":                            1,
+				"dwbg8b4d_risk_warning_is_key_person":                                  0,
+				"dwbg8b4d_risk_warning_hit_execution_case":                             1,
+				"dwbg8b4d_risk_warning_hit_current_overdue":                            nil,
+				"dwbg8b4d_overdue_risk_product_has_unsettled_overdue":                  1,
+				"dwbg8b4d_overdue_risk_product_current_overdue_amount_code":            "(0,1000)",
+				"dwbg8b4d_overdue_risk_product_current_overdue_amount_low":             0.0,
+				"dwbg8b4d_overdue_risk_product_current_overdue_amount_high":            1000.0,
+				"dwbg8b4d_overdue_risk_product_current_overdue_institution_count_code": "(3,+∞)",
+				"dwbg8b4d_overdue_risk_product_current_overdue_institution_count_low":  3.0,
+				"dwbg8b4d_overdue_risk_product_current_overdue_institution_count_high": nil,
+				"dwbg8b4d_overdue_risk_product_total_loan_institutions_code":           "10+",
+				"dwbg8b4d_overdue_risk_product_total_loan_institutions_low":            10.0,
+				"dwbg8b4d_overdue_risk_product_total_loan_institutions_high":           nil,
+			}, flxgNull},
+			messages: []string{"FLXG0V4B", "数据源异常"},
+			unknowns: transform.Unknowns{Fields: map[string]int64{"COMBTY11.DWBG8B4D.riskWarning.newFlag": 1}},
+		},
+		{
+			name:   "judicial ok with two dishonest-debtor records",
+			reply:  okReply(comboJudicial),
+			status: transform.StatusOK,
+			cells: []map[string]any{{
+				"combty11_status": "ok", "dwbg8b4d_status": "no_record", "flxg0v4b_status": "ok",
+				"flxg0v4b_sxbzxr_count": 2, "flxg0v4b_xgbzxr_count": 0,
+				"flxg0v4b_criminal_count": 1.0, "flxg0v4b_criminal_cases_count": 1,
+				"flxg0v4b_civil_count": 0.0, "flxg0v4b_civil_cases_count": 0,
+			}, dwbgNull},
+		},
+		{
+			name: "both failed",
+			reply: okReply(`{"responses":[{"api_code":"DWBG8B4D","success":false},
+				{"api_code":"FLXG0V4B","success":false,"message":"数据源异常"}]}`),
+			status:   transform.StatusFailed,
+			cells:    []map[string]any{{"dwbg8b4d_status": "failed", "flxg0v4b_status": "failed", "combty11_code": 0}},
+			allNull:  true,
+			messages: []string{"DWBG8B4D: success false", "FLXG0V4B: 数据源异常"},
+		},
+		{
+			name: "both answered without data",
+			reply: okReply(`{"responses":[{"api_code":"DWBG8B4D","success":true,"data":null},
+				{"api_code":"FLXG0V4B","success":true,"data":{}}]}`),
+			status:  transform.StatusNoRecord,
+			cells:   []map[string]any{{"combty11_status": "no_record", "dwbg8b4d_status": "no_record", "flxg0v4b_status": "no_record"}},
+			allNull: true,
+		},
+		{
+			name:     "only an unknown sub-product answered",
+			reply:    okReply(`{"responses":[{"api_code":"ABCD1234","success":true,"data":{"x":1}}]}`),
+			status:   transform.StatusFailed,
+			cells:    []map[string]any{{"dwbg8b4d_status": "failed", "flxg0v4b_status": "failed"}},
+			allNull:  true,
+			messages: []string{"no sub-product answered"},
+		},
+		{
+			name:     "no responses list",
+			reply:    okReply(`{"data":{}}`),
+			status:   transform.StatusFailed,
+			cells:    []map[string]any{{"dwbg8b4d_status": "failed", "flxg0v4b_status": "failed"}},
+			allNull:  true,
+			messages: []string{"reply has no responses list"},
+		},
+		{
+			name:   "failed call",
+			reply:  &transform.Reply{Status: transform.StatusFailed, HasCode: true, Code: 1007, Message: "余额不足"},
+			status: transform.StatusFailed,
+			cells: []map[string]any{{"combty11_status": "failed", "combty11_code": 1007,
+				"dwbg8b4d_status": "failed", "flxg0v4b_status": "failed", "combty11_queried_at": nil}},
+			allNull:  true,
+			messages: []string{"余额不足"},
+		},
+		{
+			name:   "skipped",
+			reply:  &transform.Reply{Status: transform.StatusSkipped, Message: "missing authorization_url"},
+			status: transform.StatusSkipped,
+			cells: []map[string]any{{"combty11_status": "skipped", "combty11_code": nil,
+				"dwbg8b4d_status": "skipped", "flxg0v4b_status": "skipped"}},
+			allNull:  true,
+			messages: []string{"missing authorization_url"},
+		},
+	}
+	pt := newProductTest(t, "COMBTY11")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var u transform.Unknowns
+			row, status := pt.fill(t, tt.reply, &u)
+			if status != tt.status {
+				t.Errorf("Fill() = %s, want %s", status, tt.status)
+			}
+			if got := pt.get(t, row, "combty11_status"); got != want(string(tt.status)) {
+				t.Errorf("combty11_status = %v, want %s", got, tt.status)
+			}
+			for _, cells := range tt.cells {
+				pt.check(t, row, cells)
+			}
+			if tt.allNull {
+				pt.checkNullFeatures(t, row, statusCols)
+			}
+			msg := pt.get(t, row, "combty11_message")
+			if len(tt.messages) == 0 && msg.kind != "null" {
+				t.Errorf("combty11_message = %v, want null", msg)
+			}
+			for _, m := range tt.messages {
+				if msg.kind != "string" || !strings.Contains(msg.v.(string), m) {
+					t.Errorf("combty11_message = %v, want it to contain %q", msg, m)
+				}
+			}
+			if !reflect.DeepEqual(u, tt.unknowns) {
+				t.Errorf("Unknowns = %+v, want %+v", u, tt.unknowns)
+			}
+		})
+	}
+}
+
+// TestFeaturesDeterministic checks that filling the same reply twice gives
+// the same cells, whatever the order Go walks maps in.
+func TestFeaturesDeterministic(t *testing.T) {
+	pt := newProductTest(t, "COMBTY11")
+	var u transform.Unknowns
+	first, _ := pt.fill(t, okReply(comboPayload), &u)
+	for range 20 {
+		again, _ := pt.fill(t, okReply(comboPayload), &u)
+		if !reflect.DeepEqual(again, first) {
+			t.Fatalf("Fill gave different rows for the same reply:\n%v\n%v", first, again)
+		}
+	}
+}
+
+func TestUnknownsMerge(t *testing.T) {
+	var total transform.Unknowns
+	if !total.Empty() {
+		t.Error("zero Unknowns.Empty() = false, want true")
+	}
+	total.Merge(&transform.Unknowns{Fields: map[string]int64{"A.x": 2}})
+	total.Merge(&transform.Unknowns{
+		Fields:   map[string]int64{"A.x": 3, "A.y": 1},
+		Codes:    map[string]int64{"c=9": 4},
+		Unparsed: map[string]int64{"s": 1},
+	})
+	total.Merge(&transform.Unknowns{})
+	w := transform.Unknowns{
+		Fields:   map[string]int64{"A.x": 5, "A.y": 1},
+		Codes:    map[string]int64{"c=9": 4},
+		Unparsed: map[string]int64{"s": 1},
+	}
+	if !reflect.DeepEqual(total, w) {
+		t.Errorf("merged Unknowns = %+v, want %+v", total, w)
+	}
+	if total.Empty() {
+		t.Error("Unknowns.Empty() = true after merging counts, want false")
+	}
+}
+
+func TestUnknownsSummary(t *testing.T) {
+	u := transform.Unknowns{
+		Fields:   map[string]int64{"JRZQ9E2A.b": 2, "JRZQ9E2A.a": 2, "JRZQ9E2A.c": 7},
+		Codes:    map[string]int64{"xyp_cpl0001=9": 1},
+		Unparsed: map[string]int64{},
+	}
+	tests := []struct {
+		n    int
+		want string
+	}{
+		{5, "fields not in the catalog: JRZQ9E2A.c ×7, JRZQ9E2A.a ×2, JRZQ9E2A.b ×2; codes not in their table: xyp_cpl0001=9 ×1"},
+		{1, "fields not in the catalog: JRZQ9E2A.c ×7 and 2 more; codes not in their table: xyp_cpl0001=9 ×1"},
+	}
+	for _, tt := range tests {
+		if got := u.Summary(tt.n); got != tt.want {
+			t.Errorf("Summary(%d) = %q, want %q", tt.n, got, tt.want)
+		}
+	}
+	var empty transform.Unknowns
+	if got := empty.Summary(3); got != "" {
+		t.Errorf("empty Summary(3) = %q, want \"\"", got)
+	}
+	if got := (&transform.Unknowns{Unparsed: map[string]int64{"s": 1}}).Summary(3); got != "unreadable values: s ×1" {
+		t.Errorf("Summary(3) = %q, want %q", got, "unreadable values: s ×1")
+	}
+}
+
+func TestFeaturesNoNaN(t *testing.T) {
+	pt := newProductTest(t, "JRZQ9E2A")
+	var u transform.Unknowns
+	row, _ := pt.fill(t, okReply(`{"xyp_cpl0081":"Infinity","xyp_model_score_mid":"1e400"}`), &u)
+	for i, c := range row[base:] {
+		if f, ok := c.v.(float64); ok && (math.IsNaN(f) || math.IsInf(f, 0)) {
+			t.Errorf("column %s = %v, want a finite number or null", pt.p.Columns()[i].Name, f)
+		}
+	}
+	pt.check(t, row, map[string]any{"xyp_cpl0081": nil, "xyp_model_score_mid": nil})
+}
