@@ -3,7 +3,9 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,6 +18,7 @@ import (
 // The vendor client is wrapped, innermost first, by:
 //
 //	metered  counts attempts, billed replies and latency
+//	budgeted refuses a call that could go past limits.max_calls / max_cost
 //	limited  at most Concurrency calls in flight and a token bucket per product;
 //	         the HTTP attempt is detached from cancellation, so that a call in
 //	         flight when the run stops still completes (and is stored), bounded
@@ -149,4 +152,78 @@ func (s *productStats) observe(d time.Duration) {
 	if i := rand.Int64N(s.seen); i < latencySample { // reservoir sampling
 		s.latencies[i] = d
 	}
+}
+
+// budget is what a run may still spend, shared by every product.
+type budget struct {
+	maxCalls int64   // 0: no cap
+	maxCost  float64 // 0: no cap
+
+	mu    sync.Mutex
+	calls int64   // paid calls, and calls in flight that may be paid
+	cost  float64 // their price
+}
+
+// BudgetError says a call would have gone past a limit of the config.
+type BudgetError struct {
+	Limit string // limits.max_calls or limits.max_cost
+	Value string
+	Paid  int64 // paid calls before the stop
+}
+
+func (e *BudgetError) Error() string {
+	return fmt.Sprintf("%s = %s reached after %s paid calls", e.Limit, e.Value, thousands(e.Paid))
+}
+
+// reserve sets aside one call at price, or refuses it.
+func (b *budget) reserve(price float64) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch {
+	case b.maxCalls > 0 && b.calls+1 > b.maxCalls:
+		return &BudgetError{Limit: "limits.max_calls", Value: strconv.FormatInt(b.maxCalls, 10), Paid: b.calls}
+	case b.maxCost > 0 && b.cost+price > b.maxCost+1e-9:
+		return &BudgetError{Limit: "limits.max_cost", Value: strconv.FormatFloat(b.maxCost, 'f', -1, 64), Paid: b.calls}
+	}
+	b.calls++
+	b.cost += price
+	return nil
+}
+
+// release gives back a reservation whose call was not paid for.
+func (b *budget) release(price float64) {
+	b.mu.Lock()
+	b.calls--
+	b.cost -= price
+	b.mu.Unlock()
+}
+
+// budgeted refuses a call that could go past the run's limits.
+type budgeted struct {
+	next   tianyuan.Caller
+	budget *budget
+	price  float64
+}
+
+func (b *budgeted) Call(ctx context.Context, product string, params tianyuan.Params) (*tianyuan.Reply, error) {
+	if err := b.budget.reserve(b.price); err != nil {
+		return nil, err
+	}
+	reply, err := b.next.Call(ctx, product, params)
+	if !(err == nil && reply != nil && reply.Code == 0) {
+		b.budget.release(b.price)
+	}
+	return reply, err
+}
+
+// thousands writes n with thousands separators: 3,912.
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	if n < 0 {
+		return "-" + thousands(-n)
+	}
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }

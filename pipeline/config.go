@@ -35,6 +35,7 @@ type Config struct {
 	Cache    CacheConfig              `yaml:"cache" json:"cache"`
 	Identity IdentityConfig           `yaml:"identity" json:"identity"`
 	Mappings MappingsConfig           `yaml:"mappings" json:"mappings"`
+	Limits   LimitsConfig             `yaml:"limits" json:"limits"`
 
 	dir string // directory of the config file, for relative paths
 }
@@ -103,6 +104,13 @@ type CacheConfig struct {
 // IdentityConfig locates the secret of the identity keys.
 type IdentityConfig struct {
 	SecretFile string `yaml:"secret_file" json:"secret_file"` // "" → <output dir>/.scorepipe/identity.secret
+}
+
+// LimitsConfig caps what a run may spend; 0 means no cap. A run that would
+// go past a cap stops before the call that would do it (exit 3, resumable).
+type LimitsConfig struct {
+	MaxCalls int64   `yaml:"max_calls" json:"max_calls"` // paid calls, all products
+	MaxCost  float64 `yaml:"max_cost" json:"max_cost"`   // sum of products.<CODE>.price over paid calls
 }
 
 // MappingsConfig points at user mapping files.
@@ -374,6 +382,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Retry.BaseDelay < 0 || c.Retry.MaxDelay < c.Retry.BaseDelay {
 		return bad("retry", "need 0 ≤ base_delay ≤ max_delay")
+	}
+	if c.Limits.MaxCalls < 0 {
+		return bad("limits.max_calls", "must be ≥ 0 (0 means no cap)")
+	}
+	if c.Limits.MaxCost < 0 {
+		return bad("limits.max_cost", "must be ≥ 0 (0 means no cap)")
 	}
 	if c.Cache.ReuseWithin < 0 {
 		return bad("cache.reuse_within", "must be ≥ 0")

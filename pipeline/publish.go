@@ -25,7 +25,7 @@ func (r *run) openStore() error {
 	return nil
 }
 
-// wrapCallers builds each product's caller: store ▸ retry ▸ limiter ▸ metering ▸ client.
+// wrapCallers builds each product's caller: store ▸ retry ▸ limiter ▸ budget ▸ metering ▸ client.
 func (r *run) wrapCallers() {
 	runStart := time.Now()
 	notBefore := time.Time{}
@@ -35,8 +35,10 @@ func (r *run) wrapCallers() {
 	case r.cfg.Cache.ReuseWithin > 0:
 		notBefore = r.env.Now().Add(-r.cfg.Cache.ReuseWithin)
 	}
+	spend := &budget{maxCalls: r.cfg.Limits.MaxCalls, maxCost: r.cfg.Limits.MaxCost}
 	for _, p := range r.prods {
 		var c tianyuan.Caller = &metered{next: r.env.Caller, stats: p.stats}
+		c = &budgeted{next: c, budget: spend, price: p.cfg.Price}
 		c = newLimited(c, p.cfg, r.cfg.Vendor.Timeout)
 		c = &retrying{next: c, policy: r.cfg.CodePolicy(), maxAttempts: r.cfg.Retry.MaxAttempts,
 			base: r.cfg.Retry.BaseDelay, max: r.cfg.Retry.MaxDelay,
@@ -130,20 +132,30 @@ type AbortError struct {
 
 func (e *AbortError) Error() string {
 	var b strings.Builder
-	var ce *tianyuan.CodeError
-	var he *tianyuan.HTTPError
+	var (
+		ce  *tianyuan.CodeError
+		he  *tianyuan.HTTPError
+		be  *BudgetError
+		fix = "fix this and rerun the same command"
+	)
 	switch {
 	case e.Interrupted:
-		b.WriteString("the run was interrupted")
+		fmt.Fprintf(&b, "interrupted after %s paid calls", thousands(e.Billed))
+		fix = "rerun the same command"
+	case errors.As(e.Cause, &be):
+		fmt.Fprintf(&b, "stopped at the budget: %s", be)
+		fix = "raise the limit (e.g. --set " + be.Limit + "=…) and rerun the same command"
 	case errors.As(e.Cause, &ce):
-		fmt.Fprintf(&b, "the vendor answered %s with code %d (%s)", ce.Product, ce.Code, tianyuan.CodeText(ce.Code))
+		fmt.Fprintf(&b, "the vendor says %s (%d) for %s after %s paid calls", tianyuan.CodeText(ce.Code), ce.Code, ce.Product, thousands(e.Billed))
+		if ce.Code == tianyuan.CodeBalance {
+			fix = "top up and rerun the same command"
+		}
 	case errors.As(e.Cause, &he):
-		fmt.Fprintf(&b, "the vendor endpoint answered HTTP %d: check SCOREPIPE_ENDPOINT / vendor.base_url and the credentials", he.StatusCode)
+		fmt.Fprintf(&b, "the vendor endpoint answered HTTP %d after %s paid calls: check SCOREPIPE_ENDPOINT / vendor.base_url and the credentials", he.StatusCode, thousands(e.Billed))
 	default:
-		fmt.Fprintf(&b, "the run stopped: %v", e.Cause)
+		fmt.Fprintf(&b, "stopped: %v, after %s paid calls", e.Cause, thousands(e.Billed))
 	}
-	fmt.Fprintf(&b, " after %d paid calls; nothing was published. ", e.Billed)
-	fmt.Fprintf(&b, "Rerun the same command: the %d replies in the reply store will not be paid again", e.Stored)
+	fmt.Fprintf(&b, "; nothing was published; %s: %s replies are stored and will not be paid again", fix, thousands(int64(e.Stored)))
 	return b.String()
 }
 

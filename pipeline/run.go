@@ -631,8 +631,11 @@ func (r *run) enrich(ctx context.Context, it *item) {
 }
 
 func (r *run) isFatal(err error) bool {
-	var se *StoreError
-	return errors.As(err, &se) || r.cfg.CodePolicy().Classify(err) == tianyuan.Fatal
+	var (
+		se *StoreError
+		be *BudgetError
+	)
+	return errors.As(err, &se) || errors.As(err, &be) || r.cfg.CodePolicy().Classify(err) == tianyuan.Fatal
 }
 
 // reply turns what a call returned into what the features need.

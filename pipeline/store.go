@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"sync"
@@ -62,6 +63,31 @@ func OpenStore(path string, secret []byte) (*Store, error) {
 		return nil, fmt.Errorf("reply store %s: %w", path, err)
 	}
 	return &Store{db: db, secret: secret}, nil
+}
+
+// OpenStoreReadOnly opens the reply store for reading only, sharing it
+// with a run that may be writing it; a store that does not exist yet gives
+// nil, nil.
+func OpenStoreReadOnly(path string, secret []byte) (*Store, error) {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("reply store %s: %w", path, err)
+	}
+	s := &Store{db: db, secret: secret}
+	err = db.View(func(tx *bolt.Tx) error {
+		if tx.Bucket(repliesBucket) == nil {
+			return errors.New("not a reply store")
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("reply store %s: %w", path, err)
+	}
+	return s, nil
 }
 
 // Close closes the store.

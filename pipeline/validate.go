@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"sort"
+	"time"
 
+	"github.com/scorepipe/scorepipe/providers/tianyuan"
 	"github.com/scorepipe/scorepipe/sinks"
 	"github.com/scorepipe/scorepipe/sources"
 	"github.com/scorepipe/scorepipe/transform"
@@ -30,6 +32,13 @@ type ProductPlan struct {
 	Rows        int            `json:"rows"`         // valid rows the product may be called for
 	Skipped     int            `json:"skipped"`      // valid rows it may not be called for
 	SkipReasons map[string]int `json:"skip_reasons"` // why
+
+	// Filled by Plan only:
+	Duplicates int     `json:"duplicates,omitempty"` // rows whose applicant appears earlier in the input
+	Stored     int     `json:"stored,omitempty"`     // applicants whose reply the store holds, young enough to reuse
+	Billable   int     `json:"billable"`             // calls that would be paid
+	Cost       float64 `json:"cost"`                 // Billable × products.<CODE>.price
+	Seconds    float64 `json:"seconds"`              // Billable at products.<CODE>.rate_per_second; 0 when unlimited
 }
 
 // maxExamples is how many examples a report keeps per reason.
@@ -48,6 +57,75 @@ func Validate(ctx context.Context, cfg *Config, env Env) (*Report, error) {
 		return nil, err
 	}
 	defer r.close()
+	return r.inspect(ctx, nil)
+}
+
+// Plan is Validate plus what a run would pay: it consults the reply store
+// (read-only; it waits up to 5 s for a run that holds it) and counts the calls left after
+// duplicates and stored replies, their cost and their duration at the
+// configured rates. It calls nothing. Its memory grows with the number of
+// distinct applicants (16 bytes each, plus map overhead).
+func Plan(ctx context.Context, cfg *Config, env Env) (*Report, error) {
+	r, err := newRun(cfg, env)
+	if err != nil {
+		return nil, err
+	}
+	defer r.close()
+	store, err := OpenStoreReadOnly(cfg.CachePath(), env.Secret)
+	if err != nil {
+		return nil, err
+	}
+	if store != nil {
+		defer store.Close()
+	}
+	notBefore := time.Time{}
+	if cfg.Cache.ReuseWithin > 0 {
+		notBefore = r.env.Now().Add(-cfg.Cache.ReuseWithin)
+	}
+	seen := make([]map[[16]byte]struct{}, len(r.prods))
+	for i := range seen {
+		seen[i] = map[[16]byte]struct{}{}
+	}
+	keyer := &Store{secret: env.Secret}
+	check := func(it *item, i int, plan *ProductPlan) error {
+		p := r.prods[i]
+		key := keyer.Key(p.code, tianyuan.Params(it.app.Params(p.catalog.Params)))
+		short := [16]byte(key)
+		if _, dup := seen[i][short]; dup {
+			plan.Duplicates++
+			return nil
+		}
+		seen[i][short] = struct{}{}
+		if store != nil {
+			_, ok, err := store.Get(key, notBefore)
+			if err != nil {
+				return err
+			}
+			if ok {
+				plan.Stored++
+				return nil
+			}
+		}
+		plan.Billable++
+		return nil
+	}
+	rep, err := r.inspect(ctx, check)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range r.prods {
+		plan := rep.Products[p.code]
+		plan.Cost = float64(plan.Billable) * p.cfg.Price
+		if p.cfg.RatePerSecond > 0 {
+			plan.Seconds = float64(plan.Billable) / p.cfg.RatePerSecond
+		}
+	}
+	return rep, nil
+}
+
+// inspect scans the inputs and reports; check, when not nil, is called for
+// every row and product the product may be called for.
+func (r *run) inspect(ctx context.Context, check func(it *item, product int, plan *ProductPlan) error) (*Report, error) {
 	rep := &Report{Products: map[string]*ProductPlan{}}
 	for _, p := range r.prods {
 		rep.Products[p.code] = &ProductPlan{SkipReasons: map[string]int{}}
@@ -75,6 +153,11 @@ func Validate(ctx context.Context, cfg *Config, env Env) (*Report, error) {
 				continue
 			}
 			plan.Rows++
+			if check != nil {
+				if err := check(it, i, plan); err != nil {
+					return err
+				}
+			}
 		}
 		return nil
 	}

@@ -26,7 +26,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var g globalFlags
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "", "log format: text or json (default: text on a terminal, json otherwise)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	root.AddCommand(newRunCommand(&g), newValidateCommand(&g), newCatalogCommand(&g), newMockVendorCommand(&g))
+	root.AddCommand(newRunCommand(&g), newValidateCommand(&g), newPlanCommand(&g), newCatalogCommand(&g), newMockVendorCommand(&g))
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)

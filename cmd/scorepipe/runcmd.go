@@ -19,6 +19,7 @@ type jobFlags struct {
 	sets     []string
 	products []string
 	formats  []string
+	cache    string
 }
 
 func (j *jobFlags) register(cmd *cobra.Command) {
@@ -28,6 +29,7 @@ func (j *jobFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringArrayVar(&j.sets, "set", nil, "override a config value, path=value, e.g. products.JRZQ9E2A.rate_per_second=200 (repeatable)")
 	cmd.Flags().StringSliceVar(&j.products, "products", nil, "run only these configured products, e.g. JRZQ9E2A,COMBTY11")
 	cmd.Flags().StringSliceVar(&j.formats, "formats", nil, "output formats instead of output.formats: parquet,xlsx,csv")
+	cmd.Flags().StringVar(&j.cache, "cache", "", "reply store path, instead of cache.path (default <out>/.scorepipe/replies.db)")
 	_ = cmd.MarkFlagRequired("config")
 }
 
@@ -50,6 +52,9 @@ func (j *jobFlags) load() (*pipeline.Config, error) {
 	}
 	if len(j.formats) > 0 {
 		cfg.Output.Formats = j.formats
+	}
+	if j.cache != "" {
+		cfg.Cache.Path = j.cache
 	}
 	if len(j.inputs) > 0 {
 		cfg.Input.Files = j.inputs
@@ -91,7 +96,7 @@ them set, run starts the built-in fake vendor on loopback (synthetic data).`,
 				return err
 			}
 			defer v.close()
-			secret, err := identitySecret(cfg)
+			secret, err := identitySecret(cfg, true)
 			if err != nil {
 				return err
 			}

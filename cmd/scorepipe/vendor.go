@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -88,13 +89,20 @@ func transport(cfg *pipeline.Config) *http.Transport {
 }
 
 // identitySecret returns the secret of the identity keys: from the
-// environment when set, else from the secret file (created on first use).
-func identitySecret(cfg *pipeline.Config) ([]byte, error) {
+// environment when set, else from the secret file, created on first use
+// when create is set (otherwise a missing file gives a random secret: no
+// stored reply can match it).
+func identitySecret(cfg *pipeline.Config, create bool) ([]byte, error) {
 	if s := os.Getenv(envSecret); s != "" {
 		if len(s) < 16 {
 			return nil, &pipeline.ConfigError{Field: envSecret, Msg: "at least 16 characters"}
 		}
 		return []byte(s), nil
+	}
+	if _, err := os.Stat(cfg.SecretPath()); !create && errors.Is(err, os.ErrNotExist) {
+		secret := make([]byte, 32)
+		_, _ = rand.Read(secret)
+		return secret, nil
 	}
 	secret, err := pipeline.LoadSecret(cfg.SecretPath())
 	if err != nil {

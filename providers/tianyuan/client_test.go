@@ -500,7 +500,7 @@ func TestClassAndCodeText(t *testing.T) {
 		}
 	}
 	for code, want := range map[int]string{
-		1001: "transient", 1002: "SCOREPIPE_KEY_FORMAT", 1003: "validation", 1004: "whitelisted",
+		1001: "transient", 1002: "key_format", 1003: "validation", 1004: "whitelisted",
 		1005: "missing", 1006: "not authorised", 1007: "top up", 1008: "not enabled", 2001: "business", 77: "unknown",
 	} {
 		if got := CodeText(code); !strings.Contains(got, want) {

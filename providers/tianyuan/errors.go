@@ -103,7 +103,7 @@ func CodeText(code int) string {
 	case CodeInterfaceError:
 		return "vendor interface error: transient, retry later"
 	case CodeDecryptFailed:
-		return "the vendor could not decrypt the parameters: the access key (or SCOREPIPE_KEY_FORMAT hex/raw) is wrong"
+		return "the vendor could not decrypt the parameters: the access key (or vendor.key_format, hex or raw) is wrong"
 	case CodeInvalidParams:
 		return "parameter validation failed: check the applicant's fields and the request timestamp (clock)"
 	case CodeIPNotWhitelisted:
