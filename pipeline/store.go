@@ -54,6 +54,9 @@ func OpenStore(path string, secret []byte) (*Store, error) {
 		}
 		return nil, fmt.Errorf("reply store %s: %w", path, err)
 	}
+	// Batch gathers concurrent Puts into one transaction; a short delay
+	// keeps the time between a paid reply and its commit short.
+	db.MaxBatchDelay = 2 * time.Millisecond
 	err = db.Update(func(tx *bolt.Tx) error {
 		_, err := tx.CreateBucketIfNotExists(repliesBucket)
 		return err

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow/go/v17/parquet/file"
+	"github.com/xuri/excelize/v2"
+
+	"github.com/scorepipe/scorepipe/providers/tianyuan/tianyuantest"
+)
+
+// sampleIDs returns the ID numbers of the sample applicants.
+func sampleIDs(t *testing.T) []string {
+	t.Helper()
+	f, err := os.Open("../../samples/applicants.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := csv.NewReader(f)
+	r.FieldsPerRecord = -1
+	recs, err := r.ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, rec := range recs[1:] {
+		ids = append(ids, rec[2])
+	}
+	return ids
+}
+
+// paidTwice counts replies the vendor billed more than once.
+func paidTwice(t *testing.T, v *tianyuantest.Vendor) int64 {
+	var n int64
+	for _, id := range sampleIDs(t) {
+		if b := v.BilledFor("JRZQ9E2A", id); b > 1 {
+			n += b - 1
+		}
+	}
+	return n
+}
+
+// checkNoBrokenOutput fails when a file under a final name does not open,
+// or when a killed run left _SUCCESS.
+func checkNoBrokenOutput(t *testing.T, dir string) {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(dir, "_SUCCESS")); err == nil {
+		t.Error("_SUCCESS exists after a killed run")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "features.parquet")); err == nil {
+		pf, err := file.OpenParquetFile(filepath.Join(dir, "features.parquet"), false)
+		if err != nil {
+			t.Errorf("features.parquet does not open: %v", err)
+		} else {
+			pf.Close()
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "features.xlsx")); err == nil {
+		x, err := excelize.OpenFile(filepath.Join(dir, "features.xlsx"))
+		if err != nil {
+			t.Errorf("features.xlsx does not open: %v", err)
+		} else {
+			x.Close()
+		}
+	}
+}
+
+func resumableRun(ctx context.Context, endpoint, out string) *exec.Cmd {
+	return command(ctx, []string{"SCOREPIPE_ENDPOINT=" + endpoint}, "run", "--config", "../../samples/pipeline.yaml",
+		"--out", out, "--products", "JRZQ9E2A", "--set", "products.JRZQ9E2A.concurrency=4",
+		"--set", "products.JRZQ9E2A.rate_per_second=0", "--set", "retry.base_delay=1ms")
+}
+
+func TestKilledThreeTimesThenRerun(t *testing.T) {
+	srv, v := tianyuantest.NewServer(tianyuantest.Options{Latency: 40 * time.Millisecond})
+	t.Cleanup(srv.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	out := t.TempDir()
+	// A call is in flight from the moment it is sent until its reply is in
+	// the store; at most concurrency (4) calls are, so a kill can cost at
+	// most 4 replies paid again. The vendor cannot see the replies it has
+	// sent that the run had not stored yet, so the bound is the run's.
+	const concurrency = 4
+	for kill := 1; kill <= 3; kill++ {
+		cmd := resumableRun(ctx, srv.URL, out)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		before := v.Billed("JRZQ9E2A")
+		// Kill once a few more replies have been paid for.
+		for v.Billed("JRZQ9E2A") < before+20 {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		err := cmd.Wait()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+			t.Fatalf("kill %d: the run was not killed mid-way: %v", kill, err)
+		}
+		checkNoBrokenOutput(t, out)
+		t.Logf("kill %d: %d paid so far", kill, v.Billed("JRZQ9E2A"))
+	}
+	cmd := resumableRun(ctx, srv.URL, out)
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("rerun: %v\n%s", err, msg)
+	}
+	if _, err := os.Stat(filepath.Join(out, "_SUCCESS")); err != nil {
+		t.Fatal("no _SUCCESS after the rerun")
+	}
+	twice := paidTwice(t, v)
+	if bound := int64(3 * concurrency); twice > bound {
+		t.Errorf("%d replies paid twice, want at most the %d calls in flight at the three kills", twice, bound)
+	}
+	t.Logf("paid twice: %d (bound %d)", twice, 3*concurrency)
+	f, err := os.Open(filepath.Join(out, "rejects.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rejects, _ := csv.NewReader(f).ReadAll()
+	f.Close()
+	pf, err := file.OpenParquetFile(filepath.Join(out, "features.parquet"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pf.Close()
+	if got, want := int(pf.NumRows())+len(rejects)-1, len(sampleIDs(t)); got != want {
+		t.Errorf("features %d + rejects %d = %d rows, want all %d input rows", pf.NumRows(), len(rejects)-1, got, want)
+	}
+}
+
+func TestSIGTERMStopsCleanly(t *testing.T) {
+	srv, v := tianyuantest.NewServer(tianyuantest.Options{Latency: 40 * time.Millisecond})
+	t.Cleanup(srv.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out := t.TempDir()
+	cmd := resumableRun(ctx, srv.URL, out)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for v.Billed("JRZQ9E2A") < 20 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	signalled := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitAborted {
+		t.Fatalf("exit after SIGTERM: %v, want code %d\n%s", err, exitAborted, stderr.String())
+	}
+	t.Logf("exited %v after SIGTERM", time.Since(signalled).Round(time.Millisecond))
+	if !strings.Contains(stderr.String(), "interrupted") {
+		t.Errorf("stderr does not say the run was interrupted:\n%s", stderr.String())
+	}
+	checkNoBrokenOutput(t, out)
+	if msg, err := resumableRun(ctx, srv.URL, out).CombinedOutput(); err != nil {
+		t.Fatalf("rerun: %v\n%s", err, msg)
+	}
+	if twice := paidTwice(t, v); twice != 0 {
+		t.Errorf("%d replies paid twice after a SIGTERM: calls in flight finish and are stored", twice)
+	}
+}
