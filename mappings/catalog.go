@@ -71,6 +71,25 @@ type Catalog struct {
 	File    string
 }
 
+// StatusColumns returns the columns that say how the product's call went:
+// <product>_status, _code, _message, _transaction_id, _queried_at, then
+// <sub-product>_status for each sub-product. The fields' columns follow them.
+func (c *Catalog) StatusColumns() []Column {
+	prefix := strings.ToLower(c.Product)
+	cols := []Column{
+		{prefix + "_status", KindString, c.NameZH + " 查询状态(ok, no_record, failed, skipped)", c.NameEN + " status (ok, no_record, failed, skipped)"},
+		{prefix + "_code", KindInt, c.NameZH + " 返回码", c.NameEN + " vendor reply code"},
+		{prefix + "_message", KindString, c.NameZH + " 失败或跳过原因", c.NameEN + " why the call failed or was skipped"},
+		{prefix + "_transaction_id", KindString, c.NameZH + " 业务流水号", c.NameEN + " vendor transaction id"},
+		{prefix + "_queried_at", KindTime, c.NameZH + " 查询时间(UTC)", c.NameEN + " when the vendor answered (UTC)"},
+	}
+	for _, s := range c.Subs {
+		cols = append(cols, Column{strings.ToLower(s.Code) + "_status", KindString,
+			s.NameZH + " 子产品状态(ok, no_record, failed)", s.NameEN + " sub-product status (ok, no_record, failed)"})
+	}
+	return cols
+}
+
 // Sub is a sub-product of a combo product, answered inside its reply.
 type Sub struct {
 	Code   string

@@ -141,6 +141,15 @@ func (s *Set) check() error {
 	sort.Strings(products)
 	for _, p := range products {
 		c := s.Catalogs[p]
+		for _, col := range c.StatusColumns() {
+			if prev, dup := columns[col.Name]; dup {
+				return &Error{File: c.File, Msg: fmt.Sprintf("status column %s is already produced by %s", col.Name, prev)}
+			}
+			columns[col.Name] = c.File + " (status)"
+		}
+	}
+	for _, p := range products {
+		c := s.Catalogs[p]
 		for i := range c.Fields {
 			f := &c.Fields[i]
 			if f.Type.needsTable() {

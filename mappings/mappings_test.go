@@ -417,6 +417,13 @@ func TestLoadErrors(t *testing.T) {
 			message: "column xyp_cpl0044 is already produced by mappings/catalogs/JRZQ9E2A.yaml:",
 		},
 		{
+			name:    "field column takes a status column's name",
+			file:    "catalogs/TEST0001.yaml",
+			data:    catalog("  - {path: a, column: jrzq9e2a_status, type: flag, zh: 甲}\n"),
+			line:    6,
+			message: "column jrzq9e2a_status is already produced by mappings/catalogs/JRZQ9E2A.yaml (status)",
+		},
+		{
 			name:    "duplicate column within a catalog",
 			file:    "catalogs/TEST0001.yaml",
 			data:    catalog("  - {path: a, type: interval_code, table: jrzq9e2a_count, zh: 甲}\n  - {path: a_low, type: number, zh: 乙}\n"),

@@ -683,7 +683,6 @@ func (r *run) writeInOrder(done <-chan *item, slots <-chan struct{}) error {
 				break
 			}
 		}
-		r.written.Add(int64(len(batch)))
 		batch = batch[:0]
 	}
 	pending := map[int]*item{}
@@ -704,6 +703,7 @@ func (r *run) writeInOrder(done <-chan *item, slots <-chan struct{}) error {
 			row := rows[len(batch)]
 			r.fillRow(row, it)
 			batch = append(batch, row)
+			r.written.Add(1)
 			if len(batch) == batchSize {
 				flush()
 			}

@@ -141,19 +141,10 @@ const (
 func NewProduct(c *mappings.Catalog) *Product {
 	p := &Product{catalog: c, subCol: map[string]int{}, subIndex: map[string]int{},
 		known: map[string]map[string]bool{}, listPaths: map[string]map[string]bool{}}
-	prefix := strings.ToLower(c.Product)
-	p.columns = []mappings.Column{
-		{Name: prefix + "_status", Kind: mappings.KindString, DescriptionZH: c.NameZH + " 查询状态(ok, no_record, failed, skipped)", DescriptionEN: c.NameEN + " status (ok, no_record, failed, skipped)"},
-		{Name: prefix + "_code", Kind: mappings.KindInt, DescriptionZH: c.NameZH + " 返回码", DescriptionEN: c.NameEN + " vendor reply code"},
-		{Name: prefix + "_message", Kind: mappings.KindString, DescriptionZH: c.NameZH + " 失败或跳过原因", DescriptionEN: c.NameEN + " why the call failed or was skipped"},
-		{Name: prefix + "_transaction_id", Kind: mappings.KindString, DescriptionZH: c.NameZH + " 业务流水号", DescriptionEN: c.NameEN + " vendor transaction id"},
-		{Name: prefix + "_queried_at", Kind: mappings.KindTime, DescriptionZH: c.NameZH + " 查询时间(UTC)", DescriptionEN: c.NameEN + " when the vendor answered (UTC)"},
-	}
+	p.columns = c.StatusColumns()
 	for i, s := range c.Subs {
 		p.subIndex[s.Code] = i
-		p.subCol[s.Code] = len(p.columns)
-		p.columns = append(p.columns, mappings.Column{Name: strings.ToLower(s.Code) + "_status", Kind: mappings.KindString,
-			DescriptionZH: s.NameZH + " 子产品状态(ok, no_record, failed)", DescriptionEN: s.NameEN + " sub-product status (ok, no_record, failed)"})
+		p.subCol[s.Code] = statusColumns + i
 	}
 	for i := range c.Fields {
 		f := &c.Fields[i]
