@@ -148,10 +148,15 @@ func TestNoPlainIdentityAtRest(t *testing.T) {
 	if _, err := pipeline.Run(context.Background(), cfg, e); err != nil && !errors.Is(err, pipeline.ErrRowsFailed) {
 		t.Fatal(err)
 	}
-	store, err := os.ReadFile(cfg.CachePath())
+	index, err := os.ReadFile(cfg.CachePath())
 	if err != nil {
 		t.Fatal(err)
 	}
+	log, err := os.ReadFile(cfg.CachePath() + ".log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := append(index, log...)
 	manifest, err := os.ReadFile(filepath.Join(cfg.Output.Dir, pipeline.FileManifest))
 	if err != nil {
 		t.Fatal(err)

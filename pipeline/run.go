@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -95,7 +96,10 @@ type run struct {
 	written  atomic.Int64
 
 	abortOnce sync.Once
-	abortErr  error
+	abortErr  error       // read only after the workers are done
+	aborting  atomic.Bool // abort was called
+	mu        sync.Mutex  // guards unknowns while workers merge theirs
+	rows      sync.Pool   // of sinks.Row, reused once written
 	stop      context.CancelCauseFunc
 }
 
@@ -107,8 +111,7 @@ type productRun struct {
 	caller  tianyuan.Caller
 	stats   *productStats
 	counts  *ProductCounts
-	base    int                // first column of the product in the schema
-	subs    []transform.Status // sub-product outcomes of the row being written
+	base    int // first column of the product in the schema
 }
 
 type inputFile struct {
@@ -169,7 +172,7 @@ func newRun(cfg *Config, env Env) (*run, error) {
 			return nil, &ConfigError{Field: "products." + code, Msg: err.Error()}
 		}
 		p := &productRun{code: code, cfg: cfg.Products[code], catalog: catalog, fill: transform.NewProduct(catalog),
-			stats: &productStats{}, counts: &ProductCounts{}, base: len(r.schema), subs: make([]transform.Status, len(catalog.Subs))}
+			stats: &productStats{}, counts: &ProductCounts{}, base: len(r.schema)}
 		if len(catalog.Subs) > 0 {
 			p.counts.SubProducts = map[string]*StatusCounts{}
 			for _, s := range catalog.Subs {
@@ -373,14 +376,17 @@ func (r *run) close() {
 
 // item is one valid row on its way through the run.
 type item struct {
-	seq     int
-	file    int
-	rec     sources.Record
-	app     transform.Applicant
-	key     string
-	pass    []passValue       // passed-through input values
-	replies []transform.Reply // per product, in r.prods order
-	aborted bool
+	seq      int
+	file     int
+	rec      sources.Record
+	app      transform.Applicant
+	key      string
+	pass     []passValue       // passed-through input values
+	replies  []transform.Reply // per product, in r.prods order
+	aborted  bool
+	row      sinks.Row          // the output row, once built
+	statuses []transform.Status // per product, once built
+	subs     [][]transform.Status
 }
 
 func (r *run) execute(ctx context.Context) (*Manifest, error) {
@@ -400,35 +406,48 @@ func (r *run) execute(ctx context.Context) (*Manifest, error) {
 	r.stop = stop
 	progress := r.startProgress()
 
-	items := make(chan *item, 256)
-	var readErr error
-	go func() {
-		defer close(items)
-		readErr = r.readAll(dctx, items)
-	}()
-
-	window := 256
+	// The reader takes a window slot for each valid row and the writer
+	// gives it back once the row is written: at most window rows are
+	// between the two, whatever the input size. Workers call the vendor
+	// (or the store) and build each row's features, in any order; the
+	// writer puts the rows back in input order.
+	const window = 4096
+	workers := 2*runtime.GOMAXPROCS(0) + 8
 	for _, p := range r.prods {
-		window = max(window, 4*p.cfg.Concurrency)
+		workers += 2 * p.cfg.Concurrency
 	}
 	slots := make(chan struct{}, window)
+	work := make(chan *item, workers)
 	done := make(chan *item, window)
+	var readErr error
 	go func() {
-		var wg sync.WaitGroup
-		for it := range items {
-			slots <- struct{}{}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
+		defer close(work)
+		readErr = r.readAll(dctx, work, slots)
+	}()
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var unknowns transform.Unknowns
+			for it := range work {
 				r.enrich(dctx, it)
+				if !it.aborted {
+					r.fillRow(it, &unknowns)
+				}
 				done <- it
-			}()
-		}
+			}
+			r.mu.Lock()
+			r.unknowns.Merge(&unknowns)
+			r.mu.Unlock()
+		}()
+	}
+	go func() {
 		wg.Wait()
 		close(done)
 	}()
 
-	writeErr := r.writeInOrder(done, slots)
+	writeErr := r.writeInOrder(done, slots, window)
 	progress()
 	if readErr != nil {
 		r.abort(readErr)
@@ -449,6 +468,7 @@ func (r *run) execute(ctx context.Context) (*Manifest, error) {
 // abort stops dispatching new calls; the first reason wins.
 func (r *run) abort(err error) {
 	r.abortOnce.Do(func() {
+		r.aborting.Store(true)
 		r.abortErr = err
 		if r.stop != nil {
 			r.stop(err)
@@ -461,18 +481,20 @@ type interrupted struct{}
 func (*interrupted) Error() string { return "interrupted" }
 
 // readAll reads every input file, writes the rejected rows to the rejects
-// file and sends the valid rows, numbered in input order.
-func (r *run) readAll(ctx context.Context, items chan<- *item) error {
+// file and sends the valid rows, numbered in input order, each once it has
+// a window slot.
+func (r *run) readAll(ctx context.Context, items chan<- *item, slots chan<- struct{}) error {
 	reject := func(f *inputFile, rec sources.Record, app *transform.Applicant, problems []transform.Problem) error {
 		return r.rejects.Add(r.rejectRecord(f, rec, app, problems))
 	}
 	return r.scan(ctx, reject, func(it *item) error {
 		select {
-		case items <- it:
-			return nil
+		case slots <- struct{}{}:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+		items <- it // never blocks for long: workers drain it until it is closed
+		return nil
 	})
 }
 
@@ -661,48 +683,47 @@ func (r *run) reply(p *productRun, reply *tianyuan.Reply, err error) transform.R
 	return out
 }
 
-// writeInOrder receives enriched rows in any order and writes them in input
+// writeInOrder receives built rows in any order and writes them in input
 // order, freeing a window slot for each row written.
-func (r *run) writeInOrder(done <-chan *item, slots <-chan struct{}) error {
+func (r *run) writeInOrder(done <-chan *item, slots <-chan struct{}, window int) error {
 	const batchSize = 1024
 	batch := make([]sinks.Row, 0, batchSize)
-	rows := make([]sinks.Row, batchSize)
-	for i := range rows {
-		rows[i] = sinks.NewRow(len(r.schema))
-	}
 	var writeErr error
 	flush := func() {
-		if len(batch) == 0 || writeErr != nil {
-			batch = batch[:0]
-			return
-		}
-		for _, s := range r.out {
-			if err := s.sink.Write(batch); err != nil {
-				writeErr = fmt.Errorf("write %s: %w", s.name, err)
-				r.abort(writeErr)
-				break
+		if len(batch) > 0 && writeErr == nil {
+			for _, s := range r.out {
+				if err := s.sink.Write(batch); err != nil {
+					writeErr = fmt.Errorf("write %s: %w", s.name, err)
+					r.abort(writeErr)
+					break
+				}
 			}
+		}
+		for _, row := range batch {
+			r.rows.Put(row)
 		}
 		batch = batch[:0]
 	}
-	pending := map[int]*item{}
+	ring := make([]*item, window) // item seq s waits at s % window
 	next := 0
 	for it := range done {
-		pending[it.seq] = it
+		ring[it.seq%window] = it
 		for {
-			it, ok := pending[next]
-			if !ok {
+			it := ring[next%window]
+			if it == nil || it.seq != next {
 				break
 			}
-			delete(pending, next)
+			ring[next%window] = nil
 			next++
 			<-slots
-			if it.aborted || r.abortErr != nil {
+			if it.aborted || r.aborting.Load() {
+				if it.row != nil {
+					r.rows.Put(it.row)
+				}
 				continue
 			}
-			row := rows[len(batch)]
-			r.fillRow(row, it)
-			batch = append(batch, row)
+			r.count(it)
+			batch = append(batch, it.row)
 			r.written.Add(1)
 			if len(batch) == batchSize {
 				flush()
@@ -713,8 +734,14 @@ func (r *run) writeInOrder(done <-chan *item, slots <-chan struct{}) error {
 	return writeErr
 }
 
-func (r *run) fillRow(row sinks.Row, it *item) {
+// fillRow builds the output row of an enriched item.
+func (r *run) fillRow(it *item, u *transform.Unknowns) {
+	row, _ := r.rows.Get().(sinks.Row)
+	if row == nil {
+		row = sinks.NewRow(len(r.schema))
+	}
 	row.Reset()
+	it.row = row
 	f := &r.files[it.file]
 	row.SetString(colSourceFile, f.path)
 	row.SetInt(colSourceRow, int64(it.rec.Row))
@@ -731,10 +758,23 @@ func (r *run) fillRow(row sinks.Row, it *item) {
 	for _, p := range it.pass {
 		row[p.col] = p.v
 	}
+	it.statuses = make([]transform.Status, len(r.prods))
+	it.subs = make([][]transform.Status, len(r.prods))
 	for i, p := range r.prods {
-		p.counts.add(p.fill.FillSubs(row, p.base, &it.replies[i], &r.unknowns, p.subs))
+		if len(p.catalog.Subs) > 0 {
+			it.subs[i] = make([]transform.Status, len(p.catalog.Subs))
+		}
+		it.statuses[i] = p.fill.FillSubs(row, p.base, &it.replies[i], u, it.subs[i])
+		it.replies[i].Payload = nil // done with it
+	}
+}
+
+// count adds a written row's outcomes to the product counts.
+func (r *run) count(it *item) {
+	for i, p := range r.prods {
+		p.counts.add(it.statuses[i])
 		for j, s := range p.catalog.Subs {
-			p.counts.SubProducts[s.Code].add(p.subs[j])
+			p.counts.SubProducts[s.Code].add(it.subs[i][j])
 		}
 	}
 }

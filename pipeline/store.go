@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/json"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -20,29 +22,87 @@ import (
 )
 
 // Store keeps every vendor reply worth keeping, so that no reply is paid
-// for twice: the encrypted payload exactly as received, its code, transaction
-// id and time, under a key that is an HMAC of product and request
-// parameters. Nothing in it is plaintext PII.
+// for twice: the encrypted payload exactly as received, its code,
+// transaction id and time, under a key that is an HMAC of product and
+// request parameters. Nothing in it is plaintext PII.
+//
+// It is two files: an append-only log of replies (<path>.log) and a bbolt
+// index (<path>) from key to the reply's place in the log. Replies are read
+// with pread, not through a memory mapping, so that a run over a million
+// stored replies does not map them all into its resident memory; only the
+// index, about 50 bytes a reply, is mapped. A reply is synced to the log
+// before its index entry commits: the index never points past the log.
 type Store struct {
 	db     *bolt.DB
+	log    *os.File
 	secret []byte
+
+	mu     sync.Mutex // guards end and synced, and appends to the log
+	end    int64      // where the next reply goes in the log
+	synced int64      // the log is durable up to here
 }
 
-var repliesBucket = []byte("replies")
+var indexBucket = []byte("replies")
 
-// storedReply is the form of a reply at rest.
-type storedReply struct {
-	Product       string    `json:"product"`
-	Code          int       `json:"code"`
-	Message       string    `json:"message,omitempty"`
-	TransactionID string    `json:"transaction_id,omitempty"`
-	Data          string    `json:"data,omitempty"` // encrypted, as received
-	ReceivedAt    time.Time `json:"received_at"`
+// keySize is the length of a store key: the first 128 bits of the HMAC.
+const keySize = 16
+
+// An index entry is the reply's offset and length in the log and its
+// CRC-32 (Castagnoli), big-endian.
+const entrySize = 16
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// A reply in the log is a version byte, then the code and the time received
+// (Unix ms) as varints, then product, message, transaction id and data
+// (encrypted, as received), each as a uvarint length and its bytes.
+const replyFormat = 1
+
+func encodeReply(r *tianyuan.Reply) []byte {
+	b := make([]byte, 0, 32+len(r.Product)+len(r.Message)+len(r.TransactionID)+len(r.Data))
+	b = append(b, replyFormat)
+	b = binary.AppendVarint(b, int64(r.Code))
+	b = binary.AppendVarint(b, r.ReceivedAt.UnixMilli())
+	for _, s := range []string{r.Product, r.Message, r.TransactionID, r.Data} {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	return b
+}
+
+var errDamagedReply = errors.New("damaged stored reply")
+
+func decodeReply(b []byte) (*tianyuan.Reply, error) {
+	if len(b) == 0 || b[0] != replyFormat {
+		return nil, errDamagedReply
+	}
+	b = b[1:]
+	code, n := binary.Varint(b)
+	if n <= 0 {
+		return nil, errDamagedReply
+	}
+	b = b[n:]
+	ms, n := binary.Varint(b)
+	if n <= 0 {
+		return nil, errDamagedReply
+	}
+	b = b[n:]
+	var fields [4]string
+	for i := range fields {
+		l, n := binary.Uvarint(b)
+		if n <= 0 || l > uint64(len(b)-n) {
+			return nil, errDamagedReply
+		}
+		fields[i] = string(b[n : n+int(l)])
+		b = b[n+int(l):]
+	}
+	return &tianyuan.Reply{Code: int(code), ReceivedAt: time.UnixMilli(ms).UTC(), Product: fields[0],
+		Message: fields[1], TransactionID: fields[2], Data: fields[3]}, nil
 }
 
 // OpenStore opens (creating if needed) the reply store at path. Only one
-// process may have it open; a second one waits up to a few seconds and then
-// gets an error.
+// process may have it open for writing; a second one waits up to a few
+// seconds and then gets an error.
 func OpenStore(path string, secret []byte) (*Store, error) {
 	if err := mkdirPrivate(filepath.Dir(path)); err != nil {
 		return nil, fmt.Errorf("reply store: %w", err)
@@ -58,19 +118,29 @@ func OpenStore(path string, secret []byte) (*Store, error) {
 	// keeps the time between a paid reply and its commit short.
 	db.MaxBatchDelay = 2 * time.Millisecond
 	err = db.Update(func(tx *bolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(repliesBucket)
+		_, err := tx.CreateBucketIfNotExists(indexBucket)
 		return err
 	})
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("reply store %s: %w", path, err)
 	}
-	return &Store{db: db, secret: secret}, nil
+	log, err := os.OpenFile(path+".log", os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("reply store: %w", err)
+	}
+	end, err := log.Seek(0, io.SeekEnd) // a reply cut short by a crash stays, unindexed
+	if err != nil {
+		log.Close()
+		db.Close()
+		return nil, fmt.Errorf("reply store: %w", err)
+	}
+	return &Store{db: db, log: log, secret: secret, end: end, synced: end}, nil
 }
 
-// OpenStoreReadOnly opens the reply store for reading only, sharing it
-// with a run that may be writing it; a store that does not exist yet gives
-// nil, nil.
+// OpenStoreReadOnly opens the reply store for reading only; it waits up to
+// 5 s for a run that holds it. A store that does not exist yet gives nil, nil.
 func OpenStoreReadOnly(path string, secret []byte) (*Store, error) {
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -79,9 +149,8 @@ func OpenStoreReadOnly(path string, secret []byte) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reply store %s: %w", path, err)
 	}
-	s := &Store{db: db, secret: secret}
 	err = db.View(func(tx *bolt.Tx) error {
-		if tx.Bucket(repliesBucket) == nil {
+		if tx.Bucket(indexBucket) == nil {
 			return errors.New("not a reply store")
 		}
 		return nil
@@ -90,16 +159,27 @@ func OpenStoreReadOnly(path string, secret []byte) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("reply store %s: %w", path, err)
 	}
-	return s, nil
+	log, err := os.Open(path + ".log")
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("reply store: %w", err)
+	}
+	return &Store{db: db, log: log, secret: secret}, nil
 }
 
 // Close closes the store.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	err := s.db.Close()
+	if lerr := s.log.Close(); err == nil {
+		err = lerr
+	}
+	return err
+}
 
 // Key returns the store key of a call: HMAC-SHA256 with the identity secret
 // over the product and the parameters in name order, leaving out the
-// authorization parameters: they do not change the reply, so the same
-// applicant under another authorization reuses it.
+// authorization parameters (they do not change the reply, so the same
+// applicant under another authorization reuses it), cut to 128 bits.
 func (s *Store) Key(product string, params tianyuan.Params) []byte {
 	names := make([]string, 0, len(params))
 	for n := range params {
@@ -116,42 +196,66 @@ func (s *Store) Key(product string, params tianyuan.Params) []byte {
 		mac.Write([]byte{'='})
 		mac.Write([]byte(params[n]))
 	}
-	return mac.Sum(nil)
+	return mac.Sum(nil)[:keySize]
 }
 
 // Get returns the reply stored under key if it was received at or after
 // notBefore.
 func (s *Store) Get(key []byte, notBefore time.Time) (*tianyuan.Reply, bool, error) {
-	var sr storedReply
+	var entry [entrySize]byte
 	found := false
 	err := s.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(repliesBucket).Get(key)
-		if v == nil {
-			return nil
+		if v := tx.Bucket(indexBucket).Get(key); len(v) == entrySize {
+			copy(entry[:], v)
+			found = true
 		}
-		found = true
-		return json.Unmarshal(v, &sr)
+		return nil
 	})
-	if err != nil {
-		return nil, false, fmt.Errorf("reply store: %w", err)
+	if err != nil || !found {
+		return nil, false, err
 	}
-	if !found || sr.ReceivedAt.Before(notBefore) {
+	off := int64(binary.BigEndian.Uint64(entry[0:8]))
+	size := binary.BigEndian.Uint32(entry[8:12])
+	buf := make([]byte, size)
+	if _, err := s.log.ReadAt(buf, off); err != nil {
+		return nil, false, fmt.Errorf("reply store: read reply at %d: %w", off, err)
+	}
+	if crc32.Checksum(buf, castagnoli) != binary.BigEndian.Uint32(entry[12:16]) {
+		return nil, false, fmt.Errorf("reply store: reply at %d: %w", off, errDamagedReply)
+	}
+	r, err := decodeReply(buf)
+	if err != nil {
+		return nil, false, fmt.Errorf("reply store: reply at %d: %w", off, err)
+	}
+	if r.ReceivedAt.Before(notBefore) {
 		return nil, false, nil
 	}
-	return &tianyuan.Reply{Product: sr.Product, Code: sr.Code, Message: sr.Message,
-		TransactionID: sr.TransactionID, Data: sr.Data, ReceivedAt: sr.ReceivedAt}, true, nil
+	return r, true, nil
 }
 
-// Put stores a reply under key and returns once it is on disk. Concurrent
-// Puts share a transaction and its fsync.
+// Put stores a reply under key and returns once both the reply and its
+// index entry are on disk. Concurrent Puts share a sync and a transaction.
 func (s *Store) Put(key []byte, r *tianyuan.Reply) error {
-	v, err := json.Marshal(storedReply{Product: r.Product, Code: r.Code, Message: r.Message,
-		TransactionID: r.TransactionID, Data: r.Data, ReceivedAt: r.ReceivedAt.UTC()})
-	if err != nil {
-		return err
+	rec := encodeReply(r)
+	s.mu.Lock()
+	off := s.end
+	_, err := s.log.WriteAt(rec, off)
+	if err == nil {
+		s.end += int64(len(rec))
 	}
+	s.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("reply store: %w", err)
+	}
+	var entry [entrySize]byte
+	binary.BigEndian.PutUint64(entry[0:8], uint64(off))
+	binary.BigEndian.PutUint32(entry[8:12], uint32(len(rec)))
+	binary.BigEndian.PutUint32(entry[12:16], crc32.Checksum(rec, castagnoli))
 	err = s.db.Batch(func(tx *bolt.Tx) error {
-		return tx.Bucket(repliesBucket).Put(key, v)
+		if err := s.syncLog(off + int64(len(rec))); err != nil {
+			return err
+		}
+		return tx.Bucket(indexBucket).Put(key, entry[:])
 	})
 	if err != nil {
 		return fmt.Errorf("reply store: %w", err)
@@ -159,11 +263,27 @@ func (s *Store) Put(key []byte, r *tianyuan.Reply) error {
 	return nil
 }
 
+// syncLog makes the log durable up to at least upTo; one sync covers every
+// reply appended before it.
+func (s *Store) syncLog(upTo int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.synced >= upTo {
+		return nil
+	}
+	end := s.end
+	if err := s.log.Sync(); err != nil {
+		return err
+	}
+	s.synced = end
+	return nil
+}
+
 // Count returns how many replies the store holds.
 func (s *Store) Count() (int, error) {
 	n := 0
 	err := s.db.View(func(tx *bolt.Tx) error {
-		n = tx.Bucket(repliesBucket).Stats().KeyN
+		n = tx.Bucket(indexBucket).Stats().KeyN
 		return nil
 	})
 	return n, err

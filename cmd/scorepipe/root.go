@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -26,20 +27,45 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var g globalFlags
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "", "log format: text or json (default: text on a terminal, json otherwise)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	root.AddCommand(newRunCommand(&g), newValidateCommand(&g), newPlanCommand(&g), newCatalogCommand(&g), newMockVendorCommand(&g))
+	root.PersistentFlags().StringVar(&g.cpuProfile, "cpuprofile", "", "write a CPU profile (pprof) to this file")
+	_ = root.PersistentFlags().MarkHidden("cpuprofile")
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		if g.cpuProfile == "" {
+			return nil
+		}
+		f, err := os.Create(g.cpuProfile)
+		if err != nil {
+			return err
+		}
+		g.stopProfile = func() { pprof.StopCPUProfile(); f.Close() }
+		return pprof.StartCPUProfile(f)
+	}
+	root.PersistentPostRun = func(*cobra.Command, []string) { g.stop() }
+	root.AddCommand(newRunCommand(&g), newValidateCommand(&g), newPlanCommand(&g), newCatalogCommand(&g), newMockVendorCommand(&g), newBenchCommand(&g))
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	g.stdout, g.stderr = stdout, stderr
+	defer g.stop() // PersistentPostRun does not run when the command fails
 	return root.ExecuteContext(ctx)
 }
 
 // globalFlags are the flags every command takes.
 type globalFlags struct {
-	logFormat string
-	logLevel  string
-	stdout    io.Writer
-	stderr    io.Writer
+	logFormat   string
+	logLevel    string
+	cpuProfile  string
+	stopProfile func()
+	stdout      io.Writer
+	stderr      io.Writer
+}
+
+// stop ends the CPU profile, once.
+func (g *globalFlags) stop() {
+	if g.stopProfile != nil {
+		g.stopProfile()
+		g.stopProfile = nil
+	}
 }
 
 // stderrTerminal reports whether stderr is a terminal.

@@ -1,0 +1,61 @@
+// The DuckDB side of the benchmark in docs/PERFORMANCE.md: what a data
+// scientist would do by hand with the raw replies. It reads the replies that
+// `scorepipe bench` exported as NDJSON, expands the JRZQ9E2A interval codes
+// through the same tables with joins, turns flags into integers and -1
+// scores into NULL, and writes a zstd Parquet file, on 2 threads.
+//
+//   npm install --prefix /tmp/duckdb @duckdb/node-api
+//   NODE_PATH=/tmp/duckdb/node_modules node docs/bench/duckdb.mjs DIR [RUNS]
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+
+const require = createRequire(join(process.env.NODE_PATH ?? '.', 'x.js'));
+const { DuckDBInstance } = require('@duckdb/node-api');
+
+const dir = process.argv[2];
+const runs = Number(process.argv[3] ?? 5);
+if (!dir) {
+  console.error('usage: node duckdb.mjs DIR [RUNS]');
+  process.exit(2);
+}
+
+const counts = ['xyp_cpl0001', 'xyp_cpl0002', 'xyp_cpl0007', 'xyp_cpl0008', 'xyp_cpl0070', 'xyp_cpl0009', 'xyp_cpl0011', 'xyp_cpl0071'];
+const amounts = ['xyp_cpl0072', 'xyp_cpl0039'];
+const flags = ['xyp_cpl0044', 'xyp_cpl0028', 'xyp_cpl0031'];
+const scores = ['xyp_cpl0081', 'xyp_model_score_high', 'xyp_model_score_mid', 'xyp_model_score_low'];
+
+const select = ['r.applicant_key'];
+const joins = [];
+let i = 0;
+for (const [fields, table] of [[counts, 'count_t'], [amounts, 'amount_t']]) {
+  for (const f of fields) {
+    const a = `t${i++}`;
+    select.push(`nullif(r.${f}, '') AS ${f}_code`, `${a}.low AS ${f}_low`, `${a}.high AS ${f}_high`);
+    joins.push(`LEFT JOIN ${table} ${a} ON ${a}.code = r.${f}`);
+  }
+}
+for (const f of flags) select.push(`try_cast(nullif(r.${f}, '') AS BIGINT) AS ${f}`);
+for (const f of scores) select.push(`nullif(try_cast(nullif(r.${f}, '') AS DOUBLE), -1) AS ${f}`);
+
+const db = await DuckDBInstance.create(':memory:', { threads: '2' });
+const c = await db.connect();
+await c.run(`CREATE TABLE count_t AS SELECT code::VARCHAR AS code, low::DOUBLE AS low, high::DOUBLE AS high FROM read_csv('${dir}/tables/jrzq9e2a_count.csv', all_varchar = true)`);
+await c.run(`CREATE TABLE amount_t AS SELECT code::VARCHAR AS code, low::DOUBLE AS low, high::DOUBLE AS high FROM read_csv('${dir}/tables/jrzq9e2a_amount.csv', all_varchar = true)`);
+const columns = ['applicant_key', ...counts, ...amounts, ...flags, ...scores].map((f) => `'${f}': 'VARCHAR'`).join(', ');
+const sql = `COPY (SELECT ${select.join(', ')}
+  FROM read_json('${dir}/replies.ndjson', format = 'newline_delimited', columns = {${columns}}) r
+  ${joins.join('\n  ')}) TO '${dir}/duckdb.parquet' (FORMAT parquet, COMPRESSION zstd)`;
+
+const rowsResult = await c.runAndReadAll(`SELECT count(*) FROM read_json('${dir}/replies.ndjson', format = 'newline_delimited', columns = {${columns}})`);
+const rows = Number(rowsResult.getRows()[0][0]);
+const times = [];
+for (let run = 1; run <= runs; run++) {
+  const start = process.hrtime.bigint();
+  await c.run(sql);
+  const secs = Number(process.hrtime.bigint() - start) / 1e9;
+  times.push(secs);
+  console.log(`duckdb run ${run}: ${secs.toFixed(2)} s, ${Math.round(rows / secs)} rows/s`);
+}
+times.sort((a, b) => a - b);
+const med = times.length % 2 ? times[(times.length - 1) / 2] : (times[times.length / 2 - 1] + times[times.length / 2]) / 2;
+console.log(`duckdb median of ${runs}: ${med.toFixed(2)} s, ${Math.round(rows / med)} rows/s (${rows} rows, 2 threads)`);

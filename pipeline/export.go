@@ -1,0 +1,71 @@
+package pipeline
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/scorepipe/scorepipe/providers/tianyuan"
+	"github.com/scorepipe/scorepipe/sources"
+	"github.com/scorepipe/scorepipe/transform"
+)
+
+// ExportReplies writes, for every valid input row of cfg that the reply
+// store answers for product, one JSON line: the applicant_key and the
+// decrypted payload's fields. It is what a data scientist holding the raw
+// replies would start from; the benchmark feeds it to other tools. It calls
+// nothing and returns the number of lines written.
+func ExportReplies(ctx context.Context, cfg *Config, env Env, product string, w io.Writer) (int, error) {
+	r, err := newRun(cfg, env)
+	if err != nil {
+		return 0, err
+	}
+	defer r.close()
+	var p *productRun
+	for _, q := range r.prods {
+		if q.code == product {
+			p = q
+		}
+	}
+	if p == nil {
+		return 0, &ConfigError{Field: "products", Msg: product + " is not configured"}
+	}
+	store, err := OpenStoreReadOnly(cfg.CachePath(), env.Secret)
+	if err != nil || store == nil {
+		return 0, fmt.Errorf("reply store %s: %w", cfg.CachePath(), err)
+	}
+	defer store.Close()
+	bw := bufio.NewWriterSize(w, 1<<16)
+	n := 0
+	reject := func(*inputFile, sources.Record, *transform.Applicant, []transform.Problem) error { return nil }
+	err = r.scan(ctx, reject, func(it *item) error {
+		reply, ok, err := store.Get(store.Key(p.code, tianyuan.Params(it.app.Params(p.catalog.Params))), time.Time{})
+		if err != nil || !ok || reply.Code != 0 {
+			return err
+		}
+		payload, err := env.Cipher.Payload(reply)
+		if err != nil {
+			return err
+		}
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(payload, &fields); err != nil {
+			return err
+		}
+		key, _ := json.Marshal(it.key)
+		fields["applicant_key"] = key
+		line, err := json.Marshal(fields)
+		if err != nil {
+			return err
+		}
+		n++
+		bw.Write(line)
+		return bw.WriteByte('\n')
+	})
+	if err != nil {
+		return n, err
+	}
+	return n, bw.Flush()
+}
