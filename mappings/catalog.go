@@ -58,6 +58,7 @@ type Column struct {
 	Kind          ColumnKind
 	DescriptionZH string
 	DescriptionEN string
+	Distinct      bool // most values differ from row to row (an id)
 }
 
 // Catalog lists the fields of one product's reply.
@@ -77,15 +78,15 @@ type Catalog struct {
 func (c *Catalog) StatusColumns() []Column {
 	prefix := strings.ToLower(c.Product)
 	cols := []Column{
-		{prefix + "_status", KindString, c.NameZH + " 查询状态(ok, no_record, failed, skipped)", c.NameEN + " status (ok, no_record, failed, skipped)"},
-		{prefix + "_code", KindInt, c.NameZH + " 返回码", c.NameEN + " vendor reply code"},
-		{prefix + "_message", KindString, c.NameZH + " 失败或跳过原因", c.NameEN + " why the call failed or was skipped"},
-		{prefix + "_transaction_id", KindString, c.NameZH + " 业务流水号", c.NameEN + " vendor transaction id"},
-		{prefix + "_queried_at", KindTime, c.NameZH + " 查询时间(UTC)", c.NameEN + " when the vendor answered (UTC)"},
+		{prefix + "_status", KindString, c.NameZH + " 查询状态(ok, no_record, failed, skipped)", c.NameEN + " status (ok, no_record, failed, skipped)", false},
+		{prefix + "_code", KindInt, c.NameZH + " 返回码", c.NameEN + " vendor reply code", false},
+		{prefix + "_message", KindString, c.NameZH + " 失败或跳过原因", c.NameEN + " why the call failed or was skipped", false},
+		{prefix + "_transaction_id", KindString, c.NameZH + " 业务流水号", c.NameEN + " vendor transaction id", true},
+		{prefix + "_queried_at", KindTime, c.NameZH + " 查询时间(UTC)", c.NameEN + " when the vendor answered (UTC)", false},
 	}
 	for _, s := range c.Subs {
 		cols = append(cols, Column{strings.ToLower(s.Code) + "_status", KindString,
-			s.NameZH + " 子产品状态(ok, no_record, failed)", s.NameEN + " sub-product status (ok, no_record, failed)"})
+			s.NameZH + " 子产品状态(ok, no_record, failed)", s.NameEN + " sub-product status (ok, no_record, failed)", false})
 	}
 	return cols
 }
@@ -131,18 +132,18 @@ func (f *Field) Columns() []Column {
 	switch f.Type {
 	case IntervalCode, IntervalText:
 		return []Column{
-			{f.Column + "_code", KindString, zh + "(原始代码)", en + " (code as received)"},
-			{f.Column + "_low", KindFloat, zh + "(下限)", en + " (lower bound)"},
-			{f.Column + "_high", KindFloat, zh + "(上限)", en + " (upper bound)"},
+			{f.Column + "_code", KindString, zh + "(原始代码)", en + " (code as received)", false},
+			{f.Column + "_low", KindFloat, zh + "(下限)", en + " (lower bound)", false},
+			{f.Column + "_high", KindFloat, zh + "(上限)", en + " (upper bound)", false},
 		}
 	case Flag, Enum:
-		return []Column{{f.Column, KindInt, zh, en}}
+		return []Column{{f.Column, KindInt, zh, en, false}}
 	case Number, Score:
-		return []Column{{f.Column, KindFloat, zh, en}}
+		return []Column{{f.Column, KindFloat, zh, en, false}}
 	case ListCount:
-		return []Column{{f.Column + "_count", KindInt, zh + "(条数)", en + " (count)"}}
+		return []Column{{f.Column + "_count", KindInt, zh + "(条数)", en + " (count)", false}}
 	default:
-		return []Column{{f.Column, KindString, zh, en}}
+		return []Column{{f.Column, KindString, zh, en, false}}
 	}
 }
 

@@ -17,9 +17,10 @@ import (
 
 // The vendor client is wrapped, innermost first, by:
 //
-//	metered  counts attempts, billed replies and latency
-//	budgeted refuses a call that could go past limits.max_calls / max_cost
-//	limited  at most Concurrency calls in flight and a token bucket per product;
+//	metered   counts attempts, billed replies and latency
+//	budgeted  refuses a call that could go past limits.max_calls / max_cost
+//	persisted stores each paid reply before it goes further (see store.go)
+//	limited   at most Concurrency calls in flight and a token bucket per product;
 //	         the HTTP attempt is detached from cancellation, so that a call in
 //	         flight when the run stops still completes (and is stored), bounded
 //	         by the per-attempt timeout

@@ -57,10 +57,18 @@ type InputConfig struct {
 
 // OutputConfig says what to write where.
 type OutputConfig struct {
-	Dir          string   `yaml:"dir" json:"dir"`
-	Formats      []string `yaml:"formats" json:"formats"` // parquet, xlsx, csv
-	PII          string   `yaml:"pii" json:"pii"`         // mask (default) or keep
-	RowGroupRows int      `yaml:"row_group_rows" json:"row_group_rows"`
+	Dir          string     `yaml:"dir" json:"dir"`
+	Formats      []string   `yaml:"formats" json:"formats"` // parquet, xlsx, csv
+	PII          string     `yaml:"pii" json:"pii"`         // mask (default) or keep
+	RowGroupRows int        `yaml:"row_group_rows" json:"row_group_rows"`
+	XLSX         XLSXConfig `yaml:"xlsx" json:"xlsx"`
+}
+
+// XLSXConfig shapes the Excel output. excelize assembles the whole workbook
+// in memory before writing it, so very large runs cap it and keep Parquet
+// complete (see docs/PERFORMANCE.md for the memory per row).
+type XLSXConfig struct {
+	MaxRows int `yaml:"max_rows" json:"max_rows"` // rows written to features.xlsx at most; 0 means no cap
 }
 
 // VendorConfig says how to reach the vendor. Credentials never come from
@@ -367,6 +375,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Output.Dir == "" {
 		return bad("output.dir", "must not be empty")
+	}
+	if c.Output.XLSX.MaxRows < 0 {
+		return bad("output.xlsx.max_rows", "must be ≥ 0 (0 means no cap)")
 	}
 	if c.Output.RowGroupRows < 1 {
 		return bad("output.row_group_rows", "must be ≥ 1")

@@ -15,6 +15,7 @@ type leadingColumn struct {
 	Type          sinks.Type
 	DescriptionZH string
 	DescriptionEN string
+	Distinct      bool // most values differ (see sinks.Column)
 }
 
 // leading returns the columns every output row starts with, in order (see
@@ -25,12 +26,12 @@ func leading(masked bool) []leadingColumn {
 		zh, en = "(脱敏)", " (masked)"
 	}
 	return []leadingColumn{
-		{"source_file", sinks.String, "输入文件", "Input file"},
-		{"source_row", sinks.Int64, "输入行号(表头为第1行)", "Row in the input file (the header is row 1)"},
-		{"applicant_key", sinks.String, "申请人标识(HMAC-SHA256), 用于关联", "Applicant key (HMAC-SHA256 of the identity), for joins"},
-		{"name", sinks.String, "姓名" + zh, "Name" + en},
-		{"id_card", sinks.String, "身份证号" + zh, "ID number" + en},
-		{"mobile_no", sinks.String, "手机号" + zh, "Mobile number" + en},
+		{"source_file", sinks.String, "输入文件", "Input file", false},
+		{"source_row", sinks.Int64, "输入行号(表头为第1行)", "Row in the input file (the header is row 1)", false},
+		{"applicant_key", sinks.String, "申请人标识(HMAC-SHA256), 用于关联", "Applicant key (HMAC-SHA256 of the identity), for joins", true},
+		{"name", sinks.String, "姓名" + zh, "Name" + en, true},
+		{"id_card", sinks.String, "身份证号" + zh, "ID number" + en, true},
+		{"mobile_no", sinks.String, "手机号" + zh, "Mobile number" + en, true},
 	}
 }
 

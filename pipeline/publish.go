@@ -25,7 +25,8 @@ func (r *run) openStore() error {
 	return nil
 }
 
-// wrapCallers builds each product's caller: store ▸ retry ▸ limiter ▸ budget ▸ metering ▸ client.
+// wrapCallers builds each product's caller:
+// store look-up ▸ retry ▸ limiter ▸ store write ▸ budget ▸ metering ▸ client.
 func (r *run) wrapCallers() {
 	runStart := time.Now()
 	notBefore := time.Time{}
@@ -39,6 +40,7 @@ func (r *run) wrapCallers() {
 	for _, p := range r.prods {
 		var c tianyuan.Caller = &metered{next: r.env.Caller, stats: p.stats}
 		c = &budgeted{next: c, budget: spend, price: p.cfg.Price}
+		c = &persisted{next: c, store: r.store, policy: r.cfg.CodePolicy()}
 		c = newLimited(c, p.cfg, r.cfg.Vendor.Timeout)
 		c = &retrying{next: c, policy: r.cfg.CodePolicy(), maxAttempts: r.cfg.Retry.MaxAttempts,
 			base: r.cfg.Retry.BaseDelay, max: r.cfg.Retry.MaxDelay,
@@ -46,7 +48,7 @@ func (r *run) wrapCallers() {
 				p.stats.retries.Add(1)
 				r.log.Debug("retrying", "product", product, "attempt", attempt, "delay", delay, "error", err)
 			}}
-		p.caller = &stored{next: c, store: r.store, policy: r.cfg.CodePolicy(), notBefore: notBefore,
+		p.caller = &stored{next: c, store: r.store, notBefore: notBefore,
 			runStart: runStart, stats: p.stats}
 	}
 }
@@ -66,7 +68,7 @@ func (r *run) openSinks() error {
 			s, err = sinks.NewParquet(filepath.Join(dir, name), r.schema, sinks.ParquetOptions{RowGroupRows: r.cfg.Output.RowGroupRows})
 		case FormatXLSX:
 			name = FileXLSX
-			s, err = sinks.NewExcel(filepath.Join(dir, name), r.schema, sinks.ExcelOptions{Dictionary: r.dictionary()})
+			s, err = sinks.NewExcel(filepath.Join(dir, name), r.schema, sinks.ExcelOptions{Dictionary: r.dictionary(), MaxRows: r.cfg.Output.XLSX.MaxRows})
 		case FormatCSV:
 			name = FileCSV
 			s, err = sinks.NewCSV(filepath.Join(dir, name), r.schema)
@@ -97,8 +99,10 @@ func (r *run) publish() (*Manifest, error) {
 			return nil, err
 		}
 		rows := written
-		if x, ok := s.sink.(*sinks.Excel); ok {
+		if x, ok := s.sink.(*sinks.Excel); ok && x.Truncated() > 0 {
 			rows -= x.Truncated()
+			r.log.Warn("features.xlsx holds the first rows only (output.xlsx.max_rows); features.parquet has them all",
+				"xlsx_rows", rows, "rows", written)
 		}
 		r.manifest.Outputs = append(r.manifest.Outputs, OutputFile{Name: s.name, Rows: rows})
 	}

@@ -180,7 +180,7 @@ func newRun(cfg *Config, env Env) (*run, error) {
 			}
 		}
 		for _, c := range p.fill.Columns() {
-			r.schema = append(r.schema, sinks.Column{Name: c.Name, Type: sinkType(c.Kind), Description: c.DescriptionZH})
+			r.schema = append(r.schema, sinks.Column{Name: c.Name, Type: sinkType(c.Kind), Description: c.DescriptionZH, Distinct: c.Distinct})
 		}
 		r.prods = append(r.prods, p)
 		r.manifest.Products[code] = p.counts
@@ -265,7 +265,7 @@ func (r *run) leadingSchema() sinks.Schema {
 	masked := r.cfg.Output.PII != "keep"
 	var schema sinks.Schema
 	for _, c := range leading(masked) {
-		schema = append(schema, sinks.Column{Name: c.Name, Type: c.Type, Description: c.DescriptionZH})
+		schema = append(schema, sinks.Column{Name: c.Name, Type: c.Type, Description: c.DescriptionZH, Distinct: c.Distinct})
 	}
 	chosen := r.cfg.Input.Passthrough
 	for i := range r.files {
@@ -313,32 +313,34 @@ func (r *run) passthrough(f *inputFile, rec sources.Record) ([]passValue, []tran
 		if strings.TrimSpace(s) == "" {
 			continue
 		}
-		row := sinks.Row(make([]sinks.Value, 1))
-		var err error
+		var (
+			v   sinks.Value
+			err error
+		)
 		switch r.schema[col].Type {
 		case sinks.Int64:
-			var v int64
-			if v, err = transform.ParseInt(s); err == nil {
-				row.SetInt(0, v)
-			}
+			var n int64
+			n, err = transform.ParseInt(s)
+			v = sinks.IntValue(n)
 		case sinks.Float64:
-			var v float64
-			if v, err = transform.ParseFloat(s); err == nil {
-				row.SetFloat(0, v)
-			}
+			var x float64
+			x, err = transform.ParseFloat(s)
+			v = sinks.FloatValue(x)
 		case sinks.Date:
-			var v time.Time
-			if v, err = transform.ParseDate(s); err == nil {
-				row.SetDate(0, v)
-			}
+			var d time.Time
+			d, err = transform.ParseDate(s)
+			v = sinks.DateValue(d)
 		default:
-			row.SetString(0, s)
+			v = sinks.StringValue(s)
 		}
 		if err != nil {
 			problems = append(problems, transform.Problem{Column: f.header[j], Reason: err.Error()})
 			continue
 		}
-		out = append(out, passValue{col: col, v: row[0]})
+		if out == nil {
+			out = make([]passValue, 0, len(f.columns))
+		}
+		out = append(out, passValue{col: col, v: v})
 	}
 	return out, problems
 }
@@ -667,7 +669,7 @@ func (r *run) reply(p *productRun, reply *tianyuan.Reply, err error) transform.R
 		out = transform.Reply{Code: reply.Code, HasCode: true, TransactionID: reply.TransactionID, QueriedAt: reply.ReceivedAt}
 	}
 	if err == nil {
-		payload, perr := r.env.Cipher.Payload(reply)
+		payload, perr := r.env.Cipher.Object(reply) // the features parse it whole
 		if perr != nil {
 			out.Status, out.Message = transform.StatusFailed, "cannot read the reply: "+perr.Error()
 			return out

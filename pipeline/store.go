@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 	"hash/crc32"
 	"io"
 	"os"
@@ -36,10 +37,18 @@ type Store struct {
 	db     *bolt.DB
 	log    *os.File
 	secret []byte
+	macs   sync.Pool // of hash.Hash: HMACs keyed with secret, for Key
 
 	mu     sync.Mutex // guards end and synced, and appends to the log
 	end    int64      // where the next reply goes in the log
 	synced int64      // the log is durable up to here
+
+	ra struct { // the read-ahead window
+		sync.Mutex
+		off    int64  // log offset of buf[0]
+		buf    []byte // log bytes from off
+		misses int    // reads outside the window in a row
+	}
 }
 
 var indexBucket = []byte("replies")
@@ -164,7 +173,13 @@ func OpenStoreReadOnly(path string, secret []byte) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("reply store: %w", err)
 	}
-	return &Store{db: db, log: log, secret: secret}, nil
+	info, err := log.Stat()
+	if err != nil {
+		log.Close()
+		db.Close()
+		return nil, fmt.Errorf("reply store: %w", err)
+	}
+	return &Store{db: db, log: log, secret: secret, end: info.Size(), synced: info.Size()}, nil
 }
 
 // Close closes the store.
@@ -181,22 +196,31 @@ func (s *Store) Close() error {
 // authorization parameters (they do not change the reply, so the same
 // applicant under another authorization reuses it), cut to 128 bits.
 func (s *Store) Key(product string, params tianyuan.Params) []byte {
-	names := make([]string, 0, len(params))
+	var buf [8]string
+	names := buf[:0]
 	for n := range params {
 		if !transform.IsAuthorization(n) {
 			names = append(names, n)
 		}
 	}
 	sort.Strings(names)
-	mac := hmac.New(sha256.New, s.secret)
-	mac.Write([]byte(product))
-	for _, n := range names {
-		mac.Write([]byte{0})
-		mac.Write([]byte(n))
-		mac.Write([]byte{'='})
-		mac.Write([]byte(params[n]))
+	mac, _ := s.macs.Get().(hash.Hash)
+	if mac == nil {
+		mac = hmac.New(sha256.New, s.secret)
 	}
-	return mac.Sum(nil)[:keySize]
+	mac.Reset()
+	b := make([]byte, 0, 128)
+	b = append(b, product...)
+	for _, n := range names {
+		b = append(b, 0)
+		b = append(b, n...)
+		b = append(b, '=')
+		b = append(b, params[n]...)
+	}
+	mac.Write(b)
+	key := mac.Sum(b[:0])[:keySize]
+	s.macs.Put(mac)
+	return key
 }
 
 // Get returns the reply stored under key if it was received at or after
@@ -215,15 +239,8 @@ func (s *Store) Get(key []byte, notBefore time.Time) (*tianyuan.Reply, bool, err
 		return nil, false, err
 	}
 	off := int64(binary.BigEndian.Uint64(entry[0:8]))
-	size := binary.BigEndian.Uint32(entry[8:12])
-	buf := make([]byte, size)
-	if _, err := s.log.ReadAt(buf, off); err != nil {
-		return nil, false, fmt.Errorf("reply store: read reply at %d: %w", off, err)
-	}
-	if crc32.Checksum(buf, castagnoli) != binary.BigEndian.Uint32(entry[12:16]) {
-		return nil, false, fmt.Errorf("reply store: reply at %d: %w", off, errDamagedReply)
-	}
-	r, err := decodeReply(buf)
+	size := int64(binary.BigEndian.Uint32(entry[8:12]))
+	r, err := s.readReply(off, size, binary.BigEndian.Uint32(entry[12:16]))
 	if err != nil {
 		return nil, false, fmt.Errorf("reply store: reply at %d: %w", off, err)
 	}
@@ -231,6 +248,61 @@ func (s *Store) Get(key []byte, notBefore time.Time) (*tianyuan.Reply, bool, err
 		return nil, false, nil
 	}
 	return r, true, nil
+}
+
+// readAheadSize is the window a run reads the log by when it reads it in
+// order, as a rerun of the same input does: one read serves hundreds of
+// replies.
+const readAheadSize = 512 << 10
+
+// readReply reads, checks and decodes the reply at off. Replies read in log
+// order come from a read-ahead window; others are read alone.
+func (s *Store) readReply(off, size int64, sum uint32) (*tianyuan.Reply, error) {
+	decode := func(b []byte) (*tianyuan.Reply, error) {
+		if crc32.Checksum(b, castagnoli) != sum {
+			return nil, errDamagedReply
+		}
+		return decodeReply(b) // copies out of b
+	}
+	s.ra.Lock()
+	defer s.ra.Unlock()
+	w := &s.ra
+	if off >= w.off && off+size <= w.off+int64(len(w.buf)) {
+		return decode(w.buf[off-w.off : off-w.off+size])
+	}
+	// In order: the reply starts near or after the window's end. Out of
+	// order, replies are read alone, until enough of them in a row suggest
+	// the reads have moved elsewhere in the log.
+	ahead := len(w.buf) == 0 || off >= w.off && off <= w.off+int64(len(w.buf))+readAheadSize
+	if !ahead {
+		w.misses++
+	}
+	if size > readAheadSize || !ahead && w.misses < 32 {
+		b := make([]byte, size)
+		if _, err := s.log.ReadAt(b, off); err != nil {
+			return nil, err
+		}
+		return decode(b)
+	}
+	w.misses = 0
+	if w.buf == nil {
+		w.buf = make([]byte, readAheadSize)
+	}
+	// Only what is synced is whole: a reply being appended now may be
+	// half written, and must not be served later from this window.
+	s.mu.Lock()
+	durable := s.synced
+	s.mu.Unlock()
+	n, err := s.log.ReadAt(w.buf[:max(min(readAheadSize, durable-off), size)], off)
+	if int64(n) < size {
+		w.buf = w.buf[:0]
+		if err == nil {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	w.off, w.buf = off, w.buf[:n]
+	return decode(w.buf[:size])
 }
 
 // Put stores a reply under key and returns once both the reply and its
@@ -289,13 +361,11 @@ func (s *Store) Count() (int, error) {
 	return n, err
 }
 
-// stored answers from the store when it can, merges identical calls in
-// flight at the same time, and stores each reply worth keeping (code 0 and
-// the codes that mean "no record") before returning it.
+// stored answers from the store when it can and merges identical calls in
+// flight at the same time; persisted, further in, stores the replies.
 type stored struct {
 	next      tianyuan.Caller
 	store     *Store
-	policy    tianyuan.CodePolicy
 	notBefore time.Time // replies received earlier are not reused
 	runStart  time.Time // replies received since were paid by this run: a hit is a duplicate
 	stats     *productStats
@@ -312,8 +382,8 @@ type pendingCall struct {
 
 // Call answers from the store, or from an identical call in flight, or
 // calls the vendor. A call registers itself as in flight before it looks in
-// the store, and stores its reply before it unregisters, so two identical
-// applicants are never both paid for.
+// the store, and its reply is stored before it unregisters, so two
+// identical applicants are never both paid for.
 func (s *stored) Call(ctx context.Context, product string, params tianyuan.Params) (*tianyuan.Reply, error) {
 	key := s.store.Key(product, params)
 	s.mu.Lock()
@@ -352,19 +422,34 @@ func (s *stored) Call(ctx context.Context, product string, params tianyuan.Param
 		}
 		p.reply, p.err = r, s.replyError(r)
 	default:
-		p.reply, p.err = s.next.Call(ctx, product, params)
-		if p.reply != nil && s.keep(p.reply, p.err) {
-			if err := s.store.Put(key, p.reply); err != nil {
-				p.err = &StoreError{Err: err}
-			}
-		}
+		p.reply, p.err = s.next.Call(ctx, product, params) // stored by persisted, further in
 	}
 	return p.reply, p.err
 }
 
+// persisted stores each reply worth keeping (code 0 and the codes that
+// mean "no record") before handing it on. It sits inside the limiter, so
+// that a reply counts as in flight until it is on disk: at most
+// products.<CODE>.concurrency paid replies are ever at risk of a crash.
+type persisted struct {
+	next   tianyuan.Caller
+	store  *Store
+	policy tianyuan.CodePolicy
+}
+
+func (s *persisted) Call(ctx context.Context, product string, params tianyuan.Params) (*tianyuan.Reply, error) {
+	reply, err := s.next.Call(ctx, product, params)
+	if reply != nil && keep(s.policy, reply, err) {
+		if perr := s.store.Put(s.store.Key(product, params), reply); perr != nil {
+			return reply, &StoreError{Err: perr}
+		}
+	}
+	return reply, err
+}
+
 // keep reports whether a reply is worth storing: a billed answer.
-func (s *stored) keep(r *tianyuan.Reply, err error) bool {
-	return err == nil && r.Code == 0 || s.policy.ClassifyCode(r.Code) == tianyuan.NoRecord
+func keep(policy tianyuan.CodePolicy, r *tianyuan.Reply, err error) bool {
+	return err == nil && r.Code == 0 || policy.ClassifyCode(r.Code) == tianyuan.NoRecord
 }
 
 // replyError gives a stored reply the error its code carries.

@@ -93,7 +93,7 @@ func newParquet(path string, schema Schema, opts ParquetOptions, mem memory.Allo
 		parquet.WithMaxRowGroupLength(int64(groupRows)),
 	}
 	for _, c := range schema {
-		if c.Type == String {
+		if c.Type == String && !c.Distinct {
 			wopts = append(wopts, parquet.WithDictionaryPath(parquet.ColumnPath{c.Name}, true))
 		}
 	}

@@ -42,6 +42,9 @@ type Column struct {
 	Name        string
 	Type        Type
 	Description string // shown in the data dictionary; may be empty
+	// Distinct says most values differ from row to row (keys, ids): a
+	// dictionary would not pay, and Parquet writes the values plainly.
+	Distinct bool
 }
 
 // Schema is the ordered list of output columns; every row of a run has it.
@@ -68,6 +71,28 @@ type Value struct {
 	F     float64
 }
 
+// StringValue, IntValue, FloatValue and DateValue make cells; see the Set
+// methods of Row.
+func StringValue(s string) Value { return Value{Valid: true, S: s} }
+
+// IntValue makes an Int64 cell.
+func IntValue(v int64) Value { return Value{Valid: true, I: v} }
+
+// FloatValue makes a Float64 cell; NaN and infinities are null.
+func FloatValue(v float64) Value {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return Value{}
+	}
+	return Value{Valid: true, F: v}
+}
+
+// DateValue makes a Date cell of the calendar day of t (its year, month and
+// day, whatever its location).
+func DateValue(t time.Time) Value {
+	day := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+	return Value{Valid: true, I: day.Unix() / 86400}
+}
+
 // Row is one output row, aligned with the Schema.
 type Row []Value
 
@@ -84,23 +109,14 @@ func (r Row) SetString(i int, s string) { r[i] = Value{Valid: true, S: s} }
 func (r Row) SetInt(i int, v int64) { r[i] = Value{Valid: true, I: v} }
 
 // SetFloat sets cell i to v; NaN and infinities are stored as null.
-func (r Row) SetFloat(i int, v float64) {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		r[i] = Value{}
-		return
-	}
-	r[i] = Value{Valid: true, F: v}
-}
+func (r Row) SetFloat(i int, v float64) { r[i] = FloatValue(v) }
 
 // SetTime sets cell i to t, kept to the millisecond.
 func (r Row) SetTime(i int, t time.Time) { r[i] = Value{Valid: true, I: t.UnixMilli()} }
 
 // SetDate sets cell i to the calendar day of t (its year, month and day,
 // whatever its location).
-func (r Row) SetDate(i int, t time.Time) {
-	day := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
-	r[i] = Value{Valid: true, I: day.Unix() / 86400}
-}
+func (r Row) SetDate(i int, t time.Time) { r[i] = DateValue(t) }
 
 // Reset makes every cell null, so that a row can be reused.
 func (r Row) Reset() { clear(r) }

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/valyala/fastjson"
 
 	"github.com/scorepipe/scorepipe/mappings"
 )
@@ -116,15 +119,50 @@ func (u *Unknowns) Summary(n int) string {
 }
 
 // Product turns the replies of one product into its output columns: the
-// status columns, then every catalog field in catalog order.
+// status columns, then every catalog field in catalog order. A Product is
+// safe for concurrent use: what one Fill needs for itself (the JSON parser
+// and scratch buffers) comes from a pool.
 type Product struct {
-	catalog   *mappings.Catalog
-	columns   []mappings.Column
-	fieldCol  []int          // offset of each field's first column
-	subCol    map[string]int // offset of each sub-product's status column
-	subIndex  map[string]int // sub-product code → index in catalog.Subs
-	known     map[string]map[string]bool
-	listPaths map[string]map[string]bool
+	catalog *mappings.Catalog
+	columns []mappings.Column
+	fields  []fieldPlan // per catalog field, in catalog order
+	data    []subPlan   // per sub-product in catalog order; one, for the whole payload, for a flat product
+	subIdx  map[string]int
+	nodes   int // path nodes over all subPlans: the length of fillState.vals
+	states  sync.Pool
+}
+
+// fieldPlan is what Fill needs to know about one catalog field.
+type fieldPlan struct {
+	f         *mappings.Field
+	col       int               // offset of the field's first column
+	node      int               // the path node that holds the field's value; -1 when Fill never reads it
+	strs      map[string]string // table codes and sentinels: values that need no new string
+	sentinels []float64         // the sentinels that are numbers
+	countName string            // the field's Unparsed name as a list: <column>_count
+}
+
+// subPlan is what Fill needs to know about the data of one (sub-)product.
+type subPlan struct {
+	code      string // "" for a flat product
+	owner     string // prefix of its unknown-field names: PRODUCT. or PRODUCT.SUB.
+	statusCol int    // offset of the sub-product's status column
+	answer    int    // index into fillState.subs of the answer it takes
+	known     map[string]bool
+	root      *pathNode
+	fields    []int // indices into Product.fields, in catalog order
+	lo, hi    int   // the ids of its path nodes
+	plain     bool  // no path has an empty step (a.b, not .a, a..b or a.): paths and nodes match one to one
+}
+
+// pathNode is one step of the catalog paths of a (sub-)product: the root,
+// "riskWarning", "riskWarning.totalRiskCounts"…
+type pathNode struct {
+	name     string
+	id       int
+	known    bool // a catalog field has exactly this path
+	children map[string]*pathNode
+	inner    []*pathNode // the children that have children of their own, by name
 }
 
 // Offsets of the status columns within a product's columns.
@@ -139,27 +177,99 @@ const (
 
 // NewProduct prepares the columns of a product from its catalog.
 func NewProduct(c *mappings.Catalog) *Product {
-	p := &Product{catalog: c, subCol: map[string]int{}, subIndex: map[string]int{},
-		known: map[string]map[string]bool{}, listPaths: map[string]map[string]bool{}}
+	p := &Product{catalog: c, subIdx: map[string]int{}}
 	p.columns = c.StatusColumns()
-	for i, s := range c.Subs {
-		p.subIndex[s.Code] = i
-		p.subCol[s.Code] = statusColumns + i
-	}
 	for i := range c.Fields {
 		f := &c.Fields[i]
-		p.fieldCol = append(p.fieldCol, len(p.columns))
+		fp := fieldPlan{f: f, col: len(p.columns), node: -1, countName: f.Column + "_count"}
 		p.columns = append(p.columns, f.Columns()...)
-		if p.known[f.Sub] == nil {
-			p.known[f.Sub] = map[string]bool{}
-			p.listPaths[f.Sub] = map[string]bool{}
+		if t := f.Lookup(); t != nil && (f.Type == mappings.IntervalCode || f.Type == mappings.Enum) {
+			fp.strs = map[string]string{}
+			for _, e := range t.Entries {
+				fp.strs[e.Code] = e.Code
+			}
+			for _, s := range f.Sentinels {
+				fp.strs[s] = s
+			}
 		}
-		p.known[f.Sub][f.Path] = true
-		if f.Type == mappings.ListCount {
-			p.listPaths[f.Sub][f.Path] = true
+		for _, s := range f.Sentinels {
+			if x, err := strconv.ParseFloat(s, 64); err == nil {
+				fp.sentinels = append(fp.sentinels, x)
+			}
+		}
+		p.fields = append(p.fields, fp)
+	}
+	if len(c.Subs) == 0 {
+		p.data = []subPlan{{owner: c.Product + "."}}
+	}
+	for i, s := range c.Subs {
+		p.subIdx[s.Code] = i
+		p.data = append(p.data, subPlan{code: s.Code, owner: c.Product + "." + s.Code + "."})
+	}
+	for i := range c.Subs {
+		// By code, as a catalog could (but mappings.Load does not let it)
+		// give a code twice.
+		p.data[i].answer = p.subIdx[p.data[i].code]
+		p.data[i].statusCol = statusColumns + p.data[i].answer
+	}
+	for si := range p.data {
+		sp := &p.data[si]
+		sp.known = map[string]bool{}
+		sp.lo = p.nodes
+		sp.root = &pathNode{id: p.nodes}
+		p.nodes++
+		plain := true
+		for i := range p.fields {
+			fp := &p.fields[i]
+			if fp.f.Sub != sp.code {
+				continue
+			}
+			sp.known[fp.f.Path] = true
+			n := sp.root
+			plain = plain && !slices.Contains(strings.Split(fp.f.Path, "."), "")
+			for part := range strings.SplitSeq(fp.f.Path, ".") {
+				child := n.children[part]
+				if child == nil {
+					if n.children == nil {
+						n.children = map[string]*pathNode{}
+					}
+					child = &pathNode{name: part, id: p.nodes}
+					p.nodes++
+					n.children[part] = child
+				}
+				n = child
+			}
+			fp.node = n.id
+			sp.fields = append(sp.fields, i)
+		}
+		sp.hi = p.nodes
+		sp.plain = plain
+		markPaths(sp.root, "", sp.known)
+	}
+	p.states.New = func() any { return &fillState{vals: make([]*fastjson.Value, p.nodes)} }
+	return p
+}
+
+// markPaths marks the nodes whose path is a catalog field's and lists the
+// children that have children of their own, in a stable order.
+func markPaths(n *pathNode, path string, known map[string]bool) {
+	names := make([]string, 0, len(n.children))
+	for name := range n.children {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		child := n.children[name]
+		childPath := name
+		if path != "" {
+			childPath = path + "." + name
+		}
+		child.known = known[childPath]
+		if len(child.children) > 0 {
+			n.inner = append(n.inner, child)
+			markPaths(child, childPath, known)
 		}
 	}
-	return p
 }
 
 // Catalog returns the product's catalog.
@@ -189,12 +299,7 @@ func (p *Product) FillSubs(row RowWriter, base int, r *Reply, u *Unknowns, subs 
 	if status == StatusOK {
 		status, message = p.fillPayload(row, base, r.Payload, u, subs)
 	} else {
-		for i, s := range p.catalog.Subs {
-			row.SetString(base+p.subCol[s.Code], string(status))
-			if subs != nil {
-				subs[i] = status
-			}
-		}
+		p.setSubs(row, base, subs, status)
 	}
 	row.SetString(base+colStatus, string(status))
 	if r.HasCode {
@@ -212,45 +317,54 @@ func (p *Product) FillSubs(row RowWriter, base int, r *Reply, u *Unknowns, subs 
 	return status
 }
 
-func (p *Product) fillPayload(row RowWriter, base int, payload []byte, u *Unknowns, subs []Status) (Status, string) {
-	obj, err := decodeObject(payload)
-	if err != nil {
-		for i, s := range p.catalog.Subs {
-			row.SetString(base+p.subCol[s.Code], string(StatusFailed))
-			if subs != nil {
-				subs[i] = StatusFailed
-			}
+// setSubs gives every sub-product the same status.
+func (p *Product) setSubs(row RowWriter, base int, subs []Status, status Status) {
+	for i := range p.catalog.Subs {
+		row.SetString(base+p.data[i].statusCol, string(status))
+		if subs != nil {
+			subs[i] = status
 		}
+	}
+}
+
+func (p *Product) fillPayload(row RowWriter, base int, payload []byte, u *Unknowns, subs []Status) (Status, string) {
+	st := p.states.Get().(*fillState)
+	defer p.states.Put(st)
+	obj, err := st.parse(payload)
+	if err != nil {
+		p.setSubs(row, base, subs, StatusFailed)
 		return StatusFailed, "unreadable payload: " + err.Error()
 	}
 	if len(p.catalog.Subs) == 0 {
-		if p.fillFields(row, base, "", obj, u) {
+		if st.fillData(row, base, p, &p.data[0], obj, u) {
 			return StatusOK, ""
 		}
 		return StatusNoRecord, ""
 	}
-	datas, problems := p.subData(obj)
+	st.subData(p, obj)
 	anyOK, anyNoRecord := false, false
-	for i, s := range p.catalog.Subs {
+	for i := range p.catalog.Subs {
 		status := StatusFailed
-		data, answered := datas[s.Code]
-		switch {
-		case !answered:
-		case data == nil:
+		switch d := st.subs[p.data[i].answer]; {
+		case !d.answered:
+		case d.data == nil:
 			status = StatusNoRecord
-		case p.fillFields(row, base, s.Code, data, u):
+		case st.fillData(row, base, p, &p.data[i], d.data, u):
 			status = StatusOK
 		default:
 			status = StatusNoRecord
 		}
 		anyOK = anyOK || status == StatusOK
 		anyNoRecord = anyNoRecord || status == StatusNoRecord
-		row.SetString(base+p.subCol[s.Code], string(status))
+		row.SetString(base+p.data[i].statusCol, string(status))
 		if subs != nil {
 			subs[i] = status
 		}
 	}
-	message := strings.Join(problems, "; ")
+	var message string
+	if len(st.msg) > 0 {
+		message = string(st.msg)
+	}
 	switch {
 	case anyOK:
 		return StatusOK, message
@@ -263,96 +377,9 @@ func (p *Product) fillPayload(row RowWriter, base int, payload []byte, u *Unknow
 	return StatusFailed, message
 }
 
-// subData finds the data of each sub-product in a combo reply
-// {"responses": [{"api_code", "success", "data"}]}. A sub-product that
-// answered success with no data maps to nil; one that failed is absent and
-// its reason is in problems.
-func (p *Product) subData(obj map[string]any) (map[string]map[string]any, []string) {
-	out := map[string]map[string]any{}
-	var problems []string
-	list, _ := obj["responses"].([]any)
-	if list == nil {
-		return out, []string{"reply has no responses list"}
-	}
-	for _, item := range list {
-		resp, _ := item.(map[string]any)
-		code, _ := resp["api_code"].(string)
-		if _, ok := p.subIndex[code]; !ok {
-			continue
-		}
-		if success, _ := resp["success"].(bool); !success {
-			msg, _ := resp["message"].(string)
-			if msg == "" {
-				msg = "success false"
-			}
-			problems = append(problems, code+": "+msg)
-			continue
-		}
-		data, _ := resp["data"].(map[string]any)
-		if len(data) == 0 {
-			out[code] = nil
-			continue
-		}
-		out[code] = data
-	}
-	return out, problems
-}
-
-// fillFields writes the fields of one (sub-)product from its data and
-// reports whether any field had a value. Payload fields the catalog does not
-// list are counted.
-func (p *Product) fillFields(row RowWriter, base int, sub string, data map[string]any, u *Unknowns) bool {
-	found := false
-	for i := range p.catalog.Fields {
-		f := &p.catalog.Fields[i]
-		if f.Sub != sub {
-			continue
-		}
-		v, _ := lookup(data, f.Path)
-		if fillField(row, base+p.fieldCol[i], f, v, u) {
-			found = true
-		}
-	}
-	p.countUnknown(sub, "", data, u)
-	return found
-}
-
-// countUnknown walks the data and counts leaves the catalog does not list.
-func (p *Product) countUnknown(sub, prefix string, data map[string]any, u *Unknowns) {
-	for k, v := range data {
-		path := k
-		if prefix != "" {
-			path = prefix + "." + k
-		}
-		if p.known[sub][path] {
-			continue
-		}
-		if m, ok := v.(map[string]any); ok && len(m) > 0 {
-			p.countUnknown(sub, path, m, u)
-			continue
-		}
-		owner := p.catalog.Product
-		if sub != "" {
-			owner += "." + sub
-		}
-		u.add(&u.Fields, owner+"."+path)
-	}
-}
-
-func lookup(data map[string]any, path string) (any, bool) {
-	var cur any = data
-	for part := range strings.SplitSeq(path, ".") {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return nil, false
-		}
-		if cur, ok = m[part]; !ok {
-			return nil, false
-		}
-	}
-	return cur, true
-}
-
+// decodeObject reads a payload the way encoding/json does: the first JSON
+// value in it, which must be an object. Fill uses it for the payloads the
+// fast parser cannot take as they are (see fillState.parse).
 func decodeObject(payload []byte) (map[string]any, error) {
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	dec.UseNumber()
@@ -364,112 +391,4 @@ func decodeObject(payload []byte) (map[string]any, error) {
 		return nil, fmt.Errorf("payload is not a JSON object")
 	}
 	return obj, nil
-}
-
-// scalar returns the text of a JSON scalar; ok is false for objects and lists.
-func scalar(v any) (string, bool) {
-	switch x := v.(type) {
-	case nil:
-		return "", true
-	case string:
-		return strings.TrimSpace(x), true
-	case json.Number:
-		return x.String(), true
-	case bool:
-		if x {
-			return "1", true
-		}
-		return "0", true
-	}
-	return "", false
-}
-
-// fillField writes one field's columns at col and reports whether it had a value.
-func fillField(row RowWriter, col int, f *mappings.Field, v any, u *Unknowns) bool {
-	if f.Type == mappings.ListCount {
-		switch list := v.(type) {
-		case nil:
-			return false
-		case []any:
-			row.SetInt(col, int64(len(list)))
-			return true
-		}
-		u.add(&u.Unparsed, f.Column+"_count")
-		return false
-	}
-	raw, ok := scalar(v)
-	if !ok {
-		u.add(&u.Unparsed, f.Column)
-		return false
-	}
-	if raw == "" {
-		return false
-	}
-	switch f.Type {
-	case mappings.IntervalCode, mappings.IntervalText:
-		row.SetString(col, raw)
-		if f.IsSentinel(raw) {
-			return true
-		}
-		var iv mappings.Interval
-		if f.Type == mappings.IntervalCode {
-			if iv, ok = f.Lookup().Interval(raw); !ok {
-				u.add(&u.Codes, f.Column+"="+raw)
-				return true
-			}
-		} else {
-			var err error
-			if iv, ok, err = mappings.ParseInterval(raw); err != nil || !ok {
-				u.add(&u.Unparsed, f.Column)
-				return true
-			}
-		}
-		if iv.LowBounded() {
-			row.SetFloat(col+1, iv.Low)
-		}
-		if iv.HighBounded() {
-			row.SetFloat(col+2, iv.High)
-		}
-	case mappings.Flag:
-		switch raw {
-		case "1", "1.0", "true":
-			row.SetInt(col, 1)
-		case "0", "0.0", "false":
-			row.SetInt(col, 0)
-		default:
-			u.add(&u.Unparsed, f.Column)
-		}
-	case mappings.Enum:
-		if f.IsSentinel(raw) {
-			return true
-		}
-		n, ok := f.Lookup().Value(raw)
-		if !ok {
-			u.add(&u.Codes, f.Column+"="+raw)
-			return true
-		}
-		row.SetInt(col, n)
-	case mappings.Number, mappings.Score:
-		x, err := strconv.ParseFloat(raw, 64)
-		if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
-			u.add(&u.Unparsed, f.Column)
-			return true
-		}
-		if f.IsSentinel(raw) || isNumericSentinel(f, x) {
-			return true
-		}
-		row.SetFloat(col, x)
-	default:
-		row.SetString(col, raw)
-	}
-	return true
-}
-
-func isNumericSentinel(f *mappings.Field, x float64) bool {
-	for _, s := range f.Sentinels {
-		if y, err := strconv.ParseFloat(s, 64); err == nil && x == y {
-			return true
-		}
-	}
-	return false
 }

@@ -34,7 +34,14 @@ func IDCheckChar(first17 string) byte {
 }
 
 // toHalfWidth folds full-width digits, letters and punctuation to ASCII.
-func toHalfWidth(s string) string { return width.Narrow.String(s) }
+func toHalfWidth(s string) string {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return width.Narrow.String(s)
+		}
+	}
+	return s // ASCII already: the common case, without the transformer's cost
+}
 
 // NormalizeIDCard returns the 18-character form of a resident ID number:
 // spaces trimmed, full-width characters folded, a lower-case x upper-cased,

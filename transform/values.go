@@ -40,8 +40,10 @@ func ParseFloat(s string) (float64, error) {
 	return v, nil
 }
 
+var numberNoise = strings.NewReplacer(",", "", " ", "", "_", "")
+
 func cleanNumber(s string) string {
-	return strings.NewReplacer(",", "", " ", "", "_", "").Replace(strings.TrimSpace(toHalfWidth(s)))
+	return numberNoise.Replace(strings.TrimSpace(toHalfWidth(s)))
 }
 
 // dateLayouts are the ways applicant files write dates. "01-02-06" is how

@@ -100,6 +100,21 @@ func (c *Cipher) Decrypt(b64 string) ([]byte, error) {
 // and data that is not an object (wrapping [ErrPayload]) are errors; the
 // messages never quote the plaintext.
 func (c *Cipher) Payload(r *Reply) (json.RawMessage, error) {
+	plain, err := c.Object(r)
+	if err != nil {
+		return nil, err
+	}
+	if !json.Valid(plain) {
+		return nil, fmt.Errorf("%w: decrypted data is not valid JSON", ErrPayload)
+	}
+	return json.RawMessage(plain), nil
+}
+
+// Object is Payload without the final validation of the whole JSON text:
+// it decrypts, unwraps a JSON string holding the object, and checks that
+// what remains starts as an object. For callers that parse the object
+// anyway and report what they cannot read.
+func (c *Cipher) Object(r *Reply) ([]byte, error) {
 	if r == nil || r.Data == "" {
 		return nil, fmt.Errorf("%w: the reply carries no data", ErrPayload)
 	}
@@ -118,10 +133,7 @@ func (c *Cipher) Payload(r *Reply) (json.RawMessage, error) {
 	if len(plain) == 0 || plain[0] != '{' {
 		return nil, fmt.Errorf("%w: decrypted data is not a JSON object (found %s)", ErrPayload, jsonKind(plain))
 	}
-	if !json.Valid(plain) {
-		return nil, fmt.Errorf("%w: decrypted data is not valid JSON", ErrPayload)
-	}
-	return json.RawMessage(bytes.Clone(plain)), nil
+	return plain, nil
 }
 
 // trimJSON drops a UTF-8 byte order mark and surrounding white space.

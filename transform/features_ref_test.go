@@ -1,0 +1,370 @@
+package transform_test
+
+// The reference implementation: Fill as it was before it read payloads with
+// fastjson (encoding/json into map[string]any, then a walk over the maps),
+// copied with its names prefixed by ref. The differential and fuzz tests
+// check that transform.Product gives exactly what it gives.
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/scorepipe/scorepipe/mappings"
+	"github.com/scorepipe/scorepipe/transform"
+)
+
+func refAdd(m *map[string]int64, k string) {
+	if *m == nil {
+		*m = map[string]int64{}
+	}
+	(*m)[k]++
+}
+
+// refProduct turns the replies of one product into its output columns: the
+// status columns, then every catalog field in catalog order.
+type refProduct struct {
+	catalog   *mappings.Catalog
+	columns   []mappings.Column
+	fieldCol  []int          // offset of each field's first column
+	subCol    map[string]int // offset of each sub-product's status column
+	subIndex  map[string]int // sub-product code → index in catalog.Subs
+	known     map[string]map[string]bool
+	listPaths map[string]map[string]bool
+}
+
+// Offsets of the status columns within a product's columns.
+const (
+	refColStatus = iota
+	refColCode
+	refColMessage
+	refColTransaction
+	refColQueriedAt
+	refStatusColumns
+)
+
+// newRefProduct prepares the columns of a product from its catalog.
+func newRefProduct(c *mappings.Catalog) *refProduct {
+	p := &refProduct{catalog: c, subCol: map[string]int{}, subIndex: map[string]int{},
+		known: map[string]map[string]bool{}, listPaths: map[string]map[string]bool{}}
+	p.columns = c.StatusColumns()
+	for i, s := range c.Subs {
+		p.subIndex[s.Code] = i
+		p.subCol[s.Code] = refStatusColumns + i
+	}
+	for i := range c.Fields {
+		f := &c.Fields[i]
+		p.fieldCol = append(p.fieldCol, len(p.columns))
+		p.columns = append(p.columns, f.Columns()...)
+		if p.known[f.Sub] == nil {
+			p.known[f.Sub] = map[string]bool{}
+			p.listPaths[f.Sub] = map[string]bool{}
+		}
+		p.known[f.Sub][f.Path] = true
+		if f.Type == mappings.ListCount {
+			p.listPaths[f.Sub][f.Path] = true
+		}
+	}
+	return p
+}
+
+// refFillSubs is Fill that also reports the status of each sub-product, in
+// catalog order, into subs (when subs has room for them).
+func (p *refProduct) refFillSubs(row transform.RowWriter, base int, r *transform.Reply, u *transform.Unknowns, subs []transform.Status) transform.Status {
+	for i := range p.columns {
+		row.SetNull(base + i)
+	}
+	if len(subs) < len(p.catalog.Subs) {
+		subs = nil
+	}
+	status, message := r.Status, r.Message
+	if status == transform.StatusOK {
+		status, message = p.refFillPayload(row, base, r.Payload, u, subs)
+	} else {
+		for i, s := range p.catalog.Subs {
+			row.SetString(base+p.subCol[s.Code], string(status))
+			if subs != nil {
+				subs[i] = status
+			}
+		}
+	}
+	row.SetString(base+refColStatus, string(status))
+	if r.HasCode {
+		row.SetInt(base+refColCode, int64(r.Code))
+	}
+	if message != "" {
+		row.SetString(base+refColMessage, message)
+	}
+	if r.TransactionID != "" {
+		row.SetString(base+refColTransaction, r.TransactionID)
+	}
+	if !r.QueriedAt.IsZero() {
+		row.SetTime(base+refColQueriedAt, r.QueriedAt)
+	}
+	return status
+}
+
+func (p *refProduct) refFillPayload(row transform.RowWriter, base int, payload []byte, u *transform.Unknowns, subs []transform.Status) (transform.Status, string) {
+	obj, err := refDecodeObject(payload)
+	if err != nil {
+		for i, s := range p.catalog.Subs {
+			row.SetString(base+p.subCol[s.Code], string(transform.StatusFailed))
+			if subs != nil {
+				subs[i] = transform.StatusFailed
+			}
+		}
+		return transform.StatusFailed, "unreadable payload: " + err.Error()
+	}
+	if len(p.catalog.Subs) == 0 {
+		if p.refFillFields(row, base, "", obj, u) {
+			return transform.StatusOK, ""
+		}
+		return transform.StatusNoRecord, ""
+	}
+	datas, problems := p.refSubData(obj)
+	anyOK, anyNoRecord := false, false
+	for i, s := range p.catalog.Subs {
+		status := transform.StatusFailed
+		data, answered := datas[s.Code]
+		switch {
+		case !answered:
+		case data == nil:
+			status = transform.StatusNoRecord
+		case p.refFillFields(row, base, s.Code, data, u):
+			status = transform.StatusOK
+		default:
+			status = transform.StatusNoRecord
+		}
+		anyOK = anyOK || status == transform.StatusOK
+		anyNoRecord = anyNoRecord || status == transform.StatusNoRecord
+		row.SetString(base+p.subCol[s.Code], string(status))
+		if subs != nil {
+			subs[i] = status
+		}
+	}
+	message := strings.Join(problems, "; ")
+	switch {
+	case anyOK:
+		return transform.StatusOK, message
+	case anyNoRecord:
+		return transform.StatusNoRecord, message
+	}
+	if message == "" {
+		message = "no sub-product answered"
+	}
+	return transform.StatusFailed, message
+}
+
+// refSubData finds the data of each sub-product in a combo reply
+// {"responses": [{"api_code", "success", "data"}]}. A sub-product that
+// answered success with no data maps to nil; one that failed is absent and
+// its reason is in problems.
+func (p *refProduct) refSubData(obj map[string]any) (map[string]map[string]any, []string) {
+	out := map[string]map[string]any{}
+	var problems []string
+	list, _ := obj["responses"].([]any)
+	if list == nil {
+		return out, []string{"reply has no responses list"}
+	}
+	for _, item := range list {
+		resp, _ := item.(map[string]any)
+		code, _ := resp["api_code"].(string)
+		if _, ok := p.subIndex[code]; !ok {
+			continue
+		}
+		if success, _ := resp["success"].(bool); !success {
+			msg, _ := resp["message"].(string)
+			if msg == "" {
+				msg = "success false"
+			}
+			problems = append(problems, code+": "+msg)
+			continue
+		}
+		data, _ := resp["data"].(map[string]any)
+		if len(data) == 0 {
+			out[code] = nil
+			continue
+		}
+		out[code] = data
+	}
+	return out, problems
+}
+
+// refFillFields writes the fields of one (sub-)product from its data and
+// reports whether any field had a value. Payload fields the catalog does not
+// list are counted.
+func (p *refProduct) refFillFields(row transform.RowWriter, base int, sub string, data map[string]any, u *transform.Unknowns) bool {
+	found := false
+	for i := range p.catalog.Fields {
+		f := &p.catalog.Fields[i]
+		if f.Sub != sub {
+			continue
+		}
+		v, _ := refLookup(data, f.Path)
+		if refFillField(row, base+p.fieldCol[i], f, v, u) {
+			found = true
+		}
+	}
+	p.refCountUnknown(sub, "", data, u)
+	return found
+}
+
+// refCountUnknown walks the data and counts leaves the catalog does not list.
+func (p *refProduct) refCountUnknown(sub, prefix string, data map[string]any, u *transform.Unknowns) {
+	for k, v := range data {
+		path := k
+		if prefix != "" {
+			path = prefix + "." + k
+		}
+		if p.known[sub][path] {
+			continue
+		}
+		if m, ok := v.(map[string]any); ok && len(m) > 0 {
+			p.refCountUnknown(sub, path, m, u)
+			continue
+		}
+		owner := p.catalog.Product
+		if sub != "" {
+			owner += "." + sub
+		}
+		refAdd(&u.Fields, owner+"."+path)
+	}
+}
+
+func refLookup(data map[string]any, path string) (any, bool) {
+	var cur any = data
+	for part := range strings.SplitSeq(path, ".") {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if cur, ok = m[part]; !ok {
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
+func refDecodeObject(payload []byte) (map[string]any, error) {
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.UseNumber()
+	var obj map[string]any
+	if err := dec.Decode(&obj); err != nil {
+		return nil, err
+	}
+	if obj == nil {
+		return nil, fmt.Errorf("payload is not a JSON object")
+	}
+	return obj, nil
+}
+
+// refScalar returns the text of a JSON refScalar; ok is false for objects and lists.
+func refScalar(v any) (string, bool) {
+	switch x := v.(type) {
+	case nil:
+		return "", true
+	case string:
+		return strings.TrimSpace(x), true
+	case json.Number:
+		return x.String(), true
+	case bool:
+		if x {
+			return "1", true
+		}
+		return "0", true
+	}
+	return "", false
+}
+
+// fillField writes one field's columns at col and reports whether it had a value.
+func refFillField(row transform.RowWriter, col int, f *mappings.Field, v any, u *transform.Unknowns) bool {
+	if f.Type == mappings.ListCount {
+		switch list := v.(type) {
+		case nil:
+			return false
+		case []any:
+			row.SetInt(col, int64(len(list)))
+			return true
+		}
+		refAdd(&u.Unparsed, f.Column+"_count")
+		return false
+	}
+	raw, ok := refScalar(v)
+	if !ok {
+		refAdd(&u.Unparsed, f.Column)
+		return false
+	}
+	if raw == "" {
+		return false
+	}
+	switch f.Type {
+	case mappings.IntervalCode, mappings.IntervalText:
+		row.SetString(col, raw)
+		if f.IsSentinel(raw) {
+			return true
+		}
+		var iv mappings.Interval
+		if f.Type == mappings.IntervalCode {
+			if iv, ok = f.Lookup().Interval(raw); !ok {
+				refAdd(&u.Codes, f.Column+"="+raw)
+				return true
+			}
+		} else {
+			var err error
+			if iv, ok, err = mappings.ParseInterval(raw); err != nil || !ok {
+				refAdd(&u.Unparsed, f.Column)
+				return true
+			}
+		}
+		if iv.LowBounded() {
+			row.SetFloat(col+1, iv.Low)
+		}
+		if iv.HighBounded() {
+			row.SetFloat(col+2, iv.High)
+		}
+	case mappings.Flag:
+		switch raw {
+		case "1", "1.0", "true":
+			row.SetInt(col, 1)
+		case "0", "0.0", "false":
+			row.SetInt(col, 0)
+		default:
+			refAdd(&u.Unparsed, f.Column)
+		}
+	case mappings.Enum:
+		if f.IsSentinel(raw) {
+			return true
+		}
+		n, ok := f.Lookup().Value(raw)
+		if !ok {
+			refAdd(&u.Codes, f.Column+"="+raw)
+			return true
+		}
+		row.SetInt(col, n)
+	case mappings.Number, mappings.Score:
+		x, err := strconv.ParseFloat(raw, 64)
+		if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+			refAdd(&u.Unparsed, f.Column)
+			return true
+		}
+		if f.IsSentinel(raw) || refIsNumericSentinel(f, x) {
+			return true
+		}
+		row.SetFloat(col, x)
+	default:
+		row.SetString(col, raw)
+	}
+	return true
+}
+
+func refIsNumericSentinel(f *mappings.Field, x float64) bool {
+	for _, s := range f.Sentinels {
+		if y, err := strconv.ParseFloat(s, 64); err == nil && x == y {
+			return true
+		}
+	}
+	return false
+}

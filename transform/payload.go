@@ -1,0 +1,628 @@
+package transform
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"math"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/valyala/fastjson"
+
+	"github.com/scorepipe/scorepipe/mappings"
+)
+
+// How Fill reads a payload.
+//
+// The meaning of a payload is the one encoding/json gives it: the first JSON
+// value, which must be an object, decoded into map[string]any with
+// UseNumber (duplicate keys: the last one wins; invalid UTF-8 becomes
+// U+FFFD; strings trimmed of white space; numbers kept as written, "1" and
+// "1.0" apart). Fill reads most payloads with fastjson instead, which does
+// not allocate, and only where the two read a payload alike:
+//
+//   - the payload is one JSON object and nothing else, and valid JSON by
+//     encoding/json's rules: fastjson checks the structure; numbers are
+//     checked against the JSON grammar (fastjson takes "01", "1.", "NaN",
+//     "-inf"…); when the payload has a backslash or a byte below 0x20
+//     anywhere, its strings are checked for control characters and invalid
+//     escapes (fastjson takes both);
+//   - the payload is valid UTF-8 and has no \u escape of a UTF-16 surrogate
+//     (fastjson keeps a lone surrogate as its escape, and takes any
+//     escape after a high surrogate for the pair).
+//
+// Every other payload goes through encoding/json: its error, when it has
+// one, is the message, word for word; otherwise the object it decodes is
+// written out again by json.Marshal (valid UTF-8, no surrogate escapes, no
+// duplicate keys) and that is what fastjson reads. The one payload this
+// cannot read as encoding/json does is one with a value nested deeper than
+// fastjson.MaxDepth (300 levels, the value itself counted, so a string in
+// 300 objects; encoding/json takes 10000): Fill reports it failed,
+// "unreadable payload: cannot parse JSON: … too big depth …".
+//
+// Duplicate keys are resolved while walking: the value of a catalog path is
+// the last one seen, and a key the catalog does not list is counted once,
+// by its last value.
+
+// fillState is what one Fill needs for itself; a Product keeps a pool.
+// Nothing in it outlives the Fill but the interned strings, which are
+// ordinary Go strings.
+type fillState struct {
+	parser   fastjson.Parser
+	vals     []*fastjson.Value // per path node: the value found there, nil when none
+	entries  []unknownEntry    // keys the catalog does not list, of the objects being walked
+	path     []byte            // owner and path of the object being walked: JRZQ9E2A.a.b
+	num      []byte            // the text of a number
+	name     []byte            // an Unknowns.Codes name being built
+	msg      []byte            // what the sub-products that failed said
+	subs     []subResult       // per sub-product
+	strs     map[string]int32  // interned strings: index into interned
+	interned []internedString
+	stamp    uint64                    // counts the objects whose unknown keys were counted
+	ivs      map[string]parsedInterval // mappings.ParseInterval of interned values
+}
+
+// parsedInterval is what mappings.ParseInterval said of a text.
+type parsedInterval struct {
+	iv mappings.Interval
+	ok bool // an interval, and no error
+}
+
+// unknownEntry is a key of the object being walked that the catalog does
+// not list.
+type unknownEntry struct {
+	key   []byte
+	v     *fastjson.Value
+	child *pathNode // the catalog path the key continues, if any
+	name  string    // PRODUCT.path, the name it is counted by
+	dup   bool      // the object gives the key again, later
+}
+
+// internedString is a string Fill has made before: a cell value or the name
+// of an unknown field.
+type internedString struct {
+	s     string
+	stamp uint64 // the object in which the name was last counted as unknown
+}
+
+// subResult is what a combo reply says about one sub-product.
+type subResult struct {
+	answered bool             // it answered success
+	data     *fastjson.Object // nil: with no data
+}
+
+// Bounds on what a fillState remembers: values and names are interned only
+// up to maxInterned of them, each at most maxInternLen bytes long.
+const (
+	maxInterned  = 1 << 13
+	maxInternLen = 128
+)
+
+var (
+	textOne  = []byte("1")
+	textZero = []byte("0")
+)
+
+// intern returns b as a string, the same one every time when it can, and
+// its index in st.interned (-1 when it is not interned).
+func (st *fillState) intern(b []byte) (string, int32) {
+	if i, ok := st.strs[string(b)]; ok {
+		return st.interned[i].s, i
+	}
+	s := string(b)
+	if len(st.interned) >= maxInterned || len(b) > maxInternLen {
+		return s, -1
+	}
+	if st.strs == nil {
+		st.strs = map[string]int32{}
+	}
+	i := int32(len(st.interned))
+	st.interned = append(st.interned, internedString{s: s})
+	st.strs[s] = i
+	return s, i
+}
+
+// str returns a field's value as a string: its table's own string for a
+// code in the table or a sentinel, else an interned one.
+func (st *fillState) str(fp *fieldPlan, b []byte) string {
+	if s, ok := fp.strs[string(b)]; ok {
+		return s
+	}
+	s, _ := st.intern(b)
+	return s
+}
+
+// parse reads the payload as an object (see "How Fill reads a payload").
+// The object is valid until st is used again.
+func (st *fillState) parse(payload []byte) (*fastjson.Object, error) {
+	if o := st.parseFast(payload); o != nil {
+		return o, nil
+	}
+	obj, err := decodeObject(payload)
+	if err != nil {
+		return nil, err
+	}
+	norm, err := json.Marshal(obj)
+	if err != nil {
+		return nil, err
+	}
+	v, err := st.parser.ParseBytes(norm)
+	if err != nil {
+		return nil, err
+	}
+	return v.GetObject(), nil
+}
+
+// parseFast reads the payload with fastjson when that reads it as
+// encoding/json would, and returns nil otherwise.
+func (st *fillState) parseFast(payload []byte) *fastjson.Object {
+	if !utf8.Valid(payload) || hasSpecialByte(payload) && !stringsReadAlike(payload) {
+		return nil
+	}
+	v, err := st.parser.ParseBytes(payload)
+	if err != nil || v.Type() != fastjson.TypeObject || !st.numbersValid(v) {
+		return nil
+	}
+	return v.GetObject()
+}
+
+// hasSpecialByte reports whether b has a backslash or a byte below 0x20
+// (a control character, or white space other than the space). Eight bytes at
+// a time: x-0x20… & ^x has a high bit set iff a byte of x is below 0x20, and
+// the same on x^0x5c… finds a backslash (a zero byte).
+func hasSpecialByte(b []byte) bool {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	for len(b) >= 8 {
+		x := binary.LittleEndian.Uint64(b)
+		y := x ^ ('\\' * ones)
+		if ((x-0x20*ones)&^x|(y-ones)&^y)&highs != 0 {
+			return true
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c < 0x20 || c == '\\' {
+			return true
+		}
+	}
+	return false
+}
+
+// stringsReadAlike reports whether the strings of JSON text b (keys
+// included) are ones encoding/json and fastjson read alike: no control
+// characters, valid escapes, no \u escape of a UTF-16 surrogate. What lies
+// between the strings is left to the parser. (fastjson.Validate is no help
+// here: it misses a control character followed by an escape in a string.)
+func stringsReadAlike(b []byte) bool {
+	in := false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case !in:
+			in = c == '"'
+		case c == '"':
+			in = false
+		case c < 0x20:
+			return false
+		case c == '\\':
+			if i+1 >= len(b) {
+				return false
+			}
+			switch b[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i++
+			case 'u':
+				if i+6 > len(b) {
+					return false
+				}
+				for _, h := range b[i+2 : i+6] {
+					if !('0' <= h && h <= '9' || 'a' <= h|0x20 && h|0x20 <= 'f') {
+						return false
+					}
+				}
+				if c := b[i+3]; b[i+2]|0x20 == 'd' && (c == '8' || c == '9' || c|0x20 >= 'a') {
+					return false // a surrogate
+				}
+				i += 5
+			default:
+				return false
+			}
+		}
+	}
+	return !in
+}
+
+// numbersValid reports whether every number in v is written as JSON allows.
+func (st *fillState) numbersValid(v *fastjson.Value) bool {
+	switch v.Type() {
+	case fastjson.TypeObject:
+		ok := true
+		v.GetObject().Visit(func(_ []byte, c *fastjson.Value) {
+			ok = ok && st.numbersValid(c)
+		})
+		return ok
+	case fastjson.TypeArray:
+		for _, c := range v.GetArray() {
+			if !st.numbersValid(c) {
+				return false
+			}
+		}
+	case fastjson.TypeNumber:
+		st.num = v.MarshalTo(st.num[:0])
+		return validNumber(st.num)
+	}
+	return true
+}
+
+// validNumber reports whether b is a JSON number:
+// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func validNumber(b []byte) bool {
+	i, n := 0, len(b)
+	digits := func() int {
+		start := i
+		for i < n && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		return i - start
+	}
+	if i < n && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < n && b[i] == '0':
+		i++
+	case digits() == 0:
+		return false
+	}
+	if i < n && b[i] == '.' {
+		i++
+		if digits() == 0 {
+			return false
+		}
+	}
+	if i < n && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < n && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == n
+}
+
+// lastValue returns the value of the last key in o, nil when there is none.
+func lastValue(o *fastjson.Object, key string) *fastjson.Value {
+	var last *fastjson.Value
+	o.Visit(func(k []byte, v *fastjson.Value) {
+		if string(k) == key {
+			last = v
+		}
+	})
+	return last
+}
+
+// subData finds the data of each sub-product in a combo reply
+// {"responses": [{"api_code", "success", "data"}]} and puts it in st.subs,
+// by sub-product. A sub-product that answered success with no data (or an
+// empty object) is answered with nil data; one that failed is not answered,
+// and what it said is added to st.msg.
+func (st *fillState) subData(p *Product, obj *fastjson.Object) {
+	if cap(st.subs) < len(p.data) {
+		st.subs = make([]subResult, len(p.data))
+	}
+	st.subs = st.subs[:len(p.data)]
+	clear(st.subs)
+	st.msg = st.msg[:0]
+	list := lastValue(obj, "responses")
+	if list == nil || list.Type() != fastjson.TypeArray {
+		st.msg = append(st.msg, "reply has no responses list"...)
+		return
+	}
+	for _, item := range list.GetArray() {
+		var code, success, message, data *fastjson.Value
+		item.GetObject().Visit(func(k []byte, v *fastjson.Value) {
+			switch string(k) {
+			case "api_code":
+				code = v
+			case "success":
+				success = v
+			case "message":
+				message = v
+			case "data":
+				data = v
+			}
+		})
+		i, ok := p.subIdx[string(stringBytes(code))]
+		if !ok {
+			continue
+		}
+		if success == nil || success.Type() != fastjson.TypeTrue {
+			if len(st.msg) > 0 {
+				st.msg = append(st.msg, "; "...)
+			}
+			st.msg = append(append(st.msg, p.data[i].code...), ": "...)
+			if m := stringBytes(message); len(m) > 0 {
+				st.msg = append(st.msg, m...)
+			} else {
+				st.msg = append(st.msg, "success false"...)
+			}
+			continue
+		}
+		st.subs[i] = subResult{answered: true}
+		if o := data.GetObject(); o != nil && o.Len() > 0 {
+			st.subs[i].data = o
+		}
+	}
+}
+
+// stringBytes returns the text of a JSON string, nil for anything else.
+func stringBytes(v *fastjson.Value) []byte {
+	if v == nil || v.Type() != fastjson.TypeString {
+		return nil
+	}
+	b, _ := v.StringBytes()
+	return b
+}
+
+// fillData writes the fields of one (sub-)product from its data and reports
+// whether any field had a value. Keys the catalog does not list are counted.
+func (st *fillState) fillData(row RowWriter, base int, p *Product, sp *subPlan, data *fastjson.Object, u *Unknowns) bool {
+	clear(st.vals[sp.lo:sp.hi])
+	st.path = append(st.path[:0], sp.owner...)
+	st.walk(sp, sp.root, data, true, u)
+	found := false
+	for _, i := range sp.fields {
+		fp := &p.fields[i]
+		if st.fillField(row, base+fp.col, fp, st.vals[fp.node], u) {
+			found = true
+		}
+	}
+	return found
+}
+
+// walk goes through object o, found at catalog node n (nil when o is off
+// the catalog's paths) and at the path in st.path. It records the values of
+// n's children in st.vals and, when count is set, counts what the catalog
+// does not list: a key whose path is not a catalog field's is an unknown
+// field, unless its value is an object with keys, which is walked in turn.
+func (st *fillState) walk(sp *subPlan, n *pathNode, o *fastjson.Object, count bool, u *Unknowns) {
+	plen := len(st.path)
+	top := plen == len(sp.owner)
+	start := len(st.entries)
+	o.Visit(func(k []byte, v *fastjson.Value) {
+		var child *pathNode
+		if n != nil {
+			if child = n.children[string(k)]; child != nil {
+				st.vals[child.id] = v
+			}
+		}
+		switch {
+		case !count:
+			return
+		case child != nil:
+			if child.known {
+				return
+			}
+		case n != nil && sp.plain && bytes.IndexByte(k, '.') < 0:
+			// Not a catalog path: those would be children of n.
+		case top:
+			if sp.known[string(k)] {
+				return
+			}
+		default:
+			st.setPath(plen, top, k)
+			if sp.known[string(st.path[len(sp.owner):])] {
+				return
+			}
+		}
+		st.entries = append(st.entries, unknownEntry{key: k, v: v, child: child})
+	})
+	if end := len(st.entries); end > start {
+		// First which keys are given twice, backwards so that a key counts
+		// once, by its last value; then the counting, which walks nested
+		// objects, whose names can be this object's (with empty keys).
+		st.stamp++
+		stamp := st.stamp
+		for i := end - 1; i >= start; i-- {
+			e := &st.entries[i]
+			st.setPath(plen, top, e.key)
+			var idx int32
+			e.name, idx = st.intern(st.path)
+			if idx >= 0 {
+				e.dup = st.interned[idx].stamp == stamp
+				st.interned[idx].stamp = stamp
+				continue
+			}
+			for _, later := range st.entries[i+1 : end] {
+				if bytes.Equal(later.key, e.key) {
+					e.dup = true
+					break
+				}
+			}
+		}
+		for i := start; i < end; i++ {
+			e := st.entries[i] // a copy: walking appends to st.entries
+			if e.dup {
+				continue
+			}
+			if obj := e.v.GetObject(); obj != nil && obj.Len() > 0 {
+				if e.child == nil { // else walked below, as a catalog node
+					st.setPath(plen, top, e.key)
+					st.walk(sp, nil, obj, true, u)
+				}
+				continue
+			}
+			u.add(&u.Fields, e.name)
+		}
+		st.entries = st.entries[:start]
+	}
+	if n == nil {
+		return
+	}
+	for _, c := range n.inner {
+		if obj := st.vals[c.id].GetObject(); obj != nil {
+			st.setPathString(plen, top, c.name)
+			st.walk(sp, c, obj, count && !c.known, u)
+		}
+	}
+	st.path = st.path[:plen]
+}
+
+// setPath makes st.path the path at plen followed by key.
+func (st *fillState) setPath(plen int, top bool, key []byte) {
+	st.path = st.path[:plen]
+	if !top {
+		st.path = append(st.path, '.')
+	}
+	st.path = append(st.path, key...)
+}
+
+// setPathString is setPath for a key held as a string.
+func (st *fillState) setPathString(plen int, top bool, key string) {
+	st.path = st.path[:plen]
+	if !top {
+		st.path = append(st.path, '.')
+	}
+	st.path = append(st.path, key...)
+}
+
+// fillField writes one field's columns at col from its value v (nil when
+// the payload has none) and reports whether it had a value.
+func (st *fillState) fillField(row RowWriter, col int, fp *fieldPlan, v *fastjson.Value, u *Unknowns) bool {
+	f := fp.f
+	t := fastjson.TypeNull
+	if v != nil {
+		t = v.Type()
+	}
+	if f.Type == mappings.ListCount {
+		switch t {
+		case fastjson.TypeNull:
+			return false
+		case fastjson.TypeArray:
+			row.SetInt(col, int64(len(v.GetArray())))
+			return true
+		}
+		u.add(&u.Unparsed, fp.countName)
+		return false
+	}
+	var raw []byte
+	switch t {
+	case fastjson.TypeNull:
+		return false
+	case fastjson.TypeString:
+		b, _ := v.StringBytes()
+		raw = bytes.TrimSpace(b)
+	case fastjson.TypeNumber:
+		st.num = v.MarshalTo(st.num[:0])
+		raw = st.num
+	case fastjson.TypeTrue:
+		raw = textOne
+	case fastjson.TypeFalse:
+		raw = textZero
+	default: // an object or a list
+		u.add(&u.Unparsed, f.Column)
+		return false
+	}
+	if len(raw) == 0 {
+		return false
+	}
+	switch f.Type {
+	case mappings.IntervalCode, mappings.IntervalText:
+		s := st.str(fp, raw) // for interval_text, interned: see parseInterval
+		row.SetString(col, s)
+		if f.IsSentinel(s) {
+			return true
+		}
+		var iv mappings.Interval
+		var ok bool
+		if f.Type == mappings.IntervalCode {
+			if iv, ok = f.Lookup().Interval(s); !ok {
+				st.countCode(u, f, s)
+				return true
+			}
+		} else if iv, ok = st.parseInterval(s); !ok {
+			u.add(&u.Unparsed, f.Column)
+			return true
+		}
+		if iv.LowBounded() {
+			row.SetFloat(col+1, iv.Low)
+		}
+		if iv.HighBounded() {
+			row.SetFloat(col+2, iv.High)
+		}
+	case mappings.Flag:
+		switch string(raw) {
+		case "1", "1.0", "true":
+			row.SetInt(col, 1)
+		case "0", "0.0", "false":
+			row.SetInt(col, 0)
+		default:
+			u.add(&u.Unparsed, f.Column)
+		}
+	case mappings.Enum:
+		s := st.str(fp, raw)
+		if f.IsSentinel(s) {
+			return true
+		}
+		n, ok := f.Lookup().Value(s)
+		if !ok {
+			st.countCode(u, f, s)
+			return true
+		}
+		row.SetInt(col, n)
+	case mappings.Number, mappings.Score:
+		x, err := strconv.ParseFloat(string(raw), 64)
+		if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+			u.add(&u.Unparsed, f.Column)
+			return true
+		}
+		if f.IsSentinel(string(raw)) || fp.isSentinel(x) {
+			return true
+		}
+		row.SetFloat(col, x)
+	default:
+		s, _ := st.intern(raw)
+		row.SetString(col, s)
+	}
+	return true
+}
+
+// parseInterval is mappings.ParseInterval(s) with err == nil && ok, which it
+// remembers for the interned strings.
+func (st *fillState) parseInterval(s string) (mappings.Interval, bool) {
+	if r, ok := st.ivs[s]; ok {
+		return r.iv, r.ok
+	}
+	iv, ok, err := mappings.ParseInterval(s)
+	r := parsedInterval{iv, ok && err == nil}
+	if _, interned := st.strs[s]; interned {
+		if st.ivs == nil {
+			st.ivs = map[string]parsedInterval{}
+		}
+		st.ivs[s] = r
+	}
+	return r.iv, r.ok
+}
+
+// countCode counts a code missing from the field's table, as column=code.
+func (st *fillState) countCode(u *Unknowns, f *mappings.Field, code string) {
+	st.name = append(append(append(st.name[:0], f.Column...), '='), code...)
+	name, _ := st.intern(st.name)
+	u.add(&u.Codes, name)
+}
+
+// isSentinel reports whether x is one of the field's sentinels that are numbers.
+func (fp *fieldPlan) isSentinel(x float64) bool {
+	for _, y := range fp.sentinels {
+		if x == y {
+			return true
+		}
+	}
+	return false
+}
