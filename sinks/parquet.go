@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -49,6 +50,13 @@ type Parquet struct {
 	pending   int // rows in the builders, not yet written
 	done      bool
 	err       error // sticky: the file can no longer be completed
+
+	// A full row group is encoded by the encoder goroutine while the next
+	// one fills the builders, so that encoding does not hold up the rows.
+	groups  chan arrow.Record // to the encoder; closed by finish or Abort
+	encoded chan struct{}     // closed when the encoder is done
+	encMu   sync.Mutex
+	encErr  error // the encoder's first error
 }
 
 var _ Sink = (*Parquet)(nil)
@@ -121,7 +129,10 @@ func newParquet(path string, schema Schema, opts ParquetOptions, mem memory.Allo
 		rb:        array.NewRecordBuilder(mem, asch),
 		cols:      make([]parquetColumn, len(schema)),
 		groupRows: groupRows,
+		groups:    make(chan arrow.Record),
+		encoded:   make(chan struct{}),
 	}
+	go p.encode(p.groups)
 	for i, c := range schema {
 		p.cols[i].typ = c.Type
 		switch b := p.rb.Field(i).(type) {
@@ -241,14 +252,51 @@ func (p *Parquet) Write(rows []Row) error {
 
 // writeGroup writes the buffered rows as one row group.
 func (p *Parquet) writeGroup() error {
-	rec := p.rb.NewRecord()
-	defer rec.Release()
-	p.pending = 0
-	if err := p.fw.Write(rec); err != nil {
-		p.err = fmt.Errorf("parquet %s: %w", p.file.Final(), err)
-		return p.err
+	if err := p.encodeErr(); err != nil {
+		return err
 	}
+	p.pending = 0
+	p.groups <- p.rb.NewRecord() // waits while the previous group is encoded
 	return nil
+}
+
+// encode writes the row groups it receives, in order, until groups closes;
+// after an error it only releases them.
+func (p *Parquet) encode(groups <-chan arrow.Record) {
+	defer close(p.encoded)
+	var failed error
+	for rec := range groups {
+		if failed == nil {
+			if err := p.fw.Write(rec); err != nil {
+				failed = fmt.Errorf("parquet %s: %w", p.file.Final(), err)
+				p.encMu.Lock()
+				p.encErr = failed
+				p.encMu.Unlock()
+			}
+		}
+		rec.Release()
+	}
+}
+
+// encodeErr returns the encoder's error, which also becomes sticky. Only
+// the goroutine that writes rows calls it.
+func (p *Parquet) encodeErr() error {
+	p.encMu.Lock()
+	err := p.encErr
+	p.encMu.Unlock()
+	if err != nil && p.err == nil {
+		p.err = err
+	}
+	return err
+}
+
+// stopEncoder lets the encoder finish the groups it has and waits for it.
+func (p *Parquet) stopEncoder() {
+	if p.groups != nil {
+		close(p.groups)
+		p.groups = nil
+		<-p.encoded
+	}
 }
 
 // Commit writes the remaining rows and the footer, then publishes the file.
@@ -276,6 +324,10 @@ func (p *Parquet) finish() error {
 			return err
 		}
 	}
+	p.stopEncoder()
+	if err := p.encodeErr(); err != nil {
+		return err
+	}
 	if err := p.fw.Close(); err != nil {
 		p.err = fmt.Errorf("parquet %s: %w", p.file.Final(), err)
 		return p.err
@@ -293,6 +345,7 @@ func (p *Parquet) Abort() error {
 		return nil
 	}
 	p.done = true
+	p.stopEncoder()
 	// Closing the writer releases its buffers; what it writes goes to the
 	// temporary file, which is removed next.
 	_ = p.fw.Close()
