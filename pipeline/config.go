@@ -136,7 +136,7 @@ const (
 // DefaultConfig returns the configuration every file starts from.
 func DefaultConfig() *Config {
 	return &Config{
-		Output: OutputConfig{Dir: "scorepipe-out", Formats: []string{FormatParquet, FormatXLSX}, PII: "mask", RowGroupRows: 32768},
+		Output: OutputConfig{Dir: "scorepipe-out", Formats: []string{FormatParquet, FormatXLSX}, PII: "mask", RowGroupRows: 16384},
 		Vendor: VendorConfig{BaseURL: "https://api.tianyuanapi.com", KeyFormat: "hex", Timeout: 15 * time.Second,
 			Codes: codesFromPolicy(tianyuan.DefaultCodePolicy())},
 		Products: map[string]ProductConfig{},

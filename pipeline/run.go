@@ -413,7 +413,7 @@ func (r *run) execute(ctx context.Context) (*Manifest, error) {
 	// between the two, whatever the input size. Workers call the vendor
 	// (or the store) and build each row's features, in any order; the
 	// writer puts the rows back in input order.
-	const window = 4096
+	const window = 1024
 	workers := 2*runtime.GOMAXPROCS(0) + 8
 	for _, p := range r.prods {
 		workers += 2 * p.cfg.Concurrency

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs the benchmark of docs/PERFORMANCE.md side by side: scorepipe from
+# stored replies to Parquet, then DuckDB on the same replies as NDJSON, and
+# prints the ratio. Usage: docs/bench/run.sh [ROWS] [RUNS]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+rows=${1:-200000}
+runs=${2:-5}
+work=$(mktemp -d /tmp/scorepipe-bench-XXXX)
+go build -o "$work/scorepipe" ./cmd/scorepipe
+"$work/scorepipe" bench --rows "$rows" --runs "$runs" --dir "$work/data"
+
+duck=${DUCKDB_NODE_MODULES:-/tmp/scorepipe-duckdb/node_modules}
+if [ ! -d "$duck/@duckdb/node-api" ]; then
+  npm install --silent --prefix "$(dirname "$duck")" @duckdb/node-api >/dev/null
+fi
+NODE_PATH=$duck node docs/bench/duckdb.mjs "$work/data" "$runs" | tee "$work/duckdb.txt"
+
+ours=$(sed -n 's/.*"rows_per_second": \([0-9.]*\).*/\1/p' "$work/data/bench.json")
+theirs=$(sed -n 's/.*median of .*, \([0-9]*\) rows\/s.*/\1/p' "$work/duckdb.txt")
+awk -v a="$ours" -v b="$theirs" 'BEGIN { printf "scorepipe %.0f rows/s, DuckDB %.0f rows/s: ratio %.2f\n", a, b, a / b }'
+echo "results in $work"
