@@ -27,11 +27,7 @@ products.<CODE>.price, and their duration at products.<CODE>.rate_per_second.
 It makes no vendor call and writes nothing.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log, err := g.logger()
-			if err != nil {
-				return err
-			}
-			cfg, err := job.load()
+			log, cfg, err := job.setup(g)
 			if err != nil {
 				return err
 			}

@@ -33,6 +33,16 @@ func (j *jobFlags) register(cmd *cobra.Command) {
 	_ = cmd.MarkFlagRequired("config")
 }
 
+// setup builds the logger and loads the config, for the commands that run a job.
+func (j *jobFlags) setup(g *globalFlags) (*slog.Logger, *pipeline.Config, error) {
+	log, err := g.logger()
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, err := j.load()
+	return log, cfg, err
+}
+
 // load reads the config and applies the command-line overrides.
 func (j *jobFlags) load() (*pipeline.Config, error) {
 	cfg, err := pipeline.LoadConfig(j.config, j.sets...)
@@ -83,11 +93,7 @@ SCOREPIPE_ACCESS_KEY; SCOREPIPE_ENDPOINT overrides vendor.base_url. With none of
 them set, run starts the built-in fake vendor on loopback (synthetic data).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log, err := g.logger()
-			if err != nil {
-				return err
-			}
-			cfg, err := job.load()
+			log, cfg, err := job.setup(g)
 			if err != nil {
 				return err
 			}

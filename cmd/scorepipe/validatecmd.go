@@ -25,11 +25,7 @@ examples (identity masked). It makes no vendor call and writes nothing.
 Exit code 0 when every row is usable, 2 when some would be rejected.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log, err := g.logger()
-			if err != nil {
-				return err
-			}
-			cfg, err := job.load()
+			log, cfg, err := job.setup(g)
 			if err != nil {
 				return err
 			}
