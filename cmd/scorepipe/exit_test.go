@@ -76,13 +76,8 @@ func TestExitCodes(t *testing.T) {
 func TestWrongKeyExitsThree(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	mock := command(ctx, nil, "mock-vendor", "--addr", "127.0.0.1:18793")
-	if err := mock.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = mock.Process.Kill(); _ = mock.Wait() })
-	time.Sleep(300 * time.Millisecond)
-	out, err := command(ctx, []string{"SCOREPIPE_ENDPOINT=http://127.0.0.1:18793", "SCOREPIPE_ACCESS_ID=demo-access-id",
+	endpoint := startMockVendor(t, ctx)
+	out, err := command(ctx, []string{"SCOREPIPE_ENDPOINT=" + endpoint, "SCOREPIPE_ACCESS_ID=demo-access-id",
 		"SCOREPIPE_ACCESS_KEY=00000000000000000000000000000000"},
 		"run", "-c", "../../samples/pipeline.yaml", "-o", t.TempDir()).CombinedOutput()
 	var ee *exec.ExitError

@@ -59,9 +59,10 @@ func features(t *testing.T, dir string) string {
 	return b.String()
 }
 
-func TestMockVendorGivesTheSameFeaturesAsTheBuiltInFake(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+// startMockVendor starts "scorepipe mock-vendor" on a free port and
+// returns its URL; the process ends with the test.
+func startMockVendor(t *testing.T, ctx context.Context) string {
+	t.Helper()
 	mock := command(ctx, nil, "mock-vendor", "--addr", "127.0.0.1:0")
 	stdout, err := mock.StdoutPipe()
 	if err != nil {
@@ -71,22 +72,25 @@ func TestMockVendorGivesTheSameFeaturesAsTheBuiltInFake(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = mock.Process.Kill(); _ = mock.Wait() })
-	endpoint := ""
 	sc := bufio.NewScanner(stdout)
 	re := regexp.MustCompile(`listening on (http://\S+)`)
 	for sc.Scan() {
 		if m := re.FindStringSubmatch(sc.Text()); m != nil {
-			endpoint = m[1]
-			break
+			go func() { // keep draining so the mock never blocks on stdout
+				for sc.Scan() {
+				}
+			}()
+			return m[1]
 		}
 	}
-	if endpoint == "" {
-		t.Fatal("mock-vendor did not print its address")
-	}
-	go func() { // keep draining so the mock never blocks on stdout
-		for sc.Scan() {
-		}
-	}()
+	t.Fatal("mock-vendor did not print its address")
+	return ""
+}
+
+func TestMockVendorGivesTheSameFeaturesAsTheBuiltInFake(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	endpoint := startMockVendor(t, ctx)
 
 	builtIn, separate := t.TempDir(), t.TempDir()
 	for _, run := range []struct {
