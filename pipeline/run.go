@@ -33,7 +33,7 @@ type Env struct {
 	Terminal bool      // Progress is a terminal: draw a bar rather than log lines
 	Now      func() time.Time
 	Version  string
-	Refresh  bool // ignore stored replies
+	Refresh  bool // call again: replies stored by earlier runs are not reused
 }
 
 // ErrRowsFailed is returned, with the manifest, when the run completed but

@@ -22,16 +22,17 @@ const DefaultRowGroupRows = 65536
 type ParquetOptions struct {
 	// RowGroupRows is the number of rows in each row group (the last one may
 	// hold fewer); 0 means DefaultRowGroupRows. It bounds the memory the sink
-	// holds: one row group of every column is built in memory before it is
-	// written.
+	// holds: a row group is built in memory while the previous one is
+	// encoded, so two at most.
 	RowGroupRows int
 	// Metadata is written as the file's key-value metadata, in key order.
 	Metadata map[string]string
 }
 
 // Parquet writes rows to a Parquet file through Apache Arrow: every column is
-// nullable, strings are UTF-8 with dictionary encoding (other columns are
-// plain: their values are mostly distinct), timestamps are
+// nullable, strings are UTF-8 with dictionary encoding unless the column is
+// marked Distinct (other columns are plain: their values are mostly
+// distinct), timestamps are
 // milliseconds adjusted to UTC, pages are compressed with zstd, and the Arrow
 // schema (with the column descriptions as field metadata "description") is
 // stored in the file so that Arrow-based readers get the exact types back.
