@@ -798,6 +798,13 @@ func (r *run) finishCounts() {
 		p.counts.FromStore = p.stats.stored.Load()
 		p.counts.Deduplicated = p.stats.merged.Load()
 		p.counts.LatencyMS = p.stats.percentiles()
+		// The limiter idles when the calls in flight cannot cover
+		// latency × rate: say so, with the concurrency that would.
+		if need := p.counts.LatencyMS.P95 / 1000 * p.cfg.RatePerSecond; p.counts.Calls > 100 && need > float64(p.cfg.Concurrency) {
+			r.log.Warn("concurrency is too low to reach the rate limit at this latency", "product", p.code,
+				"concurrency", p.cfg.Concurrency, "rate_per_second", p.cfg.RatePerSecond,
+				"latency_p95_ms", p.counts.LatencyMS.P95, "hint", fmt.Sprintf("set products.%s.concurrency to %d or more", p.code, int(need)+1))
+		}
 	}
 	m.Unknowns = r.unknowns
 	m.FinishedAt = r.env.Now().UTC()
