@@ -330,3 +330,25 @@ func TestPassthroughTypes(t *testing.T) {
 }
 
 func withCheck(first17 string) string { return first17 + string(transform.IDCheckChar(first17)) }
+
+func TestSeveralInputFilesByGlob(t *testing.T) {
+	rows := cleanSampleRows(t)
+	dir := t.TempDir()
+	writeDelimited(t, filepath.Join(dir, "part-1.csv"), rows[:21], ',', false, false)
+	writeXLSX(t, filepath.Join(dir, "part-2.xlsx"), append([][]string{rows[0]}, rows[21:41]...), nil)
+	_, client := fakeVendor(t, tianyuantest.Options{})
+	cfg := sampleConfig(t)
+	cfg.Input.Files = []string{filepath.Join(dir, "part-*")}
+	m, err := pipeline.Run(context.Background(), cfg, env(client))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Inputs) != 2 || m.Inputs[0].Read != 20 || m.Inputs[1].Read != 20 {
+		t.Fatalf("inputs %+v, want two files of 20 rows", m.Inputs)
+	}
+	header, out := readCSV(t, filepath.Join(cfg.Output.Dir, pipeline.FileCSV))
+	fileCol := column(t, header, "source_file")
+	if len(out) != m.Rows.Valid || filepath.Base(out[0][fileCol]) != "part-1.csv" || filepath.Base(out[len(out)-1][fileCol]) != "part-2.xlsx" {
+		t.Errorf("%d rows from %s to %s, want %d from part-1.csv to part-2.xlsx", len(out), out[0][fileCol], out[len(out)-1][fileCol], m.Rows.Valid)
+	}
+}
