@@ -28,8 +28,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "", "log format: text or json (default: text on a terminal, json otherwise)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	root.PersistentFlags().StringVar(&g.cpuProfile, "cpuprofile", "", "write a CPU profile (pprof) to this file")
+	root.PersistentFlags().StringVar(&g.allocProfile, "allocprofile", "", "write an allocation profile (pprof) to this file at the end")
 	_ = root.PersistentFlags().MarkHidden("cpuprofile")
+	_ = root.PersistentFlags().MarkHidden("allocprofile")
 	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		if g.allocProfile != "" {
+			g.stopAllocs = func() {
+				if f, err := os.Create(g.allocProfile); err == nil {
+					_ = pprof.Lookup("allocs").WriteTo(f, 0)
+					f.Close()
+				}
+			}
+		}
 		if g.cpuProfile == "" {
 			return nil
 		}
@@ -52,12 +62,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 // globalFlags are the flags every command takes.
 type globalFlags struct {
-	logFormat   string
-	logLevel    string
-	cpuProfile  string
-	stopProfile func()
-	stdout      io.Writer
-	stderr      io.Writer
+	logFormat    string
+	logLevel     string
+	cpuProfile   string
+	allocProfile string
+	stopProfile  func()
+	stopAllocs   func()
+	stdout       io.Writer
+	stderr       io.Writer
 }
 
 // stop ends the CPU profile, once.
@@ -65,6 +77,10 @@ func (g *globalFlags) stop() {
 	if g.stopProfile != nil {
 		g.stopProfile()
 		g.stopProfile = nil
+	}
+	if g.stopAllocs != nil {
+		g.stopAllocs()
+		g.stopAllocs = nil
 	}
 }
 
