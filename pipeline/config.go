@@ -385,6 +385,9 @@ func (c *Config) Validate() error {
 	if c.Vendor.KeyFormat != string(tianyuan.KeyHex) && c.Vendor.KeyFormat != string(tianyuan.KeyRaw) {
 		return bad("vendor.key_format", "must be hex or raw, got %q", c.Vendor.KeyFormat)
 	}
+	if err := c.CodePolicy().Validate(); err != nil {
+		return bad("vendor.codes", "%v", strings.TrimPrefix(err.Error(), "tianyuan: code policy: "))
+	}
 	if c.Vendor.Timeout <= 0 {
 		return bad("vendor.timeout", "must be positive, e.g. 15s")
 	}

@@ -14,8 +14,7 @@ import (
 	"github.com/scorepipe/scorepipe/sinks"
 )
 
-// openStore opens the reply store and computes which stored replies are
-// young enough to reuse.
+// openStore opens the reply store.
 func (r *run) openStore() error {
 	store, err := OpenStore(r.cfg.CachePath(), r.env.Secret)
 	if err != nil {
@@ -40,9 +39,9 @@ func (r *run) wrapCallers() {
 	for _, p := range r.prods {
 		var c tianyuan.Caller = &metered{next: r.env.Caller, stats: p.stats}
 		c = &budgeted{next: c, budget: spend, price: p.cfg.Price}
-		c = &persisted{next: c, store: r.store, policy: r.cfg.CodePolicy()}
+		c = &persisted{next: c, store: r.store, policy: r.policy}
 		c = newLimited(c, p.cfg, r.cfg.Vendor.Timeout)
-		c = &retrying{next: c, policy: r.cfg.CodePolicy(), maxAttempts: r.cfg.Retry.MaxAttempts,
+		c = &retrying{next: c, policy: r.policy, maxAttempts: r.cfg.Retry.MaxAttempts,
 			base: r.cfg.Retry.BaseDelay, max: r.cfg.Retry.MaxDelay,
 			onRetry: func(product string, attempt int, delay time.Duration, err error) {
 				p.stats.retries.Add(1)

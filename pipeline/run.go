@@ -79,6 +79,7 @@ func Run(ctx context.Context, cfg *Config, env Env) (*Manifest, error) {
 
 type run struct {
 	cfg     *Config
+	policy  tianyuan.CodePolicy // cfg's vendor codes
 	env     Env
 	log     *slog.Logger
 	today   time.Time
@@ -145,7 +146,7 @@ func newRun(cfg *Config, env Env) (*run, error) {
 	if env.Logger == nil {
 		env.Logger = slog.New(slog.DiscardHandler)
 	}
-	r := &run{cfg: cfg, env: env, log: env.Logger, today: env.Now()}
+	r := &run{cfg: cfg, policy: cfg.CodePolicy(), env: env, log: env.Logger, today: env.Now()}
 	r.manifest = &Manifest{Tool: "scorepipe", Version: env.Version, StartedAt: env.Now().UTC(),
 		ConfigSHA256: cfg.Hash(), Products: map[string]*ProductCounts{}, Rejects: map[string]int{}}
 	set, err := mappings.Load(cfg.Mappings.Dir)
@@ -380,13 +381,13 @@ func (r *run) close() {
 type item struct {
 	seq      int
 	file     int
-	rec      sources.Record
+	row      int // the row's number in its file
 	app      transform.Applicant
 	key      string
 	pass     []passValue       // passed-through input values
 	replies  []transform.Reply // per product, in r.prods order
 	aborted  bool
-	row      sinks.Row          // the output row, once built
+	out      sinks.Row          // the output row, once built
 	statuses []transform.Status // per product, once built
 	subs     [][]transform.Status
 }
@@ -589,7 +590,7 @@ func (r *run) validate(keyer *transform.Keyer, fi int, rec sources.Record) (*ite
 		problems = slices.DeleteFunc(problems, func(p transform.Problem) bool { return p.Column == transform.ParamIDCard })
 		problems = append(problems, transform.Problem{Column: transform.ParamIDCard, Reason: transform.ErrIDAsNumber.Error()})
 	}
-	it := &item{file: fi, rec: rec, app: app, replies: make([]transform.Reply, len(r.prods))}
+	it := &item{file: fi, row: rec.Row, app: app, replies: make([]transform.Reply, len(r.prods))}
 	var passProblems []transform.Problem
 	it.pass, passProblems = r.passthrough(f, rec)
 	problems = append(problems, passProblems...)
@@ -643,7 +644,7 @@ func (r *run) enrich(ctx context.Context, it *item) {
 		}
 		params := tianyuan.Params(it.app.Params(p.catalog.Params))
 		reply, err := p.caller.Call(ctx, p.code, params)
-		it.replies[i] = r.reply(p, reply, err)
+		it.replies[i] = r.reply(reply, err)
 		if err != nil && r.isFatal(err) {
 			if ctx.Err() == nil {
 				r.abort(err)
@@ -659,11 +660,11 @@ func (r *run) isFatal(err error) bool {
 		se *StoreError
 		be *BudgetError
 	)
-	return errors.As(err, &se) || errors.As(err, &be) || r.cfg.CodePolicy().Classify(err) == tianyuan.Fatal
+	return errors.As(err, &se) || errors.As(err, &be) || r.policy.Classify(err) == tianyuan.Fatal
 }
 
 // reply turns what a call returned into what the features need.
-func (r *run) reply(p *productRun, reply *tianyuan.Reply, err error) transform.Reply {
+func (r *run) reply(reply *tianyuan.Reply, err error) transform.Reply {
 	var out transform.Reply
 	if reply != nil {
 		out = transform.Reply{Code: reply.Code, HasCode: true, TransactionID: reply.TransactionID, QueriedAt: reply.ReceivedAt}
@@ -677,7 +678,7 @@ func (r *run) reply(p *productRun, reply *tianyuan.Reply, err error) transform.R
 		out.Status, out.Payload = transform.StatusOK, payload
 		return out
 	}
-	if r.cfg.CodePolicy().Classify(err) == tianyuan.NoRecord {
+	if r.policy.Classify(err) == tianyuan.NoRecord {
 		out.Status = transform.StatusNoRecord
 		return out
 	}
@@ -719,13 +720,13 @@ func (r *run) writeInOrder(done <-chan *item, slots <-chan struct{}, window int)
 			next++
 			<-slots
 			if it.aborted || r.aborting.Load() {
-				if it.row != nil {
-					r.rows.Put(it.row)
+				if it.out != nil {
+					r.rows.Put(it.out)
 				}
 				continue
 			}
 			r.count(it)
-			batch = append(batch, it.row)
+			batch = append(batch, it.out)
 			r.written.Add(1)
 			if len(batch) == batchSize {
 				flush()
@@ -743,10 +744,10 @@ func (r *run) fillRow(it *item, u *transform.Unknowns) {
 		row = sinks.NewRow(len(r.schema))
 	}
 	row.Reset()
-	it.row = row
+	it.out = row
 	f := &r.files[it.file]
 	row.SetString(colSourceFile, f.path)
-	row.SetInt(colSourceRow, int64(it.rec.Row))
+	row.SetInt(colSourceRow, int64(it.row))
 	row.SetString(colApplicantKey, it.key)
 	if r.cfg.Output.PII == "keep" {
 		row.SetString(colName, it.app.Name)

@@ -420,7 +420,7 @@ func (s *stored) Call(ctx context.Context, product string, params tianyuan.Param
 		} else {
 			s.stats.merged.Add(1) // an identical applicant earlier in this run
 		}
-		p.reply, p.err = r, s.replyError(r)
+		p.reply, p.err = r, replyError(r)
 	default:
 		p.reply, p.err = s.next.Call(ctx, product, params) // stored by persisted, further in
 	}
@@ -453,7 +453,7 @@ func keep(policy tianyuan.CodePolicy, r *tianyuan.Reply, err error) bool {
 }
 
 // replyError gives a stored reply the error its code carries.
-func (s *stored) replyError(r *tianyuan.Reply) error {
+func replyError(r *tianyuan.Reply) error {
 	if r.Code == 0 {
 		return nil
 	}

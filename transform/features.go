@@ -56,11 +56,13 @@ type Unknowns struct {
 	Unparsed map[string]int64 `json:"unparsed,omitempty"` // column
 }
 
-func (u *Unknowns) add(m *map[string]int64, k string) {
+func (u *Unknowns) add(m *map[string]int64, k string) { addCount(m, k, 1) }
+
+func addCount(m *map[string]int64, k string, n int64) {
 	if *m == nil {
 		*m = map[string]int64{}
 	}
-	(*m)[k]++
+	(*m)[k] += n
 }
 
 // Empty reports whether nothing was counted.
@@ -71,16 +73,13 @@ func (u *Unknowns) Empty() bool {
 // Merge adds the counts of o to u.
 func (u *Unknowns) Merge(o *Unknowns) {
 	for k, v := range o.Fields {
-		u.add(&u.Fields, k)
-		u.Fields[k] += v - 1
+		addCount(&u.Fields, k, v)
 	}
 	for k, v := range o.Codes {
-		u.add(&u.Codes, k)
-		u.Codes[k] += v - 1
+		addCount(&u.Codes, k, v)
 	}
 	for k, v := range o.Unparsed {
-		u.add(&u.Unparsed, k)
-		u.Unparsed[k] += v - 1
+		addCount(&u.Unparsed, k, v)
 	}
 }
 

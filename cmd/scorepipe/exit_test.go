@@ -26,6 +26,7 @@ func TestExitCodes(t *testing.T) {
 	sample, _ := filepath.Abs("../../samples/applicants.csv")
 	typo := write("typo.yaml", "input:\n  files: ["+sample+"]\nproducts:\n  JRZQ9E2A: {rate_per_secnd: 5}\n")
 	badBurst := write("burst.yaml", "input:\n  files: ["+sample+"]\nproducts:\n  JRZQ9E2A: {burst: 0}\n")
+	codes := write("codes.yaml", "input:\n  files: ["+sample+"]\nproducts:\n  JRZQ9E2A: {}\nvendor:\n  codes: {retryable: [1001], fatal: [1001]}\n")
 	unknownProduct := write("product.yaml", "input:\n  files: ["+sample+"]\nproducts:\n  NOPE1234: {}\n")
 	missingInput := write("missing.yaml", "input:\n  files: [no-such-file.csv]\nproducts:\n  JRZQ9E2A: {}\n")
 	write("maps/tables/jrzq9e2a_count.csv", "code,range\n1,\"(0,9)\"\n2,\"[5,19]\"\n")
@@ -43,6 +44,7 @@ func TestExitCodes(t *testing.T) {
 		{"unknown flag", nil, []string{"run", "--nope"}, exitUsage, "unknown flag"},
 		{"config typo", nil, []string{"validate", "-c", typo}, exitUsage, "rate_per_secnd"},
 		{"bad burst", nil, []string{"validate", "-c", badBurst}, exitUsage, "products.JRZQ9E2A.burst"},
+		{"code in two sets", nil, []string{"validate", "-c", codes}, exitUsage, "vendor.codes: code 1001 is both"},
 		{"unknown product", nil, []string{"validate", "-c", unknownProduct}, exitUsage, "NOPE1234"},
 		{"missing input", nil, []string{"validate", "-c", missingInput}, exitUsage, "no-such-file.csv"},
 		{"overlapping table", nil, []string{"validate", "-c", badMappings}, exitUsage, "jrzq9e2a_count.csv:3"},

@@ -36,9 +36,6 @@ Point a run at it with SCOREPIPE_ENDPOINT=http://ADDR.`,
 			if err != nil {
 				return err
 			}
-			if err := describeAddr(addr); err != nil {
-				return err
-			}
 			opts := tianyuantest.Options{Latency: latency, Faults: faults, ExtraFields: extra}
 			if id, key := os.Getenv(envAccessID), os.Getenv(envKey); id != "" || key != "" {
 				k, err := tianyuan.ParseKey(key, tianyuan.KeyHex)

@@ -3,7 +3,6 @@ package main
 import (
 	"crypto/rand"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
@@ -109,13 +108,4 @@ func identitySecret(cfg *pipeline.Config, create bool) ([]byte, error) {
 		return nil, &pipeline.ConfigError{Field: "identity.secret_file", Msg: err.Error()}
 	}
 	return secret, nil
-}
-
-var errNoAddr = errors.New("--addr must be host:port")
-
-func describeAddr(addr string) error {
-	if !strings.Contains(addr, ":") {
-		return fmt.Errorf("%w, got %q", errNoAddr, addr)
-	}
-	return nil
 }
