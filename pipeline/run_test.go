@@ -389,6 +389,49 @@ func TestRerunFromStorePaysNothing(t *testing.T) {
 	}
 }
 
+// TestRepeatedApplicantCounts runs one applicant in many rows twice. Rows
+// wait on each other's calls; the counts must not depend on which row went
+// first: in the first run one paid call and the rest deduplicated, in the
+// rerun every row from the store.
+func TestRepeatedApplicantCounts(t *testing.T) {
+	rows := cleanSampleRows(t)
+	input := [][]string{rows[0]}
+	for range 400 {
+		input = append(input, rows[1])
+	}
+	path := filepath.Join(t.TempDir(), "same.csv")
+	writeDelimited(t, path, input, ',', false, false)
+	v, client := fakeVendor(t, tianyuantest.Options{})
+	cfg := sampleConfig(t)
+	cfg.Input.Files = []string{path}
+	tests := []struct {
+		run                          string
+		wantFromStore, wantDedup     int64
+		wantBilledTotal, wantRowsOut int
+	}{
+		{"first", 0, 399, 1, 400},
+		{"rerun", 400, 0, 1, 400},
+	}
+	for _, tt := range tests {
+		t.Run(tt.run, func(t *testing.T) {
+			m, err := pipeline.Run(context.Background(), cfg, env(client))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := m.Products["JRZQ9E2A"]
+			if p.FromStore != tt.wantFromStore || p.Deduplicated != tt.wantDedup {
+				t.Errorf("from_store, deduplicated = %d, %d; want %d, %d", p.FromStore, p.Deduplicated, tt.wantFromStore, tt.wantDedup)
+			}
+			if got := v.Billed("JRZQ9E2A"); got != int64(tt.wantBilledTotal) {
+				t.Errorf("billed %d in all, want %d", got, tt.wantBilledTotal)
+			}
+			if m.Rows.Valid != tt.wantRowsOut {
+				t.Errorf("valid rows %d, want %d", m.Rows.Valid, tt.wantRowsOut)
+			}
+		})
+	}
+}
+
 func TestDuplicateApplicantsBilledOnce(t *testing.T) {
 	v, client := fakeVendor(t, tianyuantest.Options{Latency: 20 * time.Millisecond})
 	cfg := sampleConfig(t)

@@ -375,9 +375,10 @@ type stored struct {
 }
 
 type pendingCall struct {
-	done  chan struct{}
-	reply *tianyuan.Reply
-	err   error
+	done    chan struct{}
+	reply   *tianyuan.Reply
+	err     error
+	earlier bool // the reply was paid by an earlier run
 }
 
 // Call answers from the store, or from an identical call in flight, or
@@ -389,9 +390,15 @@ func (s *stored) Call(ctx context.Context, product string, params tianyuan.Param
 	s.mu.Lock()
 	if p, ok := s.inFlight[string(key)]; ok {
 		s.mu.Unlock()
-		s.stats.merged.Add(1)
 		select {
 		case <-p.done:
+			// A row merged with a call answered from the store is a row
+			// answered from the store: the counts do not depend on timing.
+			if p.earlier {
+				s.stats.stored.Add(1)
+			} else {
+				s.stats.merged.Add(1)
+			}
 			return p.reply, p.err
 		case <-ctx.Done():
 			return nil, ctx.Err()
@@ -415,7 +422,7 @@ func (s *stored) Call(ctx context.Context, product string, params tianyuan.Param
 	case err != nil:
 		p.err = &StoreError{Err: err}
 	case ok:
-		if r.ReceivedAt.Before(s.runStart) {
+		if p.earlier = r.ReceivedAt.Before(s.runStart); p.earlier {
 			s.stats.stored.Add(1)
 		} else {
 			s.stats.merged.Add(1) // an identical applicant earlier in this run
