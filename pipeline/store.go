@@ -43,6 +43,17 @@ type Store struct {
 	end    int64      // where the next reply goes in the log
 	synced int64      // the log is durable up to here
 
+	// Until the first Put, look-ups share one read transaction: beginning
+	// one per look-up cost more than the look-up itself. The first Put ends
+	// it for good, since an open read transaction would hold up a commit
+	// that grows the index file.
+	shared struct {
+		sync.RWMutex
+		tx      *bolt.Tx
+		index   *bolt.Bucket // of tx
+		written bool         // a Put has begun: no more sharing
+	}
+
 	ra struct { // the read-ahead window
 		sync.Mutex
 		off    int64  // log offset of buf[0]
@@ -184,6 +195,7 @@ func OpenStoreReadOnly(path string, secret []byte) (*Store, error) {
 
 // Close closes the store.
 func (s *Store) Close() error {
+	s.endSharedRead()
 	err := s.db.Close()
 	if lerr := s.log.Close(); err == nil {
 		err = lerr
@@ -226,15 +238,7 @@ func (s *Store) Key(product string, params tianyuan.Params) []byte {
 // Get returns the reply stored under key if it was received at or after
 // notBefore.
 func (s *Store) Get(key []byte, notBefore time.Time) (*tianyuan.Reply, bool, error) {
-	var entry [entrySize]byte
-	found := false
-	err := s.db.View(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(indexBucket).Get(key); len(v) == entrySize {
-			copy(entry[:], v)
-			found = true
-		}
-		return nil
-	})
+	entry, found, err := s.lookup(key)
 	if err != nil || !found {
 		return nil, false, err
 	}
@@ -248,6 +252,58 @@ func (s *Store) Get(key []byte, notBefore time.Time) (*tianyuan.Reply, bool, err
 		return nil, false, nil
 	}
 	return r, true, nil
+}
+
+// lookup returns the index entry of key, through the shared read
+// transaction while nothing has been written, else through a transaction
+// of its own.
+func (s *Store) lookup(key []byte) (entry [entrySize]byte, found bool, err error) {
+	get := func(index *bolt.Bucket) {
+		if v := index.Get(key); len(v) == entrySize {
+			copy(entry[:], v)
+			found = true
+		}
+	}
+	sh := &s.shared
+	sh.RLock()
+	if sh.index != nil {
+		get(sh.index)
+		sh.RUnlock()
+		return entry, found, nil
+	}
+	begin := !sh.written
+	sh.RUnlock()
+	if begin {
+		sh.Lock()
+		if sh.tx == nil && !sh.written {
+			if tx, err := s.db.Begin(false); err == nil {
+				sh.tx, sh.index = tx, tx.Bucket(indexBucket)
+			}
+		}
+		if sh.index != nil {
+			get(sh.index)
+			sh.Unlock()
+			return entry, found, nil
+		}
+		sh.Unlock()
+	}
+	err = s.db.View(func(tx *bolt.Tx) error {
+		get(tx.Bucket(indexBucket))
+		return nil
+	})
+	return entry, found, err
+}
+
+// endSharedRead ends the shared read transaction for good.
+func (s *Store) endSharedRead() {
+	sh := &s.shared
+	sh.Lock()
+	defer sh.Unlock()
+	sh.written = true
+	if sh.tx != nil {
+		_ = sh.tx.Rollback()
+		sh.tx, sh.index = nil, nil
+	}
 }
 
 // readAheadSize is the window a run reads the log by when it reads it in
@@ -308,6 +364,7 @@ func (s *Store) readReply(off, size int64, sum uint32) (*tianyuan.Reply, error) 
 // Put stores a reply under key and returns once both the reply and its
 // index entry are on disk. Concurrent Puts share a sync and a transaction.
 func (s *Store) Put(key []byte, r *tianyuan.Reply) error {
+	s.endSharedRead()
 	rec := encodeReply(r)
 	s.mu.Lock()
 	off := s.end

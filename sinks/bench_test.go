@@ -1,6 +1,9 @@
 package sinks
 
 import (
+	"fmt"
+	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -69,6 +72,180 @@ func benchSink(b *testing.B, open func(path string, s Schema) (Sink, error)) {
 
 func BenchmarkParquet(b *testing.B) {
 	benchSink(b, func(p string, s Schema) (Sink, error) { return NewParquet(p, s, ParquetOptions{}) })
+}
+
+// featureSchema is the schema of a real run (JRZQ9E2A with passthrough
+// columns): 51 columns, of which five strings distinct per row (Distinct),
+// application_id distinct but passed through unmarked, low-cardinality
+// strings, flags, a timestamp, a date and 24 floats with few distinct
+// values but for one.
+func featureSchema() Schema {
+	s := Schema{
+		{Name: "applicant_key", Type: String, Distinct: true},
+		{Name: "name", Type: String, Distinct: true},
+		{Name: "id_card", Type: String, Distinct: true},
+		{Name: "mobile_no", Type: String, Distinct: true},
+		{Name: "application_id", Type: String},
+		{Name: "apply_date", Type: Date},
+		{Name: "label", Type: Int64},
+		{Name: "source_file", Type: String},
+		{Name: "source_row", Type: Int64},
+		{Name: "jrzq9e2a_status", Type: String},
+		{Name: "jrzq9e2a_code", Type: Int64},
+		{Name: "jrzq9e2a_message", Type: String},
+		{Name: "jrzq9e2a_transaction_id", Type: String, Distinct: true},
+		{Name: "jrzq9e2a_queried_at", Type: Timestamp},
+	}
+	for k := range featureIntervals {
+		n := "jrzq9e2a_interval_" + strconv.Itoa(k)
+		s = append(s, Column{Name: n + "_code", Type: String}, Column{Name: n + "_low", Type: Float64}, Column{Name: n + "_high", Type: Float64})
+	}
+	for k := range 3 {
+		s = append(s, Column{Name: "jrzq9e2a_flag_" + strconv.Itoa(k), Type: Int64})
+	}
+	for k := range 3 {
+		s = append(s, Column{Name: "jrzq9e2a_score_" + strconv.Itoa(k), Type: Float64})
+	}
+	return append(s, Column{Name: "jrzq9e2a_ratio", Type: Float64})
+}
+
+// featureIntervals is the number of interval columns (code, low, high) in
+// featureSchema.
+const featureIntervals = 10
+
+// featureRows returns n rows of featureSchema, the same for the same n:
+// one row in ten is "not found", with every product column null but the
+// status, code, message, transaction id and query time.
+func featureRows(n int) []Row {
+	rng := rand.New(rand.NewPCG(1, 2))
+	digits := func(k int) string {
+		b := make([]byte, k)
+		for i := range b {
+			b[i] = byte('0' + rng.IntN(10))
+		}
+		return string(b)
+	}
+	cjk := func() string { return string(rune(0x4E00 + rng.IntN(2000))) }
+	s := featureSchema()
+	day0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).Unix() / 86400
+	queried := time.Date(2024, 3, 1, 8, 0, 0, 0, time.UTC).UnixMilli()
+	rows := make([]Row, n)
+	for r := range rows {
+		row := NewRow(len(s))
+		c := 0
+		set := func(v Value) { row[c] = v; c++ }
+		set(StringValue(fmt.Sprintf("%016x%016x%016x%016x", rng.Uint64(), rng.Uint64(), rng.Uint64(), rng.Uint64())))
+		set(StringValue(cjk() + "*" + cjk()))
+		set(StringValue(digits(6) + "********" + digits(4)))
+		set(StringValue("1" + digits(2) + "****" + digits(4)))
+		set(StringValue("AP2024" + fmt.Sprintf("%010d", 7000000+r*3)))
+		set(Value{Valid: true, I: day0 + int64(rng.IntN(300))})
+		set(IntValue(int64(min(rng.IntN(5), 1))))
+		set(StringValue("applicants_2024q1.csv"))
+		set(IntValue(int64(r + 2)))
+		found := rng.IntN(10) != 0
+		code := int64(0)
+		if rng.IntN(1000) == 0 {
+			code = 1001
+		}
+		if found {
+			set(StringValue("ok"))
+			set(IntValue(code))
+			set(StringValue("查询成功"))
+		} else {
+			set(StringValue("not_found"))
+			set(IntValue(code))
+			set(StringValue("查无此人"))
+		}
+		set(StringValue(fmt.Sprintf("JRZQ%08x%016x", rng.Uint32(), rng.Uint64())))
+		set(Value{Valid: true, I: queried + int64(r/5000)*1000})
+		for k := range featureIntervals {
+			values := 2 + k%9 // codes 1..values
+			j := min(rng.IntN(values), rng.IntN(values))
+			if !found {
+				c += 3
+				continue
+			}
+			set(StringValue(strconv.Itoa(j + 1)))
+			step := float64(k+1) * 0.25
+			if j > 0 {
+				set(FloatValue(float64(j) * step))
+			} else {
+				c++ // open below
+			}
+			if j < values-1 {
+				set(FloatValue(float64(j+1) * step))
+			} else {
+				c++ // open above
+			}
+		}
+		for range 3 {
+			if !found || rng.IntN(30) == 0 {
+				c++
+				continue
+			}
+			set(IntValue(int64(rng.IntN(2))))
+		}
+		for range 3 {
+			if !found {
+				c++
+				continue
+			}
+			set(FloatValue(float64(300 + rng.IntN(600))))
+		}
+		if found {
+			set(FloatValue(float64(rng.IntN(10000)) / 10000))
+		}
+		rows[r] = row
+	}
+	return rows
+}
+
+// BenchmarkParquetFeatures writes 65,536 rows of featureSchema per
+// iteration, in batches of 256 as the pipeline does, in row groups of
+// 16,384 rows. The 32,768 rows it holds are written twice, so that the rows
+// kept in memory stay small next to what the sink allocates. Besides
+// rows/s it reports the CPU time of the process per row (the encoder runs
+// in the background, so the wall time alone hides its cost) and the size
+// of the file.
+func BenchmarkParquetFeatures(b *testing.B) {
+	const groupRows, rowsPerOp, batch = 16384, 65536, 256
+	s := featureSchema()
+	rows := featureRows(2 * groupRows)
+	dir := b.TempDir()
+	var size int64
+	cpu0, cpuOK := processCPU()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		path := filepath.Join(dir, "features-"+strconv.Itoa(i)+".parquet")
+		p, err := NewParquet(path, s, ParquetOptions{RowGroupRows: groupRows})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for n := 0; n < rowsPerOp; n += batch {
+			lo := n % len(rows)
+			if err := p.Write(rows[lo : lo+batch]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := p.Commit(); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		fi, err := os.Stat(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		size = fi.Size()
+		os.Remove(path)
+		b.StartTimer()
+	}
+	b.StopTimer()
+	if cpu1, ok := processCPU(); ok && cpuOK {
+		b.ReportMetric(float64(cpu1-cpu0)/float64(rowsPerOp*b.N), "cpu-ns/row")
+	}
+	b.ReportMetric(float64(rowsPerOp*b.N)/b.Elapsed().Seconds(), "rows/s")
+	b.ReportMetric(float64(size), "file-B")
 }
 
 func BenchmarkExcel(b *testing.B) {

@@ -98,12 +98,12 @@ func newParquet(path string, schema Schema, opts ParquetOptions, mem memory.Allo
 	wopts := []parquet.WriterProperty{
 		parquet.WithAllocator(mem),
 		parquet.WithCompression(compress.Codecs.Zstd),
-		parquet.WithDictionaryDefault(false),
+		parquet.WithDictionaryDefault(true),
 		parquet.WithMaxRowGroupLength(int64(groupRows)),
 	}
 	for _, c := range schema {
-		if c.Type == String && !c.Distinct {
-			wopts = append(wopts, parquet.WithDictionaryPath(parquet.ColumnPath{c.Name}, true))
+		if c.Distinct {
+			wopts = append(wopts, parquet.WithDictionaryPath(parquet.ColumnPath{c.Name}, false))
 		}
 	}
 	props := parquet.NewWriterProperties(wopts...)
