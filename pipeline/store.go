@@ -107,13 +107,17 @@ func decodeReply(b []byte) (*tianyuan.Reply, error) {
 		return nil, errDamagedReply
 	}
 	b = b[n:]
+	// One string holds the rest of the record; the fields are slices of
+	// it: one allocation instead of four.
+	rest := string(b)
 	var fields [4]string
 	for i := range fields {
 		l, n := binary.Uvarint(b)
 		if n <= 0 || l > uint64(len(b)-n) {
 			return nil, errDamagedReply
 		}
-		fields[i] = string(b[n : n+int(l)])
+		at := len(rest) - len(b) + n
+		fields[i] = rest[at : at+int(l)]
 		b = b[n+int(l):]
 	}
 	return &tianyuan.Reply{Code: int(code), ReceivedAt: time.UnixMilli(ms).UTC(), Product: fields[0],

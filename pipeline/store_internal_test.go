@@ -1,0 +1,76 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/scorepipe/scorepipe/providers/tianyuan"
+)
+
+func TestReplyRecordRoundTrip(t *testing.T) {
+	at := time.Date(2026, 11, 23, 8, 30, 0, 123e6, time.UTC)
+	tests := []struct {
+		name  string
+		reply tianyuan.Reply
+	}{
+		{"answered", tianyuan.Reply{Product: "JRZQ9E2A", Code: 0, Message: "成功", TransactionID: "T20261123083000001", Data: "q83vEjRWeJA=", ReceivedAt: at}},
+		{"no record", tianyuan.Reply{Product: "COMBTY11", Code: 1000, Message: "查询无结果", ReceivedAt: at}},
+		{"empty fields", tianyuan.Reply{ReceivedAt: time.UnixMilli(0).UTC()}},
+		{"negative code, long data", tianyuan.Reply{Product: "X", Code: -7, Data: strings.Repeat("A", 70000), ReceivedAt: at}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := decodeReply(encodeReply(&tt.reply))
+			if err != nil {
+				t.Fatalf("decodeReply: %v", err)
+			}
+			if *got != tt.reply {
+				t.Errorf("got %+v, want %+v", *got, tt.reply)
+			}
+		})
+	}
+}
+
+func TestDamagedReplyRecord(t *testing.T) {
+	rec := encodeReply(&tianyuan.Reply{Product: "JRZQ9E2A", Message: "成功", TransactionID: "T1", Data: "q83vEjRWeJA=", ReceivedAt: time.UnixMilli(1e12)})
+	tests := map[string][]byte{
+		"empty":               nil,
+		"other version":       append([]byte{replyFormat + 1}, rec[1:]...),
+		"length past the end": {replyFormat, 0, 0, 5, 'J'},
+		"code overflows":      append([]byte{replyFormat}, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01),
+	}
+	for n := 1; n < len(rec); n++ {
+		tests[fmt.Sprintf("cut at %d of %d", n, len(rec))] = rec[:n]
+	}
+	for name, b := range tests {
+		t.Run(name, func(t *testing.T) {
+			if r, err := decodeReply(b); !errors.Is(err, errDamagedReply) {
+				t.Errorf("decodeReply(%q) = %+v, %v; want errDamagedReply", b, r, err)
+			}
+		})
+	}
+}
+
+// FuzzDecodeReply checks that any bytes decode or fail without panicking,
+// and that what decodes encodes back to a record that decodes the same.
+func FuzzDecodeReply(f *testing.F) {
+	f.Add(encodeReply(&tianyuan.Reply{Product: "JRZQ9E2A", Message: "成功", TransactionID: "T1", Data: "q83vEjRWeJA=", ReceivedAt: time.UnixMilli(1e12)}))
+	f.Add([]byte{replyFormat, 0, 0, 0, 0, 0, 0})
+	f.Add([]byte{replyFormat, 0x80})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := decodeReply(b)
+		if err != nil {
+			return
+		}
+		again, err := decodeReply(encodeReply(r))
+		if err != nil {
+			t.Fatalf("re-encoded record does not decode: %v", err)
+		}
+		if *again != *r {
+			t.Fatalf("round trip: got %+v, want %+v", *again, *r)
+		}
+	})
+}
