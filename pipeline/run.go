@@ -101,6 +101,7 @@ type run struct {
 	aborting  atomic.Bool // abort was called
 	mu        sync.Mutex  // guards unknowns while workers merge theirs
 	rows      sync.Pool   // of sinks.Row, reused once written
+	plains    sync.Pool   // of *[]byte: memory to decrypt replies in, reused once the row is built
 	stop      context.CancelCauseFunc
 }
 
@@ -386,6 +387,7 @@ type item struct {
 	key      string
 	pass     []passValue       // passed-through input values
 	replies  []transform.Reply // per product, in r.prods order
+	plains   []*[]byte         // from run.plains: the memory the payloads of replies live in
 	aborted  bool
 	out      sinks.Row          // the output row, once built
 	statuses []transform.Status // per product, once built
@@ -644,7 +646,7 @@ func (r *run) enrich(ctx context.Context, it *item) {
 		}
 		params := tianyuan.Params(it.app.Params(p.catalog.Params))
 		reply, err := p.caller.Call(ctx, p.code, params)
-		it.replies[i] = r.reply(reply, err)
+		it.replies[i] = r.reply(it, reply, err)
 		if err != nil && r.isFatal(err) {
 			if ctx.Err() == nil {
 				r.abort(err)
@@ -663,14 +665,26 @@ func (r *run) isFatal(err error) bool {
 	return errors.As(err, &se) || errors.As(err, &be) || r.policy.Classify(err) == tianyuan.Fatal
 }
 
-// reply turns what a call returned into what the features need.
-func (r *run) reply(reply *tianyuan.Reply, err error) transform.Reply {
+// plainSize is the size of the buffers replies are decrypted in; a larger
+// reply is decrypted in memory of its own.
+const plainSize = 16 << 10
+
+// reply turns what a call returned into what the features need. The
+// payload is decrypted in a buffer of r.plains, held by it until its row
+// is built.
+func (r *run) reply(it *item, reply *tianyuan.Reply, err error) transform.Reply {
 	var out transform.Reply
 	if reply != nil {
 		out = transform.Reply{Code: reply.Code, HasCode: true, TransactionID: reply.TransactionID, QueriedAt: reply.ReceivedAt}
 	}
 	if err == nil {
-		payload, perr := r.env.Cipher.Object(reply) // the features parse it whole
+		buf, _ := r.plains.Get().(*[]byte)
+		if buf == nil {
+			b := make([]byte, plainSize)
+			buf = &b
+		}
+		it.plains = append(it.plains, buf)
+		payload, perr := r.env.Cipher.ObjectInto(*buf, reply) // the features parse it whole
 		if perr != nil {
 			out.Status, out.Message = transform.StatusFailed, "cannot read the reply: "+perr.Error()
 			return out
@@ -770,6 +784,10 @@ func (r *run) fillRow(it *item, u *transform.Unknowns) {
 		it.statuses[i] = p.fill.FillSubs(row, p.base, &it.replies[i], u, it.subs[i])
 		it.replies[i].Payload = nil // done with it
 	}
+	for _, b := range it.plains {
+		r.plains.Put(b)
+	}
+	it.plains = nil
 }
 
 // count adds a written row's outcomes to the product counts.

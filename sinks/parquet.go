@@ -98,6 +98,7 @@ func newParquet(path string, schema Schema, opts ParquetOptions, mem memory.Allo
 	wopts := []parquet.WriterProperty{
 		parquet.WithAllocator(mem),
 		parquet.WithCompression(compress.Codecs.Zstd),
+		parquet.WithCompressionLevel(1),
 		parquet.WithDictionaryDefault(true),
 		parquet.WithMaxRowGroupLength(int64(groupRows)),
 	}

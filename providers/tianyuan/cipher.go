@@ -69,19 +69,34 @@ func (c *Cipher) encryptWithIV(plain, iv []byte) (string, error) {
 // and at least one block, a whole number of blocks) and the PKCS7 padding
 // strictly; every failure wraps [ErrDecrypt]. It never panics.
 func (c *Cipher) Decrypt(b64 string) ([]byte, error) {
-	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(b64))
+	return c.decryptInto(nil, b64)
+}
+
+// decryptInto is Decrypt working in buf's memory, grown when it is too
+// small: the ciphertext is copied to the front of buf and decoded behind
+// it, and the plaintext, deciphered in place, is returned.
+func (c *Cipher) decryptInto(buf []byte, b64 string) ([]byte, error) {
+	b64 = strings.TrimSpace(b64)
+	n := base64.StdEncoding.DecodedLen(len(b64))
+	if need := len(b64) + n; cap(buf) < need {
+		buf = make([]byte, need)
+	}
+	src := buf[:len(b64)]
+	copy(src, b64)
+	raw := buf[len(b64) : len(b64)+n]
+	n, err := base64.StdEncoding.Decode(raw, src)
 	if err != nil {
 		return nil, fmt.Errorf("%w: not standard base64", ErrDecrypt)
 	}
+	raw = raw[:n]
 	if len(raw) < 2*aes.BlockSize {
 		return nil, fmt.Errorf("%w: %d bytes is too short for an IV and one block", ErrDecrypt, len(raw))
 	}
 	if len(raw)%aes.BlockSize != 0 {
 		return nil, fmt.Errorf("%w: %d bytes is not a whole number of %d-byte blocks", ErrDecrypt, len(raw), aes.BlockSize)
 	}
-	iv, ct := raw[:aes.BlockSize], raw[aes.BlockSize:]
-	plain := make([]byte, len(ct))
-	cipher.NewCBCDecrypter(c.block, iv).CryptBlocks(plain, ct)
+	iv, plain := raw[:aes.BlockSize], raw[aes.BlockSize:]
+	cipher.NewCBCDecrypter(c.block, iv).CryptBlocks(plain, plain)
 	pad := int(plain[len(plain)-1])
 	if pad < 1 || pad > aes.BlockSize {
 		return nil, fmt.Errorf("%w: bad padding (wrong key?)", ErrDecrypt)
@@ -115,10 +130,17 @@ func (c *Cipher) Payload(r *Reply) (json.RawMessage, error) {
 // what remains starts as an object. For callers that parse the object
 // anyway and report what they cannot read.
 func (c *Cipher) Object(r *Reply) ([]byte, error) {
+	return c.ObjectInto(nil, r)
+}
+
+// ObjectInto is Object working in buf's memory (grown when too small)
+// rather than in new memory: the object returned may share buf, and is
+// valid until buf is reused. For callers that decrypt many replies.
+func (c *Cipher) ObjectInto(buf []byte, r *Reply) ([]byte, error) {
 	if r == nil || r.Data == "" {
 		return nil, fmt.Errorf("%w: the reply carries no data", ErrPayload)
 	}
-	plain, err := c.Decrypt(r.Data)
+	plain, err := c.decryptInto(buf, r.Data)
 	if err != nil {
 		return nil, err
 	}

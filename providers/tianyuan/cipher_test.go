@@ -236,6 +236,47 @@ func TestPayload(t *testing.T) {
 	}
 }
 
+// TestObjectIntoReusesBuffer decrypts replies of several sizes, one after
+// the other, into the same buffer: each result must be its own plaintext,
+// whether the buffer is big enough or too small.
+func TestObjectIntoReusesBuffer(t *testing.T) {
+	c := vectorCipher(t)
+	plains := []string{
+		`{"a":1}`,
+		`{"xyp_cpl0001":"` + strings.Repeat("长", 300) + `"}`,
+		`{"b":2}`,
+		vectorPlain,
+	}
+	buffers := []struct {
+		name string
+		buf  []byte
+	}{
+		{"nil", nil},
+		{"too small", make([]byte, 0, 8)},
+		{"big enough", make([]byte, 0, 4096)},
+	}
+	for _, bb := range buffers {
+		t.Run(bb.name, func(t *testing.T) {
+			for i, plain := range plains {
+				data, err := c.Encrypt([]byte(plain))
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := c.ObjectInto(bb.buf, &Reply{Data: data})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if string(got) != plain {
+					t.Errorf("reply %d: ObjectInto = %.40s…, want %.40s…", i, got, plain)
+				}
+			}
+			if _, err := c.ObjectInto(bb.buf, &Reply{Data: "AAAA"}); !errors.Is(err, ErrDecrypt) {
+				t.Errorf("ObjectInto(undecryptable) err = %v, want ErrDecrypt", err)
+			}
+		})
+	}
+}
+
 func FuzzDecrypt(f *testing.F) {
 	f.Add(vectorB64)
 	f.Add("")
