@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 )
 
 // ErrDecrypt is wrapped by every error of [Cipher.Decrypt]: the text is not
@@ -25,6 +26,32 @@ var ErrPayload = errors.New("tianyuan: unusable payload")
 // encoded as standard base64. A Cipher is safe for concurrent use.
 type Cipher struct {
 	block cipher.Block
+	// CBC decrypters, reset with a new IV for each reply: making one copies
+	// the expanded key, half a kilobyte, and there is one reply per row.
+	decrypters sync.Pool // of ivBlockMode
+}
+
+// ivBlockMode is a BlockMode whose IV can be reset, as the CBC decrypters
+// of crypto/cipher are.
+type ivBlockMode interface {
+	cipher.BlockMode
+	SetIV([]byte)
+}
+
+// decryptCBC deciphers buf in place with iv.
+func (c *Cipher) decryptCBC(iv, buf []byte) {
+	m, ok := c.decrypters.Get().(ivBlockMode)
+	if ok {
+		m.SetIV(iv)
+	} else {
+		mode := cipher.NewCBCDecrypter(c.block, iv)
+		if m, ok = mode.(ivBlockMode); !ok {
+			mode.CryptBlocks(buf, buf)
+			return
+		}
+	}
+	m.CryptBlocks(buf, buf)
+	c.decrypters.Put(m)
 }
 
 // NewCipher returns a Cipher for a 16-byte key (see [ParseKey]).
@@ -96,7 +123,7 @@ func (c *Cipher) decryptInto(buf []byte, b64 string) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %d bytes is not a whole number of %d-byte blocks", ErrDecrypt, len(raw), aes.BlockSize)
 	}
 	iv, plain := raw[:aes.BlockSize], raw[aes.BlockSize:]
-	cipher.NewCBCDecrypter(c.block, iv).CryptBlocks(plain, plain)
+	c.decryptCBC(iv, plain)
 	pad := int(plain[len(plain)-1])
 	if pad < 1 || pad > aes.BlockSize {
 		return nil, fmt.Errorf("%w: bad padding (wrong key?)", ErrDecrypt)

@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -274,6 +276,38 @@ func TestObjectIntoReusesBuffer(t *testing.T) {
 				t.Errorf("ObjectInto(undecryptable) err = %v, want ErrDecrypt", err)
 			}
 		})
+	}
+}
+
+// TestDecryptConcurrently decrypts from several goroutines at once: the
+// decrypters the Cipher reuses must never mix two replies' IVs.
+func TestDecryptConcurrently(t *testing.T) {
+	c := vectorCipher(t)
+	const goroutines, rounds = 8, 200
+	var wg sync.WaitGroup
+	errs := make(chan string, goroutines)
+	for g := range goroutines {
+		plain := fmt.Sprintf(`{"goroutine":%d,"pad":"%s"}`, g, strings.Repeat("x", g*7))
+		data, err := c.Encrypt([]byte(plain))
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range rounds {
+				got, err := c.Decrypt(data)
+				if err != nil || string(got) != plain {
+					errs <- fmt.Sprintf("Decrypt = %q, %v; want %q", got, err, plain)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
 	}
 }
 
