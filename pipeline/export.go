@@ -42,7 +42,8 @@ func ExportReplies(ctx context.Context, cfg *Config, env Env, product string, w 
 	n := 0
 	reject := func(*inputFile, sources.Record, *transform.Applicant, []transform.Problem) error { return nil }
 	err = r.scan(ctx, reject, func(it *item) error {
-		reply, ok, err := store.Get(store.Key(p.code, tianyuan.Params(it.app.Params(p.catalog.Params))), time.Time{})
+		storeKey := store.Key(p.code, tianyuan.Params(it.app.Params(p.catalog.Params)))
+		reply, ok, err := store.Get(storeKey[:], time.Time{})
 		if err != nil || !ok || reply.Code != 0 {
 			return err
 		}

@@ -435,8 +435,9 @@ func (r *run) execute(ctx context.Context) (*Manifest, error) {
 		go func() {
 			defer wg.Done()
 			var unknowns transform.Unknowns
+			params := make([]tianyuan.Params, len(r.prods))
 			for it := range work {
-				r.enrich(dctx, it)
+				r.enrich(dctx, it, params)
 				if !it.aborted {
 					r.fillRow(it, &unknowns)
 				}
@@ -634,8 +635,10 @@ func (r *run) rejectRecord(f *inputFile, rec sources.Record, app *transform.Appl
 	return rj
 }
 
-// enrich calls every product the row may be sent to.
-func (r *run) enrich(ctx context.Context, it *item) {
+// enrich calls every product the row may be sent to. params holds a map
+// per product that enrich fills anew for each call: the callers do not
+// keep it once they have returned.
+func (r *run) enrich(ctx context.Context, it *item, params []tianyuan.Params) {
 	for i, p := range r.prods {
 		if it.replies[i].Status == transform.StatusSkipped {
 			continue
@@ -644,8 +647,11 @@ func (r *run) enrich(ctx context.Context, it *item) {
 			it.aborted = true
 			return
 		}
-		params := tianyuan.Params(it.app.Params(p.catalog.Params))
-		reply, err := p.caller.Call(ctx, p.code, params)
+		if params[i] == nil {
+			params[i] = make(tianyuan.Params, len(p.catalog.Params))
+		}
+		it.app.FillParams(params[i], p.catalog.Params)
+		reply, err := p.caller.Call(ctx, p.code, params[i])
 		it.replies[i] = r.reply(it, reply, err)
 		if err != nil && r.isFatal(err) {
 			if ctx.Err() == nil {

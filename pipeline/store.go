@@ -37,7 +37,7 @@ type Store struct {
 	db     *bolt.DB
 	log    *os.File
 	secret []byte
-	macs   sync.Pool // of hash.Hash: HMACs keyed with secret, for Key
+	macs   sync.Pool // of *keyMAC, for Key
 
 	mu     sync.Mutex // guards end and synced, and appends to the log
 	end    int64      // where the next reply goes in the log
@@ -211,7 +211,7 @@ func (s *Store) Close() error {
 // over the product and the parameters in name order, leaving out the
 // authorization parameters (they do not change the reply, so the same
 // applicant under another authorization reuses it), cut to 128 bits.
-func (s *Store) Key(product string, params tianyuan.Params) []byte {
+func (s *Store) Key(product string, params tianyuan.Params) [keySize]byte {
 	var buf [8]string
 	names := buf[:0]
 	for n := range params {
@@ -220,23 +220,31 @@ func (s *Store) Key(product string, params tianyuan.Params) []byte {
 		}
 	}
 	sort.Strings(names)
-	mac, _ := s.macs.Get().(hash.Hash)
-	if mac == nil {
-		mac = hmac.New(sha256.New, s.secret)
+	mk, _ := s.macs.Get().(*keyMAC)
+	if mk == nil {
+		mk = &keyMAC{mac: hmac.New(sha256.New, s.secret)}
 	}
-	mac.Reset()
-	b := make([]byte, 0, 128)
-	b = append(b, product...)
+	b := append(mk.buf[:0], product...)
 	for _, n := range names {
 		b = append(b, 0)
 		b = append(b, n...)
 		b = append(b, '=')
 		b = append(b, params[n]...)
 	}
-	mac.Write(b)
-	key := mac.Sum(b[:0])[:keySize]
-	s.macs.Put(mac)
+	mk.mac.Reset()
+	mk.mac.Write(b)
+	var key [keySize]byte
+	copy(key[:], mk.mac.Sum(b[:0]))
+	mk.buf = b[:0]
+	s.macs.Put(mk)
 	return key
+}
+
+// keyMAC is an HMAC keyed with the identity secret and the memory Key
+// writes its input in.
+type keyMAC struct {
+	mac hash.Hash
+	buf []byte
 }
 
 // Get returns the reply stored under key if it was received at or after
@@ -432,7 +440,7 @@ type stored struct {
 	stats     *productStats
 
 	mu       sync.Mutex
-	inFlight map[string]*pendingCall
+	inFlight map[[keySize]byte]*pendingCall
 }
 
 type pendingCall struct {
@@ -449,7 +457,7 @@ type pendingCall struct {
 func (s *stored) Call(ctx context.Context, product string, params tianyuan.Params) (*tianyuan.Reply, error) {
 	key := s.store.Key(product, params)
 	s.mu.Lock()
-	if p, ok := s.inFlight[string(key)]; ok {
+	if p, ok := s.inFlight[key]; ok {
 		s.mu.Unlock()
 		select {
 		case <-p.done:
@@ -467,18 +475,18 @@ func (s *stored) Call(ctx context.Context, product string, params tianyuan.Param
 	}
 	p := &pendingCall{done: make(chan struct{})}
 	if s.inFlight == nil {
-		s.inFlight = map[string]*pendingCall{}
+		s.inFlight = map[[keySize]byte]*pendingCall{}
 	}
-	s.inFlight[string(key)] = p
+	s.inFlight[key] = p
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
-		delete(s.inFlight, string(key))
+		delete(s.inFlight, key)
 		s.mu.Unlock()
 		close(p.done)
 	}()
 
-	r, ok, err := s.store.Get(key, s.notBefore)
+	r, ok, err := s.store.Get(key[:], s.notBefore)
 	switch {
 	case err != nil:
 		p.err = &StoreError{Err: err}
@@ -508,7 +516,8 @@ type persisted struct {
 func (s *persisted) Call(ctx context.Context, product string, params tianyuan.Params) (*tianyuan.Reply, error) {
 	reply, err := s.next.Call(ctx, product, params)
 	if reply != nil && keep(s.policy, reply, err) {
-		if perr := s.store.Put(s.store.Key(product, params), reply); perr != nil {
+		key := s.store.Key(product, params)
+		if perr := s.store.Put(key[:], reply); perr != nil {
 			return reply, &StoreError{Err: perr}
 		}
 	}

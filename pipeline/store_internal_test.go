@@ -1,8 +1,10 @@
 package pipeline
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -73,4 +75,31 @@ func FuzzDecodeReply(f *testing.F) {
 			t.Fatalf("round trip: got %+v, want %+v", *again, *r)
 		}
 	})
+}
+
+// TestStoreKeyIsStable pins the store key to a value computed outside Go
+// (Python's hmac module): a change of key would make every stored reply
+// unreachable and paid again. Authorization parameters are left out.
+func TestStoreKeyIsStable(t *testing.T) {
+	s := &Store{secret: []byte("0123456789abcdef0123456789abcdef")}
+	params := tianyuan.Params{"name": "张三", "id_card": "11010519491231002X", "mobile_no": "13800138000"}
+	const want = "8ab671fbf32af264e4f317913c89d6a4"
+	tests := []struct {
+		name  string
+		extra tianyuan.Params
+	}{
+		{"identity only", nil},
+		{"with authorization", tianyuan.Params{"auth_authorize_file_code": "AUTH1", "authorization_url": "https://a/b", "auth_date": "20260101-20261231"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := maps.Clone(params)
+			maps.Copy(p, tt.extra)
+			for range 3 { // the pooled HMAC must give the same key every time
+				if got := s.Key("JRZQ9E2A", p); hex.EncodeToString(got[:]) != want {
+					t.Fatalf("Key = %x, want %s", got, want)
+				}
+			}
+		})
+	}
 }

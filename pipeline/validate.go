@@ -82,22 +82,21 @@ func Plan(ctx context.Context, cfg *Config, env Env) (*Report, error) {
 	if cfg.Cache.ReuseWithin > 0 {
 		notBefore = r.env.Now().Add(-cfg.Cache.ReuseWithin)
 	}
-	seen := make([]map[[16]byte]struct{}, len(r.prods))
+	seen := make([]map[[keySize]byte]struct{}, len(r.prods))
 	for i := range seen {
-		seen[i] = map[[16]byte]struct{}{}
+		seen[i] = map[[keySize]byte]struct{}{}
 	}
 	keyer := &Store{secret: env.Secret}
 	check := func(it *item, i int, plan *ProductPlan) error {
 		p := r.prods[i]
 		key := keyer.Key(p.code, tianyuan.Params(it.app.Params(p.catalog.Params)))
-		short := [16]byte(key)
-		if _, dup := seen[i][short]; dup {
+		if _, dup := seen[i][key]; dup {
 			plan.Duplicates++
 			return nil
 		}
-		seen[i][short] = struct{}{}
+		seen[i][key] = struct{}{}
 		if store != nil {
-			_, ok, err := store.Get(key, notBefore)
+			_, ok, err := store.Get(key[:], notBefore)
 			if err != nil {
 				return err
 			}

@@ -59,10 +59,17 @@ func (a *Applicant) Param(name string) (string, bool) {
 // Params returns the named vendor parameters of the applicant.
 func (a *Applicant) Params(names []string) map[string]string {
 	m := make(map[string]string, len(names))
+	a.FillParams(m, names)
+	return m
+}
+
+// FillParams makes m hold the named vendor parameters of the applicant and
+// nothing else.
+func (a *Applicant) FillParams(m map[string]string, names []string) {
+	clear(m)
 	for _, n := range names {
 		m[n], _ = a.Param(n)
 	}
-	return m
 }
 
 // Problem is one reason an input row cannot be used.
