@@ -321,7 +321,13 @@ func (s *Store) endSharedRead() {
 // readAheadSize is the window a run reads the log by when it reads it in
 // order, as a rerun of the same input does: one read serves hundreds of
 // replies.
-const readAheadSize = 512 << 10
+const readAheadSize = 1 << 20
+
+// readBehindSize is how much of the log before the reply that moves the
+// window a new window keeps: replies are in the log in the order they came
+// back, a few hundred rows out of input order when many calls were in
+// flight, and the workers ask for them a little out of order too.
+const readBehindSize = 256 << 10
 
 // readReply reads, checks and decodes the reply at off. Replies read in log
 // order come from a read-ahead window; others are read alone.
@@ -361,16 +367,20 @@ func (s *Store) readReply(off, size int64, sum uint32) (*tianyuan.Reply, error) 
 	s.mu.Lock()
 	durable := s.synced
 	s.mu.Unlock()
-	n, err := s.log.ReadAt(w.buf[:max(min(readAheadSize, durable-off), size)], off)
-	if int64(n) < size {
+	start := off
+	if ahead && len(w.buf) > 0 && off-w.off >= readBehindSize && readBehindSize+size <= readAheadSize {
+		start = off - readBehindSize // within the old window: the log is whole there
+	}
+	n, err := s.log.ReadAt(w.buf[:max(min(readAheadSize, durable-start), off-start+size)], start)
+	if int64(n) < off-start+size {
 		w.buf = w.buf[:0]
 		if err == nil {
 			err = io.ErrUnexpectedEOF
 		}
 		return nil, err
 	}
-	w.off, w.buf = off, w.buf[:n]
-	return decode(w.buf[:size])
+	w.off, w.buf = start, w.buf[:n]
+	return decode(w.buf[off-start : off-start+size])
 }
 
 // Put stores a reply under key and returns once both the reply and its

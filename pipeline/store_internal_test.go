@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
 )
@@ -98,6 +101,60 @@ func TestStoreKeyIsStable(t *testing.T) {
 			for range 3 { // the pooled HMAC must give the same key every time
 				if got := s.Key("JRZQ9E2A", p); hex.EncodeToString(got[:]) != want {
 					t.Fatalf("Key = %x, want %s", got, want)
+				}
+			}
+		})
+	}
+}
+
+// TestStoreReadOrders reads back replies of many sizes (one larger than
+// the read-ahead window) in several orders: the read-ahead window must
+// serve each reply whole, whichever way the reads move.
+func TestStoreReadOrders(t *testing.T) {
+	s, err := OpenStore(filepath.Join(t.TempDir(), "replies.db"), []byte("0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const n = 3000
+	at := time.UnixMilli(1.7e12).UTC()
+	keys := make([][keySize]byte, n)
+	want := make([]tianyuan.Reply, n)
+	for i := range n {
+		size := 200 + i%900
+		if i == n/2 {
+			size = readAheadSize + 1000
+		}
+		want[i] = tianyuan.Reply{Product: "JRZQ9E2A", TransactionID: fmt.Sprint("T", i), Data: strings.Repeat(string(rune('A'+i%26)), size), ReceivedAt: at}
+		keys[i] = s.Key("JRZQ9E2A", tianyuan.Params{"id_card": fmt.Sprint(i)})
+	}
+	// Stored 50 at a time, as concurrent calls are: one sync per batch.
+	var g errgroup.Group
+	g.SetLimit(50)
+	for i := range n {
+		g.Go(func() error { return s.Put(keys[i][:], &want[i]) })
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	orders := map[string]func(i int) int{
+		"log order":      func(i int) int { return i },
+		"reverse":        func(i int) int { return n - 1 - i },
+		"locally mixed":  func(i int) int { return i/300*300 + (i%300*7)%300 },
+		"far jumps":      func(i int) int { return (i * 1543) % n },
+		"two interleave": func(i int) int { return i/2 + i%2*(n/2) },
+	}
+	for name, order := range orders {
+		t.Run(name, func(t *testing.T) {
+			s.ra.buf = s.ra.buf[:0]
+			for i := range n {
+				j := order(i)
+				got, ok, err := s.Get(keys[j][:], time.Time{})
+				if err != nil || !ok {
+					t.Fatalf("reply %d: ok %v, err %v", j, ok, err)
+				}
+				if *got != want[j] {
+					t.Fatalf("reply %d: got %.30v…, want %.30v…", j, *got, want[j])
 				}
 			}
 		})
