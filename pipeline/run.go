@@ -392,6 +392,22 @@ type item struct {
 	out      sinks.Row          // the output row, once built
 	statuses []transform.Status // per product, once built
 	subs     [][]transform.Status
+
+	// Room for the per-product slices of the usual run, of one or two
+	// products, inside the item: one allocation per row instead of three.
+	replyRoom  [2]transform.Reply
+	statusRoom [2]transform.Status
+}
+
+// newItem returns an item for a row of file fi sent to n products.
+func newItem(fi, row int, n int) *item {
+	it := &item{file: fi, row: row}
+	if n <= len(it.replyRoom) {
+		it.replies, it.statuses = it.replyRoom[:n], it.statusRoom[:n]
+	} else {
+		it.replies, it.statuses = make([]transform.Reply, n), make([]transform.Status, n)
+	}
+	return it
 }
 
 func (r *run) execute(ctx context.Context) (*Manifest, error) {
@@ -593,7 +609,8 @@ func (r *run) validate(keyer *transform.Keyer, fi int, rec sources.Record) (*ite
 		problems = slices.DeleteFunc(problems, func(p transform.Problem) bool { return p.Column == transform.ParamIDCard })
 		problems = append(problems, transform.Problem{Column: transform.ParamIDCard, Reason: transform.ErrIDAsNumber.Error()})
 	}
-	it := &item{file: fi, row: rec.Row, app: app, replies: make([]transform.Reply, len(r.prods))}
+	it := newItem(fi, rec.Row, len(r.prods))
+	it.app = app
 	var passProblems []transform.Problem
 	it.pass, passProblems = r.passthrough(f, rec)
 	problems = append(problems, passProblems...)
@@ -781,13 +798,16 @@ func (r *run) fillRow(it *item, u *transform.Unknowns) {
 	for _, p := range it.pass {
 		row[p.col] = p.v
 	}
-	it.statuses = make([]transform.Status, len(r.prods))
-	it.subs = make([][]transform.Status, len(r.prods))
 	for i, p := range r.prods {
+		var subs []transform.Status
 		if len(p.catalog.Subs) > 0 {
-			it.subs[i] = make([]transform.Status, len(p.catalog.Subs))
+			if it.subs == nil {
+				it.subs = make([][]transform.Status, len(r.prods))
+			}
+			subs = make([]transform.Status, len(p.catalog.Subs))
+			it.subs[i] = subs
 		}
-		it.statuses[i] = p.fill.FillSubs(row, p.base, &it.replies[i], u, it.subs[i])
+		it.statuses[i] = p.fill.FillSubs(row, p.base, &it.replies[i], u, subs)
 		it.replies[i].Payload = nil // done with it
 	}
 	for _, b := range it.plains {

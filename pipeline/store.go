@@ -449,8 +449,13 @@ type stored struct {
 	runStart  time.Time // replies received since were paid by this run: a hit is a duplicate
 	stats     *productStats
 
-	mu       sync.Mutex
-	inFlight map[[keySize]byte]*pendingCall
+	inFlight [16]inFlightShard // by the key's first byte: workers rarely wait on each other
+}
+
+// inFlightShard holds the calls in flight whose keys fall in one shard.
+type inFlightShard struct {
+	sync.Mutex
+	calls map[[keySize]byte]*pendingCall
 }
 
 type pendingCall struct {
@@ -466,9 +471,10 @@ type pendingCall struct {
 // identical applicants are never both paid for.
 func (s *stored) Call(ctx context.Context, product string, params tianyuan.Params) (*tianyuan.Reply, error) {
 	key := s.store.Key(product, params)
-	s.mu.Lock()
-	if p, ok := s.inFlight[key]; ok {
-		s.mu.Unlock()
+	shard := &s.inFlight[key[0]%byte(len(s.inFlight))]
+	shard.Lock()
+	if p, ok := shard.calls[key]; ok {
+		shard.Unlock()
 		select {
 		case <-p.done:
 			// A row merged with a call answered from the store is a row
@@ -484,15 +490,15 @@ func (s *stored) Call(ctx context.Context, product string, params tianyuan.Param
 		}
 	}
 	p := &pendingCall{done: make(chan struct{})}
-	if s.inFlight == nil {
-		s.inFlight = map[[keySize]byte]*pendingCall{}
+	if shard.calls == nil {
+		shard.calls = map[[keySize]byte]*pendingCall{}
 	}
-	s.inFlight[key] = p
-	s.mu.Unlock()
+	shard.calls[key] = p
+	shard.Unlock()
 	defer func() {
-		s.mu.Lock()
-		delete(s.inFlight, key)
-		s.mu.Unlock()
+		shard.Lock()
+		delete(shard.calls, key)
+		shard.Unlock()
 		close(p.done)
 	}()
 
