@@ -2,16 +2,20 @@ package sinks
 
 import (
 	"bufio"
+	"encoding/base64"
 	"fmt"
 	"slices"
 	"sync"
 
 	"github.com/apache/arrow/go/v17/arrow"
-	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/flight"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/apache/arrow/go/v17/parquet"
 	"github.com/apache/arrow/go/v17/parquet/compress"
+	"github.com/apache/arrow/go/v17/parquet/file"
+	"github.com/apache/arrow/go/v17/parquet/metadata"
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
+	"github.com/apache/arrow/go/v17/parquet/schema"
 )
 
 // DefaultRowGroupRows is the number of rows per Parquet row group when
@@ -29,13 +33,16 @@ type ParquetOptions struct {
 	Metadata map[string]string
 }
 
-// Parquet writes rows to a Parquet file through Apache Arrow: every column is
-// nullable, strings are UTF-8 with dictionary encoding unless the column is
-// marked Distinct (other columns are plain: their values are mostly
-// distinct), timestamps are
-// milliseconds adjusted to UTC, pages are compressed with zstd, and the Arrow
-// schema (with the column descriptions as field metadata "description") is
-// stored in the file so that Arrow-based readers get the exact types back.
+// Parquet writes rows to a Parquet file: every column is nullable, strings
+// are UTF-8, timestamps are milliseconds adjusted to UTC, pages are
+// compressed with zstd, and the Arrow schema (with the column descriptions
+// as field metadata "description") is stored in the file so that
+// Arrow-based readers get the exact types back.
+//
+// A column is dictionary-encoded unless it is marked Distinct or most of
+// its values in the first row group differ (a dictionary would not pay);
+// a dictionary that grows past the writer's limit in a later row group
+// falls back to plain encoding there.
 //
 // Rows are buffered column by column and written as one row group every
 // RowGroupRows rows, whatever the sizes of the Write calls. A Parquet is not
@@ -44,34 +51,29 @@ type Parquet struct {
 	schema    Schema
 	file      *AtomicFile
 	buf       *bufio.Writer
-	fw        *pqarrow.FileWriter
-	rb        *array.RecordBuilder
-	cols      []parquetColumn
+	mem       memory.Allocator
+	pqschema  *schema.Schema
+	meta      metadata.KeyValueMetadata
+	fw        *file.Writer // created with the first row group
+	dict      []bool       // columns dictionary-encoded, decided by the first row group
+	decided   bool
+	cur       *parquetGroup // the rows not yet written
+	made      int           // row groups allocated, two at most
 	groupRows int
-	pending   int // rows in the builders, not yet written
 	done      bool
 	err       error // sticky: the file can no longer be completed
 
 	// A full row group is encoded by the encoder goroutine while the next
-	// one fills the builders, so that encoding does not hold up the rows.
-	groups  chan arrow.Record // to the encoder; closed by finish or Abort
-	encoded chan struct{}     // closed when the encoder is done
+	// one fills, so that encoding does not hold up the rows; the encoder
+	// hands back each group it has written for reuse.
+	groups  chan *parquetGroup // to the encoder; closed by finish or Abort
+	free    chan *parquetGroup // from the encoder
+	encoded chan struct{}      // closed when the encoder is done
 	encMu   sync.Mutex
 	encErr  error // the encoder's first error
 }
 
 var _ Sink = (*Parquet)(nil)
-
-// parquetColumn is the builder of one column; exactly one field is set,
-// the one matching typ.
-type parquetColumn struct {
-	typ Type
-	s   *array.StringBuilder
-	i   *array.Int64Builder
-	f   *array.Float64Builder
-	t   *array.TimestampBuilder
-	d   *array.Date32Builder
-}
 
 // NewParquet creates the temporary file for a Parquet file published at path
 // by Commit. The directory must exist.
@@ -79,8 +81,8 @@ func NewParquet(path string, schema Schema, opts ParquetOptions) (*Parquet, erro
 	return newParquet(path, schema, opts, memory.DefaultAllocator)
 }
 
-func newParquet(path string, schema Schema, opts ParquetOptions, mem memory.Allocator) (*Parquet, error) {
-	if err := checkSchema(schema); err != nil {
+func newParquet(path string, s Schema, opts ParquetOptions, mem memory.Allocator) (*Parquet, error) {
+	if err := checkSchema(s); err != nil {
 		return nil, fmt.Errorf("parquet %s: %w", path, err)
 	}
 	groupRows := opts.RowGroupRows
@@ -93,64 +95,67 @@ func newParquet(path string, schema Schema, opts ParquetOptions, mem memory.Allo
 	if _, ok := opts.Metadata["ARROW:schema"]; ok {
 		return nil, fmt.Errorf("parquet %s: metadata key %q is reserved", path, "ARROW:schema")
 	}
-	asch := arrowSchema(schema, opts.Metadata)
-
-	wopts := []parquet.WriterProperty{
-		parquet.WithAllocator(mem),
-		parquet.WithCompression(compress.Codecs.Zstd),
-		parquet.WithCompressionLevel(1),
-		parquet.WithDictionaryDefault(true),
-		parquet.WithMaxRowGroupLength(int64(groupRows)),
+	asch := arrowSchema(s, opts.Metadata)
+	aprops := pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(mem), pqarrow.WithStoreSchema())
+	pqschema, err := pqarrow.ToParquet(asch, parquet.NewWriterProperties(parquet.WithAllocator(mem)), aprops)
+	if err != nil {
+		return nil, fmt.Errorf("parquet %s: %w", path, err)
 	}
-	for _, c := range schema {
-		if c.Distinct {
-			wopts = append(wopts, parquet.WithDictionaryPath(parquet.ColumnPath{c.Name}, false))
+	// The key-value metadata pqarrow writes: the schema's, then the Arrow
+	// schema.
+	var meta metadata.KeyValueMetadata
+	if md := asch.Metadata(); md.Len() > 0 {
+		for i, k := range md.Keys() {
+			meta.Append(k, md.Values()[i])
 		}
 	}
-	props := parquet.NewWriterProperties(wopts...)
-	aprops := pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(mem), pqarrow.WithStoreSchema())
+	meta.Append("ARROW:schema", base64.StdEncoding.EncodeToString(flight.SerializeSchema(asch, mem)))
 
 	file, err := CreateAtomic(path)
 	if err != nil {
 		return nil, err
 	}
-	// The writer gets a bufio.Writer, which has no Close method: closing the
-	// pqarrow writer then only writes the footer, and the file stays open
-	// until Commit has flushed and synced it.
-	buf := bufio.NewWriterSize(file, 1<<20)
-	fw, err := pqarrow.NewFileWriter(asch, buf, props, aprops)
-	if err != nil {
-		_ = file.Abort()
-		return nil, fmt.Errorf("parquet %s: %w", path, err)
-	}
 	p := &Parquet{
-		schema:    schema,
-		file:      file,
-		buf:       buf,
-		fw:        fw,
-		rb:        array.NewRecordBuilder(mem, asch),
-		cols:      make([]parquetColumn, len(schema)),
+		schema: s,
+		file:   file,
+		// The writer gets a bufio.Writer, which has no Close method:
+		// closing the Parquet writer then only writes the footer, and the
+		// file stays open until Commit has flushed and synced it.
+		buf:       bufio.NewWriterSize(file, 1<<20),
+		mem:       mem,
+		pqschema:  pqschema,
+		meta:      meta,
+		dict:      make([]bool, len(s)),
 		groupRows: groupRows,
-		groups:    make(chan arrow.Record),
+		groups:    make(chan *parquetGroup),
+		free:      make(chan *parquetGroup, 2),
 		encoded:   make(chan struct{}),
 	}
+	for i, c := range s {
+		p.dict[i] = !c.Distinct
+	}
+	p.cur = newParquetGroup(s, p.dict)
+	p.made = 1
 	go p.encode(p.groups)
-	for i, c := range schema {
-		p.cols[i].typ = c.Type
-		switch b := p.rb.Field(i).(type) {
-		case *array.StringBuilder:
-			p.cols[i].s = b
-		case *array.Int64Builder:
-			p.cols[i].i = b
-		case *array.Float64Builder:
-			p.cols[i].f = b
-		case *array.TimestampBuilder:
-			p.cols[i].t = b
-		case *array.Date32Builder:
-			p.cols[i].d = b
+	return p, nil
+}
+
+// newWriter starts the Parquet file, with dictionary encoding for the
+// columns p.dict says.
+func (p *Parquet) newWriter() *file.Writer {
+	wopts := []parquet.WriterProperty{
+		parquet.WithAllocator(p.mem),
+		parquet.WithCompression(compress.Codecs.Zstd),
+		parquet.WithDictionaryDefault(false),
+		parquet.WithMaxRowGroupLength(int64(p.groupRows)),
+	}
+	for i, c := range p.schema {
+		if p.dict[i] {
+			wopts = append(wopts, parquet.WithDictionaryPath(parquet.ColumnPath{c.Name}, true))
 		}
 	}
-	return p, nil
+	props := parquet.NewWriterProperties(wopts...)
+	return file.NewParquetWriter(p.buf, p.pqschema.Root(), file.WithWriterProps(props), file.WithWriteMetadata(p.meta))
 }
 
 // arrowSchema maps a Schema to Arrow: all fields nullable, descriptions as
@@ -203,47 +208,17 @@ func (p *Parquet) Write(rows []Row) error {
 	if p.err != nil {
 		return p.err
 	}
-	for _, r := range rows {
-		if err := checkRow(p.schema, r); err != nil {
-			return fmt.Errorf("parquet %s: %w", p.file.Final(), err)
-		}
-		for i, v := range r {
-			c := &p.cols[i]
-			switch c.typ {
-			case String:
-				if v.Valid {
-					c.s.Append(v.S)
-				} else {
-					c.s.AppendNull()
-				}
-			case Int64:
-				if v.Valid {
-					c.i.Append(v.I)
-				} else {
-					c.i.AppendNull()
-				}
-			case Float64:
-				if v.Valid {
-					c.f.Append(v.F)
-				} else {
-					c.f.AppendNull()
-				}
-			case Timestamp:
-				if v.Valid {
-					c.t.Append(arrow.Timestamp(v.I))
-				} else {
-					c.t.AppendNull()
-				}
-			case Date:
-				if v.Valid {
-					c.d.Append(arrow.Date32(v.I))
-				} else {
-					c.d.AppendNull()
-				}
+	for len(rows) > 0 {
+		part := rows[:min(len(rows), p.groupRows-p.cur.rows)]
+		rows = rows[len(part):]
+		for i, r := range part {
+			if err := checkRow(p.schema, r); err != nil {
+				p.cur.append(part[:i])
+				return fmt.Errorf("parquet %s: %w", p.file.Final(), err)
 			}
 		}
-		p.pending++
-		if p.pending == p.groupRows {
+		p.cur.append(part)
+		if p.cur.rows == p.groupRows {
 			if err := p.writeGroup(); err != nil {
 				return err
 			}
@@ -252,31 +227,52 @@ func (p *Parquet) Write(rows []Row) error {
 	return nil
 }
 
-// writeGroup writes the buffered rows as one row group.
+// writeGroup hands the buffered rows to the encoder as one row group. The
+// first row group decides which columns stay dictionary-encoded: those
+// whose values repeat, each at least twice on average.
 func (p *Parquet) writeGroup() error {
 	if err := p.encodeErr(); err != nil {
 		return err
 	}
-	p.pending = 0
-	p.groups <- p.rb.NewRecord() // waits while the previous group is encoded
+	if !p.decided {
+		p.decided = true
+		for i := range p.cur.cols {
+			c := &p.cur.cols[i]
+			if c.dictOn && 2*c.distinct() > len(c.def)-c.nulls {
+				c.dropDictionary()
+			}
+			p.dict[i] = c.dictOn
+		}
+	}
+	p.groups <- p.cur // waits while the previous group is encoded
+	if p.made < 2 {
+		p.cur = newParquetGroup(p.schema, p.dict)
+		p.made++
+	} else {
+		p.cur = <-p.free
+	}
 	return nil
 }
 
 // encode writes the row groups it receives, in order, until groups closes;
-// after an error it only releases them.
-func (p *Parquet) encode(groups <-chan arrow.Record) {
+// after an error it only hands them back.
+func (p *Parquet) encode(groups <-chan *parquetGroup) {
 	defer close(p.encoded)
 	var failed error
-	for rec := range groups {
+	for g := range groups {
 		if failed == nil {
-			if err := p.fw.Write(rec); err != nil {
+			if p.fw == nil {
+				p.fw = p.newWriter()
+			}
+			if err := g.writeTo(p.fw); err != nil {
 				failed = fmt.Errorf("parquet %s: %w", p.file.Final(), err)
 				p.encMu.Lock()
 				p.encErr = failed
 				p.encMu.Unlock()
 			}
 		}
-		rec.Release()
+		g.reset(p.dict)
+		p.free <- g
 	}
 }
 
@@ -313,7 +309,6 @@ func (p *Parquet) Commit() error {
 		return err
 	}
 	p.done = true
-	p.rb.Release()
 	return p.file.Commit()
 }
 
@@ -321,7 +316,7 @@ func (p *Parquet) finish() error {
 	if p.err != nil {
 		return p.err
 	}
-	if p.pending > 0 {
+	if p.cur.rows > 0 {
 		if err := p.writeGroup(); err != nil {
 			return err
 		}
@@ -329,6 +324,9 @@ func (p *Parquet) finish() error {
 	p.stopEncoder()
 	if err := p.encodeErr(); err != nil {
 		return err
+	}
+	if p.fw == nil {
+		p.fw = p.newWriter()
 	}
 	if err := p.fw.Close(); err != nil {
 		p.err = fmt.Errorf("parquet %s: %w", p.file.Final(), err)
@@ -350,7 +348,8 @@ func (p *Parquet) Abort() error {
 	p.stopEncoder()
 	// Closing the writer releases its buffers; what it writes goes to the
 	// temporary file, which is removed next.
-	_ = p.fw.Close()
-	p.rb.Release()
+	if p.fw != nil {
+		_ = p.fw.Close()
+	}
 	return p.file.Abort()
 }

@@ -2,17 +2,26 @@ package sinks
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"encoding/binary"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/apache/arrow/go/v17/parquet"
+	"github.com/apache/arrow/go/v17/parquet/compress"
 	"github.com/apache/arrow/go/v17/parquet/file"
+	"github.com/apache/arrow/go/v17/parquet/metadata"
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
 )
 
@@ -244,5 +253,285 @@ func TestParquetDeterministic(t *testing.T) {
 	}
 	if !bytes.Equal(files[0], files[1]) {
 		t.Error("two runs over the same rows wrote different files")
+	}
+}
+
+// writePqarrow writes rows as the Parquet sink did through pqarrow's
+// FileWriter and Arrow builders, with dictionary encoding for the columns
+// dict says: the reference for the bytes the sink writes.
+func writePqarrow(t *testing.T, path string, s Schema, rows []Row, groupRows int, dict []bool) {
+	t.Helper()
+	mem := memory.DefaultAllocator
+	asch := arrowSchema(s, nil)
+	wopts := []parquet.WriterProperty{
+		parquet.WithAllocator(mem),
+		parquet.WithCompression(compress.Codecs.Zstd),
+		parquet.WithDictionaryDefault(false),
+		parquet.WithMaxRowGroupLength(int64(groupRows)),
+	}
+	for i, c := range s {
+		if dict[i] {
+			wopts = append(wopts, parquet.WithDictionaryPath(parquet.ColumnPath{c.Name}, true))
+		}
+	}
+	var out bytes.Buffer
+	fw, err := pqarrow.NewFileWriter(asch, &out, parquet.NewWriterProperties(wopts...),
+		pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(mem), pqarrow.WithStoreSchema()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb := array.NewRecordBuilder(mem, asch)
+	defer rb.Release()
+	for lo := 0; lo < len(rows); lo += groupRows {
+		for _, r := range rows[lo:min(lo+groupRows, len(rows))] {
+			for i, v := range r {
+				if !v.Valid {
+					rb.Field(i).AppendNull()
+					continue
+				}
+				switch b := rb.Field(i).(type) {
+				case *array.StringBuilder:
+					b.Append(v.S)
+				case *array.Int64Builder:
+					b.Append(v.I)
+				case *array.Float64Builder:
+					b.Append(v.F)
+				case *array.TimestampBuilder:
+					b.Append(arrow.Timestamp(v.I))
+				case *array.Date32Builder:
+					b.Append(arrow.Date32(v.I))
+				}
+			}
+		}
+		rec := rb.NewRecord()
+		if err := fw.Write(rec); err != nil {
+			t.Fatal(err)
+		}
+		rec.Release()
+	}
+	if err := fw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, out.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sameParquet reports how file got differs from file want: in the bytes
+// before the footer, or in the footer's content. (The footer's bytes may
+// differ: the writer lists the encodings of a column chunk's pages, after a
+// dictionary fallback, in map order.)
+func sameParquet(t *testing.T, got, want []byte) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("%d bytes, want %d", len(got), len(want))
+		return
+	}
+	footer := 8 + int(binary.LittleEndian.Uint32(want[len(want)-8:]))
+	if !bytes.Equal(got[:len(got)-footer], want[:len(want)-footer]) {
+		t.Error("the column chunks differ")
+	}
+	var md [2]*metadata.FileMetaData
+	for i, b := range [][]byte{got, want} {
+		rdr, err := file.NewParquetReader(bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		md[i] = rdr.MetaData()
+	}
+	if !md[0].Schema.Equals(md[1].Schema) {
+		t.Error("schemas differ")
+	}
+	if !reflect.DeepEqual(md[0].KeyValueMetadata(), md[1].KeyValueMetadata()) {
+		t.Errorf("metadata = %v, want %v", md[0].KeyValueMetadata(), md[1].KeyValueMetadata())
+	}
+	if len(md[0].RowGroups) != len(md[1].RowGroups) {
+		t.Fatalf("%d row groups, want %d", len(md[0].RowGroups), len(md[1].RowGroups))
+	}
+	type chunkInfo struct {
+		NumValues, DictOffset, DataOffset, Compressed, Uncompressed int64
+		Encodings                                                   []parquet.Encoding
+		EncodingStats                                               []metadata.PageEncodingStats
+		Stats                                                       metadata.EncodedStatistics
+	}
+	for g := range md[0].RowGroups {
+		for c := range md[0].Schema.NumColumns() {
+			var info [2]chunkInfo
+			for i := range md {
+				chunk, err := md[i].RowGroup(g).ColumnChunk(c)
+				if err != nil {
+					t.Fatal(err)
+				}
+				stats, err := chunk.Statistics()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if stats != nil {
+					if info[i].Stats, err = stats.Encode(); err != nil {
+						t.Fatal(err)
+					}
+				}
+				es := chunk.EncodingStats()
+				slices.SortFunc(es, func(a, b metadata.PageEncodingStats) int {
+					return cmp.Or(cmp.Compare(a.PageType, b.PageType), cmp.Compare(a.Encoding, b.Encoding))
+				})
+				info[i] = chunkInfo{chunk.NumValues(), chunk.DictionaryPageOffset(), chunk.DataPageOffset(),
+					chunk.TotalCompressedSize(), chunk.TotalUncompressedSize(), chunk.Encodings(), es, info[i].Stats}
+			}
+			if !reflect.DeepEqual(info[0], info[1]) {
+				t.Errorf("row group %d column %d = %+v, want %+v", g, c, info[0], info[1])
+			}
+		}
+	}
+}
+
+// TestParquetSameAsPqarrow checks that the sink writes the bytes pqarrow
+// writes for the same rows and encodings: the same pages, dictionaries and
+// statistics.
+func TestParquetSameAsPqarrow(t *testing.T) {
+	tests := []struct {
+		name      string
+		schema    Schema
+		rows      []Row
+		groupRows int
+	}{
+		{"test rows", testSchema, testRows(1000), 300},
+		{"features", featureSchema(), featureRows(5000), 2048},
+		{"repeated values", repeatedSchema, repeatedRows(3000), 1000},
+		{"dictionary overflows", Schema{{Name: "s", Type: String}}, overflowRows(30000), 15000},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "sink.parquet")
+			p, err := NewParquet(path, tt.schema, ParquetOptions{RowGroupRows: tt.groupRows})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Abort()
+			for _, b := range batches(tt.rows, 256, 1, 700) {
+				if err := p.Write(b); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := p.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			ref := filepath.Join(dir, "pqarrow.parquet")
+			writePqarrow(t, ref, tt.schema, tt.rows, tt.groupRows, p.dict)
+			got, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := os.ReadFile(ref)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameParquet(t, got, want)
+			back := readParquet(t, path)
+			if !reflect.DeepEqual(back.rows, tt.rows) {
+				t.Error("rows read back differ from those written")
+			}
+		})
+	}
+}
+
+// repeatedSchema has a column of each type whose values repeat, and a
+// Distinct one.
+var repeatedSchema = Schema{
+	{Name: "code", Type: String},
+	{Name: "flag", Type: Int64},
+	{Name: "bound", Type: Float64},
+	{Name: "queried_at", Type: Timestamp},
+	{Name: "day", Type: Date},
+	{Name: "ratio", Type: Float64, Distinct: true},
+}
+
+// repeatedRows returns n rows of repeatedSchema with a few values per
+// column, the empty string, zero and negative zero among them, and nulls.
+func repeatedRows(n int) []Row {
+	codes := []string{"1", "2", "", "10", "not_found"}
+	bounds := []float64{0, math.Copysign(0, -1), 0.25, -3.5, 1e300}
+	rows := make([]Row, n)
+	for i := range rows {
+		r := NewRow(len(repeatedSchema))
+		if i%7 != 6 {
+			r.SetString(0, codes[i%len(codes)])
+			r.SetInt(1, int64(i%2))
+			r.SetFloat(2, bounds[i%len(bounds)])
+			r.SetTime(3, testBase.Add(time.Duration(i%3)*time.Second))
+			r[4] = Value{Valid: true, I: int64(19000 + i%11)}
+		}
+		if i%9 != 8 {
+			r.SetFloat(5, float64(i)/7)
+		}
+		rows[i] = r
+	}
+	return rows
+}
+
+// overflowRows returns n rows of one string column whose first half
+// repeats a few values and whose second half has a dictionary of more than
+// maxDictionaryBytes.
+func overflowRows(n int) []Row {
+	rows := make([]Row, n)
+	for i := range rows {
+		rows[i] = NewRow(1)
+		if i < n/2 {
+			rows[i].SetString(0, strconv.Itoa(i%10))
+		} else {
+			rows[i].SetString(0, fmt.Sprintf("%0100d", i))
+		}
+	}
+	return rows
+}
+
+// TestParquetDictionaryRoundTrip checks that dictionary-encoded columns of
+// every type read back bit for bit, negative zero and nulls included, and
+// which columns are dictionary-encoded.
+func TestParquetDictionaryRoundTrip(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f.parquet")
+	p, err := NewParquet(path, repeatedSchema, ParquetOptions{RowGroupRows: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Abort()
+	rows := repeatedRows(2500)
+	for _, b := range batches(rows, 999, 2) {
+		if err := p.Write(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	got := readParquet(t, path)
+	if len(got.rows) != len(rows) {
+		t.Fatalf("read %d rows, want %d", len(got.rows), len(rows))
+	}
+	for i := range rows {
+		for c, want := range rows[i] {
+			g := got.rows[i][c]
+			if g.Valid != want.Valid || g.S != want.S || g.I != want.I || math.Float64bits(g.F) != math.Float64bits(want.F) {
+				t.Fatalf("row %d column %s = %+v, want %+v", i, repeatedSchema[c].Name, g, want)
+			}
+		}
+	}
+	rdr, err := file.OpenParquetFile(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdr.Close()
+	for g := 0; g < rdr.NumRowGroups(); g++ {
+		for c, col := range repeatedSchema {
+			chunk, err := rdr.MetaData().RowGroup(g).ColumnChunk(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dict := chunk.HasDictionaryPage()
+			if dict == col.Distinct {
+				t.Errorf("row group %d column %s: dictionary page %v, want %v", g, col.Name, dict, !col.Distinct)
+			}
+		}
 	}
 }

@@ -1,0 +1,447 @@
+package sinks
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/apache/arrow/go/v17/parquet"
+	"github.com/apache/arrow/go/v17/parquet/file"
+	"github.com/apache/arrow/go/v17/parquet/metadata"
+)
+
+// maxDictionaryBytes is the size past which a column chunk's dictionary is
+// given up for its values, the limit at which the Parquet writer itself
+// falls back to plain encoding.
+const maxDictionaryBytes = int(parquet.DefaultDictionaryPageSizeLimit)
+
+// parquetGroup holds the rows of one row group, column by column, until it
+// is written. Its buffers are kept for a later row group.
+type parquetGroup struct {
+	rows int
+	cols []groupColumn
+}
+
+// groupColumn holds one column of a row group: a definition level per row
+// (1 for a value, 0 for null) and either the values or, while the chunk is
+// dictionary-encoded, the index of each row's value in the dictionary of
+// the chunk's distinct values, which is what the Parquet writer needs.
+type groupColumn struct {
+	typ   Type
+	def   []int16
+	nulls int
+
+	// The values, without nulls, when the chunk is not dictionary-encoded.
+	ints   []int64   // Int64 and Timestamp
+	dates  []int32   // Date
+	floats []float64 // Float64
+	ends   []int32   // String: where each value ends in text
+	text   []byte
+
+	// Dictionary encoding: nums (numbers as their bits) or strs holds the
+	// distinct values; idx has a slot per row, 0 for nulls, and valid marks
+	// the slots that hold a value.
+	dictOn bool
+	nums   dictionary[uint64]
+	strs   dictionary[string]
+	idx    []int32
+	valid  []byte
+
+	scratch groupScratch
+}
+
+// groupScratch holds buffers reused each time a chunk is written.
+type groupScratch struct {
+	bytes  []parquet.ByteArray
+	ints   []int64
+	dates  []int32
+	floats []float64
+	ends   []int32
+	text   []byte
+}
+
+// newParquetGroup returns an empty row group of schema s whose columns are
+// dictionary-encoded where dict says.
+func newParquetGroup(s Schema, dict []bool) *parquetGroup {
+	g := &parquetGroup{cols: make([]groupColumn, len(s))}
+	for i, c := range s {
+		g.cols[i].typ = c.Type
+		g.cols[i].text = []byte{} // never nil: a nil ByteArray is no value to the statistics
+	}
+	g.reset(dict)
+	return g
+}
+
+// reset empties the group, keeping its buffers, for columns
+// dictionary-encoded where dict says.
+func (g *parquetGroup) reset(dict []bool) {
+	g.rows = 0
+	for i := range g.cols {
+		c := &g.cols[i]
+		c.def, c.nulls = c.def[:0], 0
+		c.ints, c.dates, c.floats = c.ints[:0], c.dates[:0], c.floats[:0]
+		c.ends, c.text = c.ends[:0], c.text[:0]
+		c.dictOn = dict[i]
+		c.nums.reset()
+		c.strs.reset()
+		c.idx, c.valid = c.idx[:0], c.valid[:0]
+	}
+}
+
+// append adds rows, each with a cell per column.
+func (g *parquetGroup) append(rows []Row) {
+	for i := range g.cols {
+		c := &g.cols[i]
+		if c.dictOn {
+			c.appendIndices(rows, i)
+		} else {
+			c.appendValues(rows, i)
+		}
+	}
+	g.rows += len(rows)
+}
+
+// appendValues adds the cells of column i of rows as values.
+func (c *groupColumn) appendValues(rows []Row, i int) {
+	switch c.typ {
+	case String:
+		for _, r := range rows {
+			v := &r[i]
+			if !v.Valid {
+				c.def = append(c.def, 0)
+				c.nulls++
+				continue
+			}
+			c.def = append(c.def, 1)
+			c.text = append(c.text, v.S...)
+			c.ends = append(c.ends, int32(len(c.text)))
+		}
+	case Int64, Timestamp:
+		for _, r := range rows {
+			v := &r[i]
+			if !v.Valid {
+				c.def = append(c.def, 0)
+				c.nulls++
+				continue
+			}
+			c.def = append(c.def, 1)
+			c.ints = append(c.ints, v.I)
+		}
+	case Date:
+		for _, r := range rows {
+			v := &r[i]
+			if !v.Valid {
+				c.def = append(c.def, 0)
+				c.nulls++
+				continue
+			}
+			c.def = append(c.def, 1)
+			c.dates = append(c.dates, int32(v.I))
+		}
+	case Float64:
+		for _, r := range rows {
+			v := &r[i]
+			if !v.Valid {
+				c.def = append(c.def, 0)
+				c.nulls++
+				continue
+			}
+			c.def = append(c.def, 1)
+			c.floats = append(c.floats, v.F)
+		}
+	}
+}
+
+// numberKey is the dictionary key of a number cell of type t: the bits of
+// the value as the column stores it.
+func numberKey(t Type, v *Value) uint64 {
+	switch t {
+	case Float64:
+		return math.Float64bits(v.F)
+	case Date:
+		return uint64(int64(int32(v.I)))
+	}
+	return uint64(v.I)
+}
+
+// appendIndices adds the cells of column i of rows as dictionary indices.
+// Should the dictionary grow past maxDictionaryBytes, the chunk goes on
+// with values.
+func (c *groupColumn) appendIndices(rows []Row, i int) {
+	n := len(c.def)
+	for len(c.valid)*8 < n+len(rows) {
+		c.valid = append(c.valid, 0)
+	}
+	for k, r := range rows {
+		v := &r[i]
+		if !v.Valid {
+			c.def = append(c.def, 0)
+			c.idx = append(c.idx, 0)
+			c.nulls++
+			continue
+		}
+		var j int32
+		var full bool
+		if c.typ == String {
+			j, full = c.strs.put(v.S, len(v.S)+4)
+		} else {
+			j, full = c.nums.put(numberKey(c.typ, v), 8)
+		}
+		c.def = append(c.def, 1)
+		c.idx = append(c.idx, j)
+		c.valid[(n+k)>>3] |= 1 << ((n + k) & 7)
+		if full {
+			c.dropDictionary()
+			c.appendValues(rows[k+1:], i)
+			return
+		}
+	}
+}
+
+// dropDictionary turns the chunk's dictionary indices into values.
+func (c *groupColumn) dropDictionary() {
+	if !c.dictOn {
+		return
+	}
+	c.dictOn = false
+	for k, d := range c.def {
+		if d == 0 {
+			continue
+		}
+		j := c.idx[k]
+		switch c.typ {
+		case String:
+			c.text = append(c.text, c.strs.values[j]...)
+			c.ends = append(c.ends, int32(len(c.text)))
+		case Int64, Timestamp:
+			c.ints = append(c.ints, int64(c.nums.values[j]))
+		case Date:
+			c.dates = append(c.dates, int32(int64(c.nums.values[j])))
+		case Float64:
+			c.floats = append(c.floats, math.Float64frombits(c.nums.values[j]))
+		}
+	}
+	c.nums.reset()
+	c.strs.reset()
+	c.idx, c.valid = c.idx[:0], c.valid[:0]
+}
+
+// distinct returns the number of values in the chunk's dictionary.
+func (c *groupColumn) distinct() int {
+	if c.typ == String {
+		return len(c.strs.values)
+	}
+	return len(c.nums.values)
+}
+
+// writeTo writes the group as the next row group of w.
+func (g *parquetGroup) writeTo(w *file.Writer) error {
+	rgw := w.AppendRowGroup()
+	for i := range g.cols {
+		cw, err := rgw.NextColumn()
+		if err != nil {
+			return err
+		}
+		if err := g.cols[i].writeTo(cw); err != nil {
+			return fmt.Errorf("column %s: %w", cw.Descr().Name(), err)
+		}
+	}
+	return rgw.Close()
+}
+
+// dictionaryEncoder is what a dictionary-encoding column writer's encoder
+// offers to be given a dictionary rather than hash every value.
+type dictionaryEncoder interface {
+	PutDictionary(arrow.Array) error
+	NumEntries() int
+}
+
+// writeTo writes the chunk to cw.
+func (c *groupColumn) writeTo(cw file.ColumnChunkWriter) error {
+	if c.dictOn {
+		ok, err := c.writeIndices(cw)
+		if ok || err != nil {
+			return err
+		}
+		// The writer counts the distinct values otherwise (it takes all
+		// NaNs for one): it writes what it holds as a dictionary page
+		// and the values follow plainly, as it does when a dictionary
+		// grows too large.
+		cw.FallbackToPlain()
+		c.dropDictionary()
+	}
+	return c.writeValues(cw)
+}
+
+// writeIndices gives cw the chunk's dictionary and indices. It reports
+// false, having written nothing, if cw does not encode with this
+// dictionary.
+func (c *groupColumn) writeIndices(cw file.ColumnChunkWriter) (bool, error) {
+	enc, ok := cw.CurrentEncoder().(dictionaryEncoder)
+	if !ok {
+		return false, nil
+	}
+	dict := c.dictionaryArray()
+	defer dict.Release()
+	if err := enc.PutDictionary(dict); err != nil {
+		return false, err
+	}
+	if enc.NumEntries() != dict.Len() {
+		return false, nil
+	}
+	if stats := cw.PageStatistics(); stats != nil {
+		// The statistics of the distinct values are those of the chunk;
+		// the counts are set apart.
+		nulls := int64(c.nulls)
+		switch s := stats.(type) {
+		case *metadata.ByteArrayStatistics:
+			s.Update(c.scratch.bytes, nulls)
+		case *metadata.Int64Statistics:
+			s.Update(c.scratch.ints, nulls)
+		case *metadata.Int32Statistics:
+			s.Update(c.scratch.dates, nulls)
+		case *metadata.Float64Statistics:
+			s.Update(c.scratch.floats, nulls)
+		default:
+			return false, fmt.Errorf("unexpected statistics %T", stats)
+		}
+		stats.IncNumValues(int64(len(c.def) - c.nulls - dict.Len()))
+	}
+	idx := array.NewData(arrow.PrimitiveTypes.Int32, len(c.idx),
+		[]*memory.Buffer{memory.NewBufferBytes(c.valid), memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(c.idx))},
+		nil, c.nulls, 0)
+	defer idx.Release()
+	indices := array.MakeFromData(idx)
+	defer indices.Release()
+	return true, cw.WriteDictIndices(indices, c.def, nil)
+}
+
+// dictionaryArray returns the chunk's dictionary as an Arrow array over the
+// scratch buffers, which also hold its values for the statistics.
+func (c *groupColumn) dictionaryArray() arrow.Array {
+	s := &c.scratch
+	var data arrow.ArrayData
+	switch c.typ {
+	case String:
+		s.ends, s.text, s.bytes = append(s.ends[:0], 0), s.text[:0], s.bytes[:0]
+		for _, v := range c.strs.values {
+			s.text = append(s.text, v...)
+			s.ends = append(s.ends, int32(len(s.text)))
+		}
+		if s.text == nil {
+			s.text = []byte{}
+		}
+		for k := range c.strs.values {
+			s.bytes = append(s.bytes, s.text[s.ends[k]:s.ends[k+1]:s.ends[k+1]])
+		}
+		data = array.NewData(arrow.BinaryTypes.String, len(c.strs.values),
+			[]*memory.Buffer{nil, memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(s.ends)), memory.NewBufferBytes(s.text)},
+			nil, 0, 0)
+	case Int64, Timestamp:
+		s.ints = s.ints[:0]
+		for _, v := range c.nums.values {
+			s.ints = append(s.ints, int64(v))
+		}
+		data = array.NewData(arrow.PrimitiveTypes.Int64, len(s.ints),
+			[]*memory.Buffer{nil, memory.NewBufferBytes(arrow.Int64Traits.CastToBytes(s.ints))}, nil, 0, 0)
+	case Date:
+		s.dates = s.dates[:0]
+		for _, v := range c.nums.values {
+			s.dates = append(s.dates, int32(int64(v)))
+		}
+		data = array.NewData(arrow.PrimitiveTypes.Int32, len(s.dates),
+			[]*memory.Buffer{nil, memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(s.dates))}, nil, 0, 0)
+	case Float64:
+		s.floats = s.floats[:0]
+		for _, v := range c.nums.values {
+			s.floats = append(s.floats, math.Float64frombits(v))
+		}
+		data = array.NewData(arrow.PrimitiveTypes.Float64, len(s.floats),
+			[]*memory.Buffer{nil, memory.NewBufferBytes(arrow.Float64Traits.CastToBytes(s.floats))}, nil, 0, 0)
+	}
+	defer data.Release()
+	return array.MakeFromData(data)
+}
+
+// writeValues writes the chunk's values to cw.
+func (c *groupColumn) writeValues(cw file.ColumnChunkWriter) error {
+	var err error
+	switch w := cw.(type) {
+	case *file.ByteArrayColumnChunkWriter:
+		b := c.scratch.bytes[:0]
+		start := int32(0)
+		for _, end := range c.ends {
+			b = append(b, c.text[start:end:end])
+			start = end
+		}
+		c.scratch.bytes = b
+		_, err = w.WriteBatch(b, c.def, nil)
+	case *file.Int64ColumnChunkWriter:
+		_, err = w.WriteBatch(c.ints, c.def, nil)
+	case *file.Int32ColumnChunkWriter:
+		_, err = w.WriteBatch(c.dates, c.def, nil)
+	case *file.Float64ColumnChunkWriter:
+		_, err = w.WriteBatch(c.floats, c.def, nil)
+	default:
+		err = errors.New("unexpected column writer")
+	}
+	return err
+}
+
+// dictScan is the number of distinct values a dictionary scans before it
+// indexes them in a map.
+const dictScan = 8
+
+// dictionary numbers the distinct values of a column chunk in the order
+// they first appear.
+type dictionary[K comparable] struct {
+	values []K
+	index  map[K]int32 // kept empty while values has dictScan entries or fewer
+	mapped bool        // index holds the values
+	bytes  int         // size of the values in a dictionary page
+}
+
+// put returns the number of k, adding k if it is new; size is the bytes k
+// takes in a dictionary page. full reports that the dictionary has grown
+// past maxDictionaryBytes.
+func (d *dictionary[K]) put(k K, size int) (j int32, full bool) {
+	if !d.mapped {
+		for j, v := range d.values {
+			if v == k {
+				return int32(j), false
+			}
+		}
+		if len(d.values) == dictScan {
+			if d.index == nil {
+				d.index = make(map[K]int32)
+			}
+			for j, v := range d.values {
+				d.index[v] = int32(j)
+			}
+			d.mapped = true
+		}
+	} else if j, ok := d.index[k]; ok {
+		return j, false
+	}
+	j = int32(len(d.values))
+	d.values = append(d.values, k)
+	if d.mapped {
+		d.index[k] = j
+	}
+	d.bytes += size
+	return j, d.bytes > maxDictionaryBytes
+}
+
+// reset empties the dictionary, keeping its memory.
+func (d *dictionary[K]) reset() {
+	clear(d.values)
+	d.values = d.values[:0]
+	if d.mapped {
+		clear(d.index)
+		d.mapped = false
+	}
+	d.bytes = 0
+}
