@@ -102,6 +102,7 @@ type run struct {
 	mu        sync.Mutex  // guards unknowns while workers merge theirs
 	rows      sync.Pool   // of sinks.Row, reused once written
 	plains    sync.Pool   // of *[]byte: memory to decrypt replies in, reused once the row is built
+	items     sync.Pool   // of *item, reused once their row is written
 	stop      context.CancelCauseFunc
 }
 
@@ -302,10 +303,10 @@ func passthroughType(t string) sinks.Type {
 	return sinks.String
 }
 
-// passthrough reads the passed-through fields of a row, typed; a value that
-// does not read as its column's type is a problem of the row.
-func (r *run) passthrough(f *inputFile, rec sources.Record) ([]passValue, []transform.Problem) {
-	var out []passValue
+// passthrough reads the passed-through fields of a row, typed, appending
+// them to out; a value that does not read as its column's type is a
+// problem of the row.
+func (r *run) passthrough(f *inputFile, rec sources.Record, out []passValue) ([]passValue, []transform.Problem) {
 	var problems []transform.Problem
 	for j, col := range f.columns {
 		if col < 0 || j >= len(rec.Fields) {
@@ -338,9 +339,6 @@ func (r *run) passthrough(f *inputFile, rec sources.Record) ([]passValue, []tran
 		if err != nil {
 			problems = append(problems, transform.Problem{Column: f.header[j], Reason: err.Error()})
 			continue
-		}
-		if out == nil {
-			out = make([]passValue, 0, len(f.columns))
 		}
 		out = append(out, passValue{col: col, v: v})
 	}
@@ -399,15 +397,29 @@ type item struct {
 	statusRoom [2]transform.Status
 }
 
-// newItem returns an item for a row of file fi sent to n products.
-func newItem(fi, row int, n int) *item {
-	it := &item{file: fi, row: row}
+// newItem returns an item for a row of file fi sent to n products, one
+// that a row written earlier has given back when there is one.
+func (r *run) newItem(fi, row int, n int) *item {
+	it, _ := r.items.Get().(*item)
+	if it == nil {
+		it = &item{}
+	}
+	it.file, it.row = fi, row
 	if n <= len(it.replyRoom) {
 		it.replies, it.statuses = it.replyRoom[:n], it.statusRoom[:n]
 	} else {
 		it.replies, it.statuses = make([]transform.Reply, n), make([]transform.Status, n)
 	}
 	return it
+}
+
+// freeItem gives back an item that nothing uses any more: its row is
+// written or dropped. The memory of its passed-through values is kept.
+func (r *run) freeItem(it *item) {
+	clear(it.pass)
+	pass := it.pass[:0]
+	*it = item{pass: pass}
+	r.items.Put(it)
 }
 
 func (r *run) execute(ctx context.Context) (*Manifest, error) {
@@ -609,10 +621,10 @@ func (r *run) validate(keyer *transform.Keyer, fi int, rec sources.Record) (*ite
 		problems = slices.DeleteFunc(problems, func(p transform.Problem) bool { return p.Column == transform.ParamIDCard })
 		problems = append(problems, transform.Problem{Column: transform.ParamIDCard, Reason: transform.ErrIDAsNumber.Error()})
 	}
-	it := newItem(fi, rec.Row, len(r.prods))
+	it := r.newItem(fi, rec.Row, len(r.prods))
 	it.app = app
 	var passProblems []transform.Problem
-	it.pass, passProblems = r.passthrough(f, rec)
+	it.pass, passProblems = r.passthrough(f, rec, it.pass)
 	problems = append(problems, passProblems...)
 	if problems != nil {
 		return it, problems
@@ -760,10 +772,12 @@ func (r *run) writeInOrder(done <-chan *item, slots <-chan struct{}, window int)
 				if it.out != nil {
 					r.rows.Put(it.out)
 				}
+				r.freeItem(it)
 				continue
 			}
 			r.count(it)
 			batch = append(batch, it.out)
+			r.freeItem(it)
 			r.written.Add(1)
 			if len(batch) == batchSize {
 				flush()
