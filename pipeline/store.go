@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -51,6 +52,7 @@ type Store struct {
 		sync.RWMutex
 		tx      *bolt.Tx
 		index   *bolt.Bucket // of tx
+		cursors sync.Pool    // of *bolt.Cursor: a Get makes one and grows its stack every time
 		written bool         // a Put has begun: no more sharing
 	}
 
@@ -270,16 +272,18 @@ func (s *Store) Get(key []byte, notBefore time.Time) (*tianyuan.Reply, bool, err
 // transaction while nothing has been written, else through a transaction
 // of its own.
 func (s *Store) lookup(key []byte) (entry [entrySize]byte, found bool, err error) {
-	get := func(index *bolt.Bucket) {
-		if v := index.Get(key); len(v) == entrySize {
-			copy(entry[:], v)
-			found = true
-		}
-	}
 	sh := &s.shared
 	sh.RLock()
 	if sh.index != nil {
-		get(sh.index)
+		c, _ := sh.cursors.Get().(*bolt.Cursor)
+		if c == nil || c.Bucket() != sh.index { // none yet, or of an ended transaction
+			c = sh.index.Cursor()
+		}
+		if k, v := c.Seek(key); bytes.Equal(k, key) && len(v) == entrySize {
+			copy(entry[:], v)
+			found = true
+		}
+		sh.cursors.Put(c)
 		sh.RUnlock()
 		return entry, found, nil
 	}
@@ -292,15 +296,17 @@ func (s *Store) lookup(key []byte) (entry [entrySize]byte, found bool, err error
 				sh.tx, sh.index = tx, tx.Bucket(indexBucket)
 			}
 		}
-		if sh.index != nil {
-			get(sh.index)
-			sh.Unlock()
-			return entry, found, nil
-		}
+		ok := sh.index != nil
 		sh.Unlock()
+		if ok {
+			return s.lookup(key)
+		}
 	}
 	err = s.db.View(func(tx *bolt.Tx) error {
-		get(tx.Bucket(indexBucket))
+		if v := tx.Bucket(indexBucket).Get(key); len(v) == entrySize {
+			copy(entry[:], v)
+			found = true
+		}
 		return nil
 	})
 	return entry, found, err
