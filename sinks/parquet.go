@@ -146,6 +146,7 @@ func (p *Parquet) newWriter() *file.Writer {
 	wopts := []parquet.WriterProperty{
 		parquet.WithAllocator(p.mem),
 		parquet.WithCompression(compress.Codecs.Zstd),
+		parquet.WithCompressionLevel(1),
 		parquet.WithDictionaryDefault(false),
 		parquet.WithMaxRowGroupLength(int64(p.groupRows)),
 	}
@@ -228,21 +229,14 @@ func (p *Parquet) Write(rows []Row) error {
 }
 
 // writeGroup hands the buffered rows to the encoder as one row group. The
-// first row group decides which columns stay dictionary-encoded: those
-// whose values repeat, each at least twice on average.
+// first row group decides which columns stay dictionary-encoded.
 func (p *Parquet) writeGroup() error {
 	if err := p.encodeErr(); err != nil {
 		return err
 	}
 	if !p.decided {
 		p.decided = true
-		for i := range p.cur.cols {
-			c := &p.cur.cols[i]
-			if c.dictOn && 2*c.distinct() > len(c.def)-c.nulls {
-				c.dropDictionary()
-			}
-			p.dict[i] = c.dictOn
-		}
+		p.cur.decideDictionaries(p.dict)
 	}
 	p.groups <- p.cur // waits while the previous group is encoded
 	if p.made < 2 {

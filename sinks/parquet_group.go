@@ -3,7 +3,9 @@ package sinks
 import (
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"math"
+	"slices"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -91,17 +93,26 @@ func (g *parquetGroup) reset(dict []bool) {
 	}
 }
 
+// appendRows is the number of rows append takes column by column at a
+// time: few enough that their cells stay in the processor's cache until
+// the last column.
+const appendRows = 16
+
 // append adds rows, each with a cell per column.
 func (g *parquetGroup) append(rows []Row) {
-	for i := range g.cols {
-		c := &g.cols[i]
-		if c.dictOn {
-			c.appendIndices(rows, i)
-		} else {
-			c.appendValues(rows, i)
+	for len(rows) > 0 {
+		part := rows[:min(len(rows), appendRows)]
+		rows = rows[len(part):]
+		for i := range g.cols {
+			c := &g.cols[i]
+			if c.dictOn {
+				c.appendIndices(part, i)
+			} else {
+				c.appendValues(part, i)
+			}
 		}
+		g.rows += len(part)
 	}
-	g.rows += len(rows)
 }
 
 // appendValues adds the cells of column i of rows as values.
@@ -155,50 +166,50 @@ func (c *groupColumn) appendValues(rows []Row, i int) {
 	}
 }
 
-// numberKey is the dictionary key of a number cell of type t: the bits of
-// the value as the column stores it.
-func numberKey(t Type, v *Value) uint64 {
-	switch t {
-	case Float64:
-		return math.Float64bits(v.F)
-	case Date:
-		return uint64(int64(int32(v.I)))
-	}
-	return uint64(v.I)
-}
-
 // appendIndices adds the cells of column i of rows as dictionary indices.
 // Should the dictionary grow past maxDictionaryBytes, the chunk goes on
 // with values.
 func (c *groupColumn) appendIndices(rows []Row, i int) {
 	n := len(c.def)
-	for len(c.valid)*8 < n+len(rows) {
+	m := n + len(rows)
+	def, idx := slices.Grow(c.def, len(rows))[:m], slices.Grow(c.idx, len(rows))[:m]
+	for len(c.valid)*8 < m {
 		c.valid = append(c.valid, 0)
 	}
-	for k, r := range rows {
-		v := &r[i]
+	valid := c.valid
+	nulls := 0
+	for k := range rows {
+		v := &rows[k][i]
+		p := n + k
 		if !v.Valid {
-			c.def = append(c.def, 0)
-			c.idx = append(c.idx, 0)
-			c.nulls++
+			def[p], idx[p] = 0, 0
+			nulls++
 			continue
 		}
 		var j int32
 		var full bool
-		if c.typ == String {
-			j, full = c.strs.put(v.S, len(v.S)+4)
-		} else {
-			j, full = c.nums.put(numberKey(c.typ, v), 8)
+		switch c.typ {
+		case String:
+			j, full = c.strs.put(v.S, maphash.String(dictSeed, v.S), len(v.S)+4)
+		case Float64:
+			b := math.Float64bits(v.F)
+			j, full = c.nums.put(b, mix(b), 8)
+		case Date:
+			b := uint64(int64(int32(v.I)))
+			j, full = c.nums.put(b, mix(b), 4)
+		default:
+			j, full = c.nums.put(uint64(v.I), mix(uint64(v.I)), 8)
 		}
-		c.def = append(c.def, 1)
-		c.idx = append(c.idx, j)
-		c.valid[(n+k)>>3] |= 1 << ((n + k) & 7)
+		def[p], idx[p] = 1, j
+		valid[p>>3] |= 1 << (p & 7)
 		if full {
+			c.def, c.idx, c.nulls = def[:p+1], idx[:p+1], c.nulls+nulls
 			c.dropDictionary()
 			c.appendValues(rows[k+1:], i)
 			return
 		}
 	}
+	c.def, c.idx, c.nulls = def, idx, c.nulls+nulls
 }
 
 // dropDictionary turns the chunk's dictionary indices into values.
@@ -227,6 +238,19 @@ func (c *groupColumn) dropDictionary() {
 	c.nums.reset()
 	c.strs.reset()
 	c.idx, c.valid = c.idx[:0], c.valid[:0]
+}
+
+// decideDictionaries keeps dictionary encoding for the columns whose values
+// repeat, each at least twice on average, and records in dict which
+// columns are dictionary-encoded.
+func (g *parquetGroup) decideDictionaries(dict []bool) {
+	for i := range g.cols {
+		c := &g.cols[i]
+		if c.dictOn && 2*c.distinct() > len(c.def)-c.nulls {
+			c.dropDictionary()
+		}
+		dict[i] = c.dictOn
+	}
 }
 
 // distinct returns the number of values in the chunk's dictionary.
@@ -391,57 +415,75 @@ func (c *groupColumn) writeValues(cw file.ColumnChunkWriter) error {
 	return err
 }
 
-// dictScan is the number of distinct values a dictionary scans before it
-// indexes them in a map.
-const dictScan = 8
+// dictSeed seeds the hashes of the strings in dictionaries.
+var dictSeed = maphash.MakeSeed()
 
-// dictionary numbers the distinct values of a column chunk in the order
-// they first appear.
-type dictionary[K comparable] struct {
-	values []K
-	index  map[K]int32 // kept empty while values has dictScan entries or fewer
-	mapped bool        // index holds the values
-	bytes  int         // size of the values in a dictionary page
+// mix is the hash of a number in a dictionary.
+func mix(k uint64) uint64 {
+	k ^= k >> 33
+	k *= 0xff51afd7ed558ccd
+	return k ^ k>>33
 }
 
-// put returns the number of k, adding k if it is new; size is the bytes k
-// takes in a dictionary page. full reports that the dictionary has grown
-// past maxDictionaryBytes.
-func (d *dictionary[K]) put(k K, size int) (j int32, full bool) {
-	if !d.mapped {
-		for j, v := range d.values {
-			if v == k {
-				return int32(j), false
-			}
+// dictionary numbers the distinct values of a column chunk in the order
+// they first appear, and finds them again through a hash table.
+type dictionary[K comparable] struct {
+	values []K
+	hashes []uint64 // of values, to rehash them
+	// slots holds for each slot of the table 1 + the number of its value,
+	// or 0 if the slot is empty; its length is a power of two, at least
+	// twice that of values.
+	slots []int32
+	bytes int // size of the values in a dictionary page
+}
+
+// put returns the number of k, whose hash is h, adding k if it is new;
+// size is the bytes k takes in a dictionary page. full reports that the
+// dictionary has grown past maxDictionaryBytes.
+func (d *dictionary[K]) put(k K, h uint64, size int) (j int32, full bool) {
+	if d.slots == nil {
+		d.slots = make([]int32, 16)
+	}
+	mask := uint64(len(d.slots) - 1)
+	s := h & mask
+	for ; d.slots[s] != 0; s = (s + 1) & mask {
+		if j := d.slots[s] - 1; d.values[j] == k {
+			return j, false
 		}
-		if len(d.values) == dictScan {
-			if d.index == nil {
-				d.index = make(map[K]int32)
-			}
-			for j, v := range d.values {
-				d.index[v] = int32(j)
-			}
-			d.mapped = true
-		}
-	} else if j, ok := d.index[k]; ok {
-		return j, false
 	}
 	j = int32(len(d.values))
 	d.values = append(d.values, k)
-	if d.mapped {
-		d.index[k] = j
+	d.hashes = append(d.hashes, h)
+	d.slots[s] = j + 1
+	if 2*len(d.values) > len(d.slots) {
+		d.rehash(2 * len(d.slots))
 	}
 	d.bytes += size
 	return j, d.bytes > maxDictionaryBytes
 }
 
+// rehash makes the table n slots long.
+func (d *dictionary[K]) rehash(n int) {
+	if cap(d.slots) >= n {
+		d.slots = d.slots[:n]
+		clear(d.slots)
+	} else {
+		d.slots = make([]int32, n)
+	}
+	mask := uint64(n - 1)
+	for j, h := range d.hashes {
+		s := h & mask
+		for d.slots[s] != 0 {
+			s = (s + 1) & mask
+		}
+		d.slots[s] = int32(j) + 1
+	}
+}
+
 // reset empties the dictionary, keeping its memory.
 func (d *dictionary[K]) reset() {
 	clear(d.values)
-	d.values = d.values[:0]
-	if d.mapped {
-		clear(d.index)
-		d.mapped = false
-	}
+	d.values, d.hashes = d.values[:0], d.hashes[:0]
+	clear(d.slots)
 	d.bytes = 0
 }

@@ -266,6 +266,7 @@ func writePqarrow(t *testing.T, path string, s Schema, rows []Row, groupRows int
 	wopts := []parquet.WriterProperty{
 		parquet.WithAllocator(mem),
 		parquet.WithCompression(compress.Codecs.Zstd),
+		parquet.WithCompressionLevel(1),
 		parquet.WithDictionaryDefault(false),
 		parquet.WithMaxRowGroupLength(int64(groupRows)),
 	}
