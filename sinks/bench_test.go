@@ -337,7 +337,7 @@ func BenchmarkParquetAppend(b *testing.B) {
 	for i, c := range s {
 		dict[i] = !c.Distinct
 	}
-	g := newParquetGroup(s, dict)
+	g := newParquetGroup(s, dict, nil)
 	g.append(rows[:groupRows])
 	g.decideDictionaries(dict)
 	g.reset(dict)

@@ -134,11 +134,17 @@ func newParquet(path string, s Schema, opts ParquetOptions, mem memory.Allocator
 	for i, c := range s {
 		p.dict[i] = !c.Distinct
 	}
-	p.cur = newParquetGroup(s, p.dict)
+	p.cur = newParquetGroup(s, p.dict, nil)
 	p.made = 1
 	go p.encode(p.groups)
 	return p, nil
 }
+
+// writeBatchRows is the number of rows the Parquet writer encodes at a
+// time, 16 times its default: it checks the page size after each batch,
+// and a batch of a row group of 16,384 rows is the whole column chunk,
+// with its dictionary indices in one buffer.
+const writeBatchRows = 16384
 
 // newWriter starts the Parquet file, with dictionary encoding for the
 // columns p.dict says.
@@ -149,6 +155,7 @@ func (p *Parquet) newWriter() *file.Writer {
 		parquet.WithCompressionLevel(1),
 		parquet.WithDictionaryDefault(false),
 		parquet.WithMaxRowGroupLength(int64(p.groupRows)),
+		parquet.WithBatchSize(writeBatchRows),
 	}
 	for i, c := range p.schema {
 		if p.dict[i] {
@@ -238,13 +245,16 @@ func (p *Parquet) writeGroup() error {
 		p.decided = true
 		p.cur.decideDictionaries(p.dict)
 	}
-	p.groups <- p.cur // waits while the previous group is encoded
+	var next *parquetGroup
 	if p.made < 2 {
-		p.cur = newParquetGroup(p.schema, p.dict)
+		next = newParquetGroup(p.schema, p.dict, p.cur)
 		p.made++
-	} else {
-		p.cur = <-p.free
 	}
+	p.groups <- p.cur // waits while the previous group is encoded
+	if next == nil {
+		next = <-p.free
+	}
+	p.cur = next
 	return nil
 }
 

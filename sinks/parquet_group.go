@@ -66,12 +66,25 @@ type groupScratch struct {
 }
 
 // newParquetGroup returns an empty row group of schema s whose columns are
-// dictionary-encoded where dict says.
-func newParquetGroup(s Schema, dict []bool) *parquetGroup {
+// dictionary-encoded where dict says. If like is not nil, the buffers are
+// made as large as its, so that they need not grow.
+func newParquetGroup(s Schema, dict []bool, like *parquetGroup) *parquetGroup {
 	g := &parquetGroup{cols: make([]groupColumn, len(s))}
-	for i, c := range s {
-		g.cols[i].typ = c.Type
-		g.cols[i].text = []byte{} // never nil: a nil ByteArray is no value to the statistics
+	for i, t := range s {
+		c := &g.cols[i]
+		c.typ = t.Type
+		c.text = []byte{} // never nil: a nil ByteArray is no value to the statistics
+		if like != nil {
+			l := &like.cols[i]
+			c.def = make([]int16, 0, cap(l.def))
+			c.ints = make([]int64, 0, cap(l.ints))
+			c.dates = make([]int32, 0, cap(l.dates))
+			c.floats = make([]float64, 0, cap(l.floats))
+			c.ends = make([]int32, 0, cap(l.ends))
+			c.text = make([]byte, 0, cap(l.text))
+			c.idx = make([]int32, 0, cap(l.idx))
+			c.valid = make([]byte, 0, cap(l.valid))
+		}
 	}
 	g.reset(dict)
 	return g
@@ -390,8 +403,15 @@ func (c *groupColumn) dictionaryArray() arrow.Array {
 	return array.MakeFromData(data)
 }
 
+// reserver is what an encoder offers to make room for the bytes to come
+// at once, rather than grow as they come.
+type reserver interface{ ReserveForWrite(n int) }
+
 // writeValues writes the chunk's values to cw.
 func (c *groupColumn) writeValues(cw file.ColumnChunkWriter) error {
+	if r, ok := cw.CurrentEncoder().(reserver); ok && cw.CurrentEncoder().Encoding() == parquet.Encodings.Plain {
+		r.ReserveForWrite(len(c.text) + 4*len(c.ends) + 8*len(c.ints) + 4*len(c.dates) + 8*len(c.floats))
+	}
 	var err error
 	switch w := cw.(type) {
 	case *file.ByteArrayColumnChunkWriter:

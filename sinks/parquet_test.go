@@ -269,6 +269,7 @@ func writePqarrow(t *testing.T, path string, s Schema, rows []Row, groupRows int
 		parquet.WithCompressionLevel(1),
 		parquet.WithDictionaryDefault(false),
 		parquet.WithMaxRowGroupLength(int64(groupRows)),
+		parquet.WithBatchSize(writeBatchRows),
 	}
 	for i, c := range s {
 		if dict[i] {
