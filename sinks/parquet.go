@@ -78,7 +78,7 @@ var _ Sink = (*Parquet)(nil)
 // NewParquet creates the temporary file for a Parquet file published at path
 // by Commit. The directory must exist.
 func NewParquet(path string, schema Schema, opts ParquetOptions) (*Parquet, error) {
-	return newParquet(path, schema, opts, memory.DefaultAllocator)
+	return newParquet(path, schema, opts, &reusingAllocator{})
 }
 
 func newParquet(path string, s Schema, opts ParquetOptions, mem memory.Allocator) (*Parquet, error) {
@@ -263,12 +263,13 @@ func (p *Parquet) writeGroup() error {
 func (p *Parquet) encode(groups <-chan *parquetGroup) {
 	defer close(p.encoded)
 	var failed error
+	var sc scratch
 	for g := range groups {
 		if failed == nil {
 			if p.fw == nil {
 				p.fw = p.newWriter()
 			}
-			if err := g.writeTo(p.fw); err != nil {
+			if err := g.writeTo(p.fw, &sc); err != nil {
 				failed = fmt.Errorf("parquet %s: %w", p.file.Final(), err)
 				p.encMu.Lock()
 				p.encErr = failed

@@ -51,12 +51,11 @@ type groupColumn struct {
 	strs   dictionary[string]
 	idx    []int32
 	valid  []byte
-
-	scratch groupScratch
 }
 
-// groupScratch holds buffers reused each time a chunk is written.
-type groupScratch struct {
+// scratch holds the buffers a column chunk needs while it is written, for
+// the next chunk to reuse.
+type scratch struct {
 	bytes  []parquet.ByteArray
 	ints   []int64
 	dates  []int32
@@ -275,14 +274,14 @@ func (c *groupColumn) distinct() int {
 }
 
 // writeTo writes the group as the next row group of w.
-func (g *parquetGroup) writeTo(w *file.Writer) error {
+func (g *parquetGroup) writeTo(w *file.Writer, s *scratch) error {
 	rgw := w.AppendRowGroup()
 	for i := range g.cols {
 		cw, err := rgw.NextColumn()
 		if err != nil {
 			return err
 		}
-		if err := g.cols[i].writeTo(cw); err != nil {
+		if err := g.cols[i].writeTo(cw, s); err != nil {
 			return fmt.Errorf("column %s: %w", cw.Descr().Name(), err)
 		}
 	}
@@ -297,9 +296,9 @@ type dictionaryEncoder interface {
 }
 
 // writeTo writes the chunk to cw.
-func (c *groupColumn) writeTo(cw file.ColumnChunkWriter) error {
+func (c *groupColumn) writeTo(cw file.ColumnChunkWriter, s *scratch) error {
 	if c.dictOn {
-		ok, err := c.writeIndices(cw)
+		ok, err := c.writeIndices(cw, s)
 		if ok || err != nil {
 			return err
 		}
@@ -310,18 +309,18 @@ func (c *groupColumn) writeTo(cw file.ColumnChunkWriter) error {
 		cw.FallbackToPlain()
 		c.dropDictionary()
 	}
-	return c.writeValues(cw)
+	return c.writeValues(cw, s)
 }
 
 // writeIndices gives cw the chunk's dictionary and indices. It reports
 // false, having written nothing, if cw does not encode with this
 // dictionary.
-func (c *groupColumn) writeIndices(cw file.ColumnChunkWriter) (bool, error) {
+func (c *groupColumn) writeIndices(cw file.ColumnChunkWriter, s *scratch) (bool, error) {
 	enc, ok := cw.CurrentEncoder().(dictionaryEncoder)
 	if !ok {
 		return false, nil
 	}
-	dict := c.dictionaryArray()
+	dict := c.dictionaryArray(s)
 	defer dict.Release()
 	if err := enc.PutDictionary(dict); err != nil {
 		return false, err
@@ -333,15 +332,15 @@ func (c *groupColumn) writeIndices(cw file.ColumnChunkWriter) (bool, error) {
 		// The statistics of the distinct values are those of the chunk;
 		// the counts are set apart.
 		nulls := int64(c.nulls)
-		switch s := stats.(type) {
+		switch st := stats.(type) {
 		case *metadata.ByteArrayStatistics:
-			s.Update(c.scratch.bytes, nulls)
+			st.Update(s.bytes, nulls)
 		case *metadata.Int64Statistics:
-			s.Update(c.scratch.ints, nulls)
+			st.Update(s.ints, nulls)
 		case *metadata.Int32Statistics:
-			s.Update(c.scratch.dates, nulls)
+			st.Update(s.dates, nulls)
 		case *metadata.Float64Statistics:
-			s.Update(c.scratch.floats, nulls)
+			st.Update(s.floats, nulls)
 		default:
 			return false, fmt.Errorf("unexpected statistics %T", stats)
 		}
@@ -356,10 +355,9 @@ func (c *groupColumn) writeIndices(cw file.ColumnChunkWriter) (bool, error) {
 	return true, cw.WriteDictIndices(indices, c.def, nil)
 }
 
-// dictionaryArray returns the chunk's dictionary as an Arrow array over the
-// scratch buffers, which also hold its values for the statistics.
-func (c *groupColumn) dictionaryArray() arrow.Array {
-	s := &c.scratch
+// dictionaryArray returns the chunk's dictionary as an Arrow array over
+// the buffers of s, which also hold its values for the statistics.
+func (c *groupColumn) dictionaryArray(s *scratch) arrow.Array {
 	var data arrow.ArrayData
 	switch c.typ {
 	case String:
@@ -408,20 +406,20 @@ func (c *groupColumn) dictionaryArray() arrow.Array {
 type reserver interface{ ReserveForWrite(n int) }
 
 // writeValues writes the chunk's values to cw.
-func (c *groupColumn) writeValues(cw file.ColumnChunkWriter) error {
+func (c *groupColumn) writeValues(cw file.ColumnChunkWriter, s *scratch) error {
 	if r, ok := cw.CurrentEncoder().(reserver); ok && cw.CurrentEncoder().Encoding() == parquet.Encodings.Plain {
 		r.ReserveForWrite(len(c.text) + 4*len(c.ends) + 8*len(c.ints) + 4*len(c.dates) + 8*len(c.floats))
 	}
 	var err error
 	switch w := cw.(type) {
 	case *file.ByteArrayColumnChunkWriter:
-		b := c.scratch.bytes[:0]
+		b := s.bytes[:0]
 		start := int32(0)
 		for _, end := range c.ends {
 			b = append(b, c.text[start:end:end])
 			start = end
 		}
-		c.scratch.bytes = b
+		s.bytes = b
 		_, err = w.WriteBatch(b, c.def, nil)
 	case *file.Int64ColumnChunkWriter:
 		_, err = w.WriteBatch(c.ints, c.def, nil)
