@@ -75,14 +75,15 @@ func BenchmarkParquet(b *testing.B) {
 }
 
 // featureSchema is the schema of a real run (JRZQ9E2A with passthrough
-// columns): 51 columns, of which five strings distinct per row (Distinct),
-// application_id distinct but passed through unmarked, low-cardinality
-// strings, flags, a timestamp, a date and 24 floats with few distinct
-// values but for one.
+// columns), marked as the pipeline marks it: 51 columns, of which five
+// strings marked Distinct (four distinct, and the masked name, which keeps
+// the surname only), application_id distinct but passed through unmarked,
+// low-cardinality strings, flags, a timestamp, a date and 24 floats with
+// few distinct values but for one.
 func featureSchema() Schema {
 	s := Schema{
 		{Name: "applicant_key", Type: String, Distinct: true},
-		{Name: "name", Type: String, Distinct: true},
+		{Name: "name", Type: String, Distinct: true}, // masked: not distinct, but marked so
 		{Name: "id_card", Type: String, Distinct: true},
 		{Name: "mobile_no", Type: String, Distinct: true},
 		{Name: "application_id", Type: String},
@@ -125,7 +126,11 @@ func featureRows(n int) []Row {
 		}
 		return string(b)
 	}
-	cjk := func() string { return string(rune(0x4E00 + rng.IntN(2000))) }
+	// A masked name keeps its first character, the surname: 张*, 欧阳娜娜 → 欧***.
+	maskedName := func() string {
+		surname := string(rune(0x4E00 + min(rng.IntN(400), rng.IntN(400))))
+		return surname + "**"[:1+min(rng.IntN(8), 1)]
+	}
 	s := featureSchema()
 	day0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).Unix() / 86400
 	queried := time.Date(2024, 3, 1, 8, 0, 0, 0, time.UTC).UnixMilli()
@@ -135,7 +140,7 @@ func featureRows(n int) []Row {
 		c := 0
 		set := func(v Value) { row[c] = v; c++ }
 		set(StringValue(fmt.Sprintf("%016x%016x%016x%016x", rng.Uint64(), rng.Uint64(), rng.Uint64(), rng.Uint64())))
-		set(StringValue(cjk() + "*" + cjk()))
+		set(StringValue(maskedName()))
 		set(StringValue(digits(6) + "********" + digits(4)))
 		set(StringValue("1" + digits(2) + "****" + digits(4)))
 		set(StringValue("AP2024" + fmt.Sprintf("%010d", 7000000+r*3)))
