@@ -35,7 +35,7 @@ type ParquetOptions struct {
 
 // Parquet writes rows to a Parquet file: every column is nullable, strings
 // are UTF-8, timestamps are milliseconds adjusted to UTC, pages are
-// compressed with zstd, and the Arrow schema (with the column descriptions
+// compressed with zstd at its fastest level, and the Arrow schema (with the column descriptions
 // as field metadata "description") is stored in the file so that
 // Arrow-based readers get the exact types back.
 //
@@ -104,24 +104,23 @@ func newParquet(path string, s Schema, opts ParquetOptions, mem memory.Allocator
 	// The key-value metadata pqarrow writes: the schema's, then the Arrow
 	// schema.
 	var meta metadata.KeyValueMetadata
-	if md := asch.Metadata(); md.Len() > 0 {
-		for i, k := range md.Keys() {
-			meta.Append(k, md.Values()[i])
-		}
+	md := asch.Metadata()
+	for i, k := range md.Keys() {
+		meta.Append(k, md.Values()[i])
 	}
 	meta.Append("ARROW:schema", base64.StdEncoding.EncodeToString(flight.SerializeSchema(asch, mem)))
 
-	file, err := CreateAtomic(path)
+	out, err := CreateAtomic(path)
 	if err != nil {
 		return nil, err
 	}
 	p := &Parquet{
 		schema: s,
-		file:   file,
+		file:   out,
 		// The writer gets a bufio.Writer, which has no Close method:
 		// closing the Parquet writer then only writes the footer, and the
 		// file stays open until Commit has flushed and synced it.
-		buf:       bufio.NewWriterSize(file, 1<<20),
+		buf:       bufio.NewWriterSize(out, 1<<20),
 		mem:       mem,
 		pqschema:  pqschema,
 		meta:      meta,
@@ -151,6 +150,8 @@ const writeBatchRows = 16384
 func (p *Parquet) newWriter() *file.Writer {
 	wopts := []parquet.WriterProperty{
 		parquet.WithAllocator(p.mem),
+		// zstd's fastest level takes a fifth less CPU per row than its
+		// default, for a file as large within 1% (BenchmarkParquetFeatures).
 		parquet.WithCompression(compress.Codecs.Zstd),
 		parquet.WithCompressionLevel(1),
 		parquet.WithDictionaryDefault(false),

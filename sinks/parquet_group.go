@@ -40,7 +40,7 @@ type groupColumn struct {
 	ints   []int64   // Int64 and Timestamp
 	dates  []int32   // Date
 	floats []float64 // Float64
-	ends   []int32   // String: where each value ends in text
+	ends   []int     // String: where each value ends in text
 	text   []byte
 
 	// Dictionary encoding: nums (numbers as their bits) or strs holds the
@@ -79,7 +79,7 @@ func newParquetGroup(s Schema, dict []bool, like *parquetGroup) *parquetGroup {
 			c.ints = make([]int64, 0, cap(l.ints))
 			c.dates = make([]int32, 0, cap(l.dates))
 			c.floats = make([]float64, 0, cap(l.floats))
-			c.ends = make([]int32, 0, cap(l.ends))
+			c.ends = make([]int, 0, cap(l.ends))
 			c.text = make([]byte, 0, cap(l.text))
 			c.idx = make([]int32, 0, cap(l.idx))
 			c.valid = make([]byte, 0, cap(l.valid))
@@ -140,7 +140,7 @@ func (c *groupColumn) appendValues(rows []Row, i int) {
 			}
 			c.def = append(c.def, 1)
 			c.text = append(c.text, v.S...)
-			c.ends = append(c.ends, int32(len(c.text)))
+			c.ends = append(c.ends, len(c.text))
 		}
 	case Int64, Timestamp:
 		for _, r := range rows {
@@ -238,7 +238,7 @@ func (c *groupColumn) dropDictionary() {
 		switch c.typ {
 		case String:
 			c.text = append(c.text, c.strs.values[j]...)
-			c.ends = append(c.ends, int32(len(c.text)))
+			c.ends = append(c.ends, len(c.text))
 		case Int64, Timestamp:
 			c.ints = append(c.ints, int64(c.nums.values[j]))
 		case Date:
@@ -414,7 +414,7 @@ func (c *groupColumn) writeValues(cw file.ColumnChunkWriter, s *scratch) error {
 	switch w := cw.(type) {
 	case *file.ByteArrayColumnChunkWriter:
 		b := s.bytes[:0]
-		start := int32(0)
+		start := 0
 		for _, end := range c.ends {
 			b = append(b, c.text[start:end:end])
 			start = end

@@ -43,7 +43,9 @@ type Column struct {
 	Type        Type
 	Description string // shown in the data dictionary; may be empty
 	// Distinct says most values differ from row to row (keys, ids): a
-	// dictionary would not pay, and Parquet writes the values plainly.
+	// dictionary would not pay, and Parquet writes the values plainly
+	// without trying one. Parquet dictionary-encodes the other columns,
+	// of any type, unless most values of their first row group differ.
 	Distinct bool
 }
 
