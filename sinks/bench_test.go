@@ -343,6 +343,7 @@ func BenchmarkParquetAppend(b *testing.B) {
 		dict[i] = !c.Distinct
 	}
 	g := newParquetGroup(s, dict, nil)
+	g.first = true
 	g.append(rows[:groupRows])
 	g.decideDictionaries(dict)
 	g.reset(dict)

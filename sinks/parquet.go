@@ -54,10 +54,9 @@ type Parquet struct {
 	mem       memory.Allocator
 	pqschema  *schema.Schema
 	meta      metadata.KeyValueMetadata
-	fw        *file.Writer // created with the first row group
-	dict      []bool       // columns dictionary-encoded, decided by the first row group
-	decided   bool
-	cur       *parquetGroup // the rows not yet written
+	fw        *file.Writer  // created with the first row group
+	dict      []bool        // columns dictionary-encoded, decided by the first row group
+	cur       *parquetGroup // the rows not yet written; nil once finished
 	made      int           // row groups allocated, two at most
 	groupRows int
 	done      bool
@@ -134,6 +133,7 @@ func newParquet(path string, s Schema, opts ParquetOptions, mem memory.Allocator
 		p.dict[i] = !c.Distinct
 	}
 	p.cur = newParquetGroup(s, p.dict, nil)
+	p.cur.first = true
 	p.made = 1
 	go p.encode(p.groups)
 	return p, nil
@@ -228,7 +228,7 @@ func (p *Parquet) Write(rows []Row) error {
 		}
 		p.cur.append(part)
 		if p.cur.rows == p.groupRows {
-			if err := p.writeGroup(); err != nil {
+			if err := p.writeGroup(true); err != nil {
 				return err
 			}
 		}
@@ -236,23 +236,23 @@ func (p *Parquet) Write(rows []Row) error {
 	return nil
 }
 
-// writeGroup hands the buffered rows to the encoder as one row group. The
-// first row group decides which columns stay dictionary-encoded.
-func (p *Parquet) writeGroup() error {
+// writeGroup hands the buffered rows to the encoder as one row group, and
+// if more may follow, takes a group to fill next. The first row group
+// decides which columns stay dictionary-encoded.
+func (p *Parquet) writeGroup(more bool) error {
 	if err := p.encodeErr(); err != nil {
 		return err
 	}
-	if !p.decided {
-		p.decided = true
+	if p.cur.first {
 		p.cur.decideDictionaries(p.dict)
 	}
 	var next *parquetGroup
-	if p.made < 2 {
+	if more && p.made < 2 {
 		next = newParquetGroup(p.schema, p.dict, p.cur)
 		p.made++
 	}
 	p.groups <- p.cur // waits while the previous group is encoded
-	if next == nil {
+	if more && next == nil {
 		next = <-p.free
 	}
 	p.cur = next
@@ -323,7 +323,7 @@ func (p *Parquet) finish() error {
 		return p.err
 	}
 	if p.cur.rows > 0 {
-		if err := p.writeGroup(); err != nil {
+		if err := p.writeGroup(false); err != nil {
 			return err
 		}
 	}

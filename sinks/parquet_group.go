@@ -23,8 +23,9 @@ const maxDictionaryBytes = int(parquet.DefaultDictionaryPageSizeLimit)
 // parquetGroup holds the rows of one row group, column by column, until it
 // is written. Its buffers are kept for a later row group.
 type parquetGroup struct {
-	rows int
-	cols []groupColumn
+	rows  int
+	cols  []groupColumn
+	first bool // the file's first row group, which tries a dictionary for every column not marked Distinct
 }
 
 // groupColumn holds one column of a row group: a definition level per row
@@ -117,10 +118,13 @@ func (g *parquetGroup) append(rows []Row) {
 		rows = rows[len(part):]
 		for i := range g.cols {
 			c := &g.cols[i]
-			if c.dictOn {
-				c.appendIndices(part, i)
-			} else {
+			if !c.dictOn {
 				c.appendValues(part, i)
+				continue
+			}
+			c.appendIndices(part, i)
+			if g.first && c.distinct() >= giveUpValues && 20*c.distinct() > 19*(len(c.def)-c.nulls) {
+				c.dropDictionary()
 			}
 		}
 		g.rows += len(part)
@@ -252,10 +256,17 @@ func (c *groupColumn) dropDictionary() {
 	c.idx, c.valid = c.idx[:0], c.valid[:0]
 }
 
-// decideDictionaries keeps dictionary encoding for the columns whose values
-// repeat, each at least twice on average, and records in dict which
-// columns are dictionary-encoded.
+// giveUpValues is the number of distinct values past which the first row
+// group gives up the dictionary of a column whose values are almost all
+// distinct (more than 95%) before the group is complete: an id column is
+// then hashed for so many rows only.
+const giveUpValues = 2048
+
+// decideDictionaries keeps dictionary encoding for the columns of the
+// first row group whose values repeat, each at least twice on average,
+// and records in dict which columns are dictionary-encoded.
 func (g *parquetGroup) decideDictionaries(dict []bool) {
+	g.first = false
 	for i := range g.cols {
 		c := &g.cols[i]
 		if c.dictOn && 2*c.distinct() > len(c.def)-c.nulls {

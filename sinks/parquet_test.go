@@ -398,7 +398,7 @@ func TestParquetSameAsPqarrow(t *testing.T) {
 		groupRows int
 	}{
 		{"test rows", testSchema, testRows(1000), 300},
-		{"features", featureSchema(), featureRows(5000), 2048},
+		{"features", featureSchema(), featureRows(6000), 4096},
 		{"repeated values", repeatedSchema, repeatedRows(3000), 1000},
 		{"dictionary overflows", Schema{{Name: "s", Type: String}}, overflowRows(30000), 15000},
 	}
