@@ -27,7 +27,9 @@ type benchResult struct {
 	FillSeconds   float64   `json:"fill_seconds"`
 	RunSeconds    []float64 `json:"run_seconds"`
 	RunMaxRSSKB   []int64   `json:"run_max_rss_kb"`
+	RunCPUSeconds []float64 `json:"run_cpu_seconds"` // user + system, all threads
 	MedianSeconds float64   `json:"median_seconds"`
+	MedianCPU     float64   `json:"median_cpu_seconds"`
 	RowsPerSecond float64   `json:"rows_per_second"`
 	MedianRSSMB   float64   `json:"median_max_rss_mb"`
 	NDJSONLines   int       `json:"ndjson_lines"`
@@ -106,7 +108,7 @@ identity: {secret_file: identity.secret}
 	defer srv.Close()
 
 	start := time.Now()
-	if _, _, err := benchRun(ctx, srv.URL, config, filepath.Join(dir, "out-fill")); err != nil {
+	if _, _, _, err := benchRun(ctx, srv.URL, config, filepath.Join(dir, "out-fill")); err != nil {
 		return nil, fmt.Errorf("filling the store: %w", err)
 	}
 	res.FillSeconds = time.Since(start).Seconds()
@@ -114,7 +116,7 @@ identity: {secret_file: identity.secret}
 
 	for i := range runs {
 		before := vendor.Requests("JRZQ9E2A")
-		secs, rss, err := benchRun(ctx, srv.URL, config, filepath.Join(dir, fmt.Sprintf("out-%d", i+1)))
+		secs, cpu, rss, err := benchRun(ctx, srv.URL, config, filepath.Join(dir, fmt.Sprintf("out-%d", i+1)))
 		if err != nil {
 			return nil, err
 		}
@@ -123,17 +125,21 @@ identity: {secret_file: identity.secret}
 		}
 		res.RunSeconds = append(res.RunSeconds, secs)
 		res.RunMaxRSSKB = append(res.RunMaxRSSKB, rss)
-		say("run %d from the store: %.2f s, %.0f rows/s, peak RSS %.0f MB", i+1, secs, float64(rows)/secs, float64(rss)/1024)
+		res.RunCPUSeconds = append(res.RunCPUSeconds, cpu)
+		say("run %d from the store: %.2f s, %.0f rows/s, CPU %.2f s (%.1f µs/row), peak RSS %.0f MB",
+			i+1, secs, float64(rows)/secs, cpu, 1e6*cpu/float64(rows), float64(rss)/1024)
 	}
 	if runs > 0 {
 		res.MedianSeconds = median(res.RunSeconds)
+		res.MedianCPU = median(res.RunCPUSeconds)
 		res.RowsPerSecond = float64(rows) / res.MedianSeconds
 		rss := make([]float64, len(res.RunMaxRSSKB))
 		for i, k := range res.RunMaxRSSKB {
 			rss[i] = float64(k) / 1024
 		}
 		res.MedianRSSMB = median(rss)
-		say("median of %d runs: %.2f s, %.0f rows/s, peak RSS %.0f MB", runs, res.MedianSeconds, res.RowsPerSecond, res.MedianRSSMB)
+		say("median of %d runs: %.2f s, %.0f rows/s, CPU %.2f s (%.1f µs/row), peak RSS %.0f MB",
+			runs, res.MedianSeconds, res.RowsPerSecond, res.MedianCPU, 1e6*res.MedianCPU/float64(rows), res.MedianRSSMB)
 	}
 
 	if res.NDJSONLines, err = exportForDuckDB(ctx, dir, config); err != nil {
@@ -165,11 +171,11 @@ func writeApplicants(path string, n int, seed uint64) error {
 }
 
 // benchRun runs "scorepipe run" in its own process and returns its wall
-// time and peak RSS (KB).
-func benchRun(ctx context.Context, endpoint, config, out string, extra ...string) (float64, int64, error) {
+// time, its CPU time (user and system, seconds) and its peak RSS (KB).
+func benchRun(ctx context.Context, endpoint, config, out string, extra ...string) (secs, cpu float64, rss int64, err error) {
 	self, err := os.Executable()
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	args := append([]string{"run", "--config", config, "--out", out, "--log-level", "warn"}, extra...)
 	cmd := exec.CommandContext(ctx, self, args...)
@@ -181,14 +187,14 @@ func benchRun(ctx context.Context, endpoint, config, out string, extra ...string
 	cmd.Stderr = &stderr
 	start := time.Now()
 	if err := cmd.Run(); err != nil {
-		return 0, 0, fmt.Errorf("%v: %s", err, stderr.String())
+		return 0, 0, 0, fmt.Errorf("%v: %s", err, stderr.String())
 	}
-	secs := time.Since(start).Seconds()
-	var rss int64
+	secs = time.Since(start).Seconds()
+	cpu = (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		rss = ru.Maxrss
 	}
-	return secs, rss, nil
+	return secs, cpu, rss, nil
 }
 
 // exportForDuckDB writes replies.ndjson and the JRZQ9E2A tables.
@@ -261,7 +267,7 @@ identity: {secret_file: identity.secret}
 	}
 	srv, vendor := tianyuantest.NewServer(tianyuantest.Options{Latency: latency})
 	defer srv.Close()
-	if _, _, err := benchRun(ctx, srv.URL, config, filepath.Join(apiDir, "out")); err != nil {
+	if _, _, _, err := benchRun(ctx, srv.URL, config, filepath.Join(apiDir, "out")); err != nil {
 		return err
 	}
 	var at []time.Time

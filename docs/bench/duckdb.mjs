@@ -52,15 +52,26 @@ const sql = `COPY (SELECT ${select.join(', ')}
 const probe = await (await DuckDBInstance.create(':memory:')).connect();
 const rowsResult = await probe.runAndReadAll(`SELECT count(*) FROM read_json('${dir}/replies.ndjson', format = 'newline_delimited', columns = {${columns}})`);
 const rows = Number(rowsResult.getRows()[0][0]);
+// CPU time is that of the whole process (DuckDB's threads run in it), user
+// and system: a figure the other work on a shared machine disturbs less.
 const times = [];
+const cpus = [];
 for (let run = 1; run <= runs; run++) {
   const start = process.hrtime.bigint();
+  const cpu0 = process.cpuUsage();
   const db = await DuckDBInstance.create(':memory:', { threads: '2' });
   await job(await db.connect());
   const secs = Number(process.hrtime.bigint() - start) / 1e9;
+  const used = process.cpuUsage(cpu0);
+  const cpu = (used.user + used.system) / 1e6;
   times.push(secs);
-  console.log(`duckdb run ${run}: ${secs.toFixed(2)} s, ${Math.round(rows / secs)} rows/s`);
+  cpus.push(cpu);
+  console.log(`duckdb run ${run}: ${secs.toFixed(2)} s, ${Math.round(rows / secs)} rows/s, CPU ${cpu.toFixed(2)} s (${(1e6 * cpu / rows).toFixed(1)} µs/row)`);
 }
-times.sort((a, b) => a - b);
-const med = times.length % 2 ? times[(times.length - 1) / 2] : (times[times.length / 2 - 1] + times[times.length / 2]) / 2;
-console.log(`duckdb median of ${runs}: ${med.toFixed(2)} s, ${Math.round(rows / med)} rows/s (${rows} rows, 2 threads)`);
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const med = median(times);
+const medCPU = median(cpus);
+console.log(`duckdb median of ${runs}: ${med.toFixed(2)} s, ${Math.round(rows / med)} rows/s (${rows} rows, 2 threads); CPU ${medCPU.toFixed(2)} s (${(1e6 * medCPU / rows).toFixed(1)} µs/row)`);

@@ -17,6 +17,11 @@ fi
 NODE_PATH=$duck node docs/bench/duckdb.mjs "$work/data" "$runs" | tee "$work/duckdb.txt"
 
 ours=$(sed -n 's/.*"rows_per_second": \([0-9.]*\).*/\1/p' "$work/data/bench.json")
-theirs=$(sed -n 's/.*median of .*, \([0-9]*\) rows\/s.*/\1/p' "$work/duckdb.txt")
-awk -v a="$ours" -v b="$theirs" 'BEGIN { printf "scorepipe %.0f rows/s, DuckDB %.0f rows/s: ratio %.2f\n", a, b, a / b }'
+theirs=$(sed -n 's/.*median of [^,]*, \([0-9]*\) rows\/s.*/\1/p' "$work/duckdb.txt")
+our_cpu=$(sed -n 's/.*"median_cpu_seconds": \([0-9.]*\).*/\1/p' "$work/data/bench.json")
+their_cpu=$(sed -n 's/.*median of .*; CPU \([0-9.]*\) s.*/\1/p' "$work/duckdb.txt")
+awk -v a="$ours" -v b="$theirs" -v ca="$our_cpu" -v cb="$their_cpu" -v n="$rows" 'BEGIN {
+  printf "scorepipe %.0f rows/s, DuckDB %.0f rows/s: ratio %.2f\n", a, b, a / b
+  printf "CPU per row: scorepipe %.1f µs, DuckDB %.1f µs: ratio %.2f (DuckDB / scorepipe, as above: above 1 favours scorepipe)\n", 1e6 * ca / n, 1e6 * cb / n, cb / ca
+}'
 echo "results in $work"
