@@ -27,9 +27,9 @@ func leading(masked bool) []leadingColumn {
 	}
 	return []leadingColumn{
 		{"source_file", sinks.String, "输入文件", "Input file", false},
-		{"source_row", sinks.Int64, "输入行号(表头为第1行)", "Row in the input file (the header is row 1)", false},
+		{"source_row", sinks.Int64, "输入行号(表头为第1行)", "Row in the input file (the header is row 1)", true},
 		{"applicant_key", sinks.String, "申请人标识(HMAC-SHA256), 用于关联", "Applicant key (HMAC-SHA256 of the identity), for joins", true},
-		{"name", sinks.String, "姓名" + zh, "Name" + en, true},
+		{"name", sinks.String, "姓名" + zh, "Name" + en, !masked}, // a masked name keeps the surname only: few values
 		{"id_card", sinks.String, "身份证号" + zh, "ID number" + en, true},
 		{"mobile_no", sinks.String, "手机号" + zh, "Mobile number" + en, true},
 	}
