@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+)
+
+// TestBenchSmall runs the whole measurement on a few hundred applicants:
+// the store is filled, every timed run answers from it, and the figures
+// are there.
+func TestBenchSmall(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out, err := command(ctx, nil, "bench", "--rows", "400", "--runs", "2", "--api-calls", "0", "--dir", dir).CombinedOutput()
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, out)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "bench.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res benchResult
+	if err := json.Unmarshal(data, &res); err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct {
+		name string
+		ok   bool
+	}{
+		{"rows", res.Rows == 400},
+		{"two timed runs", len(res.RunSeconds) == 2 && len(res.RunCPUSeconds) == 2 && len(res.RunMaxRSSKB) == 2},
+		{"median time and CPU", res.MedianSeconds > 0 && res.MedianCPU > 0 && res.RowsPerSecond > 0},
+		{"peak RSS of the run, not of bench: between 5 MB and 1 GB", res.MedianRSSMB > 5 && res.MedianRSSMB < 1024},
+		{"every reply exported", res.NDJSONLines == 400},
+	}
+	for _, c := range checks {
+		t.Run(c.name, func(t *testing.T) {
+			if !c.ok {
+				t.Errorf("bench.json: %s", data)
+			}
+		})
+	}
+}
+
+func TestSampleHighWater(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("reads /proc")
+	}
+	done := make(chan struct{})
+	time.AfterFunc(50*time.Millisecond, func() { close(done) })
+	if got := sampleHighWater(os.Getpid(), done); got <= 0 {
+		t.Errorf("sampleHighWater(self) = %d KB, want > 0", got)
+	}
+	closed := make(chan struct{})
+	close(closed)
+	if got := sampleHighWater(1<<30, closed); got != 0 {
+		t.Errorf("sampleHighWater(no such process) = %d, want 0", got)
+	}
+}
