@@ -82,7 +82,14 @@ interval tables (tables/), the input of docs/bench/duckdb.mjs, and, unless
 	return cmd
 }
 
+// benchSecret is the identity secret of a bench directory, written to its
+// identity.secret: a run started by hand there reuses the stored replies.
 const benchSecret = "bench-identity-secret-0123456789abcdef"
+
+// writeBenchSecret writes benchSecret to dir/identity.secret.
+func writeBenchSecret(dir string) error {
+	return os.WriteFile(filepath.Join(dir, "identity.secret"), []byte(benchSecret+"\n"), 0o600)
+}
 
 func runBench(ctx context.Context, out io.Writer, dir string, rows, runs, apiCalls int) (*benchResult, error) {
 	res := &benchResult{Rows: rows}
@@ -92,6 +99,9 @@ func runBench(ctx context.Context, out io.Writer, dir string, rows, runs, apiCal
 		return nil, err
 	}
 	if err := writeApplicants(filepath.Join(dir, "applicants.csv"), rows, 1); err != nil {
+		return nil, err
+	}
+	if err := writeBenchSecret(dir); err != nil {
 		return nil, err
 	}
 	config := filepath.Join(dir, "bench.yaml")
@@ -180,7 +190,7 @@ func benchRun(ctx context.Context, endpoint, config, out string, extra ...string
 	}
 	args := append([]string{"run", "--config", config, "--out", out, "--log-level", "warn"}, extra...)
 	cmd := exec.CommandContext(ctx, self, args...)
-	cmd.Env = append(os.Environ(), envEndpoint+"="+endpoint, envAccessID+"=", envKey+"=", envSecret+"="+benchSecret)
+	cmd.Env = append(os.Environ(), envEndpoint+"="+endpoint, envAccessID+"=", envKey+"=", envSecret+"=") // the secret is the directory's
 	if os.Getenv("SCOREPIPE_TEST_MAIN") != "" { // under go test the binary is the test binary
 		cmd.Env = append(cmd.Env, "SCOREPIPE_TEST_MAIN=1")
 	}
@@ -303,6 +313,9 @@ func benchAPI(ctx context.Context, dir string, calls int, res *benchResult) erro
 		return err
 	}
 	if err := writeApplicants(filepath.Join(apiDir, "applicants.csv"), calls, 2); err != nil {
+		return err
+	}
+	if err := writeBenchSecret(apiDir); err != nil {
 		return err
 	}
 	config := filepath.Join(apiDir, "api.yaml")
