@@ -190,8 +190,10 @@ func benchRun(ctx context.Context, endpoint, config, out string, extra ...string
 	}
 	args := append([]string{"run", "--config", config, "--out", out, "--log-level", "warn"}, extra...)
 	cmd := exec.CommandContext(ctx, self, args...)
-	cmd.Env = append(os.Environ(), envEndpoint+"="+endpoint, envAccessID+"=", envKey+"=", envSecret+"=") // the secret is the directory's
-	if os.Getenv("SCOREPIPE_TEST_MAIN") != "" {                                                          // under go test the binary is the test binary
+	// No credentials: the fake vendor at endpoint. No secret from the
+	// environment: the directory's identity.secret.
+	cmd.Env = append(os.Environ(), envEndpoint+"="+endpoint, envAccessID+"=", envKey+"=", envSecret+"=")
+	if os.Getenv("SCOREPIPE_TEST_MAIN") != "" { // under go test the binary is the test binary
 		cmd.Env = append(cmd.Env, "SCOREPIPE_TEST_MAIN=1")
 	}
 	var stderr strings.Builder
