@@ -33,11 +33,12 @@ type ParquetOptions struct {
 	Metadata map[string]string
 }
 
-// Parquet writes rows to a Parquet file: every column is nullable, strings
-// are UTF-8, timestamps are milliseconds adjusted to UTC, pages are
-// compressed with zstd at its fastest level, and the Arrow schema (with the column descriptions
-// as field metadata "description") is stored in the file so that
-// Arrow-based readers get the exact types back.
+// Parquet writes rows to a Parquet file through the column writers of
+// arrow's parquet/file package: every column is nullable, strings are
+// UTF-8, timestamps are milliseconds adjusted to UTC, pages are compressed
+// with zstd at its fastest level, and the Arrow schema (with the column
+// descriptions as field metadata "description") is stored in the file, as
+// pqarrow stores it, so that Arrow-based readers get the exact types back.
 //
 // A column is dictionary-encoded unless it is marked Distinct or most of
 // its values in the first row group differ (a dictionary would not pay);
