@@ -32,7 +32,7 @@ import (
 // index (<path>) from key to the reply's place in the log. Replies are read
 // with pread, not through a memory mapping, so that a run over a million
 // stored replies does not map them all into its resident memory; only the
-// index, about 50 bytes a reply, is mapped. A reply is synced to the log
+// index, about 84 bytes a reply, is mapped. A reply is synced to the log
 // before its index entry commits: the index never points past the log.
 type Store struct {
 	db     *bolt.DB
