@@ -432,8 +432,8 @@ func TestFillConcurrent(t *testing.T) {
 // TestFillAllocations: filling the fake vendor's replies allocates nothing
 // once a Product has warmed up (its JSON parser and interned strings).
 func TestFillAllocations(t *testing.T) {
-	if testing.Short() {
-		t.Skip("allocation counts")
+	if testing.Short() || raceDetector {
+		t.Skip("allocation counts (not in -short, not under the race detector)")
 	}
 	for _, d := range diffProducts(t)[:2] { // the fake vendor's products
 		payloads := syntheticPayloads(t, d.name, 100, 0)
