@@ -539,14 +539,18 @@ func TestWrongKeyStopsEarly(t *testing.T) {
 func TestTransientFaultsAreRetried(t *testing.T) {
 	v, client := fakeVendor(t, tianyuantest.Options{Seed: 7, Faults: tianyuantest.Faults{HTTP503: 0.2, Garbage: 0.05, Code1001: 0.05, HTTP429: 0.05, RetryAfter: time.Millisecond}})
 	cfg := sampleConfig(t)
-	cfg.Retry.MaxAttempts = 8
+	// With 35% of attempts failing, a call fails 8 attempts in a row with
+	// probability 0.35^8 = 2e-4: over about 430 calls, one run in eleven
+	// had a failed row. With 20 attempts, 0.35^20 = 8e-10 a call.
+	const attempts = 20
+	cfg.Retry.MaxAttempts = attempts
 	m, err := pipeline.Run(context.Background(), cfg, env(client))
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 	p := m.Products["JRZQ9E2A"]
 	if p.Failed != 0 {
-		t.Errorf("failed = %d, want 0 with 8 attempts", p.Failed)
+		t.Errorf("failed = %d, want 0 with %d attempts", p.Failed, attempts)
 	}
 	if p.Retries == 0 {
 		t.Error("no retries counted with 35% faults")
