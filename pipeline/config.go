@@ -111,7 +111,7 @@ type CacheConfig struct {
 
 // IdentityConfig locates the secret of the identity keys.
 type IdentityConfig struct {
-	SecretFile string `yaml:"secret_file" json:"secret_file"` // "" → <output dir>/.scorepipe/identity.secret
+	SecretFile string `yaml:"secret_file" json:"secret_file"` // "" → identity.secret beside the reply store
 }
 
 // LimitsConfig caps what a run may spend; 0 means no cap. A run that would
@@ -430,12 +430,14 @@ func (c *Config) CachePath() string {
 	return filepath.Join(c.StateDir(), "replies.db")
 }
 
-// SecretPath returns the identity secret's path.
+// SecretPath returns the identity secret's path: identity.secret_file, or
+// identity.secret beside the reply store, whose keys it makes (so that a
+// store shared by runs into several output directories keeps its secret).
 func (c *Config) SecretPath() string {
 	if c.Identity.SecretFile != "" {
 		return c.Identity.SecretFile
 	}
-	return filepath.Join(c.StateDir(), "identity.secret")
+	return filepath.Join(filepath.Dir(c.CachePath()), "identity.secret")
 }
 
 // Hash returns the SHA-256 of the effective configuration, for the manifest.

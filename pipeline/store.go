@@ -199,6 +199,19 @@ func OpenStoreReadOnly(path string, secret []byte) (*Store, error) {
 	return &Store{db: db, log: log, secret: secret, end: info.Size(), synced: info.Size()}, nil
 }
 
+// StoreHoldsReplies reports whether the reply store at path holds replies
+// (its log is not empty), without opening it.
+func StoreHoldsReplies(path string) (bool, error) {
+	info, err := os.Stat(path + ".log")
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("reply store: %w", err)
+	}
+	return info.Size() > 0, nil
+}
+
 // Close closes the store.
 func (s *Store) Close() error {
 	s.endSharedRead()

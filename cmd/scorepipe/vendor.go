@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
@@ -98,12 +99,27 @@ func identitySecret(cfg *pipeline.Config, create bool) ([]byte, error) {
 		}
 		return []byte(s), nil
 	}
-	if _, err := os.Stat(cfg.SecretPath()); !create && errors.Is(err, os.ErrNotExist) {
-		secret := make([]byte, 32)
-		_, _ = rand.Read(secret)
-		return secret, nil
+	path := cfg.SecretPath()
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		if !create {
+			secret := make([]byte, 32)
+			_, _ = rand.Read(secret)
+			return secret, nil
+		}
+		// A new secret for a store that holds replies would find none of
+		// them: every row would be paid for again.
+		held, err := pipeline.StoreHoldsReplies(cfg.CachePath())
+		if err != nil {
+			return nil, err
+		}
+		if held {
+			return nil, &pipeline.ConfigError{Field: "identity.secret_file", Msg: fmt.Sprintf(
+				"%s does not exist, but the reply store %s holds replies keyed with an identity secret: "+
+					"a new secret would find none of them and pay for every row again; point identity.secret_file "+
+					"(or %s) at the secret the store was filled with, or use another cache.path", path, cfg.CachePath(), envSecret)}
+		}
 	}
-	secret, err := pipeline.LoadSecret(cfg.SecretPath())
+	secret, err := pipeline.LoadSecret(path)
 	if err != nil {
 		return nil, &pipeline.ConfigError{Field: "identity.secret_file", Msg: err.Error()}
 	}
