@@ -45,12 +45,13 @@ func TestSharedStoreKeepsItsSecret(t *testing.T) {
 	}
 	store := filepath.Join(dir, "shared", "replies.db")
 	secret := filepath.Join(dir, "shared", "identity.secret")
-	run := func(out string) ([]byte, error) {
+	scorepipe := func(verb, out string) ([]byte, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		return command(ctx, []string{"SCOREPIPE_IDENTITY_SECRET="}, "run", "-c", "../../samples/pipeline.yaml", "-i", input,
+		return command(ctx, []string{"SCOREPIPE_IDENTITY_SECRET="}, verb, "-c", "../../samples/pipeline.yaml", "-i", input,
 			"--products", "JRZQ9E2A", "--cache", store, "-o", filepath.Join(dir, out)).CombinedOutput()
 	}
+	run := func(out string) ([]byte, error) { return scorepipe("run", out) }
 	steps := []struct {
 		out                   string
 		wantBilled, wantStore int
@@ -83,13 +84,15 @@ func TestSharedStoreKeepsItsSecret(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, err := run("out-3")
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != exitUsage {
-			t.Fatalf("exit %v, want %d\n%s", err, exitUsage, b)
-		}
-		if !strings.Contains(string(b), "pay for every row again") {
-			t.Errorf("the message does not say what is at stake:\n%s", b)
+		for _, verb := range []string{"plan", "run"} {
+			b, err := scorepipe(verb, "out-3")
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != exitUsage {
+				t.Fatalf("%s: exit %v, want %d\n%s", verb, err, exitUsage, b)
+			}
+			if !strings.Contains(string(b), "pay for every row again") {
+				t.Errorf("%s: the message does not say what is at stake:\n%s", verb, b)
+			}
 		}
 		if _, err := os.Stat(secret); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("a new secret was made (err %v)", err)

@@ -91,7 +91,8 @@ func transport(cfg *pipeline.Config) *http.Transport {
 // identitySecret returns the secret of the identity keys: from the
 // environment when set, else from the secret file, created on first use
 // when create is set (otherwise a missing file gives a random secret: no
-// stored reply can match it).
+// stored reply can match it). A missing file is an error when the reply
+// store already holds replies, which only their secret can find.
 func identitySecret(cfg *pipeline.Config, create bool) ([]byte, error) {
 	if s := os.Getenv(envSecret); s != "" {
 		if len(s) < 16 {
@@ -101,13 +102,8 @@ func identitySecret(cfg *pipeline.Config, create bool) ([]byte, error) {
 	}
 	path := cfg.SecretPath()
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		if !create {
-			secret := make([]byte, 32)
-			_, _ = rand.Read(secret)
-			return secret, nil
-		}
 		// A new secret for a store that holds replies would find none of
-		// them: every row would be paid for again.
+		// them: every row would be paid for again (and plan would say so).
 		held, err := pipeline.StoreHoldsReplies(cfg.CachePath())
 		if err != nil {
 			return nil, err
@@ -117,6 +113,11 @@ func identitySecret(cfg *pipeline.Config, create bool) ([]byte, error) {
 				"%s does not exist, but the reply store %s holds replies keyed with an identity secret: "+
 					"a new secret would find none of them and pay for every row again; point identity.secret_file "+
 					"(or %s) at the secret the store was filled with, or use another cache.path", path, cfg.CachePath(), envSecret)}
+		}
+		if !create {
+			secret := make([]byte, 32)
+			_, _ = rand.Read(secret)
+			return secret, nil
 		}
 	}
 	secret, err := pipeline.LoadSecret(path)
