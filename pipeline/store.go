@@ -66,6 +66,50 @@ type Store struct {
 
 var indexBucket = []byte("replies")
 
+// The meta bucket holds secretCheckKey: what the store keeps to recognise
+// the identity secret its keys were made with.
+var (
+	metaBucket     = []byte("meta")
+	secretCheckKey = []byte("secret_check")
+)
+
+// secretCheck is an HMAC of a fixed text with the identity secret: it
+// tells whether a secret is the store's without keeping the secret.
+func secretCheck(secret []byte) []byte {
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte("scorepipe reply store: identity secret check"))
+	return mac.Sum(nil)[:keySize]
+}
+
+// checkSecret fails when the store holds replies keyed with another
+// identity secret: none of them would be found, and every row would be
+// paid for again. When adopt is set, a store without a check (new, or
+// filled before checks were kept) or without replies takes secret's.
+func checkSecret(tx *bolt.Tx, path string, secret []byte, adopt bool) error {
+	want := secretCheck(secret)
+	meta := tx.Bucket(metaBucket)
+	var got []byte
+	if meta != nil {
+		got = meta.Get(secretCheckKey)
+	}
+	if k, _ := tx.Bucket(indexBucket).Cursor().First(); k == nil {
+		got = nil // no replies to lose
+	}
+	switch {
+	case got != nil && !hmac.Equal(got, want):
+		return &ConfigError{Field: "identity.secret_file", Msg: fmt.Sprintf("the reply store %s was filled with another identity secret: "+
+			"with this one none of its replies would be found and every row would be paid for again; use the secret the store "+
+			"was filled with (identity.secret_file or SCOREPIPE_IDENTITY_SECRET), or another cache.path", path)}
+	case got == nil && adopt:
+		meta, err := tx.CreateBucketIfNotExists(metaBucket)
+		if err != nil {
+			return err
+		}
+		return meta.Put(secretCheckKey, want)
+	}
+	return nil
+}
+
 // keySize is the length of a store key: the first 128 bits of the HMAC.
 const keySize = 16
 
@@ -144,9 +188,16 @@ func OpenStore(path string, secret []byte) (*Store, error) {
 	// keeps the time between a paid reply and its commit short.
 	db.MaxBatchDelay = 2 * time.Millisecond
 	err = db.Update(func(tx *bolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(indexBucket)
-		return err
+		if _, err := tx.CreateBucketIfNotExists(indexBucket); err != nil {
+			return err
+		}
+		return checkSecret(tx, path, secret, true)
 	})
+	var ce *ConfigError
+	if errors.As(err, &ce) {
+		db.Close()
+		return nil, err
+	}
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("reply store %s: %w", path, err)
@@ -179,8 +230,13 @@ func OpenStoreReadOnly(path string, secret []byte) (*Store, error) {
 		if tx.Bucket(indexBucket) == nil {
 			return errors.New("not a reply store")
 		}
-		return nil
+		return checkSecret(tx, path, secret, false)
 	})
+	var ce *ConfigError
+	if errors.As(err, &ce) {
+		db.Close()
+		return nil, err
+	}
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("reply store %s: %w", path, err)

@@ -160,3 +160,66 @@ func TestStoreReadOrders(t *testing.T) {
 		})
 	}
 }
+
+// TestStoreKnowsItsSecret opens a store with its own identity secret and
+// with another one: the other is refused while the store holds replies,
+// since none of them would be found and every row paid for again.
+func TestStoreKnowsItsSecret(t *testing.T) {
+	secretA, secretB := []byte("secret-A-0123456789abcdef"), []byte("secret-B-0123456789abcdef")
+	path := filepath.Join(t.TempDir(), "replies.db")
+	open := func(secret []byte, readOnly bool) error {
+		var s *Store
+		var err error
+		if readOnly {
+			s, err = OpenStoreReadOnly(path, secret)
+		} else {
+			s, err = OpenStore(path, secret)
+		}
+		if s != nil {
+			s.Close()
+		}
+		return err
+	}
+	put := func(secret []byte) {
+		s, err := OpenStore(path, secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		key := s.Key("JRZQ9E2A", tianyuan.Params{"id_card": "1"})
+		if err := s.Put(key[:], &tianyuan.Reply{Product: "JRZQ9E2A", ReceivedAt: time.UnixMilli(1e12)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	steps := []struct {
+		name     string
+		do       func()
+		secret   []byte
+		readOnly bool
+		refused  bool
+	}{
+		{"new store takes A", nil, secretA, false, false},
+		{"empty store: B takes it over", nil, secretB, false, false},
+		{"empty store read-only with A", nil, secretA, true, false},
+		{"back to A, still empty", nil, secretA, false, false},
+		{"A's reply stored; A again", func() { put(secretA) }, secretA, false, false},
+		{"B refused", nil, secretB, false, true},
+		{"B refused read-only", nil, secretB, true, true},
+		{"A read-only", nil, secretA, true, false},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			if st.do != nil {
+				st.do()
+			}
+			err := open(st.secret, st.readOnly)
+			var ce *ConfigError
+			if got := errors.As(err, &ce); got != st.refused {
+				t.Fatalf("open: %v; want refused %v", err, st.refused)
+			}
+			if st.refused && !strings.Contains(err.Error(), "another identity secret") {
+				t.Errorf("message %q does not say why", err)
+			}
+		})
+	}
+}

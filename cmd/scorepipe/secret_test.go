@@ -34,8 +34,8 @@ func productCounts(t *testing.T, out, product string) (billed, fromStore int) {
 
 // TestSharedStoreKeepsItsSecret runs into two output directories with one
 // reply store: the identity secret lives beside the store, so the second
-// run pays for nothing; without that secret, a run refuses to start rather
-// than pay for every row again under a new one.
+// run pays for nothing; with another secret, or without one, a run refuses
+// to start rather than pay for every row again.
 func TestSharedStoreKeepsItsSecret(t *testing.T) {
 	dir := t.TempDir()
 	input := filepath.Join(dir, "clean.csv")
@@ -75,6 +75,20 @@ func TestSharedStoreKeepsItsSecret(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "out-1", ".scorepipe", "identity.secret")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a secret in the output directory too (err %v)", err)
 	}
+
+	t.Run("another secret from the environment", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		b, err := command(ctx, []string{"SCOREPIPE_IDENTITY_SECRET=another-secret-0123456789abcdef"}, "run", "-c", "../../samples/pipeline.yaml",
+			"-i", input, "--products", "JRZQ9E2A", "--cache", store, "-o", filepath.Join(dir, "out-other")).CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != exitUsage {
+			t.Fatalf("exit %v, want %d\n%s", err, exitUsage, b)
+		}
+		if !strings.Contains(string(b), "another identity secret") {
+			t.Errorf("the message does not say why:\n%s", b)
+		}
+	})
 
 	t.Run("secret lost", func(t *testing.T) {
 		if err := os.Remove(secret); err != nil {
