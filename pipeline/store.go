@@ -83,29 +83,29 @@ func secretCheck(secret []byte) []byte {
 
 // checkSecret fails when the store holds replies keyed with another
 // identity secret: none of them would be found, and every row would be
-// paid for again. When adopt is set, a store without a check (new, or
-// filled before checks were kept) or without replies takes secret's.
+// paid for again. A store without replies takes secret's check when adopt
+// is set; one whose replies were kept before checks were has nothing to
+// compare with, and keeps none.
 func checkSecret(tx *bolt.Tx, path string, secret []byte, adopt bool) error {
 	want := secretCheck(secret)
-	meta := tx.Bucket(metaBucket)
-	var got []byte
-	if meta != nil {
-		got = meta.Get(secretCheckKey)
-	}
-	if k, _ := tx.Bucket(indexBucket).Cursor().First(); k == nil {
-		got = nil // no replies to lose
-	}
-	switch {
-	case got != nil && !hmac.Equal(got, want):
-		return &ConfigError{Field: "identity.secret_file", Msg: fmt.Sprintf("the reply store %s was filled with another identity secret: "+
-			"with this one none of its replies would be found and every row would be paid for again; use the secret the store "+
-			"was filled with (identity.secret_file or SCOREPIPE_IDENTITY_SECRET), or another cache.path", path)}
-	case got == nil && adopt:
+	if k, _ := tx.Bucket(indexBucket).Cursor().First(); k == nil { // no replies to lose
+		if !adopt {
+			return nil
+		}
 		meta, err := tx.CreateBucketIfNotExists(metaBucket)
 		if err != nil {
 			return err
 		}
 		return meta.Put(secretCheckKey, want)
+	}
+	var got []byte
+	if meta := tx.Bucket(metaBucket); meta != nil {
+		got = meta.Get(secretCheckKey)
+	}
+	if got != nil && !hmac.Equal(got, want) {
+		return &ConfigError{Field: "identity.secret_file", Msg: fmt.Sprintf("the reply store %s was filled with another identity secret: "+
+			"with this one none of its replies would be found and every row would be paid for again; use the secret the store "+
+			"was filled with (identity.secret_file or SCOREPIPE_IDENTITY_SECRET), or another cache.path", path)}
 	}
 	return nil
 }

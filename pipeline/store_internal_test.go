@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
@@ -191,6 +192,16 @@ func TestStoreKnowsItsSecret(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	dropCheck := func() {
+		db, err := bolt.Open(path, 0o600, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if err := db.Update(func(tx *bolt.Tx) error { return tx.DeleteBucket(metaBucket) }); err != nil {
+			t.Fatal(err)
+		}
+	}
 	steps := []struct {
 		name     string
 		do       func()
@@ -206,6 +217,8 @@ func TestStoreKnowsItsSecret(t *testing.T) {
 		{"B refused", nil, secretB, false, true},
 		{"B refused read-only", nil, secretB, true, true},
 		{"A read-only", nil, secretA, true, false},
+		{"no check, as an older store: B accepted, not adopted", dropCheck, secretB, false, false},
+		{"no check: A accepted", nil, secretA, false, false},
 	}
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
