@@ -34,6 +34,8 @@ import (
 // stored replies does not map them all into its resident memory; only the
 // index, about 84 bytes a reply, is mapped. A reply is synced to the log
 // before its index entry commits: the index never points past the log.
+// The index also keeps a check of the identity secret the keys are made
+// with, so that a store is never used with another one.
 type Store struct {
 	db     *bolt.DB
 	log    *os.File
