@@ -53,8 +53,9 @@ func newBenchCommand(g *globalFlags) *cobra.Command {
 		Short: "Measure: a run from stored replies to Parquet, and the vendor rate reached",
 		Long: `bench generates N synthetic applicants, fills a reply store through the fake
 vendor, then times full runs of scorepipe (each in its own process, JRZQ9E2A,
---formats parquet) from the stored replies and reports the median rows/s and
-peak RSS. It also exports the replies as NDJSON (replies.ndjson) and the
+--formats parquet) from the stored replies and reports the median rows/s,
+CPU time and peak RSS. The directory keeps the store and its identity secret,
+so a run started by hand there reuses them. It also exports the replies as NDJSON (replies.ndjson) and the
 interval tables (tables/), the input of docs/bench/duckdb.mjs, and, unless
 --api-calls is 0, measures the calls/s reached against a fake vendor with
 100 ms latency at a limit of 100 calls/s, burst 5. See docs/PERFORMANCE.md.`,
