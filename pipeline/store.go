@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -56,7 +57,12 @@ type Store struct {
 		index   *bolt.Bucket // of tx
 		cursors sync.Pool    // of *bolt.Cursor: a Get makes one and grows its stack every time
 		written bool         // a Put has begun: no more sharing
+		// Once this many look-ups went through it, the index is read
+		// into memory (readIndex): about one in 32 of its entries.
+		readIndexAfter int64
 	}
+	lookups atomic.Int64                // look-ups through the shared transaction
+	mem     atomic.Pointer[sortedIndex] // the index in memory, once read
 
 	ra struct { // the read-ahead window
 		sync.Mutex
@@ -339,10 +345,14 @@ func (s *Store) Get(key []byte, notBefore time.Time) (*tianyuan.Reply, bool, err
 	return r, true, nil
 }
 
-// lookup returns the index entry of key, through the shared read
-// transaction while nothing has been written, else through a transaction
-// of its own.
+// lookup returns the index entry of key: from the index in memory once it
+// is read, else through the shared read transaction while nothing has been
+// written, else through a transaction of its own.
 func (s *Store) lookup(key []byte) (entry [entrySize]byte, found bool, err error) {
+	if ix := s.mem.Load(); ix != nil {
+		entry, found = ix.find(key)
+		return entry, found, nil
+	}
 	sh := &s.shared
 	sh.RLock()
 	if sh.index != nil {
@@ -355,19 +365,24 @@ func (s *Store) lookup(key []byte) (entry [entrySize]byte, found bool, err error
 			found = true
 		}
 		sh.cursors.Put(c)
+		read := s.lookups.Add(1) == sh.readIndexAfter
 		sh.RUnlock()
+		if read {
+			s.readIndex()
+		}
 		return entry, found, nil
 	}
 	begin := !sh.written
 	sh.RUnlock()
 	if begin {
 		sh.Lock()
-		if sh.tx == nil && !sh.written {
+		if sh.tx == nil && !sh.written && s.mem.Load() == nil {
 			if tx, err := s.db.Begin(false); err == nil {
 				sh.tx, sh.index = tx, tx.Bucket(indexBucket)
+				sh.readIndexAfter = max(minLookupsBeforeRead, tx.Size()/indexBytesPerEntry/32)
 			}
 		}
-		ok := sh.index != nil
+		ok := sh.index != nil || s.mem.Load() != nil
 		sh.Unlock()
 		if ok {
 			return s.lookup(key)
@@ -381,6 +396,33 @@ func (s *Store) lookup(key []byte) (entry [entrySize]byte, found bool, err error
 		return nil
 	})
 	return entry, found, err
+}
+
+// A run reads the index into memory after minLookupsBeforeRead look-ups at
+// least, and after one for every 32 entries of the index: reading it costs
+// about as much as 32 look-ups in bbolt would save, and a run that looks
+// up a few replies in a large store leaves it be. The number of entries is
+// guessed from the size of the index file, indexBytesPerEntry a reply.
+const (
+	minLookupsBeforeRead = 1024
+	indexBytesPerEntry   = 64
+)
+
+// readIndex reads the index into memory and ends the shared read
+// transaction, unless a Put has begun: from then on the index in memory
+// would have to follow every commit.
+func (s *Store) readIndex() {
+	sh := &s.shared
+	sh.Lock()
+	defer sh.Unlock()
+	if sh.written || sh.index == nil || s.mem.Load() != nil {
+		return
+	}
+	size := sh.tx.Size()
+	s.mem.Store(readSortedIndex(sh.index, int(size/indexBytesPerEntry)))
+	_ = sh.tx.Rollback()
+	sh.tx, sh.index = nil, nil
+	releaseMappedIndex(s.db, size)
 }
 
 // endSharedRead ends the shared read transaction for good.
@@ -488,6 +530,9 @@ func (s *Store) Put(key []byte, r *tianyuan.Reply) error {
 	if err != nil {
 		return fmt.Errorf("reply store: %w", err)
 	}
+	if ix := s.mem.Load(); ix != nil { // read before this Put began: it cannot be after
+		ix.add(key, entry)
+	}
 	return nil
 }
 
@@ -509,6 +554,9 @@ func (s *Store) syncLog(upTo int64) error {
 
 // Count returns how many replies the store holds.
 func (s *Store) Count() (int, error) {
+	if ix := s.mem.Load(); ix != nil {
+		return ix.count(), nil
+	}
 	n := 0
 	err := s.db.View(func(tx *bolt.Tx) error {
 		n = tx.Bucket(indexBucket).Stats().KeyN

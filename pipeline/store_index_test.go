@@ -1,0 +1,227 @@
+package pipeline
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/scorepipe/scorepipe/providers/tianyuan"
+)
+
+// indexKeys returns n distinct keys: random ones, and keys at the ends of
+// the range and sharing their first half, where a directory by the top
+// bits is most easily wrong.
+func indexKeys(n int, rng *rand.Rand) [][]byte {
+	edges := [][]byte{
+		bytes.Repeat([]byte{0}, keySize),
+		bytes.Repeat([]byte{0xff}, keySize),
+		append(bytes.Repeat([]byte{0x80}, 8), bytes.Repeat([]byte{0}, 8)...),
+		append(bytes.Repeat([]byte{0x80}, 8), bytes.Repeat([]byte{1}, 8)...),
+		append(bytes.Repeat([]byte{0x80}, 8), bytes.Repeat([]byte{0xff}, 8)...),
+	}
+	seen := map[string]bool{}
+	var keys [][]byte
+	for _, k := range edges[:min(n, len(edges))] {
+		keys, seen[string(k)] = append(keys, k), true
+	}
+	for len(keys) < n {
+		k := binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, rng.Uint64()), rng.Uint64())
+		if !seen[string(k)] {
+			keys, seen[string(k)] = append(keys, k), true
+		}
+	}
+	return keys
+}
+
+// neighbour returns key with its second half plus or minus one (wrapping
+// around within that half).
+func neighbour(key []byte, up bool) []byte {
+	v := binary.BigEndian.Uint64(key[8:])
+	if up {
+		v++
+	} else {
+		v--
+	}
+	return binary.BigEndian.AppendUint64(slices.Clone(key[:8]), v)
+}
+
+func TestSortedIndex(t *testing.T) {
+	for _, n := range []int{0, 1, 2, 3, 5, 6, 100, 5000} {
+		t.Run(fmt.Sprint(n, " keys"), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(uint64(n), 7))
+			keys := indexKeys(n, rng)
+			db, err := bolt.Open(filepath.Join(t.TempDir(), "index.db"), 0o600, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			entryOf := func(k []byte) (e [entrySize]byte) {
+				copy(e[:], k[4:]) // any 16 bytes tied to the key
+				e[0] ^= 0x5a
+				return e
+			}
+			err = db.Update(func(tx *bolt.Tx) error {
+				b, err := tx.CreateBucket(indexBucket)
+				if err != nil {
+					return err
+				}
+				for _, k := range keys {
+					e := entryOf(k)
+					if err := b.Put(k, e[:]); err != nil {
+						return err
+					}
+				}
+				return b.Put([]byte("short"), []byte("not an entry")) // skipped
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ix *sortedIndex
+			db.View(func(tx *bolt.Tx) error {
+				ix = readSortedIndex(tx.Bucket(indexBucket), n/2)
+				return nil
+			})
+			if got := ix.count(); got != n {
+				t.Errorf("count() = %d, want %d", got, n)
+			}
+			present := map[string]bool{}
+			for _, k := range keys {
+				present[string(k)] = true
+				if got, ok := ix.find(k); !ok || got != entryOf(k) {
+					t.Errorf("find(%x) = %x, %v; want %x, true", k, got, ok, entryOf(k))
+				}
+			}
+			var misses [][]byte
+			for _, k := range keys {
+				misses = append(misses, neighbour(k, true), neighbour(k, false))
+			}
+			misses = append(misses, indexKeys(20, rand.New(rand.NewPCG(99, uint64(n))))...)
+			for _, k := range misses {
+				if present[string(k)] {
+					continue
+				}
+				if got, ok := ix.find(k); ok {
+					t.Errorf("find(%x) = %x, true; want not found", k, got)
+				}
+			}
+			if _, ok := ix.find([]byte("short")); ok {
+				t.Error("find(short key) found an entry")
+			}
+
+			// Entries put later: a new key, and a key kept before, again.
+			added := indexKeys(n+1, rng)[n]
+			for present[string(added)] {
+				added = neighbour(added, true)
+			}
+			again := added
+			if n > 0 {
+				again = keys[n/2]
+			}
+			for _, k := range [][]byte{added, again, added} {
+				ix.add(k, [entrySize]byte{1, 2, 3})
+			}
+			for _, k := range [][]byte{added, again} {
+				if got, ok := ix.find(k); !ok || got != [entrySize]byte{1, 2, 3} {
+					t.Errorf("after add, find(%x) = %x, %v; want the added entry", k, got, ok)
+				}
+			}
+			if got := ix.count(); got != n+1 {
+				t.Errorf("after add, count() = %d, want %d", got, n+1)
+			}
+		})
+	}
+}
+
+// TestStoreReadsIndexIntoMemory reopens a store and looks up every reply
+// in it: after enough look-ups the index is read into memory, and the
+// answers, the misses, later Puts and the count are those bbolt gives.
+func TestStoreReadsIndexIntoMemory(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "replies.db")
+	secret := []byte("0123456789abcdef")
+	s, err := OpenStore(path, secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 3000
+	at := time.UnixMilli(1.7e12).UTC()
+	keys := indexKeys(n, rand.New(rand.NewPCG(1, 2)))
+	want := make([]tianyuan.Reply, n)
+	present := map[string]bool{}
+	var g errgroup.Group
+	g.SetLimit(50) // as concurrent calls are: one sync per batch
+	for i, k := range keys {
+		present[string(k)] = true
+		want[i] = tianyuan.Reply{Product: "JRZQ9E2A", TransactionID: fmt.Sprint("T", i), Data: fmt.Sprint("data ", i), ReceivedAt: at}
+		g.Go(func() error { return s.Put(k, &want[i]) })
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err = OpenStore(path, secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i := range n {
+		j := (i * 1543) % n
+		if i == minLookupsBeforeRead-1 && s.mem.Load() != nil {
+			t.Fatalf("the index was read after %d look-ups, want %d", i, minLookupsBeforeRead)
+		}
+		got, ok, err := s.Get(keys[j], time.Time{})
+		if err != nil || !ok || *got != want[j] {
+			t.Fatalf("look-up %d, reply %d: got %+v, %v, %v; want %+v", i, j, got, ok, err, want[j])
+		}
+	}
+	if s.mem.Load() == nil {
+		t.Fatalf("the index is not in memory after %d look-ups", n)
+	}
+	for _, k := range keys[:50] {
+		if k = neighbour(k, true); present[string(k)] {
+			continue
+		}
+		if got, ok, err := s.Get(k, time.Time{}); ok || err != nil {
+			t.Errorf("Get(a key never put) = %+v, %v, %v; want not found", got, ok, err)
+		}
+	}
+	if got, err := s.Count(); err != nil || got != n {
+		t.Errorf("Count() = %d, %v; want %d", got, err, n)
+	}
+
+	fresh := tianyuan.Reply{Product: "JRZQ9E2A", TransactionID: "T-new", Data: "new", ReceivedAt: at.Add(time.Hour)}
+	newKey := neighbour(keys[7], true)
+	for present[string(newKey)] {
+		newKey = neighbour(newKey, true)
+	}
+	for _, k := range [][]byte{newKey, keys[8]} {
+		if err := s.Put(k, &fresh); err != nil {
+			t.Fatal(err)
+		}
+		if got, ok, err := s.Get(k, time.Time{}); err != nil || !ok || *got != fresh {
+			t.Errorf("Get after Put(%x) = %+v, %v, %v; want %+v", k, got, ok, err, fresh)
+		}
+	}
+	if got, err := s.Count(); err != nil || got != n+1 {
+		t.Errorf("Count() after two Puts, one of a kept key = %d, %v; want %d", got, err, n+1)
+	}
+	s.Close()
+	s, err = OpenStoreReadOnly(path, secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got, err := s.Count(); err != nil || got != n+1 {
+		t.Errorf("bbolt's Count() = %d, %v; want %d", got, err, n+1)
+	}
+}
