@@ -291,24 +291,17 @@ func (s *Store) Close() error {
 // authorization parameters (they do not change the reply, so the same
 // applicant under another authorization reuses it), cut to 128 bits.
 func (s *Store) Key(product string, params tianyuan.Params) [keySize]byte {
-	var buf [8]string
-	names := buf[:0]
-	for n := range params {
-		if !transform.IsAuthorization(n) {
-			names = append(names, n)
-		}
-	}
-	sort.Strings(names)
 	mk, _ := s.macs.Get().(*keyMAC)
 	if mk == nil {
 		mk = &keyMAC{mac: hmac.New(sha256.New, s.secret)}
 	}
-	b := append(mk.buf[:0], product...)
-	for _, n := range names {
-		b = append(b, 0)
-		b = append(b, n...)
-		b = append(b, '=')
-		b = append(b, params[n]...)
+	b, ok := mk.input(product, params)
+	if !ok {
+		if mk.names == nil {
+			mk.names = map[string]paramNames{}
+		}
+		mk.names[product] = keyNames(params)
+		b, _ = mk.input(product, params)
 	}
 	mk.mac.Reset()
 	mk.mac.Write(b)
@@ -319,11 +312,61 @@ func (s *Store) Key(product string, params tianyuan.Params) [keySize]byte {
 	return key
 }
 
-// keyMAC is an HMAC keyed with the identity secret and the memory Key
-// writes its input in.
+// keyMAC is an HMAC keyed with the identity secret, the memory Key writes
+// its input in, and the parameter names of the last call it keyed for
+// each product.
 type keyMAC struct {
-	mac hash.Hash
-	buf []byte
+	mac   hash.Hash
+	buf   []byte
+	names map[string]paramNames // by product
+}
+
+// paramNames are the names of a call's parameters: those a store key is
+// made of, in order, and the authorization ones it leaves out. The calls
+// of a run carry the same names from one row to the next, so they are
+// sorted once, not for every call.
+type paramNames struct {
+	keyed, left []string
+}
+
+func keyNames(params tianyuan.Params) paramNames {
+	var ns paramNames
+	for n := range params {
+		if transform.IsAuthorization(n) {
+			ns.left = append(ns.left, n)
+		} else {
+			ns.keyed = append(ns.keyed, n)
+		}
+	}
+	sort.Strings(ns.keyed)
+	return ns
+}
+
+// input writes the HMAC input of a call in mk.buf: the product, then each
+// keyed parameter as NUL, name, '=', value. It fails when params do not
+// carry exactly the names of the product's last call.
+func (mk *keyMAC) input(product string, params tianyuan.Params) ([]byte, bool) {
+	ns, ok := mk.names[product]
+	if !ok || len(params) != len(ns.keyed)+len(ns.left) {
+		return nil, false
+	}
+	for _, n := range ns.left {
+		if _, ok := params[n]; !ok {
+			return nil, false
+		}
+	}
+	b := append(mk.buf[:0], product...)
+	for _, n := range ns.keyed {
+		v, ok := params[n]
+		if !ok {
+			return nil, false
+		}
+		b = append(b, 0)
+		b = append(b, n...)
+		b = append(b, '=')
+		b = append(b, v...)
+	}
+	return b, true
 }
 
 // Get returns the reply stored under key if it was received at or after

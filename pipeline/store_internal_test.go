@@ -1,11 +1,14 @@
 package pipeline
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
+	"github.com/scorepipe/scorepipe/transform"
 )
 
 func TestReplyRecordRoundTrip(t *testing.T) {
@@ -103,6 +107,62 @@ func TestStoreKeyIsStable(t *testing.T) {
 				if got := s.Key("JRZQ9E2A", p); hex.EncodeToString(got[:]) != want {
 					t.Fatalf("Key = %x, want %s", got, want)
 				}
+			}
+		})
+	}
+}
+
+// TestStoreKeyFollowsParams keys calls whose parameter names change from
+// one call to the next, as Key's memory of the last names must not hide:
+// each key is the HMAC of the product and the identity parameters sorted
+// by name.
+func TestStoreKeyFollowsParams(t *testing.T) {
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	s := &Store{secret: secret}
+	reference := func(product string, params tianyuan.Params) string {
+		var names []string
+		for n := range params {
+			if !transform.IsAuthorization(n) {
+				names = append(names, n)
+			}
+		}
+		slices.Sort(names)
+		mac := hmac.New(sha256.New, secret)
+		mac.Write([]byte(product))
+		for _, n := range names {
+			fmt.Fprintf(mac, "\x00%s=%s", n, params[n])
+		}
+		return hex.EncodeToString(mac.Sum(nil)[:keySize])
+	}
+	identity := tianyuan.Params{"name": "张三", "id_card": "11010519491231002X", "mobile_no": "13800138000"}
+	with := func(extra tianyuan.Params, drop ...string) tianyuan.Params {
+		p := maps.Clone(identity)
+		maps.Copy(p, extra)
+		for _, n := range drop {
+			delete(p, n)
+		}
+		return p
+	}
+	calls := []struct {
+		name    string
+		product string
+		params  tianyuan.Params
+	}{
+		{"identity", "JRZQ9E2A", identity},
+		{"same names again", "JRZQ9E2A", with(tianyuan.Params{"name": "李四"})},
+		{"an authorization more", "JRZQ9E2A", with(tianyuan.Params{"auth_date": "20260101-20261231"})},
+		{"as many names, one other", "JRZQ9E2A", with(tianyuan.Params{"auth_date": "20260101-20261231", "extra": "x"}, "mobile_no")},
+		{"as many names, authorization swapped for identity", "JRZQ9E2A", with(tianyuan.Params{"extra": "x", "mobile_no": "13800138000"})},
+		{"another product", "COMBTY11", with(tianyuan.Params{"auth_authorize_file_code": "AUTH1"})},
+		{"first product again", "JRZQ9E2A", identity},
+		{"a name fewer", "JRZQ9E2A", with(nil, "name")},
+		{"no parameters", "JRZQ9E2A", tianyuan.Params{}},
+	}
+	for _, c := range calls {
+		t.Run(c.name, func(t *testing.T) {
+			want := reference(c.product, c.params)
+			if got := s.Key(c.product, c.params); hex.EncodeToString(got[:]) != want {
+				t.Errorf("Key(%s, %d params) = %x, want %s", c.product, len(c.params), got, want)
 			}
 		})
 	}
