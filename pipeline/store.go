@@ -627,6 +627,9 @@ type inFlightShard struct {
 }
 
 type pendingCall struct {
+	// done is closed when the call has its answer. It is made by the
+	// first identical call that waits for it, under the shard's lock:
+	// most calls have none, and a channel each cost an allocation.
 	done    chan struct{}
 	reply   *tianyuan.Reply
 	err     error
@@ -642,9 +645,13 @@ func (s *stored) Call(ctx context.Context, product string, params tianyuan.Param
 	shard := &s.inFlight[key[0]%byte(len(s.inFlight))]
 	shard.Lock()
 	if p, ok := shard.calls[key]; ok {
+		if p.done == nil {
+			p.done = make(chan struct{})
+		}
+		done := p.done
 		shard.Unlock()
 		select {
-		case <-p.done:
+		case <-done:
 			// A row merged with a call answered from the store is a row
 			// answered from the store: the counts do not depend on timing.
 			if p.earlier {
@@ -657,7 +664,7 @@ func (s *stored) Call(ctx context.Context, product string, params tianyuan.Param
 			return nil, ctx.Err()
 		}
 	}
-	p := &pendingCall{done: make(chan struct{})}
+	p := &pendingCall{}
 	if shard.calls == nil {
 		shard.calls = map[[keySize]byte]*pendingCall{}
 	}
@@ -666,8 +673,11 @@ func (s *stored) Call(ctx context.Context, product string, params tianyuan.Param
 	defer func() {
 		shard.Lock()
 		delete(shard.calls, key)
+		done := p.done
 		shard.Unlock()
-		close(p.done)
+		if done != nil {
+			close(done)
+		}
 	}()
 
 	r, ok, err := s.store.Get(key[:], s.notBefore)
