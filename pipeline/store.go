@@ -33,8 +33,10 @@ import (
 // index (<path>) from key to the reply's place in the log. Replies are read
 // with pread, not through a memory mapping, so that a run over a million
 // stored replies does not map them all into its resident memory; only the
-// index, about 84 bytes a reply, is mapped. A reply is synced to the log
-// before its index entry commits: the index never points past the log.
+// index, about 84 bytes a reply, is mapped. A run that looks up many
+// replies reads the index into memory instead, 36 bytes a reply (see
+// sortedIndex). A reply is synced to the log before its index entry
+// commits: the index never points past the log.
 // The index also keeps a check of the identity secret the keys are made
 // with, so that a store is never used with another one.
 type Store struct {
