@@ -169,17 +169,16 @@ func checkAuthDate(s string, today time.Time) string {
 	if !ok {
 		return fmt.Sprintf("auth_date %q is not a range YYYYMMDD-YYYYMMDD", s)
 	}
-	start, err1 := time.Parse("20060102", strings.TrimSpace(from))
-	end, err2 := time.Parse("20060102", strings.TrimSpace(to))
-	if err1 != nil || err2 != nil {
+	start, ok1 := parseDay(strings.TrimSpace(from))
+	end, ok2 := parseDay(strings.TrimSpace(to))
+	if !ok1 || !ok2 {
 		return fmt.Sprintf("auth_date %q is not a range YYYYMMDD-YYYYMMDD", s)
 	}
-	if end.Before(start) {
+	if end < start {
 		return fmt.Sprintf("auth_date %q ends before it starts", s)
 	}
-	day := time.Date(today.Year(), today.Month(), today.Day(), 0, 0, 0, 0, time.UTC)
-	if day.Before(start) || day.After(end) {
-		return fmt.Sprintf("auth_date %s does not cover the run date %s", s, day.Format("20060102"))
+	if day := dayOf(today); day < start || day > end {
+		return fmt.Sprintf("auth_date %s does not cover the run date %s", s, day.time().Format("20060102"))
 	}
 	return ""
 }

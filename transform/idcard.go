@@ -77,11 +77,11 @@ func NormalizeIDCard(s string, today time.Time) (string, error) {
 	if !allDigits(s[:17]) || !(s[17] == 'X' || s[17] >= '0' && s[17] <= '9') {
 		return s, ErrIDChars
 	}
-	birth, err := time.Parse("20060102", s[6:14])
-	if err != nil || birth.Year() < 1900 {
+	birth, ok := parseDay(s[6:14])
+	if !ok || birth < 1900_00_00 {
 		return s, ErrIDBirthDate
 	}
-	if birth.After(time.Date(today.Year(), today.Month(), today.Day(), 0, 0, 0, 0, time.UTC)) {
+	if birth > dayOf(today) {
 		return s, ErrIDFuture
 	}
 	if IDCheckChar(s) != s[17] {
