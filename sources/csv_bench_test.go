@@ -27,6 +27,7 @@ func BenchmarkCSVRead(b *testing.B) {
 	}
 	var rd sources.Reader
 	b.ReportAllocs()
+	defer reportCPU(b)()
 	for b.Loop() {
 		if rd == nil {
 			if rd, err = sources.Open(path, sources.Options{}); err != nil {

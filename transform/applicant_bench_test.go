@@ -45,6 +45,7 @@ func BenchmarkValidate(b *testing.B) {
 		{"name", "id_card", "mobile_no", "authorization_url", "auth_date"},
 	}
 	b.ReportAllocs()
+	defer reportCPU(b)()
 	i := 0
 	for b.Loop() {
 		app, problems := transform.Normalize(apps[i], benchToday)
@@ -67,6 +68,7 @@ func BenchmarkValidate(b *testing.B) {
 func BenchmarkNormalize(b *testing.B) {
 	apps := benchApplicants(b, 1000)
 	b.ReportAllocs()
+	defer reportCPU(b)()
 	i := 0
 	for b.Loop() {
 		if _, problems := transform.Normalize(apps[i], benchToday); problems != nil {
@@ -86,6 +88,7 @@ func BenchmarkKey(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
+	defer reportCPU(b)()
 	i := 0
 	for b.Loop() {
 		_ = keyer.Key(&apps[i])
@@ -100,6 +103,7 @@ func BenchmarkKey(b *testing.B) {
 func BenchmarkMask(b *testing.B) {
 	apps := benchApplicants(b, 1000)
 	b.ReportAllocs()
+	defer reportCPU(b)()
 	i := 0
 	for b.Loop() {
 		a := &apps[i]
@@ -116,6 +120,7 @@ func BenchmarkPassthrough(b *testing.B) {
 	dates := []string{"2026-07-05", "2026-01-28", "2026-10-01"}
 	labels := []string{"0", "1", "0"}
 	b.ReportAllocs()
+	defer reportCPU(b)()
 	i := 0
 	for b.Loop() {
 		if _, err := transform.ParseDate(dates[i]); err != nil {
