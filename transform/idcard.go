@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/text/width"
 )
@@ -50,12 +51,14 @@ func toHalfWidth(s string) string {
 // An ID that Excel turned into a number is recognised and named as such.
 func NormalizeIDCard(s string, today time.Time) (string, error) {
 	s = strings.TrimSpace(toHalfWidth(s))
-	s = strings.Map(func(r rune) rune {
-		if r == ' ' || r == '\t' || r == '\u00a0' {
-			return -1
-		}
-		return r
-	}, s)
+	if hasIDSpace(s) {
+		s = strings.Map(func(r rune) rune {
+			if r == ' ' || r == '\t' || r == '\u00a0' {
+				return -1
+			}
+			return r
+		}, s)
+	}
 	if s == "" {
 		return "", ErrIDEmpty
 	}
@@ -97,11 +100,47 @@ func NormalizeIDCard(s string, today time.Time) (string, error) {
 // looksLikeExcelNumber recognises the forms an ID takes after Excel stored it
 // as a number: scientific notation (1.10101E+17) or a decimal tail (….0).
 func looksLikeExcelNumber(s string) bool {
-	if strings.ContainsAny(s, "eE") && strings.ContainsAny(s, "+.") {
+	// One pass over the bytes rather than strings.ContainsAny twice and
+	// strings.Cut: this runs for every ID number and mobile.
+	exp, plusOrDot := false, false
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case 'e', 'E':
+			exp = true
+		case '+', '.':
+			plusOrDot = true
+		}
+	}
+	switch {
+	case !plusOrDot:
+		return false
+	case exp:
 		return true
 	}
-	if head, tail, ok := strings.Cut(s, "."); ok && allDigits(head) && allDigits(tail) {
-		return true
+	head, tail, ok := strings.Cut(s, ".")
+	return ok && allDigits(head) && allDigits(tail)
+}
+
+// hasIDSpace reports whether s may have a rune NormalizeIDCard removes: a
+// space, a tab, or any non-ASCII byte (a no-break space). A byte loop, as
+// strings.Map costs more than the rest of the check when there is nothing
+// to remove, the usual case.
+func hasIDSpace(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == ' ' || c == '\t' || c >= utf8.RuneSelf {
+			return true
+		}
+	}
+	return false
+}
+
+// hasMobileNoise is hasIDSpace for the runes NormalizeMobile removes.
+func hasMobileNoise(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == ' ', c == '-', c == '.', c == '(', c == ')', c == '\t', c >= utf8.RuneSelf:
+			return true
+		}
 	}
 	return false
 }
@@ -125,13 +164,16 @@ var (
 // digits folded, +86 / 0086 / 86 country prefixes, spaces, dashes, dots
 // and parentheses removed.
 func NormalizeMobile(s string) (string, error) {
-	s = strings.Map(func(r rune) rune {
-		switch r {
-		case ' ', '-', '.', '(', ')', '\t', '\u00a0':
-			return -1
-		}
-		return r
-	}, toHalfWidth(s))
+	s = toHalfWidth(s)
+	if hasMobileNoise(s) {
+		s = strings.Map(func(r rune) rune {
+			switch r {
+			case ' ', '-', '.', '(', ')', '\t', '\u00a0':
+				return -1
+			}
+			return r
+		}, s)
+	}
 	if s == "" {
 		return "", ErrMobileEmpty
 	}
