@@ -123,16 +123,6 @@ func (st *fillState) intern(b []byte) (string, int32) {
 	return s, i
 }
 
-// str returns a field's value as a string: its table's own string for a
-// code in the table or a sentinel, else an interned one.
-func (st *fillState) str(fp *fieldPlan, b []byte) string {
-	if s, ok := fp.strs[string(b)]; ok {
-		return s
-	}
-	s, _ := st.intern(b)
-	return s
-}
-
 // parse reads the payload as an object (see "How Fill reads a payload").
 // The object is valid until st is used again.
 func (st *fillState) parse(payload []byte) (*fastjson.Object, error) {
@@ -534,21 +524,33 @@ func (st *fillState) fillField(row RowWriter, col int, fp *fieldPlan, v *fastjso
 	}
 	switch f.Type {
 	case mappings.IntervalCode, mappings.IntervalText:
-		s := st.str(fp, raw) // for interval_text, interned: see parseInterval
-		row.SetString(col, s)
-		if f.IsSentinel(s) {
-			return true
-		}
 		var iv mappings.Interval
-		var ok bool
-		if f.Type == mappings.IntervalCode {
-			if iv, ok = f.Lookup().Interval(s); !ok {
-				st.countCode(u, f, s)
+		if cp, known := fp.codes[string(raw)]; known {
+			row.SetString(col, cp.s)
+			if cp.sentinel {
 				return true
 			}
-		} else if iv, ok = st.parseInterval(s); !ok {
-			u.add(&u.Unparsed, f.Column)
-			return true
+			if !cp.ok {
+				st.countCode(u, f, cp.s)
+				return true
+			}
+			iv = cp.iv
+		} else {
+			s, _ := st.intern(raw) // for interval_text, interned: see parseInterval
+			row.SetString(col, s)
+			if f.IsSentinel(s) {
+				return true
+			}
+			var ok bool
+			if f.Type == mappings.IntervalCode {
+				if iv, ok = f.Lookup().Interval(s); !ok {
+					st.countCode(u, f, s)
+					return true
+				}
+			} else if iv, ok = st.parseInterval(s); !ok {
+				u.add(&u.Unparsed, f.Column)
+				return true
+			}
 		}
 		if iv.LowBounded() {
 			row.SetFloat(col+1, iv.Low)
@@ -566,7 +568,17 @@ func (st *fillState) fillField(row RowWriter, col int, fp *fieldPlan, v *fastjso
 			u.add(&u.Unparsed, f.Column)
 		}
 	case mappings.Enum:
-		s := st.str(fp, raw)
+		if cp, known := fp.codes[string(raw)]; known {
+			switch {
+			case cp.sentinel:
+			case cp.ok:
+				row.SetInt(col, cp.n)
+			default:
+				st.countCode(u, f, cp.s)
+			}
+			return true
+		}
+		s, _ := st.intern(raw)
 		if f.IsSentinel(s) {
 			return true
 		}
