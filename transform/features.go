@@ -266,7 +266,9 @@ func NewProduct(c *mappings.Catalog) *Product {
 		sp.plain = plain
 		markPaths(sp.root, "", sp.known)
 	}
-	p.states.New = func() any { return &fillState{vals: make([]*fastjson.Value, p.nodes)} }
+	p.states.New = func() any {
+		return &fillState{vals: make([]*fastjson.Value, p.nodes), first: make([]*pathNode, p.nodes), next: make([]*pathNode, p.nodes)}
+	}
 	return p
 }
 
