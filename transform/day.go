@@ -29,14 +29,31 @@ func parseDay(s string) (day, bool) {
 		}
 		return dayOf(t), true
 	}
-	y := int(s[0]-'0')*1000 + int(s[1]-'0')*100 + int(s[2]-'0')*10 + int(s[3]-'0')
-	m := int(s[4]-'0')*10 + int(s[5]-'0')
-	d := int(s[6]-'0')*10 + int(s[7]-'0')
+	return makeDay(digits4(s), digits2(s[4:]), digits2(s[6:]))
+}
+
+// parseDashedDay reads a date written YYYY-MM-DD, the way applicant files
+// mostly write them: it reports false for anything time.Parse("2006-01-02",
+// s) does not read, and for any other form of it, which is left to
+// time.Parse.
+func parseDashedDay(s string) (day, bool) {
+	if len(s) != 10 || s[4] != '-' || s[7] != '-' || !allDigits(s[:4]) || !allDigits(s[5:7]) || !allDigits(s[8:]) {
+		return 0, false
+	}
+	return makeDay(digits4(s), digits2(s[5:]), digits2(s[8:]))
+}
+
+// makeDay returns the day y-m-d, and whether it is one.
+func makeDay(y, m, d int) (day, bool) {
 	if m < 1 || m > 12 || d < 1 || d > daysIn(m, y) {
 		return 0, false
 	}
 	return day(y*10000 + m*100 + d), true
 }
+
+// digits4 and digits2 read four and two ASCII digits.
+func digits4(s string) int { return digits2(s)*100 + digits2(s[2:]) }
+func digits2(s string) int { return int(s[0]-'0')*10 + int(s[1]-'0') }
 
 // daysIn returns the number of days of month m (1–12) of year y in the
 // proleptic Gregorian calendar, as package time counts them.

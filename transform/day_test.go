@@ -23,17 +23,43 @@ func checkParseDay(t *testing.T, s string) {
 	}
 }
 
+// checkParseDashedDay compares parseDashedDay with time.Parse("2006-01-02",
+// s): it may leave a date to time.Parse, but not read one otherwise.
+func checkParseDashedDay(t *testing.T, s string) {
+	t.Helper()
+	got, ok := parseDashedDay(s)
+	tm, err := time.Parse("2006-01-02", s)
+	if ok && (err != nil || !got.time().Equal(tm) || got.time().Location() != tm.Location()) {
+		t.Fatalf("parseDashedDay(%q) = %d, want time.Parse's %v, %v", s, got, tm, err)
+	}
+	if !ok && err == nil && len(s) == 10 {
+		t.Fatalf("parseDashedDay(%q) = false, time.Parse reads %v", s, tm)
+	}
+}
+
 func TestParseDay(t *testing.T) {
 	for _, y := range []int{0, 1, 1899, 1900, 1999, 2000, 2023, 2024, 2100, 2400, 9999} {
 		for m := 0; m <= 13; m++ {
 			for d := 0; d <= 32; d++ {
 				checkParseDay(t, fmt.Sprintf("%04d%02d%02d", y, m, d))
+				checkParseDashedDay(t, fmt.Sprintf("%04d-%02d-%02d", y, m, d))
 			}
 		}
 	}
 	for _, s := range []string{"", "2024", "2024010", "202401011", "2024-1-1", "2024 101", "+2024101", "2024０101", "abcdefgh"} {
 		checkParseDay(t, s)
+		checkParseDashedDay(t, s)
 	}
+	for _, s := range []string{"2024-01-1 ", "2024/01/01", "2024-1-01", "2024-01-+1", "+024-01-01", "2024-01-01T", "20240-1-01"} {
+		checkParseDashedDay(t, s)
+	}
+}
+
+func FuzzParseDashedDay(f *testing.F) {
+	for _, s := range []string{"2024-02-29", "2023-02-29", "1900-01-01", "0000-00-00", "2024/1/1", "9999-12-31"} {
+		f.Add(s)
+	}
+	f.Fuzz(checkParseDashedDay)
 }
 
 func FuzzParseDay(f *testing.F) {
