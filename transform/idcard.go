@@ -50,6 +50,11 @@ func toHalfWidth(s string) string {
 // date (valid, not before 1900, not after today) and the check character.
 // An ID that Excel turned into a number is recognised and named as such.
 func NormalizeIDCard(s string, today time.Time) (string, error) {
+	if isIDForm(s) {
+		// The usual case: nothing to trim, fold or upper-case, and not an
+		// Excel number. Checked at once, without the cleaning calls.
+		return checkIDCard(s, today)
+	}
 	s = strings.TrimSpace(toHalfWidth(s))
 	if hasIDSpace(s) {
 		s = strings.Map(func(r rune) rune {
@@ -77,9 +82,21 @@ func NormalizeIDCard(s string, today time.Time) (string, error) {
 	default:
 		return s, fmt.Errorf("%w, got %d", ErrIDLength, len(s))
 	}
-	if !allDigits(s[:17]) || !(s[17] == 'X' || s[17] >= '0' && s[17] <= '9') {
+	if !isIDForm(s) {
 		return s, ErrIDChars
 	}
+	return checkIDCard(s, today)
+}
+
+// isIDForm reports whether s has the form of an 18-character ID number:
+// 17 digits and a digit or X.
+func isIDForm(s string) bool {
+	return len(s) == 18 && allDigits(s[:17]) && (s[17] == 'X' || s[17] >= '0' && s[17] <= '9')
+}
+
+// checkIDCard checks the birth date and the check character of an ID
+// number of the right form.
+func checkIDCard(s string, today time.Time) (string, error) {
 	birth, ok := parseDay(s[6:14])
 	if !ok || birth < 1900_00_00 {
 		return s, ErrIDBirthDate
@@ -164,6 +181,9 @@ var (
 // digits folded, +86 / 0086 / 86 country prefixes, spaces, dashes, dots
 // and parentheses removed.
 func NormalizeMobile(s string) (string, error) {
+	if len(s) == 11 && s[0] == '1' && allDigits(s) {
+		return s, nil // the usual case, with nothing to remove
+	}
 	s = toHalfWidth(s)
 	if hasMobileNoise(s) {
 		s = strings.Map(func(r rune) rune {
