@@ -134,3 +134,18 @@ func BenchmarkPassthrough(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkMaskIdentity is BenchmarkMask with MaskIdentity.
+func BenchmarkMaskIdentity(b *testing.B) {
+	apps := benchApplicants(b, 1000)
+	b.ReportAllocs()
+	defer reportCPU(b)()
+	i := 0
+	for b.Loop() {
+		a := &apps[i]
+		_, _, _ = transform.MaskIdentity(a.Name, a.IDCard, a.Mobile)
+		if i++; i == len(apps) {
+			i = 0
+		}
+	}
+}

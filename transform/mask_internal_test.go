@@ -46,6 +46,14 @@ func checkMasks(t *testing.T, s string) {
 			t.Fatalf("%s of %d bytes: got %d bytes, not what masking by runes gives (%d bytes)", m.name, len(s), len(got), len(want))
 		}
 	}
+	for _, id := range []string{s, "110101199003071234"} {
+		for _, mobile := range []string{s, "13800138000"} {
+			n, i, m := MaskIdentity(s, id, mobile)
+			if n != maskNameByRunes(s) || i != maskIDCardByRunes(id) || m != maskMobileByRunes(mobile) {
+				t.Fatalf("MaskIdentity of %d, %d and %d bytes: not what masking by runes gives", len(s), len(id), len(mobile))
+			}
+		}
+	}
 }
 
 func TestMasksByRunes(t *testing.T) {
