@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Applicant is the identity and authorization of one input row, in the
@@ -133,7 +135,42 @@ func Normalize(a Applicant, today time.Time) (Applicant, []Problem) {
 // normalizeName trims a name and collapses inner runs of white space, which
 // includes line breaks from Excel cells and ideographic spaces.
 func normalizeName(s string) string {
+	if nameIsNormal(s) {
+		return s // the usual case, without the slice strings.Fields makes
+	}
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// nameIsNormal reports whether normalizeName would return s as it is: no
+// white space (as unicode.IsSpace has it) but single ASCII spaces between
+// words.
+func nameIsNormal(s string) bool {
+	space := true // a space here would be leading
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			i++
+			switch c {
+			case ' ':
+				if space {
+					return false
+				}
+				space = true
+				continue
+			case '\t', '\n', '\v', '\f', '\r':
+				return false
+			}
+			space = false
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if unicode.IsSpace(r) {
+			return false
+		}
+		i += size
+		space = false
+	}
+	return !space || s == ""
 }
 
 // Authorization returns why the applicant may not be queried for a product
@@ -169,17 +206,16 @@ func checkAuthDate(s string, today time.Time) string {
 	if !ok {
 		return fmt.Sprintf("auth_date %q is not a range YYYYMMDD-YYYYMMDD", s)
 	}
-	start, err1 := time.Parse("20060102", strings.TrimSpace(from))
-	end, err2 := time.Parse("20060102", strings.TrimSpace(to))
-	if err1 != nil || err2 != nil {
+	start, ok1 := parseDay(strings.TrimSpace(from))
+	end, ok2 := parseDay(strings.TrimSpace(to))
+	if !ok1 || !ok2 {
 		return fmt.Sprintf("auth_date %q is not a range YYYYMMDD-YYYYMMDD", s)
 	}
-	if end.Before(start) {
+	if end < start {
 		return fmt.Sprintf("auth_date %q ends before it starts", s)
 	}
-	day := time.Date(today.Year(), today.Month(), today.Day(), 0, 0, 0, 0, time.UTC)
-	if day.Before(start) || day.After(end) {
-		return fmt.Sprintf("auth_date %s does not cover the run date %s", s, day.Format("20060102"))
+	if day := dayOf(today); day < start || day > end {
+		return fmt.Sprintf("auth_date %s does not cover the run date %s", s, day.time().Format("20060102"))
 	}
 	return ""
 }

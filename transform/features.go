@@ -134,11 +134,32 @@ type Product struct {
 // fieldPlan is what Fill needs to know about one catalog field.
 type fieldPlan struct {
 	f         *mappings.Field
-	col       int               // offset of the field's first column
-	node      int               // the path node that holds the field's value; -1 when Fill never reads it
-	strs      map[string]string // table codes and sentinels: values that need no new string
-	sentinels []float64         // the sentinels that are numbers
-	countName string            // the field's Unparsed name as a list: <column>_count
+	col       int                 // offset of the field's first column
+	node      int                 // the path node that holds the field's value; -1 when Fill never reads it
+	codes     map[string]codePlan // table codes and sentinels, for interval_code and enum fields
+	sentinels []float64           // the sentinels that are numbers
+	countName string              // the field's Unparsed name as a list: <column>_count
+}
+
+// codePlan is what Fill knows in advance of a value of an interval_code or
+// enum field that is a code of its table or a sentinel: one map look-up
+// per cell instead of three.
+type codePlan struct {
+	s        string            // the code, a string that needs no allocation
+	sentinel bool              // f.IsSentinel(s)
+	ok       bool              // the table gives s an interval (interval_code) or a value (enum)
+	iv       mappings.Interval // an interval_code's interval
+	n        int64             // an enum's value
+}
+
+func newCodePlan(f *mappings.Field, code string) codePlan {
+	cp := codePlan{s: code, sentinel: f.IsSentinel(code)}
+	if f.Type == mappings.IntervalCode {
+		cp.iv, cp.ok = f.Lookup().Interval(code)
+	} else {
+		cp.n, cp.ok = f.Lookup().Value(code)
+	}
+	return cp
 }
 
 // subPlan is what Fill needs to know about the data of one (sub-)product.
@@ -183,12 +204,12 @@ func NewProduct(c *mappings.Catalog) *Product {
 		fp := fieldPlan{f: f, col: len(p.columns), node: -1, countName: f.Column + "_count"}
 		p.columns = append(p.columns, f.Columns()...)
 		if t := f.Lookup(); t != nil && (f.Type == mappings.IntervalCode || f.Type == mappings.Enum) {
-			fp.strs = map[string]string{}
+			fp.codes = map[string]codePlan{}
 			for _, e := range t.Entries {
-				fp.strs[e.Code] = e.Code
+				fp.codes[e.Code] = newCodePlan(f, e.Code)
 			}
 			for _, s := range f.Sentinels {
-				fp.strs[s] = s
+				fp.codes[s] = newCodePlan(f, s)
 			}
 		}
 		for _, s := range f.Sentinels {
@@ -245,7 +266,9 @@ func NewProduct(c *mappings.Catalog) *Product {
 		sp.plain = plain
 		markPaths(sp.root, "", sp.known)
 	}
-	p.states.New = func() any { return &fillState{vals: make([]*fastjson.Value, p.nodes)} }
+	p.states.New = func() any {
+		return &fillState{vals: make([]*fastjson.Value, p.nodes), first: make([]*pathNode, p.nodes), next: make([]*pathNode, p.nodes)}
+	}
 	return p
 }
 

@@ -94,6 +94,7 @@ func benchmarkFill(b *testing.B, product string, extraFields int) {
 	var u transform.Unknowns
 	b.SetBytes(int64(size / len(payloads)))
 	b.ReportAllocs()
+	defer reportCPU(b)()
 	b.ResetTimer()
 	i := 0
 	for b.Loop() {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/text/width"
 )
@@ -49,13 +50,20 @@ func toHalfWidth(s string) string {
 // date (valid, not before 1900, not after today) and the check character.
 // An ID that Excel turned into a number is recognised and named as such.
 func NormalizeIDCard(s string, today time.Time) (string, error) {
+	if isIDForm(s) {
+		// The usual case: nothing to trim, fold or upper-case, and not an
+		// Excel number. Checked at once, without the cleaning calls.
+		return checkIDCard(s, today)
+	}
 	s = strings.TrimSpace(toHalfWidth(s))
-	s = strings.Map(func(r rune) rune {
-		if r == ' ' || r == '\t' || r == '\u00a0' {
-			return -1
-		}
-		return r
-	}, s)
+	if hasIDSpace(s) {
+		s = strings.Map(func(r rune) rune {
+			if r == ' ' || r == '\t' || r == '\u00a0' {
+				return -1
+			}
+			return r
+		}, s)
+	}
 	if s == "" {
 		return "", ErrIDEmpty
 	}
@@ -74,14 +82,26 @@ func NormalizeIDCard(s string, today time.Time) (string, error) {
 	default:
 		return s, fmt.Errorf("%w, got %d", ErrIDLength, len(s))
 	}
-	if !allDigits(s[:17]) || !(s[17] == 'X' || s[17] >= '0' && s[17] <= '9') {
+	if !isIDForm(s) {
 		return s, ErrIDChars
 	}
-	birth, err := time.Parse("20060102", s[6:14])
-	if err != nil || birth.Year() < 1900 {
+	return checkIDCard(s, today)
+}
+
+// isIDForm reports whether s has the form of an 18-character ID number:
+// 17 digits and a digit or X.
+func isIDForm(s string) bool {
+	return len(s) == 18 && allDigits(s[:17]) && (s[17] == 'X' || s[17] >= '0' && s[17] <= '9')
+}
+
+// checkIDCard checks the birth date and the check character of an ID
+// number of the right form.
+func checkIDCard(s string, today time.Time) (string, error) {
+	birth, ok := parseDay(s[6:14])
+	if !ok || birth < 1900_00_00 {
 		return s, ErrIDBirthDate
 	}
-	if birth.After(time.Date(today.Year(), today.Month(), today.Day(), 0, 0, 0, 0, time.UTC)) {
+	if birth > dayOf(today) {
 		return s, ErrIDFuture
 	}
 	if IDCheckChar(s) != s[17] {
@@ -97,11 +117,47 @@ func NormalizeIDCard(s string, today time.Time) (string, error) {
 // looksLikeExcelNumber recognises the forms an ID takes after Excel stored it
 // as a number: scientific notation (1.10101E+17) or a decimal tail (….0).
 func looksLikeExcelNumber(s string) bool {
-	if strings.ContainsAny(s, "eE") && strings.ContainsAny(s, "+.") {
+	// One pass over the bytes rather than strings.ContainsAny twice and
+	// strings.Cut: this runs for every ID number and mobile.
+	exp, plusOrDot := false, false
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case 'e', 'E':
+			exp = true
+		case '+', '.':
+			plusOrDot = true
+		}
+	}
+	switch {
+	case !plusOrDot:
+		return false
+	case exp:
 		return true
 	}
-	if head, tail, ok := strings.Cut(s, "."); ok && allDigits(head) && allDigits(tail) {
-		return true
+	head, tail, ok := strings.Cut(s, ".")
+	return ok && allDigits(head) && allDigits(tail)
+}
+
+// hasIDSpace reports whether s may have a rune NormalizeIDCard removes: a
+// space, a tab, or any non-ASCII byte (a no-break space). A byte loop, as
+// strings.Map costs more than the rest of the check when there is nothing
+// to remove, the usual case.
+func hasIDSpace(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == ' ' || c == '\t' || c >= utf8.RuneSelf {
+			return true
+		}
+	}
+	return false
+}
+
+// hasMobileNoise is hasIDSpace for the runes NormalizeMobile removes.
+func hasMobileNoise(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == ' ', c == '-', c == '.', c == '(', c == ')', c == '\t', c >= utf8.RuneSelf:
+			return true
+		}
 	}
 	return false
 }
@@ -125,13 +181,19 @@ var (
 // digits folded, +86 / 0086 / 86 country prefixes, spaces, dashes, dots
 // and parentheses removed.
 func NormalizeMobile(s string) (string, error) {
-	s = strings.Map(func(r rune) rune {
-		switch r {
-		case ' ', '-', '.', '(', ')', '\t', '\u00a0':
-			return -1
-		}
-		return r
-	}, toHalfWidth(s))
+	if len(s) == 11 && s[0] == '1' && allDigits(s) {
+		return s, nil // the usual case, with nothing to remove
+	}
+	s = toHalfWidth(s)
+	if hasMobileNoise(s) {
+		s = strings.Map(func(r rune) rune {
+			switch r {
+			case ' ', '-', '.', '(', ')', '\t', '\u00a0':
+				return -1
+			}
+			return r
+		}, s)
+	}
 	if s == "" {
 		return "", ErrMobileEmpty
 	}

@@ -62,6 +62,9 @@ func ParseDate(s string) (time.Time, error) {
 	if day, _, ok := strings.Cut(clean, "T"); ok && len(day) >= 8 {
 		clean = day
 	}
+	if d, ok := parseDashedDay(clean); ok {
+		return d.time(), nil // what the first layout gives, without time.Parse
+	}
 	for _, layout := range dateLayouts {
 		if t, err := time.Parse(layout, clean); err == nil {
 			return t, nil
