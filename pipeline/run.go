@@ -660,7 +660,7 @@ func (r *run) rejectRecord(f *inputFile, rec sources.Record, app *transform.Appl
 		}
 		app.Name, app.IDCard, app.Mobile = field(transform.ParamName), field(transform.ParamIDCard), field(transform.ParamMobile)
 	}
-	rj.Name, rj.IDCard, rj.Mobile = transform.MaskName(app.Name), transform.MaskIDCard(app.IDCard), transform.MaskMobile(app.Mobile)
+	rj.Name, rj.IDCard, rj.Mobile = transform.MaskIdentity(app.Name, app.IDCard, app.Mobile)
 	return rj
 }
 
@@ -805,9 +805,10 @@ func (r *run) fillRow(it *item, u *transform.Unknowns) {
 		row.SetString(colIDCard, it.app.IDCard)
 		row.SetString(colMobile, it.app.Mobile)
 	} else {
-		row.SetString(colName, transform.MaskName(it.app.Name))
-		row.SetString(colIDCard, transform.MaskIDCard(it.app.IDCard))
-		row.SetString(colMobile, transform.MaskMobile(it.app.Mobile))
+		name, idCard, mobile := transform.MaskIdentity(it.app.Name, it.app.IDCard, it.app.Mobile)
+		row.SetString(colName, name)
+		row.SetString(colIDCard, idCard)
+		row.SetString(colMobile, mobile)
 	}
 	for _, p := range it.pass {
 		row[p.col] = p.v
