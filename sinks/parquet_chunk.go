@@ -213,7 +213,8 @@ func (w *parquetWriter) writeDictionaryChunk(c *groupColumn, descr *schema.Colum
 		}
 		page.IncNumValues(int64(len(c.def) - c.nulls - n))
 	}
-	width := 1
+	// The width of the indices, as arrow's dictionary encoder has it.
+	width := min(n, 1)
 	if n > 1 {
 		width = bitsLen(n - 1)
 	}

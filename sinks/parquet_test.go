@@ -397,7 +397,17 @@ func TestParquetSameAsPqarrow(t *testing.T) {
 		{"features", featureSchema(), featureRows(6000), 4096},
 		{"repeated values", repeatedSchema, repeatedRows(3000), 1000},
 		{"dictionary overflows", Schema{{Name: "s", Type: String}}, overflowRows(30000), 15000},
+		{"all null", repeatedSchema, nullRows(len(repeatedSchema), 1000), 300},
 	})
+}
+
+// nullRows returns n rows of cols cells, all null.
+func nullRows(cols, n int) []Row {
+	rows := make([]Row, n)
+	for i := range rows {
+		rows[i] = NewRow(cols)
+	}
+	return rows
 }
 
 // TestParquetSameAsPqarrowPages writes column chunks of several pages,
