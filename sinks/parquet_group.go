@@ -284,21 +284,6 @@ func (c *groupColumn) distinct() int {
 	return len(c.nums.values)
 }
 
-// writeTo writes the group as the next row group of w.
-func (g *parquetGroup) writeTo(w *file.Writer, s *scratch) error {
-	rgw := w.AppendRowGroup()
-	for i := range g.cols {
-		cw, err := rgw.NextColumn()
-		if err != nil {
-			return err
-		}
-		if err := g.cols[i].writeTo(cw, s); err != nil {
-			return fmt.Errorf("column %s: %w", cw.Descr().Name(), err)
-		}
-	}
-	return rgw.Close()
-}
-
 // dictionaryEncoder is what a dictionary-encoding column writer's encoder
 // offers to be given a dictionary rather than hash every value.
 type dictionaryEncoder interface {
@@ -369,7 +354,31 @@ func (c *groupColumn) writeIndices(cw file.ColumnChunkWriter, s *scratch) (bool,
 // dictionaryArray returns the chunk's dictionary as an Arrow array over
 // the buffers of s, which also hold its values for the statistics.
 func (c *groupColumn) dictionaryArray(s *scratch) arrow.Array {
+	n := c.dictionaryValues(s)
 	var data arrow.ArrayData
+	switch c.typ {
+	case String:
+		data = array.NewData(arrow.BinaryTypes.String, n,
+			[]*memory.Buffer{nil, memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(s.ends)), memory.NewBufferBytes(s.text)},
+			nil, 0, 0)
+	case Int64, Timestamp:
+		data = array.NewData(arrow.PrimitiveTypes.Int64, n,
+			[]*memory.Buffer{nil, memory.NewBufferBytes(arrow.Int64Traits.CastToBytes(s.ints))}, nil, 0, 0)
+	case Date:
+		data = array.NewData(arrow.PrimitiveTypes.Int32, n,
+			[]*memory.Buffer{nil, memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(s.dates))}, nil, 0, 0)
+	case Float64:
+		data = array.NewData(arrow.PrimitiveTypes.Float64, n,
+			[]*memory.Buffer{nil, memory.NewBufferBytes(arrow.Float64Traits.CastToBytes(s.floats))}, nil, 0, 0)
+	}
+	defer data.Release()
+	return array.MakeFromData(data)
+}
+
+// dictionaryValues puts the chunk's dictionary in the buffers of s for
+// its type (strings as offsets and text, and as byte arrays) and returns
+// the number of values.
+func (c *groupColumn) dictionaryValues(s *scratch) int {
 	switch c.typ {
 	case String:
 		s.ends, s.text, s.bytes = append(s.ends[:0], 0), s.text[:0], s.bytes[:0]
@@ -383,33 +392,24 @@ func (c *groupColumn) dictionaryArray(s *scratch) arrow.Array {
 		for k := range c.strs.values {
 			s.bytes = append(s.bytes, s.text[s.ends[k]:s.ends[k+1]:s.ends[k+1]])
 		}
-		data = array.NewData(arrow.BinaryTypes.String, len(c.strs.values),
-			[]*memory.Buffer{nil, memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(s.ends)), memory.NewBufferBytes(s.text)},
-			nil, 0, 0)
+		return len(c.strs.values)
 	case Int64, Timestamp:
 		s.ints = s.ints[:0]
 		for _, v := range c.nums.values {
 			s.ints = append(s.ints, int64(v))
 		}
-		data = array.NewData(arrow.PrimitiveTypes.Int64, len(s.ints),
-			[]*memory.Buffer{nil, memory.NewBufferBytes(arrow.Int64Traits.CastToBytes(s.ints))}, nil, 0, 0)
 	case Date:
 		s.dates = s.dates[:0]
 		for _, v := range c.nums.values {
 			s.dates = append(s.dates, int32(int64(v)))
 		}
-		data = array.NewData(arrow.PrimitiveTypes.Int32, len(s.dates),
-			[]*memory.Buffer{nil, memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(s.dates))}, nil, 0, 0)
 	case Float64:
 		s.floats = s.floats[:0]
 		for _, v := range c.nums.values {
 			s.floats = append(s.floats, math.Float64frombits(v))
 		}
-		data = array.NewData(arrow.PrimitiveTypes.Float64, len(s.floats),
-			[]*memory.Buffer{nil, memory.NewBufferBytes(arrow.Float64Traits.CastToBytes(s.floats))}, nil, 0, 0)
 	}
-	defer data.Release()
-	return array.MakeFromData(data)
+	return len(c.nums.values)
 }
 
 // reserver is what an encoder offers to make room for the bytes to come

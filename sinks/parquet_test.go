@@ -269,7 +269,8 @@ func writePqarrow(t *testing.T, path string, s Schema, rows []Row, groupRows int
 		parquet.WithCompressionLevel(1),
 		parquet.WithDictionaryDefault(false),
 		parquet.WithMaxRowGroupLength(int64(groupRows)),
-		parquet.WithBatchSize(writeBatchRows),
+		parquet.WithBatchSize(int64(writeBatchRows)),
+		parquet.WithDataPageSize(dataPageSize),
 	}
 	for i, c := range s {
 		if dict[i] {
@@ -391,17 +392,68 @@ func sameParquet(t *testing.T, got, want []byte) {
 // writes for the same rows and encodings: the same pages, dictionaries and
 // statistics.
 func TestParquetSameAsPqarrow(t *testing.T) {
-	tests := []struct {
-		name      string
-		schema    Schema
-		rows      []Row
-		groupRows int
-	}{
+	testSameAsPqarrow(t, []sameAsPqarrowTest{
 		{"test rows", testSchema, testRows(1000), 300},
 		{"features", featureSchema(), featureRows(6000), 4096},
 		{"repeated values", repeatedSchema, repeatedRows(3000), 1000},
 		{"dictionary overflows", Schema{{Name: "s", Type: String}}, overflowRows(30000), 15000},
+		{"all null", repeatedSchema, nullRows(len(repeatedSchema), 1000), 300},
+	})
+}
+
+// nullRows returns n rows of cols cells, all null.
+func nullRows(cols, n int) []Row {
+	rows := make([]Row, n)
+	for i := range rows {
+		rows[i] = NewRow(cols)
 	}
+	return rows
+}
+
+// TestParquetSameAsPqarrowPages writes column chunks of several pages,
+// with small batches and pages. The values of plainly encoded chunks are
+// those pqarrow writes; a dictionary-encoded chunk has the statistics of
+// its dictionary on its first page and none on the others (pqarrow has
+// those of each page's values), so the features are read back only.
+func TestParquetSameAsPqarrowPages(t *testing.T) {
+	defer func(rows int, size int64) { writeBatchRows, dataPageSize = rows, size }(writeBatchRows, dataPageSize)
+	writeBatchRows, dataPageSize = 100, 1000
+	distinct := featureSchema()
+	for i := range distinct {
+		distinct[i].Distinct = true
+	}
+	testSameAsPqarrow(t, []sameAsPqarrowTest{
+		{"test rows", testSchema, testRows(1000), 300},
+		{"features, plain", distinct, featureRows(6000), 4096},
+	})
+	for _, groupRows := range []int{4096, 6000} {
+		path := filepath.Join(t.TempDir(), "features.parquet")
+		rows := featureRows(6000)
+		p, err := NewParquet(path, featureSchema(), ParquetOptions{RowGroupRows: groupRows})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Write(rows); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		if back := readParquet(t, path); !reflect.DeepEqual(back.rows, rows) {
+			t.Errorf("row groups of %d: rows read back differ from those written", groupRows)
+		}
+	}
+}
+
+type sameAsPqarrowTest struct {
+	name      string
+	schema    Schema
+	rows      []Row
+	groupRows int
+}
+
+func testSameAsPqarrow(t *testing.T, tests []sameAsPqarrowTest) {
+	t.Helper()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
