@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -399,6 +400,50 @@ func TestParquetSameAsPqarrow(t *testing.T) {
 		{"dictionary overflows", Schema{{Name: "s", Type: String}}, overflowRows(30000), 15000},
 		{"all null", repeatedSchema, nullRows(len(repeatedSchema), 1000), 300},
 	})
+}
+
+// TestParquetSameAsPqarrowRuns writes columns whose values come in runs of
+// random lengths, nulls among them, over dictionaries of 1 to 300 values:
+// the run-length encoding of definition levels and indices (runs shorter
+// and longer than 8, literal runs longer than 504 values, bit widths 0 to
+// 9) must give pqarrow's bytes.
+func TestParquetSameAsPqarrowRuns(t *testing.T) {
+	var tests []sameAsPqarrowTest
+	for seed := range uint64(6) {
+		rng := rand.New(rand.NewPCG(seed, 11))
+		cards := []int{1, 2, 3, 17, 255, 300}
+		schema := make(Schema, len(cards))
+		for i := range schema {
+			schema[i] = Column{Name: fmt.Sprint("c", i), Type: Int64}
+		}
+		rows := nullRows(len(schema), 5000+rng.IntN(3000))
+		for c, card := range cards {
+			for i := 0; i < len(rows); {
+				var run int
+				switch rng.IntN(4) {
+				case 0:
+					run = 1 + rng.IntN(7)
+				case 1:
+					run = 8 + rng.IntN(40)
+				case 2:
+					run = 500 + rng.IntN(600)
+				default:
+					run = 1
+				}
+				v, null := int64(rng.IntN(card)), rng.IntN(5) == 0
+				for ; run > 0 && i < len(rows); run, i = run-1, i+1 {
+					if !null {
+						rows[i].SetInt(c, v)
+					}
+					if rng.IntN(3) == 0 { // within a run, some cells differ: literal runs
+						v = int64(rng.IntN(card))
+					}
+				}
+			}
+		}
+		tests = append(tests, sameAsPqarrowTest{fmt.Sprint("seed ", seed), schema, rows, 1000 + rng.IntN(4000)})
+	}
+	testSameAsPqarrow(t, tests)
 }
 
 // nullRows returns n rows of cols cells, all null.
