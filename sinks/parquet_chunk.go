@@ -195,23 +195,10 @@ func (w *parquetWriter) writeDictionaryChunk(c *groupColumn, descr *schema.Colum
 	if err != nil {
 		return written, err
 	}
-	if page != nil {
-		// The statistics of the distinct values are those of the chunk;
-		// the counts are set apart. They all go with the first page.
-		nulls := int64(c.nulls)
-		switch st := page.(type) {
-		case *metadata.ByteArrayStatistics:
-			st.Update(s.bytes, nulls)
-		case *metadata.Int64Statistics:
-			st.Update(s.ints, nulls)
-		case *metadata.Int32Statistics:
-			st.Update(s.dates, nulls)
-		case *metadata.Float64Statistics:
-			st.Update(s.floats, nulls)
-		default:
-			return written, fmt.Errorf("unexpected statistics %T", page)
+	if page != nil { // they all go with the first page
+		if err := c.dictionaryStatistics(page, s, n); err != nil {
+			return written, err
 		}
-		page.IncNumValues(int64(len(c.def) - c.nulls - n))
 	}
 	// The width of the indices, as arrow's dictionary encoder has it.
 	width := min(n, 1)

@@ -308,6 +308,27 @@ func (c *groupColumn) writeTo(cw file.ColumnChunkWriter, s *scratch) error {
 	return c.writeValues(cw, s)
 }
 
+// dictionaryStatistics adds to stats those of a dictionary-encoded chunk:
+// the statistics of its n distinct values, which s holds, are those of the
+// chunk; the counts of values and nulls are set apart.
+func (c *groupColumn) dictionaryStatistics(stats metadata.TypedStatistics, s *scratch, n int) error {
+	nulls := int64(c.nulls)
+	switch st := stats.(type) {
+	case *metadata.ByteArrayStatistics:
+		st.Update(s.bytes, nulls)
+	case *metadata.Int64Statistics:
+		st.Update(s.ints, nulls)
+	case *metadata.Int32Statistics:
+		st.Update(s.dates, nulls)
+	case *metadata.Float64Statistics:
+		st.Update(s.floats, nulls)
+	default:
+		return fmt.Errorf("unexpected statistics %T", stats)
+	}
+	stats.IncNumValues(int64(len(c.def) - c.nulls - n))
+	return nil
+}
+
 // writeIndices gives cw the chunk's dictionary and indices. It reports
 // false, having written nothing, if cw does not encode with this
 // dictionary.
@@ -325,22 +346,9 @@ func (c *groupColumn) writeIndices(cw file.ColumnChunkWriter, s *scratch) (bool,
 		return false, nil
 	}
 	if stats := cw.PageStatistics(); stats != nil {
-		// The statistics of the distinct values are those of the chunk;
-		// the counts are set apart.
-		nulls := int64(c.nulls)
-		switch st := stats.(type) {
-		case *metadata.ByteArrayStatistics:
-			st.Update(s.bytes, nulls)
-		case *metadata.Int64Statistics:
-			st.Update(s.ints, nulls)
-		case *metadata.Int32Statistics:
-			st.Update(s.dates, nulls)
-		case *metadata.Float64Statistics:
-			st.Update(s.floats, nulls)
-		default:
-			return false, fmt.Errorf("unexpected statistics %T", stats)
+		if err := c.dictionaryStatistics(stats, s, dict.Len()); err != nil {
+			return false, err
 		}
-		stats.IncNumValues(int64(len(c.def) - c.nulls - dict.Len()))
 	}
 	idx := array.NewData(arrow.PrimitiveTypes.Int32, len(c.idx),
 		[]*memory.Buffer{memory.NewBufferBytes(c.valid), memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(c.idx))},
