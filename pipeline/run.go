@@ -111,7 +111,7 @@ type productRun struct {
 	cfg     ProductConfig
 	catalog *mappings.Catalog
 	fill    *transform.Product
-	caller  tianyuan.Caller
+	caller  *stored
 	stats   *productStats
 	counts  *ProductCounts
 	base    int // first column of the product in the schema
@@ -680,8 +680,9 @@ func (r *run) enrich(ctx context.Context, it *item, params []tianyuan.Params) {
 			params[i] = make(tianyuan.Params, len(p.catalog.Params))
 		}
 		it.app.FillParams(params[i], p.catalog.Params)
-		reply, err := p.caller.Call(ctx, p.code, params[i])
+		reply, win, err := p.caller.call(ctx, p.code, params[i])
 		it.replies[i] = r.reply(it, reply, err)
+		win.release() // the reply's data is decrypted: the store may read into its window again
 		if err != nil && r.isFatal(err) {
 			if ctx.Err() == nil {
 				r.abort(err)

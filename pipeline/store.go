@@ -14,9 +14,11 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -35,7 +37,9 @@ import (
 // stored replies does not map them all into its resident memory; only the
 // index, about 84 bytes a reply, is mapped. A run that looks up many
 // replies reads the index into memory instead, 36 bytes a reply (see
-// sortedIndex). A reply is synced to the log before its index entry
+// sortedIndex). A run reads the log ahead in windows of memory, and the
+// replies it reads from a window share it until their data is decrypted
+// (see window). A reply is synced to the log before its index entry
 // commits: the index never points past the log.
 // The index also keeps a check of the identity secret the keys are made
 // with, so that a store is never used with another one.
@@ -68,10 +72,12 @@ type Store struct {
 
 	ra struct { // the read-ahead window
 		sync.Mutex
-		off    int64  // log offset of buf[0]
-		buf    []byte // log bytes from off
-		misses int    // reads outside the window in a row
+		off    int64   // log offset of win.buf[0]
+		win    *window // nil before the first read ahead
+		n      int     // the log's bytes in win.buf
+		misses int     // reads outside the window in a row
 	}
+	windows windowPool // windows no reply shares any more, for the next reads ahead
 }
 
 var indexBucket = []byte("replies")
@@ -148,36 +154,52 @@ func encodeReply(r *tianyuan.Reply) []byte {
 
 var errDamagedReply = errors.New("damaged stored reply")
 
-func decodeReply(b []byte) (*tianyuan.Reply, error) {
+// decodeReply decodes a reply record. With shareData, the reply's Data is
+// b's memory itself rather than a copy, and b must not change while the
+// reply is used (see window); its other fields are copied either way.
+func decodeReply(b []byte, shareData bool) (*tianyuan.Reply, error) {
 	if len(b) == 0 || b[0] != replyFormat {
 		return nil, errDamagedReply
 	}
-	b = b[1:]
-	code, n := binary.Varint(b)
+	rest := b[1:]
+	code, n := binary.Varint(rest)
 	if n <= 0 {
 		return nil, errDamagedReply
 	}
-	b = b[n:]
-	ms, n := binary.Varint(b)
+	rest = rest[n:]
+	ms, n := binary.Varint(rest)
 	if n <= 0 {
 		return nil, errDamagedReply
 	}
-	b = b[n:]
-	// One string holds the rest of the record; the fields are slices of
-	// it: one allocation instead of four.
-	rest := string(b)
-	var fields [4]string
-	for i := range fields {
-		l, n := binary.Uvarint(b)
-		if n <= 0 || l > uint64(len(b)-n) {
+	rest = rest[n:]
+	var at [4][2]int // where each field is in b
+	for i := range at {
+		l, n := binary.Uvarint(rest)
+		if n <= 0 || l > uint64(len(rest)-n) {
 			return nil, errDamagedReply
 		}
-		at := len(rest) - len(b) + n
-		fields[i] = rest[at : at+int(l)]
-		b = b[n+int(l):]
+		start := len(b) - len(rest) + n
+		at[i] = [2]int{start, start + int(l)}
+		rest = rest[n+int(l):]
 	}
-	return &tianyuan.Reply{Code: int(code), ReceivedAt: time.UnixMilli(ms).UTC(), Product: fields[0],
-		Message: fields[1], TransactionID: fields[2], Data: fields[3]}, nil
+	// One string holds the fields that are copied, the length bytes
+	// between them included; the fields are slices of it: one allocation.
+	upTo := at[3][1]
+	if shareData {
+		upTo = at[2][1]
+	}
+	base := at[0][0]
+	copied := string(b[base:upTo])
+	field := func(i int) string { return copied[at[i][0]-base : at[i][1]-base] }
+	r := &tianyuan.Reply{Code: int(code), ReceivedAt: time.UnixMilli(ms).UTC(), Product: field(0),
+		Message: field(1), TransactionID: field(2)}
+	switch {
+	case !shareData:
+		r.Data = field(3)
+	case at[3][1] > at[3][0]:
+		r.Data = unsafe.String(&b[at[3][0]], at[3][1]-at[3][0])
+	}
+	return r, nil
 }
 
 // OpenStore opens (creating if needed) the reply store at path. Only one
@@ -374,20 +396,34 @@ func (mk *keyMAC) input(product string, params tianyuan.Params) ([]byte, bool) {
 // Get returns the reply stored under key if it was received at or after
 // notBefore.
 func (s *Store) Get(key []byte, notBefore time.Time) (*tianyuan.Reply, bool, error) {
+	r, _, found, err := s.get(key, notBefore, false)
+	return r, found, err
+}
+
+// getShared is Get for a reply whose data is read once, soon, and then
+// dropped: its Data shares the read-ahead window it was read from, when
+// the returned window is not nil, and the caller releases the window once
+// it is done with Data. The reply's other fields are its own.
+func (s *Store) getShared(key []byte, notBefore time.Time) (*tianyuan.Reply, *window, bool, error) {
+	return s.get(key, notBefore, true)
+}
+
+func (s *Store) get(key []byte, notBefore time.Time, share bool) (*tianyuan.Reply, *window, bool, error) {
 	entry, found, err := s.lookup(key)
 	if err != nil || !found {
-		return nil, false, err
+		return nil, nil, false, err
 	}
 	off := int64(binary.BigEndian.Uint64(entry[0:8]))
 	size := int64(binary.BigEndian.Uint32(entry[8:12]))
-	r, err := s.readReply(off, size, binary.BigEndian.Uint32(entry[12:16]))
+	r, win, err := s.readReply(off, size, binary.BigEndian.Uint32(entry[12:16]), share)
 	if err != nil {
-		return nil, false, fmt.Errorf("reply store: reply at %d: %w", off, err)
+		return nil, nil, false, fmt.Errorf("reply store: reply at %d: %w", off, err)
 	}
 	if r.ReceivedAt.Before(notBefore) {
-		return nil, false, nil
+		win.release()
+		return nil, nil, false, nil
 	}
-	return r, true, nil
+	return r, win, true, nil
 }
 
 // lookup returns the index entry of key: from the index in memory once it
@@ -482,71 +518,6 @@ func (s *Store) endSharedRead() {
 	}
 }
 
-// readAheadSize is the window a run reads the log by when it reads it in
-// order, as a rerun of the same input does: one read serves hundreds of
-// replies.
-const readAheadSize = 1 << 20
-
-// readBehindSize is how much of the log before the reply that moves the
-// window a new window keeps: replies are in the log in the order they came
-// back, a few hundred rows out of input order when many calls were in
-// flight, and the workers ask for them a little out of order too.
-const readBehindSize = 256 << 10
-
-// readReply reads, checks and decodes the reply at off. Replies read in log
-// order come from a read-ahead window; others are read alone.
-func (s *Store) readReply(off, size int64, sum uint32) (*tianyuan.Reply, error) {
-	decode := func(b []byte) (*tianyuan.Reply, error) {
-		if crc32.Checksum(b, castagnoli) != sum {
-			return nil, errDamagedReply
-		}
-		return decodeReply(b) // copies out of b
-	}
-	s.ra.Lock()
-	defer s.ra.Unlock()
-	w := &s.ra
-	if off >= w.off && off+size <= w.off+int64(len(w.buf)) {
-		return decode(w.buf[off-w.off : off-w.off+size])
-	}
-	// In order: the reply starts near or after the window's end. Out of
-	// order, replies are read alone, until enough of them in a row suggest
-	// the reads have moved elsewhere in the log.
-	ahead := len(w.buf) == 0 || off >= w.off && off <= w.off+int64(len(w.buf))+readAheadSize
-	if !ahead {
-		w.misses++
-	}
-	if size > readAheadSize || !ahead && w.misses < 32 {
-		b := make([]byte, size)
-		if _, err := s.log.ReadAt(b, off); err != nil {
-			return nil, err
-		}
-		return decode(b)
-	}
-	w.misses = 0
-	if w.buf == nil {
-		w.buf = make([]byte, readAheadSize)
-	}
-	// Only what is synced is whole: a reply being appended now may be
-	// half written, and must not be served later from this window.
-	s.mu.Lock()
-	durable := s.synced
-	s.mu.Unlock()
-	start := off
-	if ahead && len(w.buf) > 0 && off-w.off >= readBehindSize && readBehindSize+size <= readAheadSize {
-		start = off - readBehindSize // within the old window: the log is whole there
-	}
-	n, err := s.log.ReadAt(w.buf[:max(min(readAheadSize, durable-start), off-start+size)], start)
-	if int64(n) < off-start+size {
-		w.buf = w.buf[:0]
-		if err == nil {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, err
-	}
-	w.off, w.buf = start, w.buf[:n]
-	return decode(w.buf[off-start : off-start+size])
-}
-
 // Put stores a reply under key and returns once both the reply and its
 // index entry are on disk. Concurrent Puts share a sync and a transaction.
 func (s *Store) Put(key []byte, r *tianyuan.Reply) error {
@@ -620,6 +591,10 @@ type stored struct {
 	stats     *productStats
 
 	inFlight [16]inFlightShard // by the key's first byte: workers rarely wait on each other
+
+	// answered, when set, is called once a call has its answer, before
+	// identical calls waiting for it are let go: tests make one wait.
+	answered func(key [keySize]byte)
 }
 
 // inFlightShard holds the calls in flight whose keys fall in one shard.
@@ -638,11 +613,16 @@ type pendingCall struct {
 	earlier bool // the reply was paid by an earlier run
 }
 
-// Call answers from the store, or from an identical call in flight, or
+// call answers from the store, or from an identical call in flight, or
 // calls the vendor. A call registers itself as in flight before it looks in
 // the store, and its reply is stored before it unregisters, so two
 // identical applicants are never both paid for.
-func (s *stored) Call(ctx context.Context, product string, params tianyuan.Params) (*tianyuan.Reply, error) {
+//
+// A reply from the store shares the store's read-ahead window (see
+// Store.getShared): when the returned window is not nil, the caller
+// releases it once it has read the reply's Data. Identical calls that
+// waited for this one get a copy of their own.
+func (s *stored) call(ctx context.Context, product string, params tianyuan.Params) (*tianyuan.Reply, *window, error) {
 	key := s.store.Key(product, params)
 	shard := &s.inFlight[key[0]%byte(len(s.inFlight))]
 	shard.Lock()
@@ -661,9 +641,9 @@ func (s *stored) Call(ctx context.Context, product string, params tianyuan.Param
 			} else {
 				s.stats.merged.Add(1)
 			}
-			return p.reply, p.err
+			return p.reply, nil, p.err
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		}
 	}
 	p := &pendingCall{}
@@ -672,21 +652,26 @@ func (s *stored) Call(ctx context.Context, product string, params tianyuan.Param
 	}
 	shard.calls[key] = p
 	shard.Unlock()
+	var win *window
 	defer func() {
 		shard.Lock()
 		delete(shard.calls, key)
 		done := p.done
 		shard.Unlock()
 		if done != nil {
+			if win != nil { // this call's caller releases win: the others need their own
+				p.reply = ownReply(p.reply)
+			}
 			close(done)
 		}
 	}()
 
-	r, ok, err := s.store.Get(key[:], s.notBefore)
+	r, w, ok, err := s.store.getShared(key[:], s.notBefore)
 	switch {
 	case err != nil:
 		p.err = &StoreError{Err: err}
 	case ok:
+		win = w
 		if p.earlier = r.ReceivedAt.Before(s.runStart); p.earlier {
 			s.stats.stored.Add(1)
 		} else {
@@ -696,7 +681,17 @@ func (s *stored) Call(ctx context.Context, product string, params tianyuan.Param
 	default:
 		p.reply, p.err = s.next.Call(ctx, product, params) // stored by persisted, further in
 	}
-	return p.reply, p.err
+	if s.answered != nil {
+		s.answered(key)
+	}
+	return p.reply, win, p.err
+}
+
+// ownReply returns a copy of r whose Data is its own.
+func ownReply(r *tianyuan.Reply) *tianyuan.Reply {
+	own := *r
+	own.Data = strings.Clone(r.Data)
+	return &own
 }
 
 // persisted stores each reply worth keeping (code 0 and the codes that

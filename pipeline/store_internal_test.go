@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -32,15 +33,17 @@ func TestReplyRecordRoundTrip(t *testing.T) {
 		{"negative code, long data", tianyuan.Reply{Product: "X", Code: -7, Data: strings.Repeat("A", 70000), ReceivedAt: at}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := decodeReply(encodeReply(&tt.reply))
-			if err != nil {
-				t.Fatalf("decodeReply: %v", err)
-			}
-			if *got != tt.reply {
-				t.Errorf("got %+v, want %+v", *got, tt.reply)
-			}
-		})
+		for _, share := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s, data shared %v", tt.name, share), func(t *testing.T) {
+				got, err := decodeReply(encodeReply(&tt.reply), share)
+				if err != nil {
+					t.Fatalf("decodeReply: %v", err)
+				}
+				if *got != tt.reply {
+					t.Errorf("got %+v, want %+v", *got, tt.reply)
+				}
+			})
+		}
 	}
 }
 
@@ -57,8 +60,10 @@ func TestDamagedReplyRecord(t *testing.T) {
 	}
 	for name, b := range tests {
 		t.Run(name, func(t *testing.T) {
-			if r, err := decodeReply(b); !errors.Is(err, errDamagedReply) {
-				t.Errorf("decodeReply(%q) = %+v, %v; want errDamagedReply", b, r, err)
+			for _, share := range []bool{false, true} {
+				if r, err := decodeReply(b, share); !errors.Is(err, errDamagedReply) {
+					t.Errorf("decodeReply(%q, %v) = %+v, %v; want errDamagedReply", b, share, r, err)
+				}
 			}
 		})
 	}
@@ -71,11 +76,18 @@ func FuzzDecodeReply(f *testing.F) {
 	f.Add([]byte{replyFormat, 0, 0, 0, 0, 0, 0})
 	f.Add([]byte{replyFormat, 0x80})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		r, err := decodeReply(b)
+		r, err := decodeReply(b, false)
+		shared, serr := decodeReply(b, true)
+		if (err == nil) != (serr == nil) {
+			t.Fatalf("decodeReply: %v copied, %v shared", err, serr)
+		}
 		if err != nil {
 			return
 		}
-		again, err := decodeReply(encodeReply(r))
+		if *shared != *r {
+			t.Fatalf("shared: got %+v, want %+v", *shared, *r)
+		}
+		again, err := decodeReply(encodeReply(r), false)
 		if err != nil {
 			t.Fatalf("re-encoded record does not decode: %v", err)
 		}
@@ -205,21 +217,60 @@ func TestStoreReadOrders(t *testing.T) {
 		"far jumps":      func(i int) int { return (i * 1543) % n },
 		"two interleave": func(i int) int { return i/2 + i%2*(n/2) },
 	}
-	for name, order := range orders {
-		t.Run(name, func(t *testing.T) {
-			s.ra.buf = s.ra.buf[:0]
-			for i := range n {
-				j := order(i)
-				got, ok, err := s.Get(keys[j][:], time.Time{})
-				if err != nil || !ok {
-					t.Fatalf("reply %d: ok %v, err %v", j, ok, err)
-				}
-				if *got != want[j] {
-					t.Fatalf("reply %d: got %.30v…, want %.30v…", j, *got, want[j])
-				}
-			}
-		})
+	// Replies whose data shares a window are checked only after 1,500
+	// more have been read, when the window has moved on a few times: the
+	// window they share must not have been read into again.
+	const held = 1500
+	type heldReply struct {
+		r   *tianyuan.Reply
+		win *window
+		j   int
 	}
+	for name, order := range orders {
+		for _, share := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s, data shared %v", name, share), func(t *testing.T) {
+				s.forgetWindow()
+				var hold []heldReply
+				check := func(h heldReply) {
+					if *h.r != want[h.j] {
+						t.Fatalf("reply %d: got %.30v…, want %.30v…", h.j, *h.r, want[h.j])
+					}
+					h.win.release()
+				}
+				for i := range n {
+					j := order(i)
+					var (
+						h   = heldReply{j: j}
+						ok  bool
+						err error
+					)
+					if share {
+						h.r, h.win, ok, err = s.getShared(keys[j][:], time.Time{})
+					} else {
+						h.r, ok, err = s.Get(keys[j][:], time.Time{})
+					}
+					if err != nil || !ok {
+						t.Fatalf("reply %d: ok %v, err %v", j, ok, err)
+					}
+					if hold = append(hold, h); len(hold) > held {
+						check(hold[0])
+						hold = hold[1:]
+					}
+				}
+				for _, h := range hold {
+					check(h)
+				}
+			})
+		}
+	}
+}
+
+// forgetWindow drops the read-ahead window, as if nothing had been read.
+func (s *Store) forgetWindow() {
+	s.ra.Lock()
+	defer s.ra.Unlock()
+	s.ra.win.release()
+	s.ra.win, s.ra.n = nil, 0
 }
 
 // TestStoreKnowsItsSecret opens a store with its own identity secret and
@@ -295,4 +346,96 @@ func TestStoreKnowsItsSecret(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestWaitingCallGetsItsOwnReply has a call wait for an identical one
+// answered from the store. The first call's caller releases the window its
+// reply shares, and the window is read into again: the waiting call's
+// reply must be a copy of its own, unchanged.
+func TestWaitingCallGetsItsOwnReply(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "replies.db")
+	secret := []byte("0123456789abcdef")
+	s, err := OpenStore(path, secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 3000
+	at := time.UnixMilli(1.7e12).UTC()
+	params := make([]tianyuan.Params, n)
+	want := make([]tianyuan.Reply, n)
+	var g errgroup.Group
+	g.SetLimit(50)
+	for i := range n {
+		params[i] = tianyuan.Params{"id_card": fmt.Sprint(i)}
+		want[i] = tianyuan.Reply{Product: "JRZQ9E2A", TransactionID: fmt.Sprint("T", i), Data: strings.Repeat(string(rune('A'+i%26)), 700), ReceivedAt: at}
+		g.Go(func() error {
+			key := s.Key("JRZQ9E2A", params[i])
+			return s.Put(key[:], &want[i])
+		})
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if s, err = OpenStore(path, secret); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+
+	const j = 10
+	st := &stored{store: s, stats: &productStats{}, runStart: time.Now()}
+	answered, waiting := make(chan struct{}), make(chan struct{})
+	st.answered = func(key [keySize]byte) {
+		close(answered)
+		<-waiting
+	}
+	var first, second *tianyuan.Reply
+	g = errgroup.Group{}
+	g.Go(func() error {
+		r, win, err := st.call(context.Background(), "JRZQ9E2A", params[j])
+		first = r
+		win.release()
+		return err
+	})
+	<-answered
+	st.answered = nil
+	g.Go(func() error {
+		r, win, err := st.call(context.Background(), "JRZQ9E2A", params[j])
+		second = r
+		if win != nil {
+			t.Error("the waiting call's reply shares a window")
+		}
+		return err
+	})
+	key := s.Key("JRZQ9E2A", params[j])
+	shard := &st.inFlight[key[0]%byte(len(st.inFlight))]
+	for registered := false; !registered; time.Sleep(time.Millisecond) {
+		shard.Lock()
+		registered = shard.calls[key] != nil && shard.calls[key].done != nil
+		shard.Unlock()
+	}
+	close(waiting)
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if got := st.stats.stored.Load(); got != 2 {
+		t.Errorf("answered from the store: %d calls, want 2", got)
+	}
+	for i := range n { // the window moves on, and is read into again
+		r, win, ok, err := s.getShared(s.keyOf(params[(i*1543)%n]), time.Time{})
+		if err != nil || !ok || r.Data != want[(i*1543)%n].Data {
+			t.Fatalf("reply %d: ok %v, err %v", (i*1543)%n, ok, err)
+		}
+		win.release()
+	}
+	if *second != want[j] {
+		t.Errorf("the waiting call's reply = %.40v…, want %.40v…", *second, want[j])
+	}
+	_ = first // released: its data may have been overwritten
+}
+
+// keyOf returns the store key of a JRZQ9E2A call.
+func (s *Store) keyOf(params tianyuan.Params) []byte {
+	key := s.Key("JRZQ9E2A", params)
+	return key[:]
 }
