@@ -11,7 +11,6 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
 )
@@ -155,16 +154,11 @@ func TestStoreReadsIndexIntoMemory(t *testing.T) {
 	keys := indexKeys(n, rand.New(rand.NewPCG(1, 2)))
 	want := make([]tianyuan.Reply, n)
 	present := map[string]bool{}
-	var g errgroup.Group
-	g.SetLimit(50) // as concurrent calls are: one sync per batch
 	for i, k := range keys {
 		present[string(k)] = true
 		want[i] = tianyuan.Reply{Product: "JRZQ9E2A", TransactionID: fmt.Sprint("T", i), Data: fmt.Sprint("data ", i), ReceivedAt: at}
-		g.Go(func() error { return s.Put(k, &want[i]) })
 	}
-	if err := g.Wait(); err != nil {
-		t.Fatal(err)
-	}
+	putAll(t, s, n, func(i int) []byte { return keys[i] }, want)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -201,15 +201,7 @@ func TestStoreReadOrders(t *testing.T) {
 		want[i] = tianyuan.Reply{Product: "JRZQ9E2A", TransactionID: fmt.Sprint("T", i), Data: strings.Repeat(string(rune('A'+i%26)), size), ReceivedAt: at}
 		keys[i] = s.Key("JRZQ9E2A", tianyuan.Params{"id_card": fmt.Sprint(i)})
 	}
-	// Stored 50 at a time, as concurrent calls are: one sync per batch.
-	var g errgroup.Group
-	g.SetLimit(50)
-	for i := range n {
-		g.Go(func() error { return s.Put(keys[i][:], &want[i]) })
-	}
-	if err := g.Wait(); err != nil {
-		t.Fatal(err)
-	}
+	putAll(t, s, n, func(i int) []byte { return keys[i][:] }, want)
 	orders := map[string]func(i int) int{
 		"log order":      func(i int) int { return i },
 		"reverse":        func(i int) int { return n - 1 - i },
@@ -363,19 +355,11 @@ func TestWaitingCallGetsItsOwnReply(t *testing.T) {
 	at := time.UnixMilli(1.7e12).UTC()
 	params := make([]tianyuan.Params, n)
 	want := make([]tianyuan.Reply, n)
-	var g errgroup.Group
-	g.SetLimit(50)
 	for i := range n {
 		params[i] = tianyuan.Params{"id_card": fmt.Sprint(i)}
 		want[i] = tianyuan.Reply{Product: "JRZQ9E2A", TransactionID: fmt.Sprint("T", i), Data: strings.Repeat(string(rune('A'+i%26)), 700), ReceivedAt: at}
-		g.Go(func() error {
-			key := s.Key("JRZQ9E2A", params[i])
-			return s.Put(key[:], &want[i])
-		})
 	}
-	if err := g.Wait(); err != nil {
-		t.Fatal(err)
-	}
+	putAll(t, s, n, func(i int) []byte { return s.keyOf(params[i]) }, want)
 	s.Close()
 	if s, err = OpenStore(path, secret); err != nil {
 		t.Fatal(err)
@@ -390,7 +374,7 @@ func TestWaitingCallGetsItsOwnReply(t *testing.T) {
 		<-waiting
 	}
 	var first, second *tianyuan.Reply
-	g = errgroup.Group{}
+	var g errgroup.Group
 	g.Go(func() error {
 		r, win, err := st.call(context.Background(), "JRZQ9E2A", params[j])
 		first = r
@@ -438,4 +422,18 @@ func TestWaitingCallGetsItsOwnReply(t *testing.T) {
 func (s *Store) keyOf(params tianyuan.Params) []byte {
 	key := s.Key("JRZQ9E2A", params)
 	return key[:]
+}
+
+// putAll stores want[i] under key(i) for every i below n, 50 at a time, as
+// concurrent calls do: one sync a batch.
+func putAll(t *testing.T, s *Store, n int, key func(i int) []byte, want []tianyuan.Reply) {
+	t.Helper()
+	var g errgroup.Group
+	g.SetLimit(50)
+	for i := range n {
+		g.Go(func() error { return s.Put(key(i), &want[i]) })
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
 }
