@@ -237,13 +237,7 @@ func (w *parquetWriter) writeDictionaryChunk(c *groupColumn, descr *schema.Colum
 // writePlainChunk writes the values of c in data pages, plainly encoded.
 func (w *parquetWriter) writePlainChunk(c *groupColumn, descr *schema.Column, page, chunk metadata.TypedStatistics, s *scratch) (int64, error) {
 	if c.typ == String {
-		b := s.bytes[:0]
-		start := 0
-		for _, end := range c.ends {
-			b = append(b, c.text[start:end:end])
-			start = end
-		}
-		s.bytes = b
+		c.byteArrays(s)
 	}
 	var written int64
 	enc := w.props.EncodingFor(descr.Path())

@@ -424,6 +424,19 @@ func (c *groupColumn) dictionaryValues(s *scratch) int {
 // at once, rather than grow as they come.
 type reserver interface{ ReserveForWrite(n int) }
 
+// byteArrays returns the chunk's strings as byte arrays over its text, in
+// s.bytes.
+func (c *groupColumn) byteArrays(s *scratch) []parquet.ByteArray {
+	b := s.bytes[:0]
+	start := 0
+	for _, end := range c.ends {
+		b = append(b, c.text[start:end:end])
+		start = end
+	}
+	s.bytes = b
+	return b
+}
+
 // writeValues writes the chunk's values to cw.
 func (c *groupColumn) writeValues(cw file.ColumnChunkWriter, s *scratch) error {
 	if r, ok := cw.CurrentEncoder().(reserver); ok && cw.CurrentEncoder().Encoding() == parquet.Encodings.Plain {
@@ -432,14 +445,7 @@ func (c *groupColumn) writeValues(cw file.ColumnChunkWriter, s *scratch) error {
 	var err error
 	switch w := cw.(type) {
 	case *file.ByteArrayColumnChunkWriter:
-		b := s.bytes[:0]
-		start := 0
-		for _, end := range c.ends {
-			b = append(b, c.text[start:end:end])
-			start = end
-		}
-		s.bytes = b
-		_, err = w.WriteBatch(b, c.def, nil)
+		_, err = w.WriteBatch(c.byteArrays(s), c.def, nil)
 	case *file.Int64ColumnChunkWriter:
 		_, err = w.WriteBatch(c.ints, c.def, nil)
 	case *file.Int32ColumnChunkWriter:
