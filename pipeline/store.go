@@ -300,9 +300,13 @@ func StoreHoldsReplies(path string) (bool, error) {
 	return info.Size() > 0, nil
 }
 
-// Close closes the store.
+// Close closes the store. Nothing may use it afterwards: the index in
+// memory and bbolt's mapping are unmapped.
 func (s *Store) Close() error {
 	s.endSharedRead()
+	if ix := s.mem.Swap(nil); ix != nil { // nothing looks up any more
+		ix.free()
+	}
 	err := s.db.Close()
 	if lerr := s.log.Close(); err == nil {
 		err = lerr
@@ -489,6 +493,11 @@ const (
 	indexBytesPerEntry   = 64
 )
 
+// minEntryBytes is the least room an index entry takes in bbolt's file:
+// its key, its value and the 16 bytes bbolt keeps for each in a leaf page.
+// The file's size over it bounds the number of entries.
+const minEntryBytes = keySize + entrySize + 16
+
 // readIndex reads the index into memory and ends the shared read
 // transaction, unless a Put has begun: from then on the index in memory
 // would have to follow every commit.
@@ -500,7 +509,11 @@ func (s *Store) readIndex() {
 		return
 	}
 	size := sh.tx.Size()
-	s.mem.Store(readSortedIndex(sh.index, int(size/indexBytesPerEntry)))
+	ix := readSortedIndex(sh.index, int(size/minEntryBytes), func() { releaseMappedIndex(s.db, size) })
+	if ix == nil {
+		return
+	}
+	s.mem.Store(ix)
 	_ = sh.tx.Rollback()
 	sh.tx, sh.index = nil, nil
 	releaseMappedIndex(s.db, size)

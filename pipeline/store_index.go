@@ -17,7 +17,8 @@ import (
 // by those bits points to one or two slots, and a look-up touches the
 // directory (small enough to stay in cache) and one slot.
 type sortedIndex struct {
-	slots []indexSlot
+	slots []indexSlot // outside the Go heap where it can be: see allocSlots
+	free  func()      // gives back the memory of slots
 	// dir[i] is the first slot whose key's top dirBits bits are i or
 	// more; dir[len(dir)-1] is len(slots).
 	dir     []uint32
@@ -29,20 +30,36 @@ type sortedIndex struct {
 	anyAdded atomic.Bool                       // added is not empty
 }
 
+// readBatch is how many entries readSortedIndex reads between two calls of
+// readSome: bbolt keeps about 50 in a page, so some 5 MB of its mapping.
+// Tests make it small.
+var readBatch = 1 << 16
+
 // indexSlot is a key, as two big-endian halves, and its entry.
 type indexSlot struct {
 	hi, lo uint64
 	entry  [entrySize]byte
 }
 
-// readSortedIndex reads the index bucket into memory. sizeHint is the
-// number of entries expected.
-func readSortedIndex(b *bolt.Bucket, sizeHint int) *sortedIndex {
-	ix := &sortedIndex{slots: make([]indexSlot, 0, sizeHint)}
+// readSortedIndex reads the index bucket into memory. maxEntries is the
+// most entries the bucket can hold; should it hold more, readSortedIndex
+// returns nil, and look-ups stay with bbolt. It calls readSome after every
+// readBatch entries: the pages of bbolt's mapping read so far need not
+// stay resident.
+func readSortedIndex(b *bolt.Bucket, maxEntries int, readSome func()) *sortedIndex {
+	ix := &sortedIndex{}
+	ix.slots, ix.free = allocSlots(maxEntries)
 	c := b.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		if len(k) != keySize || len(v) != entrySize {
 			continue // not a reply: lookup would not find it either
+		}
+		if len(ix.slots) == maxEntries {
+			ix.free()
+			return nil
+		}
+		if len(ix.slots)%readBatch == readBatch-1 {
+			readSome()
 		}
 		s := indexSlot{hi: binary.BigEndian.Uint64(k[:8]), lo: binary.BigEndian.Uint64(k[8:])}
 		copy(s.entry[:], v)

@@ -83,11 +83,27 @@ func TestSortedIndex(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var ix *sortedIndex
+			defer func(b int) { readBatch = b }(readBatch)
+			readBatch = 100
+			var ix, short *sortedIndex
+			reads := 0
 			db.View(func(tx *bolt.Tx) error {
-				ix = readSortedIndex(tx.Bucket(indexBucket), n/2)
+				ix = readSortedIndex(tx.Bucket(indexBucket), int(tx.Size()/minEntryBytes), func() { reads++ })
+				if n > 0 {
+					short = readSortedIndex(tx.Bucket(indexBucket), n-1, func() {})
+				}
 				return nil
 			})
+			if ix == nil {
+				t.Fatalf("readSortedIndex with the file's bound = nil")
+			}
+			defer ix.free()
+			if short != nil {
+				t.Errorf("readSortedIndex with room for %d of %d entries = %d slots, want nil", n-1, n, len(short.slots))
+			}
+			if want := n / readBatch; reads < want {
+				t.Errorf("readSome called %d times for %d entries, want %d or more", reads, n, want)
+			}
 			if got := ix.count(); got != n {
 				t.Errorf("count() = %d, want %d", got, n)
 			}
@@ -168,6 +184,8 @@ func TestStoreReadsIndexIntoMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	defer func(b int) { readBatch = b }(readBatch)
+	readBatch = 50 // bbolt's pages are let go many times while the index is read
 	for i := range n {
 		j := (i * 1543) % n
 		if i == minLookupsBeforeRead-1 && s.mem.Load() != nil {
