@@ -24,6 +24,9 @@ type Manifest struct {
 	Unknowns     transform.Unknowns        `json:"unknowns"`
 	Outputs      []OutputFile              `json:"outputs"`
 	Rejects      map[string]int            `json:"reject_reasons,omitempty"` // by column
+	// PeakRSSMB is the most memory the run had resident, once every data
+	// file was written (Linux only).
+	PeakRSSMB float64 `json:"peak_rss_mb,omitempty"`
 }
 
 // InputCounts are the counts of one input file: read = valid + rejected.

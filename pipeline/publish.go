@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -109,6 +110,7 @@ func (r *run) publish() (*Manifest, error) {
 		return nil, err
 	}
 	r.manifest.Outputs = append(r.manifest.Outputs, OutputFile{Name: FileRejects, Rows: r.rejects.Count()})
+	r.manifest.PeakRSSMB = math.Round(peakResidentMB()*10) / 10
 	if err := sinks.WriteJSONAtomic(filepath.Join(dir, FileManifest), r.manifest); err != nil {
 		return nil, err
 	}

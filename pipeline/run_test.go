@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -140,6 +141,9 @@ func TestSamplesEndToEnd(t *testing.T) {
 		}
 		if onDisk.Rows != m.Rows {
 			t.Errorf("manifest.json rows %+v, want %+v", onDisk.Rows, m.Rows)
+		}
+		if runtime.GOOS == "linux" && (onDisk.PeakRSSMB <= 0 || onDisk.PeakRSSMB > 4096) {
+			t.Errorf("manifest.json peak_rss_mb = %v, want the run's peak memory", onDisk.PeakRSSMB)
 		}
 		if _, err := os.Stat(filepath.Join(out, pipeline.FileSuccess)); err != nil {
 			t.Errorf("no _SUCCESS: %v", err)

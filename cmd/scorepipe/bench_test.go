@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"runtime"
 	"testing"
 	"time"
 )
@@ -55,20 +54,4 @@ func TestBenchSmall(t *testing.T) {
 			t.Errorf("billed %d, from the store %d; want 0 and 400", billed, stored)
 		}
 	})
-}
-
-func TestSampleHighWater(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("reads /proc")
-	}
-	done := make(chan struct{})
-	time.AfterFunc(50*time.Millisecond, func() { close(done) })
-	if got := sampleHighWater(os.Getpid(), done); got <= 0 {
-		t.Errorf("sampleHighWater(self) = %d KB, want > 0", got)
-	}
-	closed := make(chan struct{})
-	close(closed)
-	if got := sampleHighWater(1<<30, closed); got != 0 {
-		t.Errorf("sampleHighWater(no such process) = %d, want 0", got)
-	}
 }

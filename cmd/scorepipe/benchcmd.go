@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -200,61 +199,22 @@ func benchRun(ctx context.Context, endpoint, config, out string, extra ...string
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		return 0, 0, 0, err
-	}
-	done := make(chan struct{})
-	hwm := make(chan int64)
-	go func() { hwm <- sampleHighWater(cmd.Process.Pid, done) }()
-	err = cmd.Wait()
-	close(done)
-	rss = <-hwm
-	if err != nil {
+	if err := cmd.Run(); err != nil {
 		return 0, 0, 0, fmt.Errorf("%v: %s", err, stderr.String())
 	}
 	secs = time.Since(start).Seconds()
 	cpu = (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
+	// The run's own peak, from its manifest: getrusage's ru_maxrss would, on
+	// Linux, also count the memory of this process when it started the run,
+	// and reading the run's /proc status while it ran slowed it down.
+	var m pipeline.Manifest
+	if b, err := os.ReadFile(filepath.Join(out, pipeline.FileManifest)); err == nil && json.Unmarshal(b, &m) == nil {
+		rss = int64(m.PeakRSSMB * 1024)
+	}
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok && rss == 0 {
-		// No /proc: getrusage's figure, which on Linux would also count
-		// this process's memory at the time it started the child.
-		rss = ru.Maxrss
+		rss = ru.Maxrss // no /proc: an upper bound
 	}
 	return secs, cpu, rss, nil
-}
-
-// sampleHighWater reads the peak resident memory (VmHWM, KB) of process pid
-// from /proc every 20 ms until done is closed, and returns the last figure
-// read, 0 when there is none. Not getrusage: on Linux a child's ru_maxrss
-// starts from its parent's resident memory when it was started (the
-// memory of the exec'ing process is carried over), and bench's own memory,
-// after filling a large store, would be taken for the run's.
-func sampleHighWater(pid int, done <-chan struct{}) int64 {
-	path := fmt.Sprintf("/proc/%d/status", pid)
-	var peak int64
-	read := func() {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return
-		}
-		for _, line := range strings.Split(string(b), "\n") {
-			v, ok := strings.CutPrefix(line, "VmHWM:") // "VmHWM:   123456 kB"
-			if f := strings.Fields(v); ok && len(f) > 0 {
-				if kb, err := strconv.ParseInt(f[0], 10, 64); err == nil && kb > peak {
-					peak = kb
-				}
-			}
-		}
-	}
-	t := time.NewTicker(20 * time.Millisecond)
-	defer t.Stop()
-	for {
-		read()
-		select {
-		case <-done:
-			return peak
-		case <-t.C:
-		}
-	}
 }
 
 // exportForDuckDB writes replies.ndjson and the JRZQ9E2A tables.
