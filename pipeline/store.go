@@ -464,7 +464,7 @@ func (s *Store) lookup(key []byte) (entry [entrySize]byte, found bool, err error
 		if sh.tx == nil && !sh.written && s.mem.Load() == nil {
 			if tx, err := s.db.Begin(false); err == nil {
 				sh.tx, sh.index = tx, tx.Bucket(indexBucket)
-				sh.readIndexAfter = max(minLookupsBeforeRead, tx.Size()/indexBytesPerEntry/32)
+				sh.readIndexAfter = max(minLookupsBeforeRead, tx.Size()/minEntryBytes/32)
 			}
 		}
 		ok := sh.index != nil || s.mem.Load() != nil
@@ -484,14 +484,10 @@ func (s *Store) lookup(key []byte) (entry [entrySize]byte, found bool, err error
 }
 
 // A run reads the index into memory after minLookupsBeforeRead look-ups at
-// least, and after one for every 32 entries of the index: reading it costs
-// about as much as 32 look-ups in bbolt would save, and a run that looks
-// up a few replies in a large store leaves it be. The number of entries is
-// guessed from the size of the index file, indexBytesPerEntry a reply.
-const (
-	minLookupsBeforeRead = 1024
-	indexBytesPerEntry   = 64
-)
+// least, and after one for every 32 entries the index can hold: reading it
+// costs about as much as 32 look-ups in bbolt would save, and a run that
+// looks up a few replies in a large store leaves it be.
+const minLookupsBeforeRead = 1024
 
 // minEntryBytes is the least room an index entry takes in bbolt's file:
 // its key, its value and the 16 bytes bbolt keeps for each in a leaf page.

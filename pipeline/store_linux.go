@@ -8,10 +8,10 @@ import (
 )
 
 // releaseMappedIndex tells the kernel that the pages of the index file
-// mapped into memory need not stay resident: once the index is read into
-// memory, bbolt's mapping is touched again only to write, and its pages,
-// about 84 bytes a reply, would otherwise count in the run's memory until
-// the end. The mapping is shared and read-only, so the pages stay in the
+// mapped into memory need not stay resident: while and once the index is
+// read into memory, the pages read so far are not needed again but to
+// write, and they, about 84 bytes a reply, would otherwise count in the
+// run's memory until the end. The mapping is shared and read-only, so the pages stay in the
 // page cache and a later access reads them back. size is the length of the
 // mapped data (tx.Size()).
 func releaseMappedIndex(db *bolt.DB, size int64) {
