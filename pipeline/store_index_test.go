@@ -161,10 +161,6 @@ func TestSortedIndex(t *testing.T) {
 func TestStoreReadsIndexIntoMemory(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "replies.db")
 	secret := []byte("0123456789abcdef")
-	s, err := OpenStore(path, secret)
-	if err != nil {
-		t.Fatal(err)
-	}
 	const n = 3000
 	at := time.UnixMilli(1.7e12).UTC()
 	keys := indexKeys(n, rand.New(rand.NewPCG(1, 2)))
@@ -174,16 +170,7 @@ func TestStoreReadsIndexIntoMemory(t *testing.T) {
 		present[string(k)] = true
 		want[i] = tianyuan.Reply{Product: "JRZQ9E2A", TransactionID: fmt.Sprint("T", i), Data: fmt.Sprint("data ", i), ReceivedAt: at}
 	}
-	putAll(t, s, n, func(i int) []byte { return keys[i] }, want)
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	s, err = OpenStore(path, secret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := reopenedStore(t, path, secret, n, func(_ *Store, i int) []byte { return keys[i] }, want)
 	defer func(b int) { readBatch = b }(readBatch)
 	readBatch = 50 // bbolt's pages are let go many times while the index is read
 	for i := range n {
@@ -228,12 +215,12 @@ func TestStoreReadsIndexIntoMemory(t *testing.T) {
 		t.Errorf("Count() after two Puts, one of a kept key = %d, %v; want %d", got, err, n+1)
 	}
 	s.Close()
-	s, err = OpenStoreReadOnly(path, secret)
+	ro, err := OpenStoreReadOnly(path, secret)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	if got, err := s.Count(); err != nil || got != n+1 {
+	defer ro.Close()
+	if got, err := ro.Count(); err != nil || got != n+1 {
 		t.Errorf("bbolt's Count() = %d, %v; want %d", got, err, n+1)
 	}
 }

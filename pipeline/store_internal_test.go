@@ -345,12 +345,6 @@ func TestStoreKnowsItsSecret(t *testing.T) {
 // reply shares, and the window is read into again: the waiting call's
 // reply must be a copy of its own, unchanged.
 func TestWaitingCallGetsItsOwnReply(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "replies.db")
-	secret := []byte("0123456789abcdef")
-	s, err := OpenStore(path, secret)
-	if err != nil {
-		t.Fatal(err)
-	}
 	const n = 3000
 	at := time.UnixMilli(1.7e12).UTC()
 	params := make([]tianyuan.Params, n)
@@ -359,11 +353,8 @@ func TestWaitingCallGetsItsOwnReply(t *testing.T) {
 		params[i] = tianyuan.Params{"id_card": fmt.Sprint(i)}
 		want[i] = tianyuan.Reply{Product: "JRZQ9E2A", TransactionID: fmt.Sprint("T", i), Data: strings.Repeat(string(rune('A'+i%26)), 700), ReceivedAt: at}
 	}
-	putAll(t, s, n, func(i int) []byte { return s.keyOf(params[i]) }, want)
-	s.Close()
-	if s, err = OpenStore(path, secret); err != nil {
-		t.Fatal(err)
-	}
+	s := reopenedStore(t, filepath.Join(t.TempDir(), "replies.db"), []byte("0123456789abcdef"), n,
+		func(s *Store, i int) []byte { return s.keyOf(params[i]) }, want)
 	defer s.Close()
 
 	const j = 10
@@ -422,6 +413,24 @@ func TestWaitingCallGetsItsOwnReply(t *testing.T) {
 func (s *Store) keyOf(params tianyuan.Params) []byte {
 	key := s.Key("JRZQ9E2A", params)
 	return key[:]
+}
+
+// reopenedStore makes a store at path holding want[i] under key(s, i) for
+// every i below n, closes it and opens it again, as a rerun finds it.
+func reopenedStore(t *testing.T, path string, secret []byte, n int, key func(s *Store, i int) []byte, want []tianyuan.Reply) *Store {
+	t.Helper()
+	s, err := OpenStore(path, secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	putAll(t, s, n, func(i int) []byte { return key(s, i) }, want)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = OpenStore(path, secret); err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 // putAll stores want[i] under key(i) for every i below n, 50 at a time, as
