@@ -9,16 +9,18 @@ import (
 	"time"
 
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
+	"github.com/scorepipe/scorepipe/sinks"
 	"github.com/scorepipe/scorepipe/sources"
 	"github.com/scorepipe/scorepipe/transform"
 )
 
 // ExportReplies writes, for every valid input row of cfg that the reply
-// store answers for product, one JSON line: the applicant_key and the
-// decrypted payload's fields. It is what a data scientist holding the raw
-// replies would start from; the benchmark feeds it to other tools. It calls
-// nothing and returns the number of lines written.
-func ExportReplies(ctx context.Context, cfg *Config, env Env, product string, w io.Writer) (int, error) {
+// store answers for product, one JSON line: the applicant_key, the row's
+// values of the passed-through columns named in with, and the decrypted
+// payload's fields. It is what a data scientist holding the raw replies
+// would start from; the benchmark feeds it to other tools. It calls nothing
+// and returns the number of lines written.
+func ExportReplies(ctx context.Context, cfg *Config, env Env, product string, with []string, w io.Writer) (int, error) {
 	r, err := newRun(cfg, env)
 	if err != nil {
 		return 0, err
@@ -32,6 +34,13 @@ func ExportReplies(ctx context.Context, cfg *Config, env Env, product string, w 
 	}
 	if p == nil {
 		return 0, &ConfigError{Field: "products", Msg: product + " is not configured"}
+	}
+	withCols := make(map[int]string, len(with))
+	for _, name := range with {
+		if _, ok := cfg.Input.Passthrough[name]; !ok {
+			return 0, &ConfigError{Field: "input.passthrough", Msg: name + " is not passed through"}
+		}
+		withCols[r.schema.Index(name)] = name
 	}
 	store, err := OpenStoreReadOnly(cfg.CachePath(), env.Secret)
 	if err != nil || store == nil {
@@ -57,6 +66,11 @@ func ExportReplies(ctx context.Context, cfg *Config, env Env, product string, w 
 		}
 		key, _ := json.Marshal(it.key)
 		fields["applicant_key"] = key
+		for _, pv := range it.pass {
+			if name, ok := withCols[pv.col]; ok {
+				fields[name] = passJSON(r.schema[pv.col].Type, pv.v)
+			}
+		}
 		line, err := json.Marshal(fields)
 		if err != nil {
 			return err
@@ -69,4 +83,20 @@ func ExportReplies(ctx context.Context, cfg *Config, env Env, product string, w 
 		return n, err
 	}
 	return n, bw.Flush()
+}
+
+// passJSON is a passed-through value as JSON: dates as "2006-01-02".
+func passJSON(t sinks.Type, v sinks.Value) json.RawMessage {
+	var b []byte
+	switch t {
+	case sinks.Int64:
+		b, _ = json.Marshal(v.I)
+	case sinks.Float64:
+		b, _ = json.Marshal(v.F)
+	case sinks.Date:
+		b, _ = json.Marshal(time.Unix(v.I*86400, 0).UTC().Format(time.DateOnly))
+	default:
+		b, _ = json.Marshal(v.S)
+	}
+	return b
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -45,6 +46,33 @@ func TestBenchSmall(t *testing.T) {
 			}
 		})
 	}
+	t.Run("each exported reply names its application, for the join with the applicants", func(t *testing.T) {
+		applicants, err := os.ReadFile(filepath.Join(dir, "applicants.csv"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		replies, err := os.ReadFile(filepath.Join(dir, "replies.ndjson"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]bool{}
+		for line := range strings.Lines(string(replies)) {
+			var r struct {
+				ApplicationID string `json:"application_id"`
+				Key           string `json:"applicant_key"`
+			}
+			if err := json.Unmarshal([]byte(line), &r); err != nil {
+				t.Fatalf("%v: %s", err, line)
+			}
+			if r.ApplicationID == "" || r.Key == "" || seen[r.ApplicationID] || !strings.Contains(string(applicants), "\n"+r.ApplicationID+",") {
+				t.Fatalf("application_id %q, applicant_key %q: want a distinct application of applicants.csv and a key", r.ApplicationID, r.Key)
+			}
+			seen[r.ApplicationID] = true
+		}
+		if len(seen) != 400 {
+			t.Errorf("got %d applications, want 400", len(seen))
+		}
+	})
 	t.Run("a run by hand in the bench directory pays nothing", func(t *testing.T) {
 		out := filepath.Join(dir, "out-by-hand")
 		if b, err := command(ctx, []string{"SCOREPIPE_IDENTITY_SECRET="}, "run", "-c", filepath.Join(dir, "bench.yaml"), "-o", out).CombinedOutput(); err != nil {

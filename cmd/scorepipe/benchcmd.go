@@ -232,7 +232,7 @@ func exportForDuckDB(ctx context.Context, dir, config string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	n, err := pipeline.ExportReplies(ctx, cfg, pipeline.Env{Secret: []byte(benchSecret), Cipher: cipher}, "JRZQ9E2A", f)
+	n, err := pipeline.ExportReplies(ctx, cfg, pipeline.Env{Secret: []byte(benchSecret), Cipher: cipher}, "JRZQ9E2A", []string{"application_id"}, f)
 	if err != nil {
 		return n, err
 	}
