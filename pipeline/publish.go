@@ -15,13 +15,19 @@ import (
 	"github.com/scorepipe/scorepipe/sinks"
 )
 
-// openStore opens the reply store.
+// openStore opens the reply store and tells it about how many look-ups the
+// inputs will make, so that it can read its index into memory at once.
 func (r *run) openStore() error {
 	store, err := OpenStore(r.cfg.CachePath(), r.env.Secret)
 	if err != nil {
 		return err
 	}
 	r.store = store
+	rows := 0
+	for _, f := range r.files {
+		rows += f.rows
+	}
+	store.Expect(rows * len(r.prods)) // a look-up per product and row
 	return nil
 }
 

@@ -119,6 +119,7 @@ type productRun struct {
 
 type inputFile struct {
 	path     string
+	rows     int // about how many data rows it holds, or 0 if unknown
 	header   []string
 	identity map[string]int // canonical identity column → field index
 	columns  []int          // field index → schema column, or -1
@@ -233,9 +234,9 @@ func (r *run) openInputs() error {
 		if err != nil {
 			return err
 		}
-		header := rd.Header()
+		header, rows := rd.Header(), rd.EstimatedRows()
 		rd.Close()
-		f := inputFile{path: p, header: header, identity: map[string]int{}, counts: &InputCounts{File: p}}
+		f := inputFile{path: p, rows: rows, header: header, identity: map[string]int{}, counts: &InputCounts{File: p}}
 		for i, h := range header {
 			if isIdentityColumn(h) {
 				f.identity[h] = i

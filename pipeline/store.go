@@ -67,8 +67,10 @@ type Store struct {
 		// into memory (readIndex): about one in 32 of its entries.
 		readIndexAfter int64
 	}
-	lookups atomic.Int64                // look-ups through the shared transaction
-	mem     atomic.Pointer[sortedIndex] // the index in memory, once read
+	lookups   atomic.Int64                // look-ups through the shared transaction
+	mem       atomic.Pointer[sortedIndex] // the index in memory, once read
+	indexRead atomic.Bool                 // readIndex has begun: it reads once
+	reading   sync.WaitGroup              // a read of the index begun by Expect
 
 	ra struct { // the read-ahead window
 		sync.Mutex
@@ -303,6 +305,7 @@ func StoreHoldsReplies(path string) (bool, error) {
 // Close closes the store. Nothing may use it afterwards: the index in
 // memory and bbolt's mapping are unmapped.
 func (s *Store) Close() error {
+	s.reading.Wait()
 	s.endSharedRead()
 	if ix := s.mem.Swap(nil); ix != nil { // nothing looks up any more
 		ix.free()
@@ -459,19 +462,8 @@ func (s *Store) lookup(key []byte) (entry [entrySize]byte, found bool, err error
 	}
 	begin := !sh.written
 	sh.RUnlock()
-	if begin {
-		sh.Lock()
-		if sh.tx == nil && !sh.written && s.mem.Load() == nil {
-			if tx, err := s.db.Begin(false); err == nil {
-				sh.tx, sh.index = tx, tx.Bucket(indexBucket)
-				sh.readIndexAfter = max(minLookupsBeforeRead, tx.Size()/minEntryBytes/32)
-			}
-		}
-		ok := sh.index != nil || s.mem.Load() != nil
-		sh.Unlock()
-		if ok {
-			return s.lookup(key)
-		}
+	if begin && s.beginSharedRead() {
+		return s.lookup(key)
 	}
 	err = s.db.View(func(tx *bolt.Tx) error {
 		if v := tx.Bucket(indexBucket).Get(key); len(v) == entrySize {
@@ -494,22 +486,77 @@ const minLookupsBeforeRead = 1024
 // The file's size over it bounds the number of entries.
 const minEntryBytes = keySize + entrySize + 16
 
-// readIndex reads the index into memory and ends the shared read
-// transaction, unless a Put has begun: from then on the index in memory
-// would have to follow every commit.
-func (s *Store) readIndex() {
+// beginSharedRead begins the shared read transaction, unless a Put has
+// begun or the index is in memory, and reports whether look-ups can go
+// through either.
+func (s *Store) beginSharedRead() bool {
 	sh := &s.shared
 	sh.Lock()
 	defer sh.Unlock()
+	if sh.tx == nil && !sh.written && s.mem.Load() == nil {
+		if tx, err := s.db.Begin(false); err == nil {
+			sh.tx, sh.index = tx, tx.Bucket(indexBucket)
+			sh.readIndexAfter = max(minLookupsBeforeRead, tx.Size()/minEntryBytes/32)
+		}
+	}
+	return sh.index != nil || s.mem.Load() != nil
+}
+
+// Expect tells the store that about lookups look-ups are coming. When they
+// are as many as would make a run read the index into memory (see
+// minLookupsBeforeRead), it starts reading it now, beside the first
+// look-ups, instead of after them: look-ups in bbolt's file before it is
+// read cost up to ten times those in memory, most of them in page faults.
+func (s *Store) Expect(lookups int) {
+	if !s.beginSharedRead() {
+		return
+	}
+	sh := &s.shared
+	sh.RLock()
+	soon := sh.index != nil && int64(lookups) >= sh.readIndexAfter
+	sh.RUnlock()
+	if soon {
+		s.reading.Add(1)
+		go func() {
+			defer s.reading.Done()
+			s.readIndex()
+		}()
+	}
+}
+
+// readIndex reads the index into memory and ends the shared read
+// transaction, unless a Put has begun: from then on the index in memory
+// would have to follow every commit. It reads once; look-ups go on through
+// the shared transaction while it does.
+func (s *Store) readIndex() {
+	if !s.indexRead.CompareAndSwap(false, true) {
+		return
+	}
+	sh := &s.shared
+	sh.RLock()
 	if sh.written || sh.index == nil || s.mem.Load() != nil {
+		sh.RUnlock()
 		return
 	}
 	size := sh.tx.Size()
 	ix := readSortedIndex(sh.index, int(size/minEntryBytes), func() { releaseMappedIndex(s.db, size) })
+	if ix != nil {
+		// No Put has begun: it would first have ended the shared read,
+		// which waits for this read lock. So every Put from now on finds
+		// the index in memory and adds its entry there.
+		s.mem.Store(ix)
+	}
+	sh.RUnlock()
 	if ix == nil {
 		return
 	}
-	s.mem.Store(ix)
+	sh.Lock()
+	defer sh.Unlock()
+	if sh.written {
+		// A Put has ended the shared read since, and its commit may have
+		// moved bbolt's mapping: the pages are no longer ours to release.
+		return
+	}
 	_ = sh.tx.Rollback()
 	sh.tx, sh.index = nil, nil
 	releaseMappedIndex(s.db, size)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
 )
@@ -222,5 +223,85 @@ func TestStoreReadsIndexIntoMemory(t *testing.T) {
 	defer ro.Close()
 	if got, err := ro.Count(); err != nil || got != n+1 {
 		t.Errorf("bbolt's Count() = %d, %v; want %d", got, err, n+1)
+	}
+}
+
+// TestStoreExpect tells a reopened store how many look-ups are coming: when
+// they are enough, the index is read into memory before any look-up, while
+// look-ups and Puts go on beside the read, and Close waits for it.
+func TestStoreExpect(t *testing.T) {
+	const n = 3000
+	at := time.UnixMilli(1.7e12).UTC()
+	keys := indexKeys(n+200, rand.New(rand.NewPCG(3, 4)))
+	want := make([]tianyuan.Reply, n+200)
+	for i := range want {
+		want[i] = tianyuan.Reply{Product: "JRZQ9E2A", TransactionID: fmt.Sprint("T", i), Data: fmt.Sprint("data ", i), ReceivedAt: at}
+	}
+	tests := []struct {
+		name       string
+		expect     int
+		concurrent bool // look up every reply and put 200 new ones while the index may be read
+		closeNow   bool // close the store right after Expect
+		wantRead   bool // checked unless concurrent
+	}{
+		{"fewer look-ups than a read repays", minLookupsBeforeRead - 1, false, false, false},
+		{"enough look-ups: read before any", n, false, false, true},
+		{"read beside look-ups and Puts", n, true, false, false},
+		{"closed while reading", n, false, true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			defer func(b int) { readBatch = b }(readBatch)
+			readBatch = 50 // bbolt's pages are let go many times while the index is read
+			path := filepath.Join(t.TempDir(), "replies.db")
+			s := reopenedStore(t, path, []byte("0123456789abcdef"), n, func(_ *Store, i int) []byte { return keys[i] }, want)
+			s.Expect(tt.expect)
+			if tt.closeNow {
+				if err := s.Close(); err != nil {
+					t.Fatalf("Close() = %v", err)
+				}
+				return
+			}
+			defer s.Close()
+			puts := 0
+			if tt.concurrent {
+				puts = 200
+				var g errgroup.Group
+				g.SetLimit(8)
+				for i := range n + puts {
+					g.Go(func() error {
+						if i >= n {
+							return s.Put(keys[i], &want[i])
+						}
+						got, ok, err := s.Get(keys[i], time.Time{})
+						if err != nil || !ok || *got != want[i] {
+							return fmt.Errorf("reply %d: got %+v, %v, %v; want %+v", i, got, ok, err, want[i])
+						}
+						return nil
+					})
+				}
+				if err := g.Wait(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s.reading.Wait()
+			// Beside Puts, either may come first: a Put that begins before
+			// the read stops it, so only the answers are checked.
+			if got := s.mem.Load() != nil; !tt.concurrent && got != tt.wantRead {
+				t.Fatalf("index in memory: got %v, want %v", got, tt.wantRead)
+			}
+			if !tt.concurrent && s.lookups.Load() != 0 {
+				t.Errorf("got %d look-ups through bbolt, want 0", s.lookups.Load())
+			}
+			for i := range n + puts {
+				got, ok, err := s.Get(keys[i], time.Time{})
+				if err != nil || !ok || *got != want[i] {
+					t.Fatalf("reply %d: got %+v, %v, %v; want %+v", i, got, ok, err, want[i])
+				}
+			}
+			if got, err := s.Count(); err != nil || got != n+puts {
+				t.Errorf("Count() = %d, %v; want %d", got, err, n+puts)
+			}
+		})
 	}
 }

@@ -29,6 +29,11 @@ type csvReader struct {
 	header []string
 	blank  int
 	room   []string // for the fields of the next records: see newFields
+
+	// For EstimatedRows: the file's size, and the bytes and lines of the
+	// sample read to detect the encoding.
+	size                     int64
+	sampleBytes, sampleLines int
 }
 
 // fieldsPerAlloc is how many records' fields newFields allocates at once.
@@ -59,6 +64,9 @@ func openCSV(path string, opts Options) (Reader, error) {
 		return nil, err
 	}
 	rd.f = f
+	if info, err := f.Stat(); err == nil {
+		rd.size = info.Size()
+	}
 	return rd, nil
 }
 
@@ -68,6 +76,7 @@ func newCSV(path string, in io.Reader, opts Options) (*csvReader, error) {
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
 		return nil, &FileError{path, err}
 	}
+	sampleBytes, sampleLines := len(sample), bytes.Count(sample, []byte{'\n'})
 	var text io.Reader = br
 	enc := strings.ToLower(strings.ReplaceAll(opts.Encoding, "_", "-"))
 	if enc == "" {
@@ -110,7 +119,7 @@ func newCSV(path string, in io.Reader, opts Options) (*csvReader, error) {
 		return nil, &FileError{path, err}
 	}
 	r.FieldsPerRecord = len(names)
-	return &csvReader{file: path, r: r, header: names}, nil
+	return &csvReader{file: path, r: r, header: names, sampleBytes: sampleBytes, sampleLines: sampleLines}, nil
 }
 
 // detectEncoding tells UTF-8 (with or without BOM) from GB18030/GBK. complete
@@ -197,6 +206,20 @@ func delimiter(configured string, sample []byte) (rune, error) {
 
 func (c *csvReader) Header() []string { return c.header }
 func (c *csvReader) Blank() int       { return c.blank }
+
+// EstimatedRows scales the lines of the sample read to detect the encoding
+// to the file's size: exact for a file shorter than the sample, but for
+// line breaks inside quotes and a last line without one.
+func (c *csvReader) EstimatedRows() int {
+	lines := float64(c.sampleLines)
+	if c.sampleBytes >= sniffSize {
+		if c.size <= 0 {
+			return 0
+		}
+		lines = float64(c.size) * lines / float64(c.sampleBytes)
+	}
+	return max(0, int(lines+0.5)-1) // less the header
+}
 
 func (c *csvReader) Read() (Record, error) {
 	for {

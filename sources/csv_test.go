@@ -548,3 +548,44 @@ func FuzzCSV(f *testing.F) {
 		}
 	})
 }
+
+// TestCSVEstimatedRows checks the estimate a run uses to decide how to read
+// the reply store: exact for a small file, within a few per cent for a
+// large one whose rows look like its first ones, in either encoding.
+func TestCSVEstimatedRows(t *testing.T) {
+	rowsOf := func(n int, row func(i int) string) string {
+		var b strings.Builder
+		b.WriteString("姓名,身份证号,手机号\n")
+		for i := range n {
+			b.WriteString(row(i))
+		}
+		return b.String()
+	}
+	usual := func(i int) string { return fmt.Sprintf("张三%d,%s,13800138000\n", i, id1) }
+	tests := []struct {
+		name     string
+		data     []byte
+		min, max int
+	}{
+		{"header only", []byte("姓名,身份证号,手机号\n"), 0, 0},
+		{"three rows", []byte(rowsOf(3, usual)), 3, 3},
+		{"three rows, no last line break", []byte(strings.TrimSuffix(rowsOf(3, usual), "\n")), 2, 3},
+		{"100,000 rows", []byte(rowsOf(100_000, usual)), 95_000, 105_000},
+		{"100,000 rows in GBK", gbk(t, rowsOf(100_000, usual)), 95_000, 105_000},
+		{"100,000 rows with varying names", []byte(rowsOf(100_000, func(i int) string {
+			return fmt.Sprintf("%s%d,%s,13800138000\n", strings.Repeat("张", 1+i%7), i, id1)
+		})), 95_000, 105_000},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rd, err := sources.Open(csvTestFile(t, "in.csv", tt.data), sources.Options{})
+			if err != nil {
+				t.Fatalf("Open() = %v", err)
+			}
+			defer rd.Close()
+			if got := rd.EstimatedRows(); got < tt.min || got > tt.max {
+				t.Errorf("EstimatedRows() = %d, want %d to %d", got, tt.min, tt.max)
+			}
+		})
+	}
+}

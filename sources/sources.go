@@ -32,11 +32,14 @@ func (r *Record) IsNumeric(i int) bool {
 // one. A row that cannot be used as a whole (wrong number of fields) comes
 // back as a *RowError carrying the row's file and number; reading can go on.
 // Any other error ends the file. Rows whose fields are all blank are skipped
-// and counted by Blank. Close releases the file.
+// and counted by Blank. EstimatedRows tells, before reading, about how many
+// data rows the file holds, or 0 when it cannot tell cheaply. Close releases
+// the file.
 type Reader interface {
 	Header() []string
 	Read() (Record, error)
 	Blank() int
+	EstimatedRows() int
 	Close() error
 }
 

@@ -92,6 +92,9 @@ func contains(list []string, s string) bool {
 func (x *xlsxReader) Header() []string { return x.header }
 func (x *xlsxReader) Blank() int       { return x.blank }
 
+// EstimatedRows is 0: the sheet's size is only known once it is read.
+func (x *xlsxReader) EstimatedRows() int { return 0 }
+
 func (x *xlsxReader) Read() (Record, error) {
 	for x.rows.Next() {
 		x.row++
