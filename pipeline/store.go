@@ -434,10 +434,11 @@ func (s *Store) get(key []byte, notBefore time.Time, share bool) (*tianyuan.Repl
 }
 
 // lookup returns the index entry of key: from the index in memory once it
-// is read, else through the shared read transaction while nothing has been
-// written, else through a transaction of its own.
+// is read (and until it is stale), else through the shared read
+// transaction while nothing has been written, else through a transaction of
+// its own.
 func (s *Store) lookup(key []byte) (entry [entrySize]byte, found bool, err error) {
-	if ix := s.mem.Load(); ix != nil {
+	if ix := s.mem.Load(); ix != nil && !ix.stale.Load() {
 		entry, found = ix.find(key)
 		return entry, found, nil
 	}
@@ -626,7 +627,7 @@ func (s *Store) syncLog(upTo int64) error {
 
 // Count returns how many replies the store holds.
 func (s *Store) Count() (int, error) {
-	if ix := s.mem.Load(); ix != nil {
+	if ix := s.mem.Load(); ix != nil && !ix.stale.Load() {
 		return ix.count(), nil
 	}
 	n := 0

@@ -28,7 +28,17 @@ type sortedIndex struct {
 	added    map[[keySize]byte][entrySize]byte // entries put since it was read
 	new      int                               // keys of added not in slots
 	anyAdded atomic.Bool                       // added is not empty
+	// stale says more keys were put since the read than added keeps: the
+	// index no longer answers, and look-ups go to bbolt again.
+	stale atomic.Bool
 }
+
+// maxAdded is how many keys put since the read the index keeps. A run
+// that pays for many replies after reading the index (a large input, most
+// of it new, or older than cache.reuse_within) would otherwise grow added
+// by some 50 bytes a reply; past maxAdded, look-ups go back to bbolt, whose
+// cost no longer matters beside the vendor's. Tests make it small.
+var maxAdded = 1 << 16
 
 // readBatch is how many entries readSortedIndex reads between two calls of
 // readSome: bbolt keeps about 50 in a page, so some 5 MB of its mapping.
@@ -112,15 +122,24 @@ func (ix *sortedIndex) findSorted(key []byte) (entry [entrySize]byte, found bool
 	return entry, false
 }
 
-// add records an entry put in the store since the index was read.
+// add records an entry put in the store since the index was read, or, past
+// maxAdded keys, makes the index stale.
 func (ix *sortedIndex) add(key []byte, entry [entrySize]byte) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
+	if ix.stale.Load() {
+		return
+	}
 	if ix.added == nil {
 		ix.added = map[[keySize]byte][entrySize]byte{}
 	}
 	k := [keySize]byte(key)
 	if _, again := ix.added[k]; !again {
+		if len(ix.added) >= maxAdded {
+			ix.stale.Store(true)
+			ix.added = nil
+			return
+		}
 		if _, kept := ix.findSorted(key); !kept {
 			ix.new++
 		}

@@ -305,3 +305,59 @@ func TestStoreExpect(t *testing.T) {
 		})
 	}
 }
+
+// TestStoreIndexGoesStale puts more new replies after the index was read
+// than it keeps beside it: it stops answering, look-ups go to bbolt, and
+// every answer, the overwritten ones too, and the count stay right.
+func TestStoreIndexGoesStale(t *testing.T) {
+	defer func(m int) { maxAdded = m }(maxAdded)
+	maxAdded = 10
+	const n, puts = 3000, 25
+	at := time.UnixMilli(1.7e12).UTC()
+	keys := indexKeys(n+puts, rand.New(rand.NewPCG(5, 6)))
+	want := make([]tianyuan.Reply, n+puts)
+	for i := range want {
+		want[i] = tianyuan.Reply{Product: "JRZQ9E2A", TransactionID: fmt.Sprint("T", i), Data: fmt.Sprint("data ", i), ReceivedAt: at}
+	}
+	s := reopenedStore(t, filepath.Join(t.TempDir(), "replies.db"), []byte("0123456789abcdef"), n, func(_ *Store, i int) []byte { return keys[i] }, want)
+	defer s.Close()
+	s.Expect(n)
+	s.reading.Wait()
+	ix := s.mem.Load()
+	if ix == nil {
+		t.Fatal("the index was not read")
+	}
+	// Overwrite five kept replies, then put new ones, checking all the way.
+	order := []int{0, 1, 2, 3, 4}
+	for i := n; i < n+puts; i++ {
+		order = append(order, i)
+	}
+	for step, i := range order {
+		want[i] = tianyuan.Reply{Product: "JRZQ9E2A", TransactionID: fmt.Sprint("T-new", i), Data: fmt.Sprint("new ", i), ReceivedAt: at.Add(time.Hour)}
+		if err := s.Put(keys[i], &want[i]); err != nil {
+			t.Fatal(err)
+		}
+		if got, wantStale := ix.stale.Load(), step+1 > maxAdded; got != wantStale {
+			t.Fatalf("after %d Puts: stale %v, want %v", step+1, got, wantStale)
+		}
+		for _, j := range []int{i, 0, 7, n - 1} {
+			if got, ok, err := s.Get(keys[j], time.Time{}); err != nil || !ok || *got != want[j] {
+				t.Fatalf("after %d Puts, reply %d: got %+v, %v, %v; want %+v", step+1, j, got, ok, err, want[j])
+			}
+		}
+	}
+	ix.mu.RLock()
+	kept := len(ix.added)
+	ix.mu.RUnlock()
+	if kept != 0 {
+		t.Errorf("a stale index keeps %d added keys, want 0", kept)
+	}
+	for i := range want {
+		if got, ok, err := s.Get(keys[i], time.Time{}); err != nil || !ok || *got != want[i] {
+			t.Fatalf("reply %d: got %+v, %v, %v; want %+v", i, got, ok, err, want[i])
+		}
+	}
+	if got, err := s.Count(); err != nil || got != n+puts {
+		t.Errorf("Count() = %d, %v; want %d", got, err, n+puts)
+	}
+}
