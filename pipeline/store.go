@@ -63,8 +63,9 @@ type Store struct {
 		index   *bolt.Bucket // of tx
 		cursors sync.Pool    // of *bolt.Cursor: a Get makes one and grows its stack every time
 		written bool         // a Put has begun: no more sharing
-		// Once this many look-ups went through it, the index is read
-		// into memory (readIndex): about one in 32 of its entries.
+		// Once this many look-ups went through it, or Expect says this
+		// many are coming, the index is read into memory (readIndex):
+		// about one in 32 of its entries.
 		readIndexAfter int64
 	}
 	lookups   atomic.Int64                // look-ups through the shared transaction
@@ -477,9 +478,10 @@ func (s *Store) lookup(key []byte) (entry [entrySize]byte, found bool, err error
 }
 
 // A run reads the index into memory after minLookupsBeforeRead look-ups at
-// least, and after one for every 32 entries the index can hold: reading it
-// costs about as much as 32 look-ups in bbolt would save, and a run that
-// looks up a few replies in a large store leaves it be.
+// least, and after one for every 32 entries the index can hold, or at once
+// when Expect says as many are coming: reading it costs about as much as 32
+// look-ups in bbolt would save, and a run that looks up a few replies in a
+// large store leaves it be.
 const minLookupsBeforeRead = 1024
 
 // minEntryBytes is the least room an index entry takes in bbolt's file:
@@ -507,7 +509,7 @@ func (s *Store) beginSharedRead() bool {
 // are as many as would make a run read the index into memory (see
 // minLookupsBeforeRead), it starts reading it now, beside the first
 // look-ups, instead of after them: look-ups in bbolt's file before it is
-// read cost up to ten times those in memory, most of them in page faults.
+// read cost many times those in memory, most of it in page faults.
 func (s *Store) Expect(lookups int) {
 	if !s.beginSharedRead() {
 		return

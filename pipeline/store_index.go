@@ -27,7 +27,7 @@ type sortedIndex struct {
 	mu       sync.RWMutex
 	added    map[[keySize]byte][entrySize]byte // entries put since it was read
 	new      int                               // keys of added not in slots
-	anyAdded atomic.Bool                       // added is not empty
+	anyAdded atomic.Bool                       // something was added: find locks to look in added
 	// stale says more keys were put since the read than added keeps: the
 	// index no longer answers, and look-ups go to bbolt again.
 	stale atomic.Bool
