@@ -165,7 +165,7 @@ func TestCallReplies(t *testing.T) {
 		wantRetry time.Duration // HTTPError.RetryAfter
 		reason    string        // ProtocolError.Reason contains
 		class     Class
-		again     bool // Retry(err, 1)
+		again     bool // what a new Retrier says
 	}{
 		{name: "envelope", status: 200, body: `{"code":0,"message":"成功","transaction_id":"t1","data":"QUJD"}`, wantData: "QUJD", wantShape: ShapeEnvelope, wantTx: "t1"},
 		{name: "envelope with spaces and BOM", status: 200, body: "\uFEFF { \"code\" : 0 , \"data\" : \"QUJD\" }\n", wantData: "QUJD", wantShape: ShapeEnvelope},
@@ -241,8 +241,8 @@ func TestCallReplies(t *testing.T) {
 			if got := p.Classify(err); got != tt.class {
 				t.Errorf("Classify = %v, want %v (err %v)", got, tt.class, err)
 			}
-			if got := p.Retry(err, 1); got != tt.again {
-				t.Errorf("Retry(err, 1) = %v, want %v", got, tt.again)
+			if got := p.Retrier()(err); got != tt.again {
+				t.Errorf("Retrier()(err) = %v, want %v", got, tt.again)
 			}
 			if got, want := PossiblyBilled(err), tt.want == "protocol"; got != want {
 				t.Errorf("PossiblyBilled = %v, want %v", got, want)
@@ -313,28 +313,36 @@ func TestCallReplies(t *testing.T) {
 	}
 }
 
-// TestRetryOnlyOnceForBodiesThatAreNotJSON: a body that is not JSON may
-// be a gateway's page and is tried once more; a second one is final.
-func TestRetryOnlyOnceForBodiesThatAreNotJSON(t *testing.T) {
-	p := DefaultCodePolicy()
+// TestRetrier: a body that is not JSON may be a gateway's page and is
+// tried once more in a call, wherever it comes among the attempts; a second
+// one, or a body of valid JSON not understood, ends the call; transient
+// faults are retried as often as the caller allows.
+func TestRetrier(t *testing.T) {
+	notJSON := &ProtocolError{NotJSON: true}
+	malformed := &ProtocolError{}
+	busy := &HTTPError{StatusCode: 503}
 	tests := []struct {
 		name string
-		err  error
-		want []bool // Retry(err, 1), Retry(err, 2), Retry(err, 3)
+		errs []error
+		want []bool // after each error in turn
 	}{
-		{"not JSON", &ProtocolError{NotJSON: true}, []bool{true, false, false}},
-		{"valid JSON not understood", &ProtocolError{}, []bool{false, false, false}},
-		{"wrapped not JSON", fmt.Errorf("row 2: %w", &ProtocolError{NotJSON: true}), []bool{true, false, false}},
-		{"transient", &HTTPError{StatusCode: 503}, []bool{true, true, true}},
-		{"redirect", &RedirectError{StatusCode: 307}, []bool{false, false, false}},
-		{"fatal code", &CodeError{Code: 1007}, []bool{false, false, false}},
-		{"nil", nil, []bool{false, false, false}},
+		{"not JSON twice", []error{notJSON, notJSON}, []bool{true, false}},
+		{"not JSON after transient faults", []error{busy, busy, notJSON, busy, notJSON}, []bool{true, true, true, true, false}},
+		{"wrapped not JSON", []error{fmt.Errorf("row 2: %w", notJSON), notJSON}, []bool{true, false}},
+		{"valid JSON not understood", []error{malformed}, []bool{false}},
+		{"malformed after not JSON", []error{notJSON, malformed}, []bool{true, false}},
+		{"transient", []error{busy, busy, busy, &CodeError{Code: 1001}}, []bool{true, true, true, true}},
+		{"redirect", []error{&RedirectError{StatusCode: 307}}, []bool{false}},
+		{"fatal code", []error{&CodeError{Code: 1007}}, []bool{false}},
+		{"row failure", []error{&CodeError{Code: 2001}}, []bool{false}},
+		{"nil", []error{nil}, []bool{false}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for i, want := range tt.want {
-				if got := p.Retry(tt.err, i+1); got != want {
-					t.Errorf("Retry(err, %d) = %v, want %v", i+1, got, want)
+			again := DefaultCodePolicy().Retrier()
+			for i, err := range tt.errs {
+				if got := again(err); got != tt.want[i] {
+					t.Errorf("after error %d (%v): again = %v, want %v", i+1, err, got, tt.want[i])
 				}
 			}
 		})

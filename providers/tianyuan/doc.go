@@ -31,7 +31,7 @@
 // [*CodeError] (a readable reply with a non-zero code) and wrapped transport
 // errors. [CodePolicy.Classify] sorts any of them into a [Class] that tells
 // the caller whether to retry, stop the run, fail the row or record "no
-// record", and [CodePolicy.Retry] whether one more attempt is worth it.
+// record", and [CodePolicy.Retrier] whether one more attempt is worth it.
 //
 // No error message of this package contains request parameters, the key or
 // a piece of a reply's contents; the vendor's own message is kept, made

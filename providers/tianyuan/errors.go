@@ -81,7 +81,7 @@ type ProtocolError struct {
 	Reason string
 	// NotJSON is set when the body was not JSON at all (empty, an HTML
 	// page from a gateway, cut short): one more attempt may get a real
-	// answer (see [CodePolicy.Retry]). A body of valid JSON that cannot
+	// answer (see [CodePolicy.Retrier]). A body of valid JSON that cannot
 	// be understood will not change on retry.
 	NotJSON bool
 	// Message and TransactionID are the vendor's, when the body had them.
@@ -190,7 +190,7 @@ const (
 	// Unreadable: a reply arrived but cannot be understood, and the
 	// vendor may have billed it. The row fails; the call is not retried,
 	// except once for a body that was not JSON at all (see
-	// [CodePolicy.Retry]): a malformed answer will not change on retry,
+	// [CodePolicy.Retrier]): a malformed answer will not change on retry,
 	// and each attempt may be paid for.
 	Unreadable
 )
@@ -320,21 +320,26 @@ func (p CodePolicy) Classify(err error) Class {
 	return RowFailure
 }
 
-// Retry reports whether a call whose attempt-th attempt (counting from 1)
-// failed with err is worth another attempt, by the error alone (a caller's
-// own cap on attempts still applies): a Retryable error is; an Unreadable
-// reply only after the first attempt, and only when its body was not JSON
-// at all ([ProtocolError.NotJSON]: a gateway's page, a body cut short);
-// nothing else is.
-func (p CodePolicy) Retry(err error, attempt int) bool {
-	switch p.Classify(err) {
-	case Retryable:
-		return true
-	case Unreadable:
-		var pe *ProtocolError
-		return attempt <= 1 && errors.As(err, &pe) && pe.NotJSON
+// Retrier returns what decides, for one call, whether another attempt is
+// worth it after each failed one, by the errors alone (a caller's own cap
+// on attempts still applies): after a Retryable error, yes; after an
+// Unreadable reply whose body was not JSON at all ([ProtocolError.NotJSON]:
+// a gateway's page, a body cut short), once per call; after anything else,
+// no. A malformed answer will not change on retry, and each attempt may be
+// billed.
+func (p CodePolicy) Retrier() func(err error) bool {
+	unreadable := 0
+	return func(err error) bool {
+		switch p.Classify(err) {
+		case Retryable:
+			return true
+		case Unreadable:
+			unreadable++
+			var pe *ProtocolError
+			return unreadable <= 1 && errors.As(err, &pe) && pe.NotJSON
+		}
+		return false
 	}
-	return false
 }
 
 // sanitize makes the first limit bytes of b printable on one line: invalid
