@@ -281,7 +281,7 @@ func redirectTarget(from *url.URL, location string) string {
 		return ""
 	}
 	u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
-	return printable([]byte(u.String()), 200)
+	return sanitize([]byte(u.String()), 200)
 }
 
 func validProduct(p string) bool {
@@ -335,7 +335,8 @@ type body struct {
 //   - a non-zero integer "code": an envelope with an error code, whatever
 //     else the body holds ("data" is then ignored);
 //   - "responses": the plain shape, whose "responses" must be a list, and
-//     whose "code", if any, is 0;
+//     whose "code", if any, is 0 (beside a code, "responses": null counts
+//     as absent);
 //   - an integer "code" 0: an envelope, whose "data" must be absent, null
 //     or a string;
 //   - neither: an error.
@@ -377,7 +378,7 @@ func parseBody(data []byte) (body, *ProtocolError) {
 	switch {
 	case hasCode && b.code != CodeOK:
 		b.shape = ShapeEnvelope
-	case hasResponses:
+	case hasResponses && !(hasCode && string(rawResponses) == "null"):
 		b.shape = ShapePlain
 		if rawResponses[0] != '[' {
 			return fail(`"responses" is %s, not a list`, jsonKind(rawResponses))

@@ -179,6 +179,7 @@ func TestCallReplies(t *testing.T) {
 		{name: "plain, empty list", status: 200, body: `{"responses":[]}`, wantShape: ShapePlain},
 		{name: "plain with code 0 and a transaction id", status: 200, body: `{"code":0,"message":"成功","transaction_id":"t7","responses":[]}`, wantShape: ShapePlain, wantTx: "t7"},
 		{name: "plain beside data: responses decide", status: 200, body: `{"responses":[],"data":"QUJD"}`, wantShape: ShapePlain},
+		{name: "envelope with responses null", status: 200, body: `{"code":0,"data":"QUJD","responses":null}`, wantData: "QUJD", wantShape: ShapeEnvelope},
 
 		{name: "1007", status: 200, body: `{"code":1007,"message":"余额不足","transaction_id":"t2"}`, want: "code", wantCode: 1007, wantShape: ShapeEnvelope, wantTx: "t2", class: Fatal},
 		{name: "1001", status: 200, body: `{"code":1001}`, want: "code", wantCode: 1001, wantShape: ShapeEnvelope, class: Retryable, again: true},
