@@ -240,6 +240,8 @@ func (c *Client) reply(product string, status int, retryAfter string, data []byt
 		he := &HTTPError{Product: product, StatusCode: status, RetryAfter: parseRetryAfter(retryAfter, received)}
 		if err == nil {
 			he.Code, he.Message, he.TransactionID = b.code, b.message, b.transactionID
+		} else {
+			he.Message, he.TransactionID = err.Message, err.TransactionID
 		}
 		return nil, he
 	}

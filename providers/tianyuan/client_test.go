@@ -224,6 +224,7 @@ func TestCallReplies(t *testing.T) {
 		{name: "429 with Retry-After date", status: 429, header: map[string]string{"Retry-After": now.Add(30 * time.Second).Format(http.TimeFormat)}, want: "http", wantRetry: 30 * time.Second, class: Retryable, again: true},
 		{name: "429 with Retry-After in the past", status: 429, header: map[string]string{"Retry-After": now.Add(-time.Hour).Format(http.TimeFormat)}, want: "http", class: Retryable, again: true},
 		{name: "404", status: 404, body: "not found", want: "http", class: Fatal},
+		{name: "401 with a message and no code", status: 401, body: `{"message":"未授权","transaction_id":"t4"}`, want: "http", wantTx: "t4", class: Fatal},
 		{name: "413", status: 413, want: "http", class: RowFailure},
 	}
 	for _, tt := range tests {
@@ -269,7 +270,7 @@ func TestCallReplies(t *testing.T) {
 				if !errors.As(err, &he) {
 					t.Fatalf("err = %v, want *HTTPError", err)
 				}
-				if he.StatusCode != tt.status || he.RetryAfter != tt.wantRetry || he.Code != tt.wantCode {
+				if he.StatusCode != tt.status || he.RetryAfter != tt.wantRetry || he.Code != tt.wantCode || he.TransactionID != tt.wantTx {
 					t.Errorf("HTTPError = %+v, want status %d retry %v code %d", he, tt.status, tt.wantRetry, tt.wantCode)
 				}
 				if tt.wantCode != 0 && !strings.Contains(err.Error(), fmt.Sprint(tt.wantCode)) {

@@ -23,8 +23,9 @@ type HTTPError struct {
 	// RetryAfter is the server's Retry-After (seconds or an HTTP date),
 	// 0 when absent or already past.
 	RetryAfter time.Duration
-	// Code, Message and TransactionID are the vendor's, when the body was
-	// an envelope with a non-zero code (Code is 0 otherwise).
+	// Code is the vendor's when the body was an envelope with a non-zero
+	// code (0 otherwise); Message and TransactionID when the body was a
+	// JSON object that had them.
 	Code          int
 	Message       string
 	TransactionID string
