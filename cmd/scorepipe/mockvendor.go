@@ -33,7 +33,12 @@ func newMockVendorCommand(g *globalFlags) *cobra.Command {
 enforces it (Access-Id, encryption, timestamp, parameters), with deterministic
 synthetic replies per applicant. It accepts the credentials in
 SCOREPIPE_ACCESS_ID / SCOREPIPE_ACCESS_KEY when set, else prints demo ones.
-Point a run at it with SCOREPIPE_ENDPOINT=http://ADDR.`,
+Point a run at it with SCOREPIPE_ENDPOINT=http://ADDR.
+
+Flags make it answer in any reply shape the vendor's documents allow (COMBTY11
+plain or enveloped, data as a JSON string, message and transaction_id absent,
+null or numbers, empty factors, failed sub-products) and inject faults (HTTP
+errors, codes, bodies no client can read, oversized bodies, redirects).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := g.logger()
@@ -82,7 +87,7 @@ Point a run at it with SCOREPIPE_ENDPOINT=http://ADDR.`,
 	cmd.Flags().DurationVar(&latency, "latency", 0, "latency added to every reply")
 	cmd.Flags().Float64Var(&faults.HTTP503, "fail-503", 0, "share of requests answered HTTP 503")
 	cmd.Flags().Float64Var(&faults.HTTP429, "fail-429", 0, "share of requests answered HTTP 429 with Retry-After")
-	cmd.Flags().Float64Var(&faults.Garbage, "fail-garbage", 0, "share of requests answered with an unreadable body")
+	cmd.Flags().Float64Var(&faults.Garbage, "fail-garbage", 0, "share of requests answered HTTP 200 with an HTML page (not JSON)")
 	cmd.Flags().Float64Var(&faults.Code1001, "fail-1001", 0, "share of requests answered with code 1001")
 	cmd.Flags().Float64Var(&faults.Stall, "stall", 0, "share of requests that stall for --stall-for")
 	cmd.Flags().DurationVar(&faults.StallFor, "stall-for", 30*time.Second, "how long a stalled request stalls")
