@@ -239,14 +239,16 @@ func (v *Vendor) Requests(product string) int64 {
 	return v.requests[product]
 }
 
-// Billed counts the code-0 replies sent for product.
+// Billed counts the calls billed for product: the code-0 replies sent,
+// and the answers of Faults.Malformed, HTTP500Code0 and Oversized, sent
+// after billing.
 func (v *Vendor) Billed(product string) int64 {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	return v.billed[product]
 }
 
-// BilledFor counts the code-0 replies sent for product and one id_card.
+// BilledFor is Billed for one id_card.
 func (v *Vendor) BilledFor(product, idCard string) int64 {
 	v.mu.Lock()
 	defer v.mu.Unlock()
