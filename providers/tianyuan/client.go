@@ -372,7 +372,10 @@ func parseBody(data []byte) (body, *ProtocolError) {
 	if hasCode {
 		code, err := strconv.ParseInt(string(rawCode), 10, 32)
 		if err != nil {
-			return fail(`"code" is %s, not an integer`, jsonKind(rawCode))
+			if kind := jsonKind(rawCode); kind != "a number" {
+				return fail(`"code" is %s, not an integer`, kind)
+			}
+			return fail(`"code" is a number but not an integer of 32 bits`)
 		}
 		b.code = int(code)
 	}

@@ -750,7 +750,7 @@ func TestClassAndCodeText(t *testing.T) {
 // reasonForms are the only forms a ProtocolError's reason takes for a 2xx
 // body: words, field names and JSON kinds, never a piece of the body.
 var reasonForms = regexp.MustCompile(`^(the body is empty|the body is not JSON|the body is (an array|a string|a boolean|null|a number), not a JSON object|` +
-	`"code" is (an object|an array|a string|a boolean|null|a number), not an integer|` +
+	`"code" is (an object|an array|a string|a boolean|null), not an integer|"code" is a number but not an integer of 32 bits|` +
 	`"responses" is (an object|a string|a boolean|null|a number), not a list|` +
 	`"data" is (an object|an array|a boolean|a number), not an encrypted string|` +
 	`the body holds neither "code" nor "responses")$`)
