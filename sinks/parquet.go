@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/apache/arrow/go/v17/parquet"
 	"github.com/apache/arrow/go/v17/parquet/compress"
+	"github.com/apache/arrow/go/v17/parquet/file"
 	"github.com/apache/arrow/go/v17/parquet/metadata"
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
 	"github.com/apache/arrow/go/v17/parquet/schema"
@@ -32,10 +33,8 @@ type ParquetOptions struct {
 	Metadata map[string]string
 }
 
-// Parquet writes rows to a Parquet file through the page writer and the
-// metadata builders of arrow's parquet/file package, encoding the pages
-// itself (parquetWriter) with the bytes arrow's column writers would
-// write: every column is nullable, strings are
+// Parquet writes rows to a Parquet file through the column writers of
+// arrow's parquet/file package: every column is nullable, strings are
 // UTF-8, timestamps are milliseconds adjusted to UTC, pages are compressed
 // with zstd at its fastest level, and the Arrow schema (with the column
 // descriptions as field metadata "description") is stored in the file, as
@@ -56,10 +55,10 @@ type Parquet struct {
 	mem       memory.Allocator
 	pqschema  *schema.Schema
 	meta      metadata.KeyValueMetadata
-	fw        *parquetWriter // created with the first row group
-	dict      []bool         // columns dictionary-encoded, decided by the first row group
-	cur       *parquetGroup  // the rows not yet written; nil once finished
-	made      int            // row groups allocated, two at most
+	fw        *file.Writer  // created with the first row group
+	dict      []bool        // columns dictionary-encoded, decided by the first row group
+	cur       *parquetGroup // the rows not yet written; nil once finished
+	made      int           // row groups allocated, two at most
 	groupRows int
 	done      bool
 	err       error // sticky: the file can no longer be completed
@@ -154,7 +153,7 @@ var (
 
 // newWriter starts the Parquet file, with dictionary encoding for the
 // columns p.dict says.
-func (p *Parquet) newWriter() (*parquetWriter, error) {
+func (p *Parquet) newWriter() *file.Writer {
 	wopts := []parquet.WriterProperty{
 		parquet.WithAllocator(p.mem),
 		// zstd's fastest level takes a fifth less CPU per row than its
@@ -172,7 +171,7 @@ func (p *Parquet) newWriter() (*parquetWriter, error) {
 		}
 	}
 	props := parquet.NewWriterProperties(wopts...)
-	return newParquetWriter(p.buf, p.pqschema, props, p.meta)
+	return file.NewParquetWriter(p.buf, p.pqschema.Root(), file.WithWriterProps(props), file.WithWriteMetadata(p.meta))
 }
 
 // arrowSchema maps a Schema to Arrow: all fields nullable, descriptions as
@@ -275,14 +274,10 @@ func (p *Parquet) encode(groups <-chan *parquetGroup) {
 	var sc scratch
 	for g := range groups {
 		if failed == nil {
-			var err error
 			if p.fw == nil {
-				p.fw, err = p.newWriter()
+				p.fw = p.newWriter()
 			}
-			if err == nil {
-				err = p.fw.writeGroup(g, &sc)
-			}
-			if err != nil {
+			if err := g.writeTo(p.fw, &sc); err != nil {
 				failed = fmt.Errorf("parquet %s: %w", p.file.Final(), err)
 				p.encMu.Lock()
 				p.encErr = failed
@@ -344,12 +339,7 @@ func (p *Parquet) finish() error {
 		return err
 	}
 	if p.fw == nil {
-		fw, err := p.newWriter()
-		if err != nil {
-			p.err = fmt.Errorf("parquet %s: %w", p.file.Final(), err)
-			return p.err
-		}
-		p.fw = fw
+		p.fw = p.newWriter()
 	}
 	if err := p.fw.Close(); err != nil {
 		p.err = fmt.Errorf("parquet %s: %w", p.file.Final(), err)
@@ -369,5 +359,10 @@ func (p *Parquet) Abort() error {
 	}
 	p.done = true
 	p.stopEncoder()
+	// Closing the writer releases its buffers; what it writes goes to the
+	// temporary file, which is removed next.
+	if p.fw != nil {
+		_ = p.fw.Close()
+	}
 	return p.file.Abort()
 }
