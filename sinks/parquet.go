@@ -12,7 +12,6 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/apache/arrow/go/v17/parquet"
 	"github.com/apache/arrow/go/v17/parquet/compress"
-	"github.com/apache/arrow/go/v17/parquet/file"
 	"github.com/apache/arrow/go/v17/parquet/metadata"
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
 	"github.com/apache/arrow/go/v17/parquet/schema"
@@ -33,9 +32,12 @@ type ParquetOptions struct {
 	Metadata map[string]string
 }
 
-// Parquet writes rows to a Parquet file through the column writers of
-// arrow's parquet/file package: every column is nullable, strings are
-// UTF-8, timestamps are milliseconds adjusted to UTC, pages are compressed
+// Parquet writes rows to a Parquet file through arrow's parquet/file
+// package: its column writers encode the plain column chunks, and the
+// sink encodes the pages of dictionary-encoded chunks itself
+// (parquetWriter) with the bytes arrow's column writers would write, for
+// arrow's page writer and metadata builders. Every column is nullable,
+// strings are UTF-8, timestamps are milliseconds adjusted to UTC, pages are compressed
 // with zstd at its fastest level, and the Arrow schema (with the column
 // descriptions as field metadata "description") is stored in the file, as
 // pqarrow stores it, so that Arrow-based readers get the exact types back.
@@ -55,10 +57,10 @@ type Parquet struct {
 	mem       memory.Allocator
 	pqschema  *schema.Schema
 	meta      metadata.KeyValueMetadata
-	fw        *file.Writer  // created with the first row group
-	dict      []bool        // columns dictionary-encoded, decided by the first row group
-	cur       *parquetGroup // the rows not yet written; nil once finished
-	made      int           // row groups allocated, two at most
+	fw        *parquetWriter // created with the first row group
+	dict      []bool         // columns dictionary-encoded, decided by the first row group
+	cur       *parquetGroup  // the rows not yet written; nil once finished
+	made      int            // row groups allocated, two at most
 	groupRows int
 	done      bool
 	err       error // sticky: the file can no longer be completed
@@ -153,7 +155,7 @@ var (
 
 // newWriter starts the Parquet file, with dictionary encoding for the
 // columns p.dict says.
-func (p *Parquet) newWriter() *file.Writer {
+func (p *Parquet) newWriter() (*parquetWriter, error) {
 	wopts := []parquet.WriterProperty{
 		parquet.WithAllocator(p.mem),
 		// zstd's fastest level takes a fifth less CPU per row than its
@@ -171,7 +173,7 @@ func (p *Parquet) newWriter() *file.Writer {
 		}
 	}
 	props := parquet.NewWriterProperties(wopts...)
-	return file.NewParquetWriter(p.buf, p.pqschema.Root(), file.WithWriterProps(props), file.WithWriteMetadata(p.meta))
+	return newParquetWriter(p.buf, p.pqschema, props, p.meta)
 }
 
 // arrowSchema maps a Schema to Arrow: all fields nullable, descriptions as
@@ -274,10 +276,14 @@ func (p *Parquet) encode(groups <-chan *parquetGroup) {
 	var sc scratch
 	for g := range groups {
 		if failed == nil {
+			var err error
 			if p.fw == nil {
-				p.fw = p.newWriter()
+				p.fw, err = p.newWriter()
 			}
-			if err := g.writeTo(p.fw, &sc); err != nil {
+			if err == nil {
+				err = p.fw.writeGroup(g, &sc)
+			}
+			if err != nil {
 				failed = fmt.Errorf("parquet %s: %w", p.file.Final(), err)
 				p.encMu.Lock()
 				p.encErr = failed
@@ -339,7 +345,12 @@ func (p *Parquet) finish() error {
 		return err
 	}
 	if p.fw == nil {
-		p.fw = p.newWriter()
+		fw, err := p.newWriter()
+		if err != nil {
+			p.err = fmt.Errorf("parquet %s: %w", p.file.Final(), err)
+			return p.err
+		}
+		p.fw = fw
 	}
 	if err := p.fw.Close(); err != nil {
 		p.err = fmt.Errorf("parquet %s: %w", p.file.Final(), err)
@@ -359,10 +370,5 @@ func (p *Parquet) Abort() error {
 	}
 	p.done = true
 	p.stopEncoder()
-	// Closing the writer releases its buffers; what it writes goes to the
-	// temporary file, which is removed next.
-	if p.fw != nil {
-		_ = p.fw.Close()
-	}
 	return p.file.Abort()
 }

@@ -284,21 +284,6 @@ func (c *groupColumn) distinct() int {
 	return len(c.nums.values)
 }
 
-// writeTo writes the group as the next row group of w.
-func (g *parquetGroup) writeTo(w *file.Writer, s *scratch) error {
-	rgw := w.AppendRowGroup()
-	for i := range g.cols {
-		cw, err := rgw.NextColumn()
-		if err != nil {
-			return err
-		}
-		if err := g.cols[i].writeTo(cw, s); err != nil {
-			return fmt.Errorf("column %s: %w", cw.Descr().Name(), err)
-		}
-	}
-	return rgw.Close()
-}
-
 // dictionaryEncoder is what a dictionary-encoding column writer's encoder
 // offers to be given a dictionary rather than hash every value.
 type dictionaryEncoder interface {
