@@ -80,7 +80,7 @@ var _ Sink = (*Parquet)(nil)
 // NewParquet creates the temporary file for a Parquet file published at path
 // by Commit. The directory must exist.
 func NewParquet(path string, schema Schema, opts ParquetOptions) (*Parquet, error) {
-	return newParquet(path, schema, opts, &reusingAllocator{})
+	return newParquet(path, schema, opts, memory.DefaultAllocator)
 }
 
 func newParquet(path string, s Schema, opts ParquetOptions, mem memory.Allocator) (*Parquet, error) {

@@ -112,7 +112,7 @@ func TestParquet(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			mem := memory.NewCheckedAllocator(&reusingAllocator{})
+			mem := memory.NewCheckedAllocator(memory.DefaultAllocator)
 			path := filepath.Join(t.TempDir(), "features.parquet")
 			p, err := newParquet(path, testSchema, tt.opts, mem)
 			if err != nil {
@@ -212,7 +212,7 @@ func TestParquetOptionsInvalid(t *testing.T) {
 }
 
 func TestParquetAbortReleases(t *testing.T) {
-	mem := memory.NewCheckedAllocator(&reusingAllocator{})
+	mem := memory.NewCheckedAllocator(memory.DefaultAllocator)
 	dir := t.TempDir()
 	p, err := newParquet(filepath.Join(dir, "f.parquet"), testSchema, ParquetOptions{RowGroupRows: 4}, mem)
 	if err != nil {
