@@ -166,7 +166,7 @@ func (r *run) openSinks() error {
 func (r *run) publish() (*Manifest, error) {
 	written := int(r.written.Load())
 	for _, s := range r.out {
-		if err := s.sink.Commit(); err != nil {
+		if err := r.writeStep(s.name, s.sink.Commit); err != nil {
 			return nil, r.publishFailed(err)
 		}
 		rows := written
@@ -177,12 +177,13 @@ func (r *run) publish() (*Manifest, error) {
 		}
 		r.manifest.Outputs = append(r.manifest.Outputs, OutputFile{Name: s.name, Rows: rows})
 	}
-	if err := r.rejects.Commit(); err != nil {
+	if err := r.writeStep(FileRejects, r.rejects.Commit); err != nil {
 		return nil, r.publishFailed(err)
 	}
 	r.manifest.Outputs = append(r.manifest.Outputs, OutputFile{Name: FileRejects, Rows: r.rejects.Count()})
 	r.manifest.PeakRSSMB = math.Round(peakResidentMB()*10) / 10
-	if err := sinks.WriteJSONAtomic(r.folder.Path(FileManifest), r.manifest); err != nil {
+	err := r.writeStep(FileManifest, func() error { return sinks.WriteJSONAtomic(r.folder.Path(FileManifest), r.manifest) })
+	if err != nil {
 		return nil, r.publishFailed(err)
 	}
 	if err := r.folder.Commit(); err != nil {
@@ -194,6 +195,21 @@ func (r *run) publish() (*Manifest, error) {
 		}
 	}
 	return r.manifest, nil
+}
+
+// stepWrite prefixes the steps of publishing that finish a file of the new
+// set in the staging folder ("write features.parquet"), as
+// publishBeforeStep sees them; the folder's own steps follow.
+const stepWrite = "write "
+
+// writeStep finishes the file name of the new set with fn.
+func (r *run) writeStep(name string, fn func() error) error {
+	if publishBeforeStep != nil {
+		if err := publishBeforeStep(stepWrite + name); err != nil {
+			return fmt.Errorf("write %s: %w", name, err)
+		}
+	}
+	return fn()
 }
 
 // PublishError is a failure while publishing: writing a file of the new
