@@ -447,7 +447,7 @@ func (f *Folder) Commit() error {
 		return err
 	}
 	f.committed = true
-	if err := f.before(StepRemoveOld); err == nil {
+	if err := f.before(StepRemoveOld); err == nil && old != "" {
 		err = os.RemoveAll(old)
 	}
 	if err != nil {
@@ -480,6 +480,12 @@ func (f *Folder) step(name string, fn func() error) error {
 func (f *Folder) swap() (string, error) {
 	if err := f.step(StepSwap, func() error { return nil }); err != nil {
 		return "", err
+	}
+	if _, err := os.Lstat(f.dir); errors.Is(err, os.ErrNotExist) { // removed since Open
+		if err := os.Rename(f.staging, f.dir); err != nil {
+			return "", &CommitError{Dir: f.dir, Step: StepSwap, Err: err}
+		}
+		return "", syncDir(f.parent)
 	}
 	err := exchangeDirs(f.staging, f.dir)
 	if err == nil {
@@ -517,6 +523,9 @@ func (f *Folder) swap() (string, error) {
 // same name.
 func (f *Folder) carryForeign() error {
 	entries, err := os.ReadDir(f.dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // removed since Open: nothing to carry over
+	}
 	if err != nil {
 		return err
 	}

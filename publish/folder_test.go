@@ -653,3 +653,26 @@ func TestKillAtRandomInstants(t *testing.T) {
 		})
 	}
 }
+
+func TestOutputFolderRemovedDuringTheRun(t *testing.T) {
+	out := setUp(t)
+	f, err := Open(out, options())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := writeGen(f.Staging(), 2, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(out); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Commit(); err != nil {
+		t.Fatalf("Commit into a removed folder: %v", err)
+	}
+	want := genFiles(2, true)
+	want[Marker] = ""
+	if d := diff(snapshot(t, out), want); d != "" {
+		t.Errorf("%s", d)
+	}
+}
