@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/xuri/excelize/v2"
 
 	"github.com/scorepipe/scorepipe/pipeline"
@@ -535,4 +536,123 @@ func TestOutputFolderWithForeignEntries(t *testing.T) {
 			t.Errorf("%d calls made", n)
 		}
 	})
+}
+
+func TestCSVOutputsNeutraliseFormulaCells(t *testing.T) {
+	rows := cleanSampleRows(t)
+	header := rows[0]
+	appCol, nameCol := slices.Index(header, "application_id"), slices.Index(header, "姓名")
+	idCol := slices.Index(header, "身份证号")
+	if appCol < 0 || nameCol < 0 || idCol < 0 {
+		t.Fatalf("sample header %v", header)
+	}
+	leads := []string{"=", "+", "-", "@", "\t", "\r"}
+	in := [][]string{header}
+	for i, lead := range leads {
+		valid := slices.Clone(rows[1+i])
+		valid[appCol] = lead + `HYPERLINK("http://x","y")`
+		valid[nameCol] = lead + valid[nameCol]
+		in = append(in, valid)
+		rejected := slices.Clone(rows[1+len(leads)+i])
+		rejected[nameCol] = lead + "cmd|' /C calc'!A0"
+		rejected[idCol] = lead + "1"
+		in = append(in, rejected)
+	}
+	path := filepath.Join(t.TempDir(), "formulas.csv")
+	writeDelimited(t, path, in, ',', false, false)
+	_, client := fakeVendor(t, tianyuantest.Options{})
+	cfg := sampleConfig(t)
+	cfg.Input.Files = []string{path}
+	if _, err := pipeline.Run(context.Background(), cfg, env(client)); err != nil && !errors.Is(err, pipeline.ErrRowsFailed) {
+		t.Fatal(err)
+	}
+	out := cfg.Output.Dir
+	csvHeader, feats := readCSV(t, filepath.Join(out, pipeline.FileCSV))
+	tbl := readParquet(t, filepath.Join(out, pipeline.FileParquet))
+	textCols := map[string]bool{}
+	for _, f := range tbl.Schema().Fields() {
+		textCols[f.Name] = f.Type.ID() == arrow.STRING
+	}
+	formulaLike := 0
+	for _, name := range csvHeader {
+		if !textCols[name] {
+			continue
+		}
+		raw := stringColumn(t, tbl, name)
+		got := feats
+		c := column(t, csvHeader, name)
+		for i, v := range raw {
+			want := v
+			if pipelineFormulaLike(v) {
+				want = "'" + v
+				formulaLike++
+			}
+			if got[i][c] != want {
+				t.Errorf("features.csv %s row %d = %q, want %q (parquet holds %q)", name, i+1, got[i][c], want, v)
+			}
+		}
+	}
+	t.Logf("%d rows written, %d formula-like text cells neutralised", len(feats), formulaLike)
+	// Every lead reached the outputs: in application_id and in the masked name.
+	if formulaLike < 2*4 {
+		t.Errorf("only %d formula-like text cells reached features.csv; the test wants each lead in application_id and name", formulaLike)
+	}
+	for _, c := range []string{"application_id", "name"} {
+		for i, r := range feats {
+			if v := r[column(t, csvHeader, c)]; v != "" && pipelineFormulaLike(v) {
+				t.Errorf("features.csv %s row %d = %q starts like a formula", c, i+1, v)
+			}
+		}
+	}
+	_, rejects := readCSV(t, filepath.Join(out, pipeline.FileRejects))
+	if len(rejects) < 4 {
+		t.Fatalf("%d rejects, want the rows with bad ID numbers", len(rejects))
+	}
+	quoted := 0
+	for i, r := range rejects {
+		for j, v := range r {
+			if pipelineFormulaLike(v) {
+				t.Errorf("rejects.csv row %d field %d = %q starts like a formula", i+1, j+1, v)
+			}
+			if strings.HasPrefix(v, "'") {
+				quoted++
+			}
+		}
+	}
+	if quoted < 4 {
+		t.Errorf("%d neutralised cells in rejects.csv, want the masked names and IDs of the rejected rows", quoted)
+	}
+}
+
+func pipelineFormulaLike(s string) bool { return s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) }
+
+func TestCSVByteOrderMarkSetting(t *testing.T) {
+	_, some := twoInputs(t)
+	_, client := fakeVendor(t, tianyuantest.Options{})
+	for _, c := range []struct {
+		set  []string
+		want bool
+	}{{nil, true}, {[]string{"output.csv.bom=false"}, false}, {[]string{"output.csv.bom=true"}, true}} {
+		t.Run(fmt.Sprint(c.set), func(t *testing.T) {
+			cfg, err := pipeline.LoadConfig("../samples/pipeline.yaml", c.set...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.Output.Dir = filepath.Join(t.TempDir(), "out")
+			cfg.Output.Formats = twoFormats
+			cfg.Input.Files = []string{some}
+			if _, err := pipeline.Run(context.Background(), cfg, env(client)); err != nil {
+				t.Fatal(err)
+			}
+			for _, name := range []string{pipeline.FileCSV, pipeline.FileRejects} {
+				data, err := os.ReadFile(filepath.Join(cfg.Output.Dir, name))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := strings.HasPrefix(string(data), "\ufeff"); got != c.want {
+					t.Errorf("%s starts with a BOM = %v, want %v", name, got, c.want)
+				}
+			}
+		})
+	}
 }
