@@ -624,7 +624,9 @@ func TestCSVOutputsNeutraliseFormulaCells(t *testing.T) {
 	}
 }
 
-func pipelineFormulaLike(s string) bool { return s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) }
+func pipelineFormulaLike(s string) bool {
+	return s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0]))
+}
 
 func TestCSVByteOrderMarkSetting(t *testing.T) {
 	_, some := twoInputs(t)
