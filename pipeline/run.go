@@ -861,6 +861,11 @@ func (r *run) finishCounts() {
 	for _, p := range r.prods {
 		p.counts.Calls = p.stats.attempts.Load()
 		p.counts.Billed = p.stats.billed.Load()
+		p.counts.PossiblyBilled = p.stats.possiblyBilled.Load()
+		if p.counts.PossiblyBilled > 0 {
+			r.log.Warn("replies could not be read; the vendor may have billed them (their rows failed)", "product", p.code,
+				"possibly_billed", p.counts.PossiblyBilled)
+		}
 		p.counts.Retries = p.stats.retries.Load()
 		p.counts.FromStore = p.stats.stored.Load()
 		p.counts.Deduplicated = p.stats.merged.Load()

@@ -543,7 +543,9 @@ func TestWrongKeyStopsEarly(t *testing.T) {
 }
 
 func TestTransientFaultsAreRetried(t *testing.T) {
-	v, client := fakeVendor(t, tianyuantest.Options{Seed: 7, Faults: tianyuantest.Faults{HTTP503: 0.2, Garbage: 0.05, Code1001: 0.05, HTTP429: 0.05, RetryAfter: time.Millisecond}})
+	// A body that is not JSON is not transient: it is tried once more
+	// only (see TestUnreadableRepliesAreNotPaidAgain).
+	v, client := fakeVendor(t, tianyuantest.Options{Seed: 7, Faults: tianyuantest.Faults{HTTP503: 0.25, Code1001: 0.05, HTTP429: 0.05, RetryAfter: time.Millisecond}})
 	cfg := sampleConfig(t)
 	// With 35% of attempts failing, a call fails 8 attempts in a row with
 	// probability 0.35^8 = 2e-4: over about 430 calls, one run in eleven
