@@ -110,7 +110,7 @@ func TestShippedCatalogsAgainstTheDocuments(t *testing.T) {
 		"xyp_cpl0001": true, "xyp_cpl0002": true, "xyp_cpl0007": true, "xyp_cpl0008": true, "xyp_cpl0070": true,
 		"xyp_cpl0009": true, "xyp_cpl0011": true, "xyp_cpl0071": true,
 		"dwbg8b4d_overdue_risk_product_current_overdue_institution_count": true,
-		"dwbg8b4d_overdue_risk_product_total_loan_institutions":            true,
+		"dwbg8b4d_overdue_risk_product_total_loan_institutions":           true,
 	}
 	for _, product := range []string{"JRZQ9E2A", "COMBTY11"} {
 		for _, f := range s.Catalogs[product].Fields {
