@@ -192,6 +192,9 @@ func newRun(cfg *Config, env Env) (*run, error) {
 	if err := r.checkColumns(); err != nil {
 		return nil, err
 	}
+	if err := r.checkPlaceholders(); err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 
@@ -869,6 +872,7 @@ func (r *run) finishCounts() {
 		}
 	}
 	m.Unknowns = r.unknowns
+	m.PlaceholderValues = r.placeholderValues()
 	m.FinishedAt = r.env.Now().UTC()
 	m.Seconds = m.FinishedAt.Sub(m.StartedAt).Seconds()
 }
