@@ -22,16 +22,17 @@ type Manifest struct {
 	Rows         RowCounts                 `json:"rows"`
 	Products     map[string]*ProductCounts `json:"products"`
 	Unknowns     transform.Unknowns        `json:"unknowns"`
+	Outputs      []OutputFile              `json:"outputs"`
+	Rejects      map[string]int            `json:"reject_reasons,omitempty"` // by column
+	// PeakRSSMB is the most memory the run had resident, once every data
+	// file was written (Linux only).
+	PeakRSSMB float64 `json:"peak_rss_mb,omitempty"`
+
 	// PlaceholderTables lists the tables in use that hold placeholder
 	// entries (source sample), and PlaceholderValues counts, by output
 	// column, the values written from them (see transform.Unknowns).
 	PlaceholderTables []mappings.Placeholder `json:"placeholder_tables"`
 	PlaceholderValues map[string]int64       `json:"placeholder_values"`
-	Outputs           []OutputFile           `json:"outputs"`
-	Rejects           map[string]int         `json:"reject_reasons,omitempty"` // by column
-	// PeakRSSMB is the most memory the run had resident, once every data
-	// file was written (Linux only).
-	PeakRSSMB float64 `json:"peak_rss_mb,omitempty"`
 }
 
 // InputCounts are the counts of one input file: read = valid + rejected.
