@@ -194,6 +194,9 @@ func newRun(cfg *Config, env Env) (*run, error) {
 	if err := r.checkColumns(); err != nil {
 		return nil, err
 	}
+	if err := r.checkPlaceholders(); err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 
@@ -879,6 +882,7 @@ func (r *run) finishCounts() {
 		}
 	}
 	m.Unknowns = r.unknowns
+	m.PlaceholderValues = r.placeholderValues()
 	m.FinishedAt = r.env.Now().UTC()
 	m.Seconds = m.FinishedAt.Sub(m.StartedAt).Seconds()
 }
