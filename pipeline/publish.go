@@ -15,13 +15,20 @@ import (
 
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
 	"github.com/scorepipe/scorepipe/publish"
+	"github.com/scorepipe/scorepipe/shards"
 	"github.com/scorepipe/scorepipe/sinks"
 )
 
 // openStore opens the reply store and tells it about how many look-ups the
 // inputs will make, so that it can read its index into memory at once.
 func (r *run) openStore() error {
-	store, err := OpenStore(r.cfg.CachePath(), r.env.Secret)
+	path := r.cfg.CachePath()
+	if s := r.env.Shard; s.Sharded() {
+		path = shards.StorePath(path, s) // shards run at once: a store each
+		r.manifest.Shard.Store = path
+		r.manifest.Shard.KeyCheck = KeyCheck(r.env.Secret)
+	}
+	store, err := OpenStore(path, r.env.Secret)
 	if err != nil {
 		return err
 	}
@@ -65,11 +72,11 @@ func (r *run) wrapCallers() {
 // ownedNames are the entries of an output folder that runs write: a run
 // replaces them all, and those its new set does not hold (a format not
 // asked for this time) are dropped. review.xlsx, review.json and
-// changes.parquet are the portfolio review's, features/ a sharded run's
-// parts and metrics.prom the run's metrics. Every other entry is the
-// user's, and carried over.
-var ownedNames = []string{FileParquet, FileXLSX, FileCSV, FileRejects, FileManifest, FileSuccess,
-	"review.xlsx", "review.json", "changes.parquet", "features", "metrics.prom"}
+// changes.parquet are the portfolio review's, the folders of shards.Dirs
+// and the markers _SUCCESS.part-* a sharded run's parts, and metrics.prom
+// the run's metrics. Every other entry is the user's, and carried over.
+var ownedNames = append([]string{FileParquet, FileXLSX, FileCSV, FileRejects, FileManifest, FileSuccess,
+	"review.xlsx", "review.json", "changes.parquet", FileMetrics, shards.MarkerPrefix + "part-*"}, shards.Dirs...)
 
 // keptDirs are the folders of an output folder that a run carries over:
 // .scorepipe is where earlier versions kept the reply store and the
@@ -83,6 +90,9 @@ var publishBeforeStep func(step string) error
 // openFolder locks the output folder, removes what killed runs left and
 // makes the staging folder the outputs are written into.
 func (r *run) openFolder() error {
+	if r.env.Shard.Sharded() {
+		return r.openPart()
+	}
 	names := append(slices.Clone(ownedNames), r.previousOutputs()...)
 	owned := slices.Clone(names)
 	for _, n := range names {
@@ -99,7 +109,7 @@ func (r *run) openFolder() error {
 	case err != nil:
 		return &AbortError{Cause: err}
 	}
-	r.folder = folder
+	r.folder = wholeFolder{folder}
 	return nil
 }
 
@@ -175,12 +185,12 @@ func (r *run) publish() (*Manifest, error) {
 			r.log.Warn("features.xlsx holds the first rows only (output.xlsx.max_rows); features.parquet has them all",
 				"xlsx_rows", rows, "rows", written)
 		}
-		r.manifest.Outputs = append(r.manifest.Outputs, OutputFile{Name: s.name, Rows: rows})
+		r.manifest.Outputs = append(r.manifest.Outputs, OutputFile{Name: r.folder.Name(s.name), Rows: rows})
 	}
 	if err := r.writeStep(FileRejects, r.rejects.Commit); err != nil {
 		return nil, r.publishFailed(err)
 	}
-	r.manifest.Outputs = append(r.manifest.Outputs, OutputFile{Name: FileRejects, Rows: r.rejects.Count()})
+	r.manifest.Outputs = append(r.manifest.Outputs, OutputFile{Name: r.folder.Name(FileRejects), Rows: r.rejects.Count()})
 	r.manifest.PeakRSSMB = math.Round(peakResidentMB()*10) / 10
 	err := r.writeStep(FileManifest, func() error { return sinks.WriteJSONAtomic(r.folder.Path(FileManifest), r.manifest) })
 	if err != nil {

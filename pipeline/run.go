@@ -19,6 +19,7 @@ import (
 	"github.com/scorepipe/scorepipe/mappings"
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
 	"github.com/scorepipe/scorepipe/publish"
+	"github.com/scorepipe/scorepipe/shards"
 	"github.com/scorepipe/scorepipe/sinks"
 	"github.com/scorepipe/scorepipe/sources"
 	"github.com/scorepipe/scorepipe/transform"
@@ -35,6 +36,10 @@ type Env struct {
 	Now      func() time.Time
 	Version  string
 	Refresh  bool // call again: replies stored by earlier runs are not reused
+	// Shard, when set, makes the run one shard of a sharded run: it takes
+	// the rows of its shard, a share of each rate and limit, and publishes
+	// its files as a part of the dataset in the output folder.
+	Shard shards.Shard
 }
 
 // ErrRowsFailed is returned, with the manifest, when the run completed but
@@ -48,6 +53,7 @@ const (
 	FileCSV      = "features.csv"
 	FileRejects  = "rejects.csv"
 	FileManifest = "manifest.json"
+	FileMetrics  = "metrics.prom"
 	FileSuccess  = publish.Marker
 )
 
@@ -89,7 +95,7 @@ type run struct {
 	files   []inputFile
 	schema  sinks.Schema
 	store   *Store
-	folder  *publish.Folder // the output folder, locked
+	folder  outputFolder // the output folder (or the shard's part of it), locked
 	out     []namedSink
 	rejects *sinks.Rejects
 
@@ -97,6 +103,8 @@ type run struct {
 	unknowns transform.Unknowns
 	read     atomic.Int64
 	written  atomic.Int64
+
+	otherShards int // rows of the inputs left to other shards (scan's goroutine only)
 
 	abortOnce sync.Once
 	abortErr  error       // read only after the workers are done
@@ -154,6 +162,12 @@ func newRun(cfg *Config, env Env) (*run, error) {
 	r := &run{cfg: cfg, policy: cfg.CodePolicy(), env: env, log: env.Logger, today: env.Now()}
 	r.manifest = &Manifest{Tool: "scorepipe", Version: env.Version, StartedAt: env.Now().UTC(),
 		ConfigSHA256: cfg.Hash(), Products: map[string]*ProductCounts{}, Rejects: map[string]int{}}
+	if env.Shard.Sharded() {
+		var err error
+		if cfg, err = r.startShard(); err != nil {
+			return nil, err
+		}
+	}
 	set, err := mappings.Load(cfg.Mappings.Dir)
 	if err != nil {
 		return nil, err
@@ -563,15 +577,15 @@ func (r *run) scan(ctx context.Context,
 			for ctx.Err() == nil {
 				rec, err := rd.Read()
 				if errors.Is(err, io.EOF) {
-					f.counts.Blank = rd.Blank()
+					if r.env.Shard.Index == 0 { // blank lines are counted by one shard
+						f.counts.Blank = rd.Blank()
+					}
 					return nil
 				}
 				var rowErr *sources.RowError
 				if err != nil && !errors.As(err, &rowErr) {
 					return err
 				}
-				f.counts.Read++
-				r.read.Add(1)
 				var problems []transform.Problem
 				var it *item
 				if rowErr != nil {
@@ -579,6 +593,15 @@ func (r *run) scan(ctx context.Context,
 				} else {
 					it, problems = r.validate(keyer, fi, rec)
 				}
+				if !r.holds(fi, rec, rowErr, it, problems) {
+					r.otherShards++ // another shard's row: neither read nor rejected here
+					if it != nil {
+						r.freeItem(it)
+					}
+					continue
+				}
+				f.counts.Read++
+				r.read.Add(1)
 				if problems != nil {
 					f.counts.Rejected++
 					for _, p := range problems {
@@ -855,6 +878,9 @@ func (r *run) finishCounts() {
 	m := r.manifest
 	m.Inputs = m.Inputs[:0]
 	m.Rows = RowCounts{Written: int(r.written.Load())}
+	if m.Shard != nil {
+		m.Shard.RowsOtherShards = r.otherShards
+	}
 	for _, f := range r.files {
 		m.Inputs = append(m.Inputs, *f.counts)
 		m.Rows.Read += f.counts.Read
