@@ -13,6 +13,7 @@ import (
 
 	"github.com/scorepipe/scorepipe/publish"
 	"github.com/scorepipe/scorepipe/shards"
+	"github.com/scorepipe/scorepipe/sinks"
 	"github.com/scorepipe/scorepipe/sources"
 	"github.com/scorepipe/scorepipe/transform"
 )
@@ -221,4 +222,16 @@ func checkPartsFolder(dir string) error {
 		return fmt.Errorf("%s holds a %s that collect did not write: the parts of a sharded run go into a folder of their own (choose another, or remove that run's files)", dir, FileManifest)
 	}
 	return nil
+}
+
+// Dictionary returns the dictionary sheet a run of cfg writes into its
+// workbook, for the workbook collect writes for a sharded dataset. It
+// reads the mappings and the input files' headers; it writes nothing.
+func Dictionary(cfg *Config) ([]sinks.DictionaryEntry, error) {
+	r, err := newRun(cfg, Env{})
+	if err != nil {
+		return nil, err
+	}
+	defer r.close()
+	return r.dictionary(), nil
 }

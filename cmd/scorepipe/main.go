@@ -11,8 +11,11 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/scorepipe/scorepipe/collect"
 	"github.com/scorepipe/scorepipe/mappings"
 	"github.com/scorepipe/scorepipe/pipeline"
+	"github.com/scorepipe/scorepipe/publish"
+	"github.com/scorepipe/scorepipe/shards"
 	"github.com/scorepipe/scorepipe/sources"
 )
 
@@ -68,12 +71,18 @@ func exitCode(err error) int {
 		fileErr *sources.FileError
 		mapErr  *mappings.Error
 		rowsErr *rowsRejected
+		notPub  *collect.NotPublishedError
+		mis     *collect.MismatchError
+		locked  *publish.LockedError
+		shErr   *shards.Error
 	)
 	switch {
 	case err == nil:
 		return exitOK
-	case errors.As(err, &abort):
+	case errors.As(err, &abort), errors.As(err, &notPub), errors.As(err, &locked):
 		return exitAborted
+	case errors.As(err, &mis), errors.As(err, &shErr):
+		return exitUsage
 	case errors.Is(err, pipeline.ErrRowsFailed), errors.As(err, &rowsErr):
 		return exitRows
 	case errors.As(err, &cfgErr), errors.As(err, &fileErr), errors.As(err, &mapErr):

@@ -79,6 +79,7 @@ func newRunCommand(g *globalFlags) *cobra.Command {
 	var (
 		job     jobFlags
 		refresh bool
+		shard   shardFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -97,6 +98,10 @@ them set, run starts the built-in fake vendor on loopback (synthetic data).`,
 			if err != nil {
 				return err
 			}
+			sh, err := shard.resolve()
+			if err != nil {
+				return err
+			}
 			v, err := connectVendor(cfg, log)
 			if err != nil {
 				return err
@@ -107,11 +112,16 @@ them set, run starts the built-in fake vendor on loopback (synthetic data).`,
 				return err
 			}
 			env := pipeline.Env{Caller: v.caller, Cipher: v.cipher, Secret: secret, Logger: log,
-				Progress: g.stderr, Terminal: g.stderrTerminal(), Version: version, Refresh: refresh}
+				Progress: g.stderr, Terminal: g.stderrTerminal(), Version: version, Refresh: refresh, Shard: sh}
 			log.Info("run started", "inputs", cfg.Input.Files, "out", cfg.Output.Dir, "products", cfg.ProductCodes(), "vendor", v.describe)
 			m, err := pipeline.Run(cmd.Context(), cfg, env)
 			if m != nil {
 				logSummary(log, m)
+			}
+			if m != nil && shard.collect {
+				if cerr := collectAfter(log, cfg, sh); cerr != nil {
+					return cerr
+				}
 			}
 			if errors.Is(err, pipeline.ErrRowsFailed) {
 				return fmt.Errorf("%w: see the <product>_status and <product>_message columns", err)
@@ -121,6 +131,7 @@ them set, run starts the built-in fake vendor on loopback (synthetic data).`,
 	}
 	job.register(cmd)
 	cmd.Flags().BoolVar(&refresh, "refresh", false, "call the vendor again even for replies in the reply store")
+	shard.register(cmd)
 	return cmd
 }
 
