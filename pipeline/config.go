@@ -36,6 +36,7 @@ type Config struct {
 	Identity IdentityConfig           `yaml:"identity" json:"identity"`
 	Mappings MappingsConfig           `yaml:"mappings" json:"mappings"`
 	Limits   LimitsConfig             `yaml:"limits" json:"limits"`
+	Metrics  MetricsConfig            `yaml:"metrics" json:"metrics"`
 
 	dir string // directory of the config file, for relative paths
 }
@@ -351,6 +352,9 @@ func (c *Config) Validate() error {
 	}
 	if len(c.Products) == 0 {
 		return bad("products", "no product configured (e.g. products: {JRZQ9E2A: {}})")
+	}
+	if err := c.Metrics.validate(); err != nil {
+		return err
 	}
 	for _, code := range c.ProductCodes() {
 		p := c.Products[code]
