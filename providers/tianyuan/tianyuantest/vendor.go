@@ -115,6 +115,10 @@ type Options struct {
 	// CallLog is how many of the most recent calls Calls keeps; 0 means
 	// 100000.
 	CallLog int
+	// CurrentlyOverdue, when set, makes the applicants (by id_card) for
+	// which it returns true currently overdue in every product's reply,
+	// the rest of their reply unchanged: a later "month" of the same book.
+	CurrentlyOverdue func(idCard string) bool
 }
 
 // Call is one request as the fake saw it.
@@ -134,6 +138,7 @@ type Vendor struct {
 	now      func() time.Time
 	extra    int
 	callCap  int
+	overdue  func(idCard string) bool
 
 	inFlight, maxInFlight atomic.Int64
 
@@ -161,6 +166,7 @@ func New(opts Options) *Vendor {
 		now:       opts.Now,
 		extra:     max(opts.ExtraFields, 0),
 		callCap:   opts.CallLog,
+		overdue:   opts.CurrentlyOverdue,
 		faults:    opts.Faults,
 		rng:       rand.New(rand.NewPCG(uint64(opts.Seed), 0x7469616e7975616e)),
 		requests:  map[string]int64{},
@@ -346,6 +352,9 @@ func (v *Vendor) serve(w http.ResponseWriter, r *http.Request, product string, d
 		return v.reply(w, product, codeInterface, "")
 	}
 	payload, err := SyntheticPayload(product, params, v.extra)
+	if err == nil && v.overdue != nil && v.overdue(params["id_card"]) {
+		payload, err = makeOverdue(product, payload)
+	}
 	if err != nil { // a known product cannot fail; answer as an interface error
 		return v.reply(w, product, codeInterface, "")
 	}
