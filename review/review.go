@@ -392,7 +392,7 @@ func featureReport(f *Feature, b binned, labelled bool) FeatureReport {
 		curN[i], goods[i], bads[i] = c.n, c.good, c.bad
 		fr.Rows += c.n
 	}
-	fr.Coverage = num(1 - share(b.cur[0].n, fr.Rows))
+	fr.Coverage = num(share(fr.Rows-b.cur[0].n, fr.Rows))
 	if fr.Rows == 0 {
 		fr.Coverage = nil
 	}
@@ -406,7 +406,7 @@ func featureReport(f *Feature, b binned, labelled bool) FeatureReport {
 		}
 		fr.BaselineRows = &total
 		if total > 0 {
-			fr.BaselineCoverage = num(1 - share(b.base[0].n, total))
+			fr.BaselineCoverage = num(share(total-b.base[0].n, total))
 		}
 		fr.PSI = num(PSI(baseN, curN))
 		fr.PSIBand = PSIBand(PSI(baseN, curN))

@@ -216,12 +216,19 @@ func ref(sheet, col string, from, to int) string {
 }
 
 // chart adds a chart with its top-left corner at cell.
+// A chart of one series has no legend.
 func (wb *workbook) chart(sheet, cell, title string, typ excelize.ChartType, series []excelize.ChartSeries, width, height uint) error {
+	legend := excelize.ChartLegend{Position: "bottom"}
+	if len(series) == 1 {
+		legend.Position = "none"
+	}
+	vary := false
 	return wb.f.AddChart(sheet, cell, &excelize.Chart{
-		Type:      typ,
-		Series:    series,
-		Title:     excelize.ChartTitle{Paragraph: []excelize.RichTextRun{{Text: title}}},
-		Legend:    excelize.ChartLegend{Position: "bottom"},
+		Type:       typ,
+		Series:     series,
+		VaryColors: &vary,
+		Title:      excelize.ChartTitle{Paragraph: []excelize.RichTextRun{{Text: title}}},
+		Legend:     legend,
 		Dimension: excelize.ChartDimension{Width: width, Height: height},
 		Format:    excelize.GraphicOptions{OffsetX: 10, OffsetY: 5},
 	})
