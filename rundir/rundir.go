@@ -238,30 +238,39 @@ func (r *Run) scanPart(ctx context.Context, path string, opts ScanOptions, batch
 	if err != nil {
 		return &Error{Dir: r.Dir, Msg: "cannot read " + rel(r.Dir, path), Err: err}
 	}
-	if pf.NumRowGroups() == 0 {
-		return nil
+	// One reader per row group: a column read as a dictionary gets a new
+	// dictionary with every column chunk, and pqarrow cannot put two in
+	// one batch.
+	for rg := range pf.NumRowGroups() {
+		if err := r.scanRowGroup(ctx, fr, path, rg, leaves, opts.Columns, fn); err != nil {
+			return err
+		}
 	}
-	rr, err := fr.GetRecordReader(ctx, leaves, nil)
+	return ctx.Err()
+}
+
+// scanRowGroup calls fn with each batch of one row group; an error of fn
+// is returned as it is.
+func (r *Run) scanRowGroup(ctx context.Context, fr *pqarrow.FileReader, path string, rg int, leaves []int, columns []string, fn func(arrow.Record) error) error {
+	rr, err := fr.GetRecordReader(ctx, leaves, []int{rg})
 	if err != nil {
 		return &Error{Dir: r.Dir, Msg: "cannot read " + rel(r.Dir, path), Err: err}
 	}
 	defer rr.Release()
-	// The reader returns the columns in file order: put them in the order asked.
-	order := make([]int, len(opts.Columns))
+	// Put the columns in the order asked.
 	got := rr.Schema()
-	for i, name := range opts.Columns {
+	order := make([]int, len(columns))
+	fields := make([]arrow.Field, len(columns))
+	for i, name := range columns {
 		idx := got.FieldIndices(name)
 		if len(idx) == 0 {
 			return &Error{Dir: r.Dir, Msg: "reader lost column " + name}
 		}
 		order[i] = idx[0]
-	}
-	cols := make([]arrow.Array, len(order))
-	fields := make([]arrow.Field, len(order))
-	for i, k := range order {
-		fields[i] = got.Field(k)
+		fields[i] = got.Field(idx[0])
 	}
 	outSchema := arrow.NewSchema(fields, nil)
+	cols := make([]arrow.Array, len(order))
 	for rr.Next() {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -280,5 +289,5 @@ func (r *Run) scanPart(ctx context.Context, path string, opts ScanOptions, batch
 	if err := rr.Err(); err != nil && !errors.Is(err, io.EOF) {
 		return &Error{Dir: r.Dir, Msg: "cannot read " + rel(r.Dir, path), Err: err}
 	}
-	return ctx.Err()
+	return nil
 }
