@@ -1,9 +1,12 @@
 package review
 
 import (
+	"fmt"
 	"math"
+	"math/bits"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -50,6 +53,27 @@ func newSlot(f *Feature) *slot {
 		s.text = newInterner(f.Type)
 	}
 	return s
+}
+
+// narrow reports whether the slot's values are whole numbers from 0 to
+// maxNarrow: interval ranks, code ids, flags, enums whose table says so.
+func (s *slot) narrow() bool {
+	switch {
+	case s.rank != nil, s.text != nil, s.feat.Type == mappings.Flag:
+		return true
+	case s.feat.Type == mappings.Enum:
+		t := s.feat.field.Lookup()
+		if t == nil {
+			return false
+		}
+		for _, e := range t.Entries {
+			if e.Value < 0 || e.Value > maxNarrow {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 // codeValue returns a code's value in the slot.
@@ -160,6 +184,7 @@ func (in *interner) id(code string) float32 {
 	if len(in.codes) >= maxInterned {
 		return missingValue
 	}
+	code = strings.Clone(code) // Arrow's strings share its buffers, which are reused
 	in.codes = append(in.codes, code)
 	id := int32(len(in.codes))
 	in.ids[code] = id
@@ -249,36 +274,172 @@ func (r *activeRule) fires(slots []*slot, old, cur []float32, oldAns, newAns uin
 }
 
 // keyTable holds, for every applicant of the baseline, a 128-bit hash of
-// its applicant_key and the few values the rules read: memory grows with
-// the applicants (about 40 bytes plus 4 per slot each), never with the
-// columns.
+// its applicant_key and the few values the rules read: codes, flags and
+// enums in 2 bytes, numbers in 4, whether each product answered in one
+// bit, about 30 bytes more for the key and its place, and nothing for the
+// other columns. The hashes are found through an open-addressing table of
+// int32 row numbers, 1.25 per applicant (a Go map would round its room up
+// to a power of two and keep the key twice).
 type keyTable struct {
-	width   int
-	index   map[xxh3.Uint128]int32
-	values  []float32 // width per applicant
-	answers []uint64  // per applicant: bit k set when slot k's product answered
+	layout  tableLayout
+	table   []int32 // 0: free; else 1 + the applicant's row
+	keys    []xxh3.Uint128
+	narrow  []uint16  // layout.narrow per applicant: 0 missing, else value+1
+	wide    []float32 // layout.wide per applicant
+	answers []uint16  // per applicant: bit g set when the products of group g answered
 	seen    []bool    // found in the reviewed run
 	dups    int64     // rows whose key an earlier row had
+	scratch []float32
 }
 
-func newKeyTable(width int, rows int64) *keyTable {
-	return &keyTable{width: width, index: make(map[xxh3.Uint128]int32, min(rows, 1<<22))}
+// tableLayout says where each slot's value is kept.
+type tableLayout struct {
+	place  []int // per slot: index in narrow (≥ 0) or -1-index in wide
+	group  []int // per slot: its answer group (one per status column)
+	narrow int
+	wide   int
+}
+
+// maxAnswerGroups is the number of status columns the rules' columns may
+// come from.
+const maxAnswerGroups = 16
+
+// newLayout places the slots: codes, flags and enums (whole values from 0
+// to maxNarrow) in 2 bytes, numbers in 4.
+func newLayout(slots []*slot) (tableLayout, error) {
+	var l tableLayout
+	groups := map[string]int{}
+	for _, s := range slots {
+		if s.narrow() {
+			l.place = append(l.place, l.narrow)
+			l.narrow++
+		} else {
+			l.place = append(l.place, -1-l.wide)
+			l.wide++
+		}
+		g, ok := groups[s.feat.Status]
+		if !ok {
+			g = len(groups)
+			groups[s.feat.Status] = g
+		}
+		l.group = append(l.group, g)
+	}
+	if len(groups) > maxAnswerGroups {
+		return l, fmt.Errorf("the rules read columns of %d products and sub-products, at most %d", len(groups), maxAnswerGroups)
+	}
+	return l, nil
+}
+
+// maxNarrow is the largest value kept in 2 bytes; a larger (or negative,
+// or fractional) value of a code, flag or enum counts as missing.
+const maxNarrow = 65533
+
+func newKeyTable(l tableLayout, rows int64) *keyTable {
+	rows = max(rows, 16)
+	return &keyTable{layout: l, table: make([]int32, rows+rows/4),
+		keys: make([]xxh3.Uint128, 0, rows), narrow: make([]uint16, 0, rows*int64(l.narrow)),
+		wide: make([]float32, 0, rows*int64(l.wide)), answers: make([]uint16, 0, rows), seen: make([]bool, 0, rows),
+		scratch: make([]float32, len(l.place))}
+}
+
+// home returns h's first place in the table.
+func (t *keyTable) home(h xxh3.Uint128) int {
+	hi, _ := bits.Mul64(h.Lo, uint64(len(t.table)))
+	return int(hi)
+}
+
+// find returns the row of h.
+func (t *keyTable) find(h xxh3.Uint128) (int32, bool) {
+	for i := t.home(h); ; i++ {
+		if i == len(t.table) {
+			i = 0
+		}
+		r := t.table[i]
+		if r == 0 {
+			return 0, false
+		}
+		if t.keys[r-1] == h {
+			return r - 1, true
+		}
+	}
 }
 
 // add keeps the first row of every key.
 func (t *keyTable) add(h xxh3.Uint128, vals []float32, ans uint64) {
-	if _, dup := t.index[h]; dup {
-		t.dups++
-		return
+	if len(t.keys)+1 > len(t.table)*9/10 {
+		t.grow()
 	}
-	t.index[h] = int32(len(t.answers))
-	t.values = append(t.values, vals...)
-	t.answers = append(t.answers, ans)
+	i := t.home(h)
+	for ; ; i++ {
+		if i == len(t.table) {
+			i = 0
+		}
+		r := t.table[i]
+		if r == 0 {
+			break
+		}
+		if t.keys[r-1] == h {
+			t.dups++
+			return
+		}
+	}
+	t.keys = append(t.keys, h)
+	t.table[i] = int32(len(t.keys))
+	var groups uint16
+	for k, v := range vals {
+		if p := t.layout.place[k]; p >= 0 {
+			n := uint16(0)
+			if !isMissing(v) && v >= 0 && v <= maxNarrow && v == float32(math.Trunc(float64(v))) {
+				n = uint16(v) + 1
+			}
+			t.narrow = append(t.narrow, n)
+		} else {
+			t.wide = append(t.wide, v)
+		}
+		if ans>>uint(k)&1 == 1 {
+			groups |= 1 << uint(t.layout.group[k])
+		}
+	}
+	t.answers = append(t.answers, groups)
 	t.seen = append(t.seen, false)
 }
 
-func (t *keyTable) len() int { return len(t.answers) }
+// grow doubles the table, for more rows than announced.
+func (t *keyTable) grow() {
+	t.table = make([]int32, 2*len(t.table))
+	for r, h := range t.keys {
+		i := t.home(h)
+		for t.table[i] != 0 {
+			if i++; i == len(t.table) {
+				i = 0
+			}
+		}
+		t.table[i] = int32(r + 1)
+	}
+}
 
+func (t *keyTable) len() int { return len(t.keys) }
+
+// row returns an applicant's slot values (valid until the next call) and
+// which slots' products answered.
 func (t *keyTable) row(i int32) ([]float32, uint64) {
-	return t.values[int(i)*t.width : int(i+1)*t.width], t.answers[i]
+	l := &t.layout
+	narrow := t.narrow[int(i)*l.narrow : int(i+1)*l.narrow]
+	wide := t.wide[int(i)*l.wide : int(i+1)*l.wide]
+	var ans uint64
+	for k, p := range l.place {
+		if p >= 0 {
+			if n := narrow[p]; n == 0 {
+				t.scratch[k] = missingValue
+			} else {
+				t.scratch[k] = float32(n - 1)
+			}
+		} else {
+			t.scratch[k] = wide[-1-p]
+		}
+		if t.answers[i]>>uint(l.group[k])&1 == 1 {
+			ans |= 1 << uint(k)
+		}
+	}
+	return t.scratch, ans
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -157,7 +156,13 @@ func review(t testing.TB, cur, base *rundir.Run, set *mappings.Set, opts Options
 		return nil, nil, err
 	}
 	defer out.abort()
-	changes := slices.Clone(out.sheet)
+	if err := out.finishChanges(); err != nil {
+		return nil, nil, err
+	}
+	var changes []Change
+	if err := out.eachChange(func(c Change) error { changes = append(changes, c); return nil }); err != nil {
+		return nil, nil, err
+	}
 	if err := out.writeJSON(rep); err != nil {
 		return nil, nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -56,6 +57,7 @@ func (h *codeHist) id(code string) int32 {
 	if h.limit > 0 && len(h.codes) >= h.limit {
 		return -1
 	}
+	code = strings.Clone(code) // Arrow's strings share its buffers, which are reused
 	id := int32(len(h.codes))
 	h.ids[code] = id
 	h.codes = append(h.codes, code)

@@ -3,10 +3,20 @@ package review
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/apache/arrow/go/v17/parquet/file"
+	"github.com/apache/arrow/go/v17/parquet/pqarrow"
 
 	"github.com/scorepipe/scorepipe/sinks"
 )
@@ -35,7 +45,9 @@ type outputs struct {
 	parquet *sinks.Parquet // nil without a baseline
 	pending []sinks.Row
 	changes int64
-	sheet   []Change // the first maxSheetChanges changes
+	// changes.parquet is finished under this name, read back for the
+	// workbook's changes sheet, and renamed by commit.
+	changesDone string
 
 	json, xlsx *sinks.AtomicFile
 }
@@ -45,11 +57,12 @@ func newOutputs(workbook string, withChanges bool) (*outputs, error) {
 		return nil, fmt.Errorf("review: %w", err)
 	}
 	o := &outputs{workbook: workbook, jsonPath: JSONPath(workbook), changesPath: ChangesPath(workbook)}
+	o.changesDone = filepath.Join(filepath.Dir(o.changesPath), "."+filepath.Base(o.changesPath)+".done")
 	if o.jsonPath == workbook {
 		return nil, fmt.Errorf("review: the workbook %s needs an extension such as .xlsx", workbook)
 	}
 	if withChanges {
-		p, err := sinks.NewParquet(o.changesPath, changesSchema, sinks.ParquetOptions{})
+		p, err := sinks.NewParquet(o.changesDone, changesSchema, sinks.ParquetOptions{RowGroupRows: 16384})
 		if err != nil {
 			return nil, fmt.Errorf("review: %w", err)
 		}
@@ -58,13 +71,9 @@ func newOutputs(workbook string, withChanges bool) (*outputs, error) {
 	return o, nil
 }
 
-// addChange writes a change to changes.parquet and keeps it for the sheet
-// while there is room.
+// addChange writes a change to changes.parquet.
 func (o *outputs) addChange(c Change) error {
 	o.changes++
-	if len(o.sheet) < maxSheetChanges {
-		o.sheet = append(o.sheet, c)
-	}
 	row := sinks.NewRow(len(changesSchema))
 	row.SetString(0, c.ApplicantKey)
 	if c.SourceRow > 0 {
@@ -125,7 +134,7 @@ func (o *outputs) writeWorkbook(rep *Report) error {
 	}
 	o.xlsx = f
 	w := bufio.NewWriterSize(f, 1<<20)
-	if err := buildWorkbook(w, rep, o.sheet); err != nil {
+	if err := buildWorkbook(w, rep, o.eachChange); err != nil {
 		return fmt.Errorf("review: %s: %w", o.workbook, err)
 	}
 	if err := w.Flush(); err != nil {
@@ -134,16 +143,83 @@ func (o *outputs) writeWorkbook(rep *Report) error {
 	return nil
 }
 
+// finishChanges completes changes.parquet under its temporary name.
+func (o *outputs) finishChanges() error {
+	if o.parquet == nil {
+		return nil
+	}
+	if err := o.flush(); err != nil {
+		return err
+	}
+	if err := o.parquet.Commit(); err != nil {
+		return fmt.Errorf("review: %w", err)
+	}
+	return nil
+}
+
+// sheetChanges is the number of changes on the changes sheet.
+func (o *outputs) sheetChanges() int64 { return min(o.changes, maxSheetChanges) }
+
+// eachChange calls fn with the first sheetChanges changes, read back from
+// the finished changes.parquet.
+func (o *outputs) eachChange(fn func(Change) error) error {
+	if o.parquet == nil || o.changes == 0 {
+		return nil
+	}
+	pf, err := file.OpenParquetFile(o.changesDone, false)
+	if err != nil {
+		return err
+	}
+	defer pf.Close()
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: 4096}, memory.DefaultAllocator)
+	if err != nil {
+		return err
+	}
+	rr, err := fr.GetRecordReader(context.Background(), nil, nil)
+	if err != nil {
+		return err
+	}
+	defer rr.Release()
+	text := func(a arrow.Array, i int) string {
+		s := a.(*array.String)
+		if s.IsNull(i) {
+			return ""
+		}
+		return strings.Clone(s.Value(i))
+	}
+	left := o.sheetChanges()
+	for left > 0 && rr.Next() {
+		rec := rr.Record()
+		rows := rec.Column(1).(*array.Int64)
+		for i := 0; i < int(rec.NumRows()) && left > 0; i++ {
+			c := Change{ApplicantKey: text(rec.Column(0), i), Rule: text(rec.Column(2), i), Column: text(rec.Column(3), i),
+				Old: text(rec.Column(4), i), New: text(rec.Column(5), i)}
+			if rows.IsValid(i) {
+				c.SourceRow = rows.Value(i)
+			}
+			if err := fn(c); err != nil {
+				return err
+			}
+			left--
+		}
+	}
+	if err := rr.Err(); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}
+
 // commit publishes changes.parquet, review.json and review.xlsx, in this
 // order.
 func (o *outputs) commit() error {
 	if o.parquet != nil {
-		if err := o.flush(); err != nil {
-			return err
+		if err := os.Rename(o.changesDone, o.changesPath); err != nil {
+			return fmt.Errorf("review: publish %s: %w", o.changesPath, err)
 		}
-		if err := o.parquet.Commit(); err != nil {
+		if err := sinks.SyncDir(filepath.Dir(o.changesPath)); err != nil {
 			return fmt.Errorf("review: %w", err)
 		}
+		o.parquet = nil
 	}
 	for _, f := range []*sinks.AtomicFile{o.json, o.xlsx} {
 		if err := f.Commit(); err != nil {
@@ -160,6 +236,7 @@ func (o *outputs) abort() {
 	}
 	if o.parquet != nil {
 		_ = o.parquet.Abort()
+		_ = os.Remove(o.changesDone)
 	}
 	for _, f := range []*sinks.AtomicFile{o.json, o.xlsx} {
 		if f != nil {

@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/zeebo/xxh3"
-
 	"github.com/scorepipe/scorepipe/mappings"
 	"github.com/scorepipe/scorepipe/rundir"
 )
@@ -59,6 +57,9 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		return nil, err
 	}
 	defer out.abort()
+	if err := out.finishChanges(); err != nil {
+		return nil, err
+	}
 	if err := out.writeJSON(rep); err != nil {
 		return nil, err
 	}
@@ -149,8 +150,12 @@ func compute(ctx context.Context, opts Options) (*Report, *outputs, error) {
 	ruleCounts := make([]int64, len(active))
 	var applicants *Applicants
 	if baseScan != nil {
-		table := newKeyTable(len(slots), opts.Baseline.Rows)
-		err := baseScan.scan(ctx, func(b *batch) error {
+		layout, err := newLayout(slots)
+		if err != nil {
+			return nil, nil, &RulesError{File: rules.File, Msg: err.Error()}
+		}
+		table := newKeyTable(layout, opts.Baseline.Rows)
+		err = baseScan.scan(ctx, func(b *batch) error {
 			w := len(slots)
 			for i := range int(b.rec.NumRows()) {
 				if b.hasKey[i] {
@@ -162,7 +167,7 @@ func compute(ctx context.Context, opts Options) (*Report, *outputs, error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		newKeys := map[xxh3.Uint128]struct{}{}
+		newKeys := newKeyTable(tableLayout{}, cur.Rows/16) // applicants not in the baseline
 		var curDups int64
 		err = curScan.scan(ctx, func(b *batch) error {
 			w := len(slots)
@@ -171,13 +176,11 @@ func compute(ctx context.Context, opts Options) (*Report, *outputs, error) {
 					continue
 				}
 				h := b.hashes[i]
-				idx, found := table.index[h]
+				idx, found := table.find(h)
 				if !found {
-					if _, dup := newKeys[h]; dup {
-						curDups++
-					} else {
-						newKeys[h] = struct{}{}
-					}
+					before := newKeys.dups
+					newKeys.add(h, nil, 0)
+					curDups += newKeys.dups - before
 					continue
 				}
 				if table.seen[idx] {
@@ -193,7 +196,7 @@ func compute(ctx context.Context, opts Options) (*Report, *outputs, error) {
 						continue
 					}
 					ruleCounts[r]++
-					c := Change{ApplicantKey: b.keys.Value(i), SourceRow: b.sourceRow(i), Rule: ar.Name,
+					c := Change{ApplicantKey: strings.Clone(b.keys.Value(i)), SourceRow: b.sourceRow(i), Rule: ar.Name,
 						Column: slots[si].feat.Name, Old: slots[si].display(old[si]), New: slots[si].display(vals[si])}
 					if err := out.addChange(c); err != nil {
 						return err
@@ -211,8 +214,8 @@ func compute(ctx context.Context, opts Options) (*Report, *outputs, error) {
 				both++
 			}
 		}
-		applicants = &Applicants{InBoth: both, New: int64(len(newKeys)), Gone: int64(table.len()) - both,
-			Baseline: int64(table.len()), Current: both + int64(len(newKeys)),
+		applicants = &Applicants{InBoth: both, New: int64(newKeys.len()), Gone: int64(table.len()) - both,
+			Baseline: int64(table.len()), Current: both + int64(newKeys.len()),
 			DuplicateRows: curDups, BaselineDuplicateRows: table.dups, RowsWithoutKey: curScan.noKey, BaselineRowsWithoutKey: baseScan.noKey}
 	} else if err := curScan.scan(ctx, nil); err != nil {
 		return nil, nil, err
@@ -245,7 +248,7 @@ func compute(ctx context.Context, opts Options) (*Report, *outputs, error) {
 				rep.Rules = append(rep.Rules, RuleReport{Rule: r, AbsentColumns: r.Columns, Inactive: true})
 			}
 		}
-		rep.Changes = &ChangesReport{File: filepath.Base(out.changesPath), Rows: out.changes, SheetRows: int64(len(out.sheet))}
+		rep.Changes = &ChangesReport{File: filepath.Base(out.changesPath), Rows: out.changes, SheetRows: out.sheetChanges()}
 	}
 	rep.Alerts = alerts(rep, opts.Alerts)
 	ok = true

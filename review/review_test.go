@@ -225,7 +225,7 @@ func TestWorkbook(t *testing.T) {
 			var names []string
 			for _, s := range sheets {
 				names = append(names, s[1])
-				target := regexp.MustCompile(`Id="rId`+s[2]+`" Target="/?(?:xl/)?([^"]+)"`).FindStringSubmatch(parts["xl/_rels/workbook.xml.rels"])
+				target := regexp.MustCompile(`Id="rId` + s[2] + `" Target="/?(?:xl/)?([^"]+)"`).FindStringSubmatch(parts["xl/_rels/workbook.xml.rels"])
 				xml := parts["xl/"+target[1]]
 				dim := regexp.MustCompile(`<dimension ref="A1:([A-Z]+)(\d+)"`).FindStringSubmatch(xml)
 				rows := regexp.MustCompile(`<row r="(\d+)"`).FindAllStringSubmatch(xml, -1)

@@ -181,7 +181,7 @@ func (s *runScan) readLabels(rec arrow.Record, out []int8) error {
 		return nil
 	}
 	invalid := func(i int, v string) error {
-		return &LabelError{Column: s.label, Row: s.rows + int64(i) + 1, Value: v}
+		return &LabelError{Column: s.label, Row: s.rows + int64(i) + 1, Value: strings.Clone(v)}
 	}
 	set := func(i int, v float64, text string) error {
 		switch v {

@@ -29,7 +29,7 @@ type workbook struct {
 	bandStyles      map[string]int
 }
 
-func buildWorkbook(w io.Writer, rep *Report, changes []Change) (err error) {
+func buildWorkbook(w io.Writer, rep *Report, changes func(func(Change) error) error) (err error) {
 	f := excelize.NewFile()
 	defer func() {
 		if cerr := f.Close(); err == nil && cerr != nil {
@@ -229,8 +229,8 @@ func (wb *workbook) chart(sheet, cell, title string, typ excelize.ChartType, ser
 		VaryColors: &vary,
 		Title:      excelize.ChartTitle{Paragraph: []excelize.RichTextRun{{Text: title}}},
 		Legend:     legend,
-		Dimension: excelize.ChartDimension{Width: width, Height: height},
-		Format:    excelize.GraphicOptions{OffsetX: 10, OffsetY: 5},
+		Dimension:  excelize.ChartDimension{Width: width, Height: height},
+		Format:     excelize.GraphicOptions{OffsetX: 10, OffsetY: 5},
 	})
 }
 
@@ -512,10 +512,10 @@ func emptyNil(s string) any {
 
 // changes: one row per applicant and rule, streamed (the sheet can be
 // long); the chart of changes per rule refers to the summary's counts.
-func (wb *workbook) changes(rep *Report, changes []Change) error {
+func (wb *workbook) changes(rep *Report, changes func(func(Change) error) error) error {
 	f := wb.f
 	header := []any{"applicant_key", "source_row", "rule", "column", "old_value", "new_value"}
-	n := len(changes) + 1
+	n := int(rep.Changes.SheetRows) + 1
 	last := colName(len(header))
 	if err := f.SetSheetDimension(SheetChanges, "A1:"+last+strconv.Itoa(n)); err != nil {
 		return err
@@ -561,15 +561,22 @@ func (wb *workbook) changes(rep *Report, changes []Change) error {
 		return err
 	}
 	vals := make([]any, len(header))
-	for i, c := range changes {
+	row := 2
+	err = changes(func(c Change) error {
 		vals[0], vals[1], vals[2], vals[3] = c.ApplicantKey, nil, c.Rule, c.Column
 		if c.SourceRow > 0 {
 			vals[1] = c.SourceRow
 		}
 		vals[4], vals[5] = emptyNil(c.Old), emptyNil(c.New)
-		if err := sw.SetRow("A"+strconv.Itoa(i+2), vals); err != nil {
-			return err
-		}
+		err := sw.SetRow("A"+strconv.Itoa(row), vals)
+		row++
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if row != n+1 {
+		return fmt.Errorf("changes sheet: %d rows read back, want %d", row-2, n-1)
 	}
 	return sw.Flush()
 }

@@ -55,6 +55,14 @@ type Run struct {
 	Parts    []string  // the Parquet files, in order
 	Rows     int64     // rows in all parts
 	schema   *arrow.Schema
+	mem      *reusingAllocator
+}
+
+func (r *Run) alloc() *reusingAllocator {
+	if r.mem == nil {
+		r.mem = &reusingAllocator{}
+	}
+	return r.mem
 }
 
 // Open opens a published run: dir must hold _SUCCESS, manifest.json and
@@ -234,7 +242,7 @@ func (r *Run) scanPart(ctx context.Context, path string, opts ScanOptions, batch
 			props.SetReadDict(leaves[i], true)
 		}
 	}
-	fr, err := pqarrow.NewFileReader(pf, props, memory.DefaultAllocator)
+	fr, err := pqarrow.NewFileReader(pf, props, r.alloc())
 	if err != nil {
 		return &Error{Dir: r.Dir, Msg: "cannot read " + rel(r.Dir, path), Err: err}
 	}
@@ -242,7 +250,7 @@ func (r *Run) scanPart(ctx context.Context, path string, opts ScanOptions, batch
 	// dictionary with every column chunk, and pqarrow cannot put two in
 	// one batch.
 	for rg := range pf.NumRowGroups() {
-		if err := r.scanRowGroup(ctx, fr, path, rg, leaves, opts.Columns, fn); err != nil {
+		if err := r.scanRowGroup(ctx, fr, path, rg, batch, leaves, opts.Columns, fn); err != nil {
 			return err
 		}
 	}
@@ -251,7 +259,13 @@ func (r *Run) scanPart(ctx context.Context, path string, opts ScanOptions, batch
 
 // scanRowGroup calls fn with each batch of one row group; an error of fn
 // is returned as it is.
-func (r *Run) scanRowGroup(ctx context.Context, fr *pqarrow.FileReader, path string, rg int, leaves []int, columns []string, fn func(arrow.Record) error) error {
+func (r *Run) scanRowGroup(ctx context.Context, fr *pqarrow.FileReader, path string, rg int, batch int64, leaves []int, columns []string, fn func(arrow.Record) error) error {
+	// A batch of at most the row group's rows: the reader reserves room
+	// for a whole batch in every column.
+	fr.Props.BatchSize = batch
+	if n := fr.ParquetReader().MetaData().RowGroup(rg).NumRows(); n > 0 {
+		fr.Props.BatchSize = min(batch, n)
+	}
 	rr, err := fr.GetRecordReader(ctx, leaves, []int{rg})
 	if err != nil {
 		return &Error{Dir: r.Dir, Msg: "cannot read " + rel(r.Dir, path), Err: err}
