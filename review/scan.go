@@ -131,7 +131,7 @@ func (s *runScan) scan(ctx context.Context, perRow func(b *batch) error) error {
 		s.outcomes[i] = newCodeHist(0)
 	}
 	b := &batch{scan: s}
-	return s.run.Scan(ctx, rundir.ScanOptions{Columns: s.columns, Dictionary: dict, Parallel: true}, func(rec arrow.Record) error {
+	return s.run.Scan(ctx, rundir.ScanOptions{Columns: s.columns, Dictionary: dict, Parallel: true, Prefetch: true, BatchRows: batchRows}, func(rec arrow.Record) error {
 		n := int(rec.NumRows())
 		b.labels = grow(b.labels, n)
 		if err := s.readLabels(rec, b.labels); err != nil {
@@ -332,3 +332,7 @@ func answeredRows(a arrow.Array, fn func(i int)) {
 		}
 	}
 }
+
+// batchRows is the number of rows per batch read: the reader's buffers,
+// reused from batch to batch, take about 40 bytes per row and column.
+const batchRows = 8192

@@ -1,9 +1,12 @@
 package review
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"testing"
+
+	"github.com/zeebo/xxh3"
 )
 
 const tolerance = 1e-9
@@ -194,5 +197,53 @@ func TestNumHistStaysBounded(t *testing.T) {
 		if want := float64(k+1) * n / 10; math.Abs(c-want)/want > 0.01 {
 			t.Errorf("cut %d = %v, want about %v", k+1, c, want)
 		}
+	}
+}
+
+func TestKeyTable(t *testing.T) {
+	slots := []*slot{
+		{feat: &Feature{Type: "flag", Status: "a_status"}},
+		{feat: &Feature{Type: "score", Status: "b_status"}},
+	}
+	layout, err := newLayout(slots)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if layout.narrow != 1 || layout.wide != 1 {
+		t.Fatalf("layout %+v, want the flag narrow and the score wide", layout)
+	}
+	tab := newKeyTable(layout, 4) // announced 4 rows (room for 16); fill past it
+	const n = 1000
+	key := func(i int) xxh3.Uint128 { return xxh3.HashString128(fmt.Sprint("key-", i)) }
+	for i := range n {
+		flag := float32(i % 2)
+		if i%7 == 0 {
+			flag = missingValue
+		}
+		tab.add(key(i), []float32{flag, float32(i) + 0.5}, uint64(i%4))
+	}
+	tab.add(key(3), []float32{1, 1}, 0)
+	if tab.len() != n || tab.dups != 1 {
+		t.Fatalf("len %d, dups %d; want %d and 1", tab.len(), tab.dups, n)
+	}
+	for i := range n {
+		r, ok := tab.find(key(i))
+		if !ok {
+			t.Fatalf("key %d not found", i)
+		}
+		vals, ans := tab.row(r)
+		wantFlag := float32(i % 2)
+		if (i%7 == 0) != isMissing(vals[0]) || i%7 != 0 && vals[0] != wantFlag || vals[1] != float32(i)+0.5 || ans != uint64(i%4) {
+			t.Fatalf("key %d: %v %b, want flag %v (missing %v), %v, %b", i, vals, ans, wantFlag, i%7 == 0, float32(i)+0.5, i%4)
+		}
+	}
+	if _, ok := tab.find(key(n)); ok {
+		t.Error("found a key never added")
+	}
+	// A flag value a narrow slot cannot hold counts as missing.
+	tab.add(key(-1), []float32{70000, 0}, 0)
+	r, _ := tab.find(key(-1))
+	if vals, _ := tab.row(r); !isMissing(vals[0]) {
+		t.Errorf("70000 in a narrow slot reads back as %v, want missing", vals[0])
 	}
 }

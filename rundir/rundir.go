@@ -196,12 +196,16 @@ type ScanOptions struct {
 	BatchRows int
 	// Parallel decodes the columns of a batch concurrently.
 	Parallel bool
+	// Prefetch reads the next batch while fn works on this one.
+	Prefetch bool
 }
 
 // Scan calls fn with each record batch of the run, part after part, in
 // row order. The batch's columns are those of opts.Columns, in that order;
-// the record is released after fn returns, so fn must not keep it (or must
-// Retain it). Scan stops at the first error, of fn or of reading, and when
+// the record is released after fn returns and its buffers are reused, so
+// fn must not keep it (or must Retain it), nor a string it holds: the
+// strings of arrow's arrays share their buffers (strings.Clone what you
+// keep). Scan stops at the first error, of fn or of reading, and when
 // ctx ends.
 func (r *Run) Scan(ctx context.Context, opts ScanOptions, fn func(arrow.Record) error) error {
 	for _, name := range opts.Columns {
@@ -216,12 +220,48 @@ func (r *Run) Scan(ctx context.Context, opts ScanOptions, fn func(arrow.Record) 
 	if batch <= 0 {
 		batch = DefaultBatchRows
 	}
-	for _, p := range r.Parts {
-		if err := r.scanPart(ctx, p, opts, int64(batch), fn); err != nil {
-			return err
+	all := func(ctx context.Context, fn func(arrow.Record) error) error {
+		for _, p := range r.Parts {
+			if err := r.scanPart(ctx, p, opts, int64(batch), fn); err != nil {
+				return err
+			}
 		}
+		return nil
 	}
-	return nil
+	if !opts.Prefetch {
+		return all(ctx, fn)
+	}
+	// A reader goroutine hands each batch over and goes on to the next.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan arrow.Record, 1)
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(batches)
+		readErr <- all(ctx, func(rec arrow.Record) error {
+			rec.Retain()
+			select {
+			case batches <- rec:
+				return nil
+			case <-ctx.Done():
+				rec.Release()
+				return ctx.Err()
+			}
+		})
+	}()
+	var fnErr error
+	for rec := range batches {
+		if fnErr == nil {
+			if fnErr = fn(rec); fnErr != nil {
+				cancel()
+			}
+		}
+		rec.Release()
+	}
+	if err := <-readErr; fnErr == nil {
+		return err
+	}
+	return fnErr
 }
 
 func (r *Run) scanPart(ctx context.Context, path string, opts ScanOptions, batch int64, fn func(arrow.Record) error) error {

@@ -102,7 +102,7 @@ func TestScan(t *testing.T) {
 						if d.IsNull(i) {
 							grades = append(grades, "")
 						} else {
-							grades = append(grades, dict.Value(d.GetValueIndex(i)))
+							grades = append(grades, strings.Clone(dict.Value(d.GetValueIndex(i))))
 						}
 					}
 					rows = append(rows, rec.Column(1).(*array.Int64).Int64Values()...)

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 
@@ -77,7 +78,16 @@ the review.`,
 	return cmd
 }
 
+// reviewMemoryLimit is the soft limit of the review's memory (see
+// docs/PERFORMANCE.md); GOMEMLIMIT overrides it. The Parquet reader makes
+// garbage at every page: without a limit the heap would grow to twice what
+// is live before it is collected.
+const reviewMemoryLimit = 200 << 20
+
 func runReview(cmd *cobra.Command, log *slog.Logger, dir string, fl reviewFlags, psiSet bool) error {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(reviewMemoryLimit)
+	}
 	var rc review.Config
 	mapDir := fl.mappingsDir
 	if fl.config != "" {
