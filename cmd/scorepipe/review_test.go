@@ -285,4 +285,3 @@ func sheetCharts(t *testing.T, path string) map[string]int {
 	}
 	return out
 }
-
