@@ -56,6 +56,11 @@ type ProductCounts struct {
 	FromStore    int64 `json:"from_store"`   // replies reused from the reply store, paid by earlier runs
 	Deduplicated int64 `json:"deduplicated"` // calls saved: rows answered by an identical applicant's call in this run
 
+	// PossiblyBilled counts replies received in this run that could not be
+	// read (not JSON, malformed, over the size cap, a failure status
+	// carrying a success): the vendor may have billed them.
+	PossiblyBilled int64 `json:"possibly_billed"`
+
 	LatencyMS Percentiles `json:"latency_ms"`
 
 	SubProducts map[string]*StatusCounts `json:"sub_products,omitempty"`

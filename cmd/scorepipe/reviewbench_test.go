@@ -45,7 +45,7 @@ func BenchmarkReview(b *testing.B) {
 		b.Logf("wrote two runs of %d rows in %s", rows, time.Since(start).Round(time.Millisecond))
 	}
 	ctx := context.Background()
-	var secs, rss []float64
+	var secs, cpu, rss []float64
 	for b.Loop() {
 		out := filepath.Join(b.TempDir(), "review.xlsx")
 		cmd := command(ctx, nil, "review", cur, "--baseline", base, "--out", out, "--log-format", "json")
@@ -57,8 +57,10 @@ func BenchmarkReview(b *testing.B) {
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 			rss = append(rss, float64(ru.Maxrss)/1024)
 		}
+		cpu = append(cpu, (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds())
 	}
 	b.ReportMetric(float64(rows)/median(secs), "rows/s")
+	b.ReportMetric(median(cpu), "cpu-s")
 	b.ReportMetric(median(rss), "peak-RSS-MB")
 }
 
