@@ -90,6 +90,7 @@ type run struct {
 	schema  sinks.Schema
 	store   *Store
 	folder  *publish.Folder // the output folder, locked
+	review  *reviewPlan     // nil without review.baseline
 	out     []namedSink
 	rejects *sinks.Rejects
 
@@ -192,6 +193,9 @@ func newRun(cfg *Config, env Env) (*run, error) {
 		r.manifest.Products[code] = p.counts
 	}
 	if err := r.checkColumns(); err != nil {
+		return nil, err
+	}
+	if err := r.prepareReview(); err != nil {
 		return nil, err
 	}
 	return r, nil

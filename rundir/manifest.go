@@ -63,11 +63,12 @@ type Fact struct {
 }
 
 // factsSkipped are the parts of a manifest that are not facts of a run's
-// outcome: lists, file hashes, the configuration, free-text counts.
+// outcome: lists, file hashes, the configuration, free-text counts, and
+// the review written with the run.
 var factsSkipped = map[string]bool{
 	"mappings": true, "inputs": true, "outputs": true, "unknowns": true, "reject_reasons": true,
 	"config": true, "effective_config": true, "command": true, "command_line": true, "args": true,
-	"config_sha256": true, "build": true,
+	"config_sha256": true, "build": true, "review": true,
 }
 
 // Facts flattens the manifest's scalars, in a stable order: the top-level

@@ -77,8 +77,9 @@ func (j *jobFlags) load() (*pipeline.Config, error) {
 
 func newRunCommand(g *globalFlags) *cobra.Command {
 	var (
-		job     jobFlags
-		refresh bool
+		job      jobFlags
+		refresh  bool
+		baseline string
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -96,6 +97,9 @@ them set, run starts the built-in fake vendor on loopback (synthetic data).`,
 			log, cfg, err := job.setup(g)
 			if err != nil {
 				return err
+			}
+			if baseline != "" {
+				cfg.Review.Baseline = baseline
 			}
 			v, err := connectVendor(cfg, log)
 			if err != nil {
@@ -116,11 +120,12 @@ them set, run starts the built-in fake vendor on loopback (synthetic data).`,
 			if errors.Is(err, pipeline.ErrRowsFailed) {
 				return fmt.Errorf("%w: see the <product>_status and <product>_message columns", err)
 			}
-			return err
+			return reviewAlertsLogged(err)
 		},
 	}
 	job.register(cmd)
 	cmd.Flags().BoolVar(&refresh, "refresh", false, "call the vendor again even for replies in the reply store")
+	cmd.Flags().StringVar(&baseline, "baseline", "", "write the portfolio review against this earlier run's output directory with the outputs (review.baseline)")
 	return cmd
 }
 
