@@ -39,6 +39,7 @@ type slot struct {
 	labels []string           // rank-1 → label, for a feature with an interval table
 	text   *interner          // codes without a table
 	remap  []float32          // dictionary index → value, for the current batch
+	idx    []int32
 }
 
 func newSlot(f *Feature) *slot {
@@ -96,11 +97,11 @@ func (s *slot) values(a arrow.Array, out []float32) {
 		for i := range dict.Len() {
 			s.remap[i] = s.codeValue(dict.Value(i))
 		}
-		for i := range out {
+		for i, k := range dictIndices(a, &s.idx) {
 			if a.IsNull(i) {
 				out[i] = missingValue
 			} else {
-				out[i] = s.remap[a.GetValueIndex(i)]
+				out[i] = s.remap[k]
 			}
 		}
 	case *array.String:

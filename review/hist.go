@@ -45,6 +45,7 @@ type codeHist struct {
 	other   counter // codes past limit
 	limit   int     // 0: none
 	remap   []int32 // dictionary index → id, for the current batch
+	scratch []int32
 }
 
 func newCodeHist(limit int) *codeHist { return &codeHist{ids: map[string]int32{}, limit: limit} }
@@ -65,6 +66,21 @@ func (h *codeHist) id(code string) int32 {
 	return id
 }
 
+// dictIndices returns the dictionary indices of a, in scratch unless they
+// are int32 already (as pqarrow reads them).
+func dictIndices(a *array.Dictionary, scratch *[]int32) []int32 {
+	if idx, ok := a.Indices().(*array.Int32); ok {
+		return idx.Int32Values()
+	}
+	*scratch = grow(*scratch, a.Len())
+	for i := range a.Len() {
+		if a.IsValid(i) {
+			(*scratch)[i] = int32(a.GetValueIndex(i))
+		}
+	}
+	return *scratch
+}
+
 // addArray counts a batch: a dictionary of strings, or strings.
 func (h *codeHist) addArray(a arrow.Array, labels []int8) {
 	switch a := a.(type) {
@@ -74,12 +90,14 @@ func (h *codeHist) addArray(a arrow.Array, labels []int8) {
 		for i := range dict.Len() {
 			h.remap[i] = h.id(dict.Value(i))
 		}
-		for i := range a.Len() {
-			if a.IsNull(i) {
+		idx := dictIndices(a, &h.scratch)
+		noNulls := a.NullN() == 0
+		for i, k := range idx {
+			if !noNulls && a.IsNull(i) {
 				h.missing.add(labels[i])
 				continue
 			}
-			h.addID(h.remap[a.GetValueIndex(i)], labels[i])
+			h.addID(h.remap[k], labels[i])
 		}
 	case *array.String:
 		for i := range a.Len() {

@@ -319,8 +319,9 @@ func answeredRows(a arrow.Array, fn func(i int)) {
 		for i := range yes {
 			yes[i] = answered(dict.Value(i))
 		}
-		for i := range a.Len() {
-			if a.IsValid(i) && yes[a.GetValueIndex(i)] {
+		var scratch []int32
+		for i, k := range dictIndices(a, &scratch) {
+			if a.IsValid(i) && yes[k] {
 				fn(i)
 			}
 		}
