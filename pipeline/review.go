@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/scorepipe/scorepipe/review"
@@ -132,3 +133,7 @@ func (r *run) reviewResult(err error) error {
 	}
 	return errors.Join(err, r.review.alerts)
 }
+
+// PeakResidentMB returns the most memory this process has had resident
+// so far, in MB (Linux; 0 elsewhere), as the manifest's peak_rss_mb.
+func PeakResidentMB() float64 { return math.Round(peakResidentMB()*10) / 10 }

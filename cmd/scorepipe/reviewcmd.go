@@ -276,6 +276,7 @@ func logReview(log *slog.Logger, rep *review.Report, out string) {
 	if a := rep.Applicants; a != nil {
 		attrs = append(attrs, "applicants_in_both", a.InBoth, "new", a.New, "gone", a.Gone)
 	}
+	attrs = append(attrs, "peak_rss_mb", pipeline.PeakResidentMB())
 	log.Info("review written", attrs...)
 	for _, r := range rep.Rules {
 		log.Info("change rule", "rule", r.Name, "applicants", r.Applicants, "inactive", r.Inactive)
