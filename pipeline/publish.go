@@ -71,10 +71,10 @@ func (r *run) openSinks() error {
 		switch format {
 		case FormatParquet:
 			name = FileParquet
-			s, err = sinks.NewParquet(filepath.Join(dir, name), r.schema, sinks.ParquetOptions{RowGroupRows: r.cfg.Output.RowGroupRows})
+			s, err = sinks.NewParquet(filepath.Join(dir, name), r.schema, sinks.ParquetOptions{RowGroupRows: r.cfg.Output.RowGroupRows, Metadata: r.fileMetadata()})
 		case FormatXLSX:
 			name = FileXLSX
-			s, err = sinks.NewExcel(filepath.Join(dir, name), r.schema, sinks.ExcelOptions{Dictionary: r.dictionary(), MaxRows: r.cfg.Output.XLSX.MaxRows})
+			s, err = sinks.NewExcel(filepath.Join(dir, name), r.schema, sinks.ExcelOptions{Dictionary: r.dictionary(), MaxRows: r.cfg.Output.XLSX.MaxRows, About: r.about()})
 		case FormatCSV:
 			name = FileCSV
 			s, err = sinks.NewCSV(filepath.Join(dir, name), r.schema)
@@ -123,12 +123,7 @@ func (r *run) publish() (*Manifest, error) {
 	if err := sinks.WriteFileAtomic(filepath.Join(dir, FileSuccess), nil); err != nil {
 		return nil, err
 	}
-	for _, p := range r.prods {
-		if p.counts.Failed > 0 {
-			return r.manifest, ErrRowsFailed
-		}
-	}
-	return r.manifest, nil
+	return r.manifest, r.manifest.Exit.err()
 }
 
 // AbortError says why a run stopped early and what it kept: every reply

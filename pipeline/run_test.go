@@ -75,6 +75,25 @@ func sampleConfig(t *testing.T) *pipeline.Config {
 	return cfg
 }
 
+// requireComplete fails the test unless err is nil, or the one way a run
+// of the samples on the fake vendor is incomplete by design: FLXG0V4B (in
+// COMBTY11) answers "query failed" for about one applicant in twenty.
+func requireComplete(t *testing.T, err error) {
+	t.Helper()
+	var inc *pipeline.Incomplete
+	switch {
+	case err == nil:
+	case errors.As(err, &inc):
+		for _, r := range inc.Reasons {
+			if !strings.HasPrefix(r, "FLXG0V4B (in COMBTY11) failed for ") {
+				t.Fatalf("Run: %v", err)
+			}
+		}
+	default:
+		t.Fatalf("Run: %v", err)
+	}
+}
+
 func env(c *tianyuan.Client) pipeline.Env {
 	return pipeline.Env{Caller: c, Cipher: c.Cipher(), Secret: testSecret, Now: func() time.Time { return fixedNow }}
 }
@@ -109,9 +128,7 @@ func TestSamplesEndToEnd(t *testing.T) {
 	v, client := fakeVendor(t, tianyuantest.Options{})
 	cfg := sampleConfig(t)
 	m, err := pipeline.Run(context.Background(), cfg, env(client))
-	if err != nil {
-		t.Fatalf("Run: %v", err)
-	}
+	requireComplete(t, err)
 	out := cfg.Output.Dir
 
 	t.Run("manifest counts add up", func(t *testing.T) {
@@ -238,7 +255,7 @@ func TestSamplesEndToEnd(t *testing.T) {
 		want := map[string]arrow.Type{
 			"source_row": arrow.INT64, "applicant_key": arrow.STRING, "jrzq9e2a_status": arrow.STRING,
 			"jrzq9e2a_code": arrow.INT64, "jrzq9e2a_queried_at": arrow.TIMESTAMP, "xyp_cpl0001_low": arrow.FLOAT64,
-			"xyp_cpl0044": arrow.INT64, "xyp_model_score_high": arrow.FLOAT64, "label": arrow.STRING,
+			"xyp_cpl0044": arrow.INT64, "xyp_model_score_high": arrow.FLOAT64, "label": arrow.INT64, "apply_date": arrow.DATE32, "application_id": arrow.STRING,
 		}
 		for name, typ := range want {
 			fields := tbl.Schema().FieldIndices(name)
@@ -372,15 +389,12 @@ func floatColumn(t *testing.T, tbl arrow.Table, name string) []*float64 {
 func TestRerunFromStorePaysNothing(t *testing.T) {
 	v, client := fakeVendor(t, tianyuantest.Options{})
 	cfg := sampleConfig(t)
-	if _, err := pipeline.Run(context.Background(), cfg, env(client)); err != nil {
-		t.Fatal(err)
-	}
+	_, err := pipeline.Run(context.Background(), cfg, env(client))
+	requireComplete(t, err)
 	first := v.Requests("JRZQ9E2A")
 	_, before := readCSV(t, filepath.Join(cfg.Output.Dir, pipeline.FileCSV))
 	m, err := pipeline.Run(context.Background(), cfg, env(client))
-	if err != nil {
-		t.Fatal(err)
-	}
+	requireComplete(t, err)
 	if got := v.Requests("JRZQ9E2A") - first; got != 0 {
 		t.Errorf("rerun made %d vendor requests, want 0", got)
 	}
@@ -440,9 +454,7 @@ func TestDuplicateApplicantsBilledOnce(t *testing.T) {
 	v, client := fakeVendor(t, tianyuantest.Options{Latency: 20 * time.Millisecond})
 	cfg := sampleConfig(t)
 	m, err := pipeline.Run(context.Background(), cfg, env(client))
-	if err != nil {
-		t.Fatal(err)
-	}
+	requireComplete(t, err)
 	p := m.Products["JRZQ9E2A"]
 	if got, want := v.Billed("JRZQ9E2A"), int64(m.Rows.Valid)-p.Deduplicated-p.FromStore; got != want {
 		t.Errorf("billed %d, want valid rows %d minus %d deduplicated", got, m.Rows.Valid, p.Deduplicated)
@@ -549,9 +561,7 @@ func TestTransientFaultsAreRetried(t *testing.T) {
 	const attempts = 20
 	cfg.Retry.MaxAttempts = attempts
 	m, err := pipeline.Run(context.Background(), cfg, env(client))
-	if err != nil {
-		t.Fatalf("Run: %v", err)
-	}
+	requireComplete(t, err)
 	p := m.Products["JRZQ9E2A"]
 	if p.Failed != 0 {
 		t.Errorf("failed = %d, want 0 with %d attempts", p.Failed, attempts)
