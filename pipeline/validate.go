@@ -21,8 +21,8 @@ type Report struct {
 
 // ReasonCount is how many rows one reason rejects, with the first examples.
 type ReasonCount struct {
-	Reason   string         `json:"reason"`
-	Count    int            `json:"count"`
+	Reason   string          `json:"reason"`
+	Count    int             `json:"count"`
 	Examples []RejectExample `json:"examples"` // identity masked
 }
 
