@@ -141,9 +141,12 @@ func (j *Job) SetSecret(secret []byte) { j.r.env.Secret = secret }
 func (j *Job) RunID() string { return j.r.manifest.RunID }
 
 // Inputs returns the paths of the input files, globs expanded.
-func (j *Job) Inputs() []string {
-	paths := make([]string, len(j.r.files))
-	for i, f := range j.r.files {
+func (j *Job) Inputs() []string { return j.r.Inputs() }
+
+// Inputs returns the paths of the input files, globs expanded.
+func (r *run) Inputs() []string {
+	paths := make([]string, len(r.files))
+	for i, f := range r.files {
 		paths[i] = f.path
 	}
 	return paths
@@ -332,7 +335,9 @@ func newRun(cfg *Config, env Env) (*run, error) {
 		case isIdentityColumn(col):
 			return nil, &ConfigError{Field: "input.passthrough." + col, Msg: "identity and authorization columns do not pass through (output.pii: keep writes name, id_card, mobile_no raw)"}
 		case r.schema.Index(col) < 0:
-			return nil, &ConfigError{Field: "input.passthrough." + col, Msg: "no input file has this column"}
+			return nil, &ConfigError{Field: "input.passthrough." + col, Msg: fmt.Sprintf(
+				"no input file has this column (%s); list only columns of the input files, or set input.passthrough to {} to pass every column through as text",
+				strings.Join(r.Inputs(), ", "))}
 		}
 	}
 	for _, code := range cfg.ProductCodes() {

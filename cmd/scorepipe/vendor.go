@@ -86,7 +86,11 @@ func connectVendor(cfg *pipeline.Config, c credentials, log *slog.Logger) (*vend
 		conn.info.Endpoint = srv.URL
 	}
 	if c.fake {
-		log.Warn("the fake vendor answers (vendor.fake or --fake-vendor): the features are synthetic",
+		which := "the built-in fake vendor answers on loopback"
+		if c.endpoint != "" {
+			which = "a fake vendor (mock-vendor) at " + envEndpoint + " answers"
+		}
+		log.Warn(which+" (vendor.fake or --fake-vendor): the features are synthetic",
 			"endpoint", conn.info.Endpoint, "hint", "for the real vendor set "+envAccessID+" and "+envKey+" and leave vendor.fake unset")
 		if c.ignored {
 			log.Warn("the credentials in the environment are not used: the config asks for the fake vendor")
