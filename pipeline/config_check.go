@@ -49,7 +49,7 @@ func checkNode(n *yaml.Node, t reflect.Type, path string) error {
 		if n.Kind != yaml.ScalarNode {
 			return bad("want %s, got %s", kindWords(t), nodeWords(n))
 		}
-		if err := n.Decode(reflect.New(t).Interface()); err != nil {
+		if err := n.Decode(reflect.New(t).Interface()); err != nil || isInt(t) && !isWhole(n) {
 			return bad("want %s, got %q", kindWords(t), n.Value)
 		}
 		return nil
@@ -91,6 +91,25 @@ func checkNode(n *yaml.Node, t reflect.Type, path string) error {
 		}
 	}
 	return nil
+}
+
+func isInt(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return t != durationType
+	}
+	return false
+}
+
+// isWhole reports whether a scalar is a whole number: the YAML decoder
+// would cut 1.5 to 1 without a word.
+func isWhole(n *yaml.Node) bool {
+	if n.ShortTag() != "!!float" {
+		return true
+	}
+	var f float64
+	return n.Decode(&f) == nil && f == math.Trunc(f)
 }
 
 // checkOverridePath checks that path names a field of Config and returns

@@ -233,7 +233,7 @@ func TestAwkwardInputFile(t *testing.T) {
 	cfg := sampleConfig(t)
 	cfg.Input.Files = []string{path}
 	cfg.Input.Passthrough = map[string]string{"application_id": "string", "label": "int"}
-	cfg.Products = map[string]pipeline.ProductConfig{"JRZQ9E2A": pipeline.DefaultProduct} // no authorization for COMBTY11
+	cfg.Products = map[string]pipeline.ProductConfig{"JRZQ9E2A": unlimited} // no authorization for COMBTY11
 	m, err := pipeline.Run(context.Background(), cfg, env(client))
 	requireComplete(t, err)
 	header2, feats := readCSV(t, filepath.Join(cfg.Output.Dir, pipeline.FileCSV))
@@ -293,7 +293,7 @@ func TestPassthroughTypes(t *testing.T) {
 	cfg := sampleConfig(t)
 	cfg.Input.Files = []string{path}
 	cfg.Input.Passthrough = map[string]string{"application_id": "string", "apply_date": "date", "label": "int", "income": "float"}
-	cfg.Products = map[string]pipeline.ProductConfig{"JRZQ9E2A": pipeline.DefaultProduct} // no authorization for COMBTY11
+	cfg.Products = map[string]pipeline.ProductConfig{"JRZQ9E2A": unlimited} // no authorization for COMBTY11
 	m, err := pipeline.Run(context.Background(), cfg, env(client))
 	requireComplete(t, err)
 	tbl := readParquet(t, filepath.Join(cfg.Output.Dir, pipeline.FileParquet))
