@@ -15,6 +15,9 @@ const progressInterval = 5 * time.Second
 // barInterval is how often the terminal bar is redrawn.
 const barInterval = 200 * time.Millisecond
 
+// minPaceSpan is how long the pace is measured before it paces the ETA.
+const minPaceSpan = 3 * time.Second
+
 // rateWindow is how far back the rows and calls a second are measured.
 const rateWindow = 10 * time.Second
 
@@ -55,13 +58,16 @@ func (m *progressMeter) observe(s progressSample, ceiling float64) progressFigur
 		f.Total = f.Done // the estimate was short
 	}
 	base := m.samples[0]
-	if span := (s.at - base.at).Seconds(); span > 0 {
-		f.RowsPerSecond = float64(s.done-base.done) / span
-		f.CallsPerSecond = float64(s.calls-base.calls) / span
+	span := s.at - base.at
+	if span > 0 {
+		f.RowsPerSecond = float64(s.done-base.done) / span.Seconds()
+		f.CallsPerSecond = float64(s.calls-base.calls) / span.Seconds()
 	}
 	if f.Total > 0 {
 		pace := ceiling
-		if f.RowsPerSecond > 0 && f.RowsPerSecond < pace {
+		// The first seconds' pace is noise (the window fills, rows wait
+		// for the ones before them): the limits pace the ETA until then.
+		if f.RowsPerSecond > 0 && f.RowsPerSecond < pace && (span >= minPaceSpan || math.IsInf(pace, 1)) {
 			pace = f.RowsPerSecond
 		}
 		if left := f.Total - f.Done; left <= 0 {

@@ -45,6 +45,11 @@ func TestProgressMeter(t *testing.T) {
 			{0, 0, 0, 20, 0, 50 * s},
 			{1 * s, 25, 25, 20, 25, 49 * s}, // 975 left at 20 a second
 		}},
+		{"a slow start: the limit paces the ETA for the first seconds", 1000, []step{
+			{0, 0, 0, 20, 0, 50 * s},
+			{2 * s, 10, 40, 20, 5, 50 * s},  // 990 left at 20 a second, not at 5
+			{4 * s, 20, 80, 20, 5, 196 * s}, // measured over 4 s: 980 left at 5 a second
+		}},
 		{"the estimate was short", 100, []step{
 			{0, 0, 0, 20, 0, 5 * s},
 			{5 * s, 120, 120, 20, 24, 0},
