@@ -63,6 +63,14 @@ type OutputConfig struct {
 	PII          string     `yaml:"pii" json:"pii"`         // mask (default) or keep
 	RowGroupRows int        `yaml:"row_group_rows" json:"row_group_rows"`
 	XLSX         XLSXConfig `yaml:"xlsx" json:"xlsx"`
+	CSV          CSVConfig  `yaml:"csv" json:"csv"`
+}
+
+// CSVConfig shapes features.csv and rejects.csv.
+type CSVConfig struct {
+	// BOM starts both files with a UTF-8 byte order mark (the default), so
+	// that Excel reads their Chinese text as UTF-8 in every locale.
+	BOM bool `yaml:"bom" json:"bom"`
 }
 
 // XLSXConfig shapes the Excel output. excelize assembles the whole workbook
@@ -141,7 +149,8 @@ const (
 // DefaultConfig returns the configuration every file starts from.
 func DefaultConfig() *Config {
 	return &Config{
-		Output: OutputConfig{Dir: "scorepipe-out", Formats: []string{FormatParquet, FormatXLSX}, PII: "mask", RowGroupRows: 16384},
+		Output: OutputConfig{Dir: "scorepipe-out", Formats: []string{FormatParquet, FormatXLSX}, PII: "mask", RowGroupRows: 16384,
+			CSV: CSVConfig{BOM: true}},
 		Vendor: VendorConfig{BaseURL: "https://api.tianyuanapi.com", KeyFormat: "hex", Timeout: 15 * time.Second,
 			Codes: codesFromPolicy(tianyuan.DefaultCodePolicy())},
 		Products: map[string]ProductConfig{},

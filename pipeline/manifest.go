@@ -84,6 +84,11 @@ type ProductCounts struct {
 	Price        float64 `json:"price"`        // products.<CODE>.price
 	Cost         float64 `json:"cost"`         // money spent by this run: billed × price
 
+	// PossiblyBilled counts replies received in this run that could not be
+	// read (not JSON, malformed, over the size cap, a failure status
+	// carrying a success): the vendor may have billed them.
+	PossiblyBilled int64 `json:"possibly_billed"`
+
 	LatencyMS Percentiles `json:"latency_ms"`
 
 	SubProducts map[string]*StatusCounts `json:"sub_products,omitempty"`

@@ -18,6 +18,7 @@ import (
 
 	"github.com/scorepipe/scorepipe/mappings"
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
+	"github.com/scorepipe/scorepipe/publish"
 	"github.com/scorepipe/scorepipe/sinks"
 	"github.com/scorepipe/scorepipe/sources"
 	"github.com/scorepipe/scorepipe/transform"
@@ -66,7 +67,7 @@ const (
 	FileCSV      = "features.csv"
 	FileRejects  = "rejects.csv"
 	FileManifest = "manifest.json"
-	FileSuccess  = "_SUCCESS"
+	FileSuccess  = publish.Marker
 )
 
 // Fixed leading columns of every output row.
@@ -246,6 +247,7 @@ type run struct {
 	files   []inputFile
 	schema  sinks.Schema
 	store   *Store
+	folder  *publish.Folder // the output folder, locked
 	out     []namedSink
 	rejects *sinks.Rejects
 
@@ -548,6 +550,9 @@ func (r *run) close() {
 	if r.store != nil {
 		_ = r.store.Close()
 	}
+	if r.folder != nil {
+		_ = r.folder.Close() // removes the staging folder unless published, and unlocks
+	}
 }
 
 // item is one valid row on its way through the run.
@@ -597,8 +602,8 @@ func (r *run) freeItem(it *item) {
 }
 
 func (r *run) execute(ctx context.Context) (*Manifest, error) {
-	if err := os.MkdirAll(r.cfg.Output.Dir, 0o755); err != nil {
-		return nil, fmt.Errorf("output directory: %w", err)
+	if err := r.openFolder(); err != nil {
+		return nil, err
 	}
 	if err := r.openStore(); err != nil {
 		return nil, err
@@ -1039,6 +1044,11 @@ func (r *run) finishCounts() {
 	for _, p := range r.prods {
 		p.counts.Calls = p.stats.attempts.Load()
 		p.counts.Billed = p.stats.billed.Load()
+		p.counts.PossiblyBilled = p.stats.possiblyBilled.Load()
+		if p.counts.PossiblyBilled > 0 {
+			r.log.Warn("replies could not be read; the vendor may have billed them (their rows failed)", "product", p.code,
+				"possibly_billed", p.counts.PossiblyBilled)
+		}
 		p.counts.Cost = roundMoney(float64(p.counts.Billed) * p.cfg.Price)
 		m.Cost += p.counts.Cost
 		p.counts.Retries = p.stats.retries.Load()

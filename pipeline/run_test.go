@@ -1,6 +1,7 @@
 package pipeline_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -98,15 +99,16 @@ func env(c *tianyuan.Client) pipeline.Env {
 	return pipeline.Env{Caller: c, Cipher: c.Cipher(), Secret: testSecret, Now: func() time.Time { return fixedNow }}
 }
 
-// readCSV reads a CSV output as header + rows.
+// readCSV reads a CSV file as header + rows, after its UTF-8 BOM if it
+// has one (outputs do by default: output.csv.bom).
 func readCSV(t *testing.T, path string) ([]string, [][]string) {
 	t.Helper()
-	f, err := os.Open(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	r := csv.NewReader(f)
+	data, _ = bytes.CutPrefix(data, []byte("\ufeff"))
+	r := csv.NewReader(bytes.NewReader(data))
 	r.FieldsPerRecord = -1
 	recs, err := r.ReadAll()
 	if err != nil {
@@ -553,7 +555,9 @@ func TestWrongKeyStopsEarly(t *testing.T) {
 }
 
 func TestTransientFaultsAreRetried(t *testing.T) {
-	v, client := fakeVendor(t, tianyuantest.Options{Seed: 7, Faults: tianyuantest.Faults{HTTP503: 0.2, Garbage: 0.05, Code1001: 0.05, HTTP429: 0.05, RetryAfter: time.Millisecond}})
+	// A body that is not JSON is not transient: it is tried once more
+	// only (see TestUnreadableRepliesAreNotPaidAgain).
+	v, client := fakeVendor(t, tianyuantest.Options{Seed: 7, Faults: tianyuantest.Faults{HTTP503: 0.25, Code1001: 0.05, HTTP429: 0.05, RetryAfter: time.Millisecond}})
 	cfg := sampleConfig(t)
 	// With 35% of attempts failing, a call fails 8 attempts in a row with
 	// probability 0.35^8 = 2e-4: over about 430 calls, one run in eleven

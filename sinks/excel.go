@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -309,7 +310,9 @@ func (e *Excel) build() (err error) {
 		return wrap(fmt.Errorf("spill rows: %w", err))
 	}
 
-	f := excelize.NewFile()
+	// excelize's temporary files go beside the workbook, where the run
+	// that finds them left by a killed run removes them.
+	f := excelize.NewFile(excelize.Options{TmpDir: filepath.Dir(name)})
 	defer func() {
 		if cerr := f.Close(); err == nil && cerr != nil {
 			err = wrap(cerr)

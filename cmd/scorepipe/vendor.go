@@ -101,6 +101,8 @@ func connectVendor(cfg *pipeline.Config, c credentials, log *slog.Logger) (*vend
 		conn.close()
 		return nil, &pipeline.ConfigError{Field: envKey, Msg: strings.TrimPrefix(err.Error(), "tianyuan: ")}
 	}
+	// The client follows no redirect, whatever this http.Client says: a
+	// redirect stops the run naming where it pointed (a wrong endpoint).
 	client, err := tianyuan.NewClient(tianyuan.ClientConfig{BaseURL: strings.TrimRight(conn.info.Endpoint, "/"), AccessID: c.id, Key: k,
 		HTTP: &http.Client{Transport: transport(cfg)}})
 	if err != nil {
