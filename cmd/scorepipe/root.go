@@ -208,10 +208,11 @@ func newVersionCommand(g *globalFlags) *cobra.Command {
 		Short: "Print the build: version, VCS revision, whether the tree was modified, Go version",
 		Long: `version prints the facts of this build that every manifest.json records under
 "build": the module version, the VCS revision and its time, whether the tree
-had uncommitted changes, and the Go version. go build and go run record the
-revision when they build inside a git checkout (unless -buildvcs=false); a
-build without it can stamp one:
-  go build -ldflags "-X main.revision=$(git rev-parse HEAD)" ./cmd/scorepipe`,
+had uncommitted changes, and the Go version. go build records them when it
+builds inside a git clone (not a git worktree), unless -buildvcs=false (also
+through GOFLAGS); go run only with -buildvcs=true. A build without them can
+stamp a version and a revision:
+  go build -ldflags "-X main.version=v1.2.0 -X main.revision=$(git rev-parse HEAD)" ./cmd/scorepipe`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			if asJSON {
