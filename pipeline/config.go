@@ -137,6 +137,10 @@ type LimitsConfig struct {
 // MappingsConfig points at user mapping files.
 type MappingsConfig struct {
 	Dir string `yaml:"dir" json:"dir"`
+	// RequireOfficial refuses to start (a ConfigError) while a table the
+	// configured products use still holds placeholder entries (source
+	// sample): for production configs.
+	RequireOfficial bool `yaml:"require_official" json:"require_official"`
 }
 
 // Output formats.

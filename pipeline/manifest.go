@@ -37,6 +37,12 @@ type Manifest struct {
 	// PeakRSSMB is the most memory the run had resident, once every data
 	// file was written (Linux only).
 	PeakRSSMB float64 `json:"peak_rss_mb,omitempty"`
+
+	// PlaceholderTables lists the tables in use that hold placeholder
+	// entries (source sample), and PlaceholderValues counts, by output
+	// column, the values written from them (see transform.Unknowns).
+	PlaceholderTables []mappings.Placeholder `json:"placeholder_tables"`
+	PlaceholderValues map[string]int64       `json:"placeholder_values"`
 }
 
 // Exit is the run's verdict: code 0 when every row is complete, 2 when the

@@ -364,6 +364,9 @@ func newRun(cfg *Config, env Env) (*run, error) {
 	if err := r.checkColumns(); err != nil {
 		return nil, err
 	}
+	if err := r.checkPlaceholders(); err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 
@@ -1065,6 +1068,7 @@ func (r *run) finishCounts() {
 	}
 	m.Cost = roundMoney(m.Cost)
 	m.Unknowns = r.unknowns
+	m.PlaceholderValues = r.placeholderValues()
 	m.FinishedAt = r.env.Now().UTC()
 	m.Seconds = m.FinishedAt.Sub(m.StartedAt).Seconds()
 }

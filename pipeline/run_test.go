@@ -214,7 +214,7 @@ func TestSamplesEndToEnd(t *testing.T) {
 		}
 	})
 
-	t.Run("code 1 of xyp_cpl0001 is 0 to 9 in parquet and xlsx", func(t *testing.T) {
+	t.Run("code 1 of xyp_cpl0001, (0,9) institutions, is 1 to 8 in parquet and xlsx", func(t *testing.T) {
 		tbl := readParquet(t, filepath.Join(out, pipeline.FileParquet))
 		codes := stringColumn(t, tbl, "xyp_cpl0001_code")
 		lows, highs := floatColumn(t, tbl, "xyp_cpl0001_low"), floatColumn(t, tbl, "xyp_cpl0001_high")
@@ -222,8 +222,8 @@ func TestSamplesEndToEnd(t *testing.T) {
 		for i, c := range codes {
 			if c == "1" {
 				found++
-				if lows[i] == nil || *lows[i] != 0 || highs[i] == nil || *highs[i] != 9 {
-					t.Errorf("parquet row %d: code 1 → (%v, %v), want (0, 9)", i, lows[i], highs[i])
+				if lows[i] == nil || *lows[i] != 1 || highs[i] == nil || *highs[i] != 8 {
+					t.Errorf("parquet row %d: code 1 → (%v, %v), want (1, 8)", i, lows[i], highs[i])
 				}
 			}
 		}
@@ -245,8 +245,8 @@ func TestSamplesEndToEnd(t *testing.T) {
 		for _, r := range rows[1:] {
 			if len(r) > hi && r[ci] == "1" {
 				xfound++
-				if r[li] != "0" || r[hi] != "9" {
-					t.Errorf("xlsx: code 1 → (%s, %s), want (0, 9)", r[li], r[hi])
+				if r[li] != "1" || r[hi] != "8" {
+					t.Errorf("xlsx: code 1 → (%s, %s), want (1, 8)", r[li], r[hi])
 				}
 			}
 		}
