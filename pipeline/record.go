@@ -1,5 +1,9 @@
 package pipeline
 
+// What a run records about itself: its verdict (Exit), the hashes of its
+// inputs, its id, and the marks every file carries (the Parquet metadata,
+// the workbook's about sheet).
+
 import (
 	"context"
 	"crypto/rand"
