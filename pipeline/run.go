@@ -153,12 +153,26 @@ func (r *run) Inputs() []string {
 	return paths
 }
 
+// Lock locks the output folder, so that a second run into it fails at
+// once, removes what killed runs left beside it and makes the staging
+// folder. CheckBudget and Run lock it first when it is not yet.
+func (j *Job) Lock() error {
+	if j.r.folder != nil {
+		return nil
+	}
+	return j.r.openFolder()
+}
+
 // CheckBudget works out what the run would pay, as Plan does (billable
 // calls after duplicates in the input and replies in the store, with
 // --refresh counting no stored reply), and returns an *OverBudget when
 // that already exceeds limits.max_calls or limits.max_cost. With no limit
-// set it reads nothing and returns a nil report. It calls nothing.
+// set it reads nothing and returns a nil report. It calls nothing. It
+// locks the output folder first (see Lock).
 func (j *Job) CheckBudget(ctx context.Context) (*Report, error) {
+	if err := j.Lock(); err != nil {
+		return nil, err
+	}
 	j.checked = true
 	r := j.r
 	l := r.cfg.Limits
@@ -605,8 +619,10 @@ func (r *run) freeItem(it *item) {
 }
 
 func (r *run) execute(ctx context.Context) (*Manifest, error) {
-	if err := r.openFolder(); err != nil {
-		return nil, err
+	if r.folder == nil {
+		if err := r.openFolder(); err != nil {
+			return nil, err
+		}
 	}
 	if err := r.openStore(); err != nil {
 		return nil, err

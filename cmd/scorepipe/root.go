@@ -101,6 +101,13 @@ func (g *globalFlags) stderrTerminal() bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
+// progressBar reports whether run draws a progress bar: on a terminal,
+// unless the logs are asked for as JSON (every line on stderr is JSON
+// then, progress included).
+func (g *globalFlags) progressBar() bool {
+	return g.stderrTerminal() && g.logFormat != "json"
+}
+
 // logger builds the slog logger: text on a terminal, JSON otherwise.
 func (g *globalFlags) logger() (*slog.Logger, error) {
 	var level slog.Level

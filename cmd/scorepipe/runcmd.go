@@ -121,7 +121,7 @@ rerun to resume.`,
 			if err != nil {
 				return err
 			}
-			env := pipeline.Env{Logger: log, Progress: g.stderr, Terminal: g.stderrTerminal(), Version: g.build.Version,
+			env := pipeline.Env{Logger: log, Progress: g.stderr, Terminal: g.progressBar(), Version: g.build.Version,
 				Build: g.build, Command: redactArgs(append([]string{"scorepipe"}, g.args...)), Refresh: refresh}
 			j, err := pipeline.Prepare(cfg, env)
 			if err != nil {
@@ -133,6 +133,9 @@ rerun to resume.`,
 				return err
 			}
 			j.SetSecret(secret)
+			if err := j.Lock(); err != nil {
+				return err
+			}
 			if _, err := j.CheckBudget(cmd.Context()); err != nil {
 				return err
 			}
