@@ -43,7 +43,6 @@ type ReviewSummary struct {
 type reviewPlan struct {
 	baseline *rundir.Run
 	rules    *review.Rules
-	alerts   *review.AlertError // set once written, when alerts fired
 }
 
 // prepareReview opens review.baseline and the rules, so that a mistake
@@ -82,8 +81,9 @@ func (r *run) prepareReview() error {
 
 // writeReview reviews the staged features.parquet against the baseline:
 // review.xlsx, review.json and changes.parquet join the new set, and the
-// manifest says what the review found. Alerts are kept for the end of the
-// run (exit 2); any other failure fails the publish.
+// manifest says what the review found. An alert is a reason of the run's
+// verdict (exit 2, published all the same); any other failure fails the
+// publish.
 func (r *run) writeReview() error {
 	cur, err := rundir.OpenData(r.folder.Staging())
 	if err != nil {
@@ -97,7 +97,8 @@ func (r *run) writeReview() error {
 	// Publishing is not interrupted: the review runs to its end.
 	rep, err := review.Run(context.Background(), review.Options{Current: cur, Baseline: r.review.baseline, Label: rc.Label,
 		Rules: r.review.rules, Mappings: r.set, Alerts: rc.Alerts, Out: out, Version: r.env.Version, Now: r.env.Now})
-	if err != nil && !errors.As(err, &r.review.alerts) {
+	var alerts *review.AlertError
+	if err != nil && !errors.As(err, &alerts) {
 		return err
 	}
 	sum := &ReviewSummary{Baseline: rc.Baseline, Changes: map[string]int64{}, Alerts: rep.Alerts}
@@ -118,20 +119,10 @@ func (r *run) writeReview() error {
 	r.manifest.Review = sum
 	for _, a := range rep.Alerts {
 		r.log.Warn("review alert: "+a.Message, "kind", a.Kind, "subject", a.Subject, "value", a.Value, "threshold", a.Threshold)
+		r.manifest.Exit.Reasons = append(r.manifest.Exit.Reasons, "review alert: "+a.Message)
+		r.manifest.Exit.Code = ExitIncomplete
 	}
 	return nil
-}
-
-// reviewResult adds the review's alerts, if any fired, to the run's
-// result.
-func (r *run) reviewResult(err error) error {
-	if r.review == nil || r.review.alerts == nil {
-		return err
-	}
-	if err == nil {
-		return r.review.alerts
-	}
-	return errors.Join(err, r.review.alerts)
 }
 
 // PeakResidentMB returns the most memory this process has had resident

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/scorepipe/scorepipe/pipeline"
@@ -60,16 +62,17 @@ func TestRunWritesTheReview(t *testing.T) {
 	cfg.Review.Baseline = old
 	cfg.Review.Alerts.Changes = map[string]int64{"became_overdue": 0}
 	m, _, err := month(cfg, tianyuantest.Options{CurrentlyOverdue: func(id string) bool { return chosen[id] }})
-	var alerts *review.AlertError
-	if !errors.As(err, &alerts) || len(alerts.Alerts) != 1 || alerts.Alerts[0].Subject != "became_overdue" {
-		t.Fatalf("error %v, want one alert on became_overdue", err)
+	var inc *pipeline.Incomplete
+	if !errors.As(err, &inc) || !slices.ContainsFunc(inc.Reasons, func(r string) bool { return strings.HasPrefix(r, "review alert: ") && strings.Contains(r, "became_overdue") }) {
+		t.Fatalf("error %v, want an Incomplete whose reasons hold the alert on became_overdue", err)
 	}
-	if m == nil || m.Review == nil || m.Review.Changes["became_overdue"] == 0 || len(m.Review.Alerts) != 1 {
-		t.Fatalf("manifest review = %+v, want the changes and the alert", m)
+	if m == nil || m.Review == nil || m.Review.Changes["became_overdue"] == 0 || len(m.Review.Alerts) != 1 || m.Exit.Code != pipeline.ExitIncomplete {
+		t.Fatalf("manifest review = %+v, exit %+v: want the changes, the alert and exit 2", m.Review, m.Exit)
 	}
 	var onDisk struct {
 		Review  *pipeline.ReviewSummary `json:"review"`
 		Outputs []pipeline.OutputFile   `json:"outputs"`
+		Exit    pipeline.Exit           `json:"exit"`
 	}
 	data, err := os.ReadFile(filepath.Join(cur, pipeline.FileManifest))
 	if err != nil {
@@ -78,8 +81,8 @@ func TestRunWritesTheReview(t *testing.T) {
 	if err := json.Unmarshal(data, &onDisk); err != nil {
 		t.Fatal(err)
 	}
-	if onDisk.Review == nil || len(onDisk.Review.Alerts) != 1 {
-		t.Errorf("manifest.json review = %+v, want the alert", onDisk.Review)
+	if onDisk.Review == nil || len(onDisk.Review.Alerts) != 1 || !slices.ContainsFunc(onDisk.Exit.Reasons, func(r string) bool { return strings.HasPrefix(r, "review alert: ") }) {
+		t.Errorf("manifest.json review = %+v, exit %+v: want the alert in both", onDisk.Review, onDisk.Exit)
 	}
 	listed := map[string]bool{}
 	for _, o := range onDisk.Outputs {

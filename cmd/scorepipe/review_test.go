@@ -288,22 +288,10 @@ func sheetCharts(t *testing.T, path string) map[string]int {
 
 func TestReviewAlertsExitTwo(t *testing.T) {
 	alerts := &review.AlertError{Alerts: []review.Alert{{Kind: "psi", Subject: "x", Value: 0.3, Threshold: 0.25, Message: "PSI of x is 0.3000, above 0.25"}}}
-	for _, tt := range []struct {
-		name string
-		err  error
-	}{
-		{"review command", &reported{err: alerts}},
-		{"run whose review alerted", reviewAlertsLogged(alerts)},
-		{"run with failed rows and alerts", errors.Join(pipeline.ErrRowsFailed, alerts)},
-	} {
-		if got := exitCode(tt.err); got != exitRows {
-			t.Errorf("%s: exit %d, want %d", tt.name, got, exitRows)
-		}
+	if got := exitCode(&reported{err: alerts}); got != exitRows {
+		t.Errorf("review alerts: exit %d, want %d", got, exitRows)
 	}
-	if !errors.Is(reviewAlertsLogged(alerts), errReported) {
-		t.Error("a run's alerts, logged by the run, would be printed again")
-	}
-	if err := reviewAlertsLogged(pipeline.ErrRowsFailed); errors.Is(err, errReported) {
-		t.Error("an error without alerts is marked as logged")
+	if !errors.Is(&reported{err: alerts}, errReported) {
+		t.Error("the alerts, logged one a line, would be printed again")
 	}
 }

@@ -174,16 +174,6 @@ func runReview(cmd *cobra.Command, log *slog.Logger, dir string, fl reviewFlags,
 	return nil
 }
 
-// reviewAlertsLogged marks the alerts of a run's review as logged (the run
-// logs one line per alert).
-func reviewAlertsLogged(err error) error {
-	var alerts *review.AlertError
-	if errors.As(err, &alerts) {
-		return &reported{err: err}
-	}
-	return err
-}
-
 // reported wraps an error whose message was already logged.
 type reported struct{ err error }
 
