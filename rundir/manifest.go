@@ -68,7 +68,7 @@ type Fact struct {
 var factsSkipped = map[string]bool{
 	"mappings": true, "inputs": true, "outputs": true, "unknowns": true, "reject_reasons": true,
 	"config": true, "effective_config": true, "command": true, "command_line": true, "args": true,
-	"config_sha256": true, "build": true, "review": true,
+	"config_sha256": true, "build": true, "review": true, "placeholder_values": true,
 }
 
 // Facts flattens the manifest's scalars, in a stable order: the top-level
