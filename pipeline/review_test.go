@@ -63,7 +63,9 @@ func TestRunWritesTheReview(t *testing.T) {
 	cfg.Review.Alerts.Changes = map[string]int64{"became_overdue": 0}
 	m, _, err := month(cfg, tianyuantest.Options{CurrentlyOverdue: func(id string) bool { return chosen[id] }})
 	var inc *pipeline.Incomplete
-	if !errors.As(err, &inc) || !slices.ContainsFunc(inc.Reasons, func(r string) bool { return strings.HasPrefix(r, "review alert: ") && strings.Contains(r, "became_overdue") }) {
+	if !errors.As(err, &inc) || !slices.ContainsFunc(inc.Reasons, func(r string) bool {
+		return strings.HasPrefix(r, "review alert: ") && strings.Contains(r, "became_overdue")
+	}) {
 		t.Fatalf("error %v, want an Incomplete whose reasons hold the alert on became_overdue", err)
 	}
 	if m == nil || m.Review == nil || m.Review.Changes["became_overdue"] == 0 || len(m.Review.Alerts) != 1 || m.Exit.Code != pipeline.ExitIncomplete {
