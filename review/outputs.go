@@ -57,7 +57,10 @@ func newOutputs(workbook string, withChanges bool) (*outputs, error) {
 		return nil, fmt.Errorf("review: %w", err)
 	}
 	o := &outputs{workbook: workbook, jsonPath: JSONPath(workbook), changesPath: ChangesPath(workbook)}
-	o.changesDone = filepath.Join(filepath.Dir(o.changesPath), "."+filepath.Base(o.changesPath)+".done")
+	// A temporary name of the form output folders know as a run's own
+	// (.changes.parquet.tmp-*), so that what a killed review leaves is
+	// cleaned by the next run.
+	o.changesDone = filepath.Join(filepath.Dir(o.changesPath), "."+filepath.Base(o.changesPath)+".tmp-done")
 	if o.jsonPath == workbook {
 		return nil, fmt.Errorf("review: the workbook %s needs an extension such as .xlsx", workbook)
 	}
