@@ -41,6 +41,7 @@ type csvRow struct {
 	Row    int
 	Fields []string
 	Reason string // substring of the RowError reason; "" for a good row
+	Column string // the RowError's column
 }
 
 // csvReadAll reads rd to io.EOF and returns every row; any error other than
