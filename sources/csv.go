@@ -339,10 +339,20 @@ func (c *csvReader) fields(s string, out []string) []string {
 }
 
 // cleanRecord reports whether every field of the record is clean text:
-// valid UTF-8 without U+FFFD.
+// valid UTF-8 without U+FFFD. The fields lie one after the other in
+// c.buf: they are valid each if c.buf is and none starts inside a
+// character, with a continuation byte ("\xd5" and "\xa1" make "ա").
+// Decoded text is valid UTF-8, split at ASCII delimiters.
 func (c *csvReader) cleanRecord() bool {
-	if !c.decoded && !utf8.Valid(c.buf) {
-		return false
+	if !c.decoded {
+		if !utf8.Valid(c.buf) {
+			return false
+		}
+		for _, end := range c.ends {
+			if end < len(c.buf) && c.buf[end]&0xc0 == 0x80 {
+				return false
+			}
+		}
 	}
 	return bytes.Index(c.buf, []byte("\uFFFD")) < 0
 }

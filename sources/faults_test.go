@@ -490,6 +490,7 @@ func TestCSVHeaderFaults(t *testing.T) {
 		{"15-digit ID", []byte("name,110101850612123,mobile\n"), "column 2 holds what looks like an ID number"},
 		{"full-width ID", []byte("name,１１０１０１１９９００３０７１２３４\n"), "an ID number"},
 		{"ID with x", []byte("11010119850612100x,name\n"), "an ID number"},
+		{"a long number", []byte("id_card,6222021234567890123\n"), "column 2 holds what looks like a long number"},
 		{"case only", []byte("id_card,Label,label\n" + id1 + ",1,0\n"), `columns 2 ("Label") and 3 ("label") differ only in case`},
 		{"case only, other columns", []byte("id_card,Apply_Date,x,APPLY_DATE\n" + id1 + ",1,2,3\n"), "differ only in case"},
 		{"header not UTF-8", []byte("id_card,n\xffame\n" + id1 + ",x\n"), "column 2: bytes that are not valid UTF-8"},
@@ -525,7 +526,7 @@ func TestCSVHeaderFaults(t *testing.T) {
 func TestHeaderNotData(t *testing.T) {
 	for _, h := range [][]string{
 		{"id_card", "2024-01-01", "score_2024", "月收入(元)", "x1234567890"},
-		{"id_card", "身份证号(18位)", "手机号(11位)", "20240101120000"},
+		{"id_card", "身份证号(18位)", "手机号(11位)", "2024-01-01 12:00:00"},
 	} {
 		if _, err := sources.Canonical(h, nil); err != nil {
 			t.Errorf("Canonical(%q) = %v, want no error", h, err)

@@ -22,8 +22,9 @@ func headerLooksLikeData(header []string) error {
 }
 
 // personalNumber tells whether s holds a run of digits shaped like a
-// mainland ID number (15 digits, or 17 and a check digit or X) or a mobile
-// number (11 digits starting with 1, or 13 starting with 861), ignoring
+// mainland ID number (15 digits, or 17 and a check digit or X), a mobile
+// number (11 digits starting with 1, or 13 starting with 861) or another
+// long number (11 digits or more: no column name has one), ignoring
 // spaces, dashes and full-width forms. It returns what it found, or "".
 func personalNumber(s string) string {
 	if !strings.ContainsAny(s, "0123456789０１２３４５６７８９") {
@@ -31,16 +32,19 @@ func personalNumber(s string) string {
 	}
 	s = foldWidth(s)
 	var (
-		run    []byte // the digits of the current run
-		mobile bool
+		run          []byte // the digits of the current run
+		mobile, long bool
 	)
 	// end closes the run, x telling whether an X follows it, and reports
 	// whether it was an ID number.
 	end := func(x bool) bool {
 		n := len(run)
 		id := n == 15 || n == 18 || n == 17 && x
-		if n == 11 && run[0] == '1' || n == 13 && string(run[:3]) == "861" {
+		switch {
+		case n == 11 && run[0] == '1' || n == 13 && string(run[:3]) == "861":
 			mobile = true
+		case n >= 11:
+			long = true
 		}
 		run = run[:0]
 		return id
@@ -60,8 +64,11 @@ func personalNumber(s string) string {
 	if end(false) {
 		return "an ID number"
 	}
-	if mobile {
+	switch {
+	case mobile:
 		return "a mobile number"
+	case long:
+		return "a long number"
 	}
 	return ""
 }
