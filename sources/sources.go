@@ -29,9 +29,11 @@ func (r *Record) IsNumeric(i int) bool {
 //
 // Header returns the column names, identity columns under their canonical
 // names (see Canonical). Read returns the next row, and io.EOF after the last
-// one. A row that cannot be used as a whole (wrong number of fields) comes
-// back as a *RowError carrying the row's file and number; reading can go on.
-// Any other error ends the file. Rows whose fields are all blank are skipped
+// one. A row that cannot be used (a quote that never closes, text the
+// file's encoding cannot hold, the wrong number of fields) comes back as a
+// *RowError carrying the row's file and number, and the column at fault
+// when there is one; its fields hold valid UTF-8 only, and reading can go
+// on. Any other error ends the file. Rows whose fields are all blank are skipped
 // and counted by Blank. EstimatedRows tells, before reading, about how many
 // data rows the file holds, or 0 when it cannot tell cheaply. Close releases
 // the file.
