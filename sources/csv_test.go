@@ -505,6 +505,9 @@ func TestCSVEstimatedRows(t *testing.T) {
 		{"header only", []byte("姓名,身份证号,手机号\n"), 0, 0},
 		{"three rows", []byte(rowsOf(3, usual)), 3, 3},
 		{"three rows, no last line break", []byte(strings.TrimSuffix(rowsOf(3, usual), "\n")), 2, 3},
+		{"three rows, CR", []byte(strings.ReplaceAll(rowsOf(3, usual), "\n", "\r")), 3, 3},
+		{"three rows, CRLF", []byte(strings.ReplaceAll(rowsOf(3, usual), "\n", "\r\n")), 3, 3},
+		{"100,000 rows, CR", []byte(strings.ReplaceAll(rowsOf(100_000, usual), "\n", "\r")), 95_000, 105_000},
 		{"100,000 rows", []byte(rowsOf(100_000, usual)), 95_000, 105_000},
 		{"100,000 rows in GBK", gbk(t, rowsOf(100_000, usual)), 95_000, 105_000},
 		{"100,000 rows with varying names", []byte(rowsOf(100_000, func(i int) string {

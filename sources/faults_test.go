@@ -533,3 +533,24 @@ func TestHeaderNotData(t *testing.T) {
 		}
 	}
 }
+
+// TestCSVCharacterAcrossFields rejects a row whose fields are each cut
+// from one character: joined they would be valid UTF-8, apart they are not.
+func TestCSVCharacterAcrossFields(t *testing.T) {
+	for _, row := range []string{
+		"张\xd5,\xa1" + id1 + ",x",  // "ա" cut at the delimiter
+		"\"张\xe5\",\"\xbc\xa0\",x", // "张" cut, quoted
+		"张三," + id1 + ",\xef\xbf",  // U+FFFD cut at the end of the row
+	} {
+		data := "name,id_card,note\n李四," + id2 + ",a\n" + row + "\n王五," + id1 + ",b\n"
+		rd, err := sources.Open(csvTestFile(t, "a.csv", []byte(data)), sources.Options{Encoding: "utf-8"})
+		if err != nil {
+			t.Fatalf("Open() = %v", err)
+		}
+		got := readAll(t, rd)
+		rd.Close()
+		if len(got) != 3 || got[0].Reason != "" || got[2].Reason != "" || !strings.Contains(got[1].Reason, "not valid UTF-8") {
+			t.Errorf("%q: rows %+v, want the middle one rejected as not valid UTF-8", row, got)
+		}
+	}
+}
