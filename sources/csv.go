@@ -483,40 +483,23 @@ fault: // only ever reached once the record runs over lines: c.first is its firs
 	return row, reasonUnclosedQuote, open, nil
 }
 
-// splitLine cuts one line into fields as readRecord would, but ends a
-// quoted field that does not close at the end of the line.
+// splitLine cuts one line into fields as readRecord would, but for a
+// quoted field that does not close on the line: its quote is dropped and
+// it ends at the next delimiter, so that the fields after it stay in their
+// columns (the rejects show the row's identity where it is).
 func (c *csvReader) splitLine(text []byte) {
 	c.buf, c.ends = c.buf[:0], c.ends[:0]
 	for {
 		if len(text) > 0 && text[0] == '"' {
-			text = text[1:]
-			for {
-				i := bytes.IndexByte(text, '"')
-				if i < 0 {
-					c.buf = append(c.buf, text...)
-					c.ends = append(c.ends, len(c.buf))
+			if rest, ok := c.quotedOnLine(text[1:]); ok {
+				c.ends = append(c.ends, len(c.buf))
+				if rest == nil {
 					return
 				}
-				c.buf = append(c.buf, text[:i]...)
-				text = text[i+1:]
-				switch {
-				case len(text) > 0 && text[0] == '"':
-					c.buf = append(c.buf, '"')
-					text = text[1:]
-					continue
-				case len(text) > 0 && text[0] == c.comma:
-					text = text[1:]
-				case len(text) == 0:
-					c.ends = append(c.ends, len(c.buf))
-					return
-				default:
-					c.buf = append(c.buf, '"')
-					continue
-				}
-				break
+				text = rest
+				continue
 			}
-			c.ends = append(c.ends, len(c.buf))
-			continue
+			text = text[1:]
 		}
 		i := bytes.IndexByte(text, c.comma)
 		if i < 0 {
@@ -527,6 +510,34 @@ func (c *csvReader) splitLine(text []byte) {
 		c.buf = append(c.buf, text[:i]...)
 		c.ends = append(c.ends, len(c.buf))
 		text = text[i+1:]
+	}
+}
+
+// quotedOnLine appends to c.buf the quoted field that text (after its
+// opening quote) starts with, when it closes on the line, and returns
+// what follows its delimiter (nil at the end of the line). It appends
+// nothing and reports false when the field does not close.
+func (c *csvReader) quotedOnLine(text []byte) ([]byte, bool) {
+	start := len(c.buf)
+	for {
+		i := bytes.IndexByte(text, '"')
+		if i < 0 {
+			c.buf = c.buf[:start]
+			return nil, false
+		}
+		c.buf = append(c.buf, text[:i]...)
+		text = text[i+1:]
+		switch {
+		case len(text) > 0 && text[0] == '"':
+			c.buf = append(c.buf, '"')
+			text = text[1:]
+		case len(text) > 0 && text[0] == c.comma:
+			return text[1:], true
+		case len(text) == 0:
+			return nil, true
+		default:
+			c.buf = append(c.buf, '"')
+		}
 	}
 }
 

@@ -227,6 +227,9 @@ func TestCSVUnclosedQuote(t *testing.T) {
 									if !strings.Contains(g.Reason, "quote") || g.Column != peopleColumns[col] {
 										t.Errorf("row %d error = %q in %q, want a quote not closed in %q", i, g.Reason, g.Column, peopleColumns[col])
 									}
+									if !v.quoted && !slices.Equal(g.Fields, p.fields()) {
+										t.Errorf("rejected row %d = %q, want its fields in their columns %q", i, g.Fields, p.fields())
+									}
 									for _, other := range ps {
 										if other != p && slices.ContainsFunc(g.Fields, func(f string) bool { return strings.Contains(f, other.id) }) {
 											t.Errorf("rejected row %d holds another row's ID: %q", i, g.Fields)
@@ -262,19 +265,19 @@ func TestCSVQuotesOverLines(t *testing.T) {
 		{"a cell over an empty line", header + "张三," + id1 + ",\"a\n\nc\"\n",
 			[]csvRow{{Row: 2, Fields: []string{"张三", id1, "a\n\nc"}}}},
 		{"the quote runs into a row", header + "张三,\"" + id1 + ",x\n李四," + id2 + ",y\n",
-			[]csvRow{{Row: 2, Fields: []string{"张三", id1 + ",x", ""}, Reason: "unclosed quote"}, {Row: 3, Fields: []string{"李四", id2, "y"}}}},
+			[]csvRow{{Row: 2, Fields: []string{"张三", id1, "x"}, Reason: "unclosed quote"}, {Row: 3, Fields: []string{"李四", id2, "y"}}}},
 		{"the quote runs to a lone quote", header + "\"张三," + id1 + ",x\nmore\nend\"tail,a,b\n李四," + id2 + ",y\n",
-			[]csvRow{{Row: 2, Fields: []string{"张三," + id1 + ",x", "", ""}, Reason: "unclosed quote"},
+			[]csvRow{{Row: 2, Fields: []string{"张三", id1, "x"}, Reason: "unclosed quote"},
 				{Row: 3, Fields: []string{"more", "", ""}, Reason: "has 1 fields"},
 				{Row: 4, Fields: []string{"end\"tail", "a", "b"}},
 				{Row: 5, Fields: []string{"李四", id2, "y"}}}},
 		{"a closing quote with text after it", header + "\"张\"三," + id1 + ",x\n李四," + id2 + ",y\n",
-			[]csvRow{{Row: 2, Fields: []string{"张\"三," + id1 + ",x", "", ""}, Reason: "unclosed quote"}, {Row: 3, Fields: []string{"李四", id2, "y"}}}},
+			[]csvRow{{Row: 2, Fields: []string{"张\"三", id1, "x"}, Reason: "unclosed quote"}, {Row: 3, Fields: []string{"李四", id2, "y"}}}},
 		{"a lone quote closed on its line", header + "\"张\"三\"," + id1 + ",x\n",
 			[]csvRow{{Row: 2, Fields: []string{"张\"三", id1, "x"}}}},
 		{"two rows with unclosed quotes", header + "\"张三," + id1 + ",x\n\"李四," + id2 + ",y\n王五," + id1 + ",z\n",
-			[]csvRow{{Row: 2, Fields: []string{"张三," + id1 + ",x", "", ""}, Reason: "unclosed quote"},
-				{Row: 3, Fields: []string{"李四," + id2 + ",y", "", ""}, Reason: "unclosed quote"},
+			[]csvRow{{Row: 2, Fields: []string{"张三", id1, "x"}, Reason: "unclosed quote"},
+				{Row: 3, Fields: []string{"李四", id2, "y"}, Reason: "unclosed quote"},
 				{Row: 4, Fields: []string{"王五", id1, "z"}}}},
 		{"the last line", header + "张三," + id1 + ",x\n李四," + id2 + ",\"y",
 			[]csvRow{{Row: 2, Fields: []string{"张三", id1, "x"}}, {Row: 3, Fields: []string{"李四", id2, "y"}, Reason: "unclosed quote"}}},
