@@ -37,8 +37,7 @@ type lineReader struct {
 	lfAt, lfTo int
 	crAt, crTo int
 
-	again   []line // lines given back, to return first
-	againAt int
+	again []line // lines given back, to return first: the next is the last
 }
 
 func newLineReader(src io.Reader, size int) *lineReader {
@@ -48,12 +47,11 @@ func newLineReader(src io.Reader, size int) *lineReader {
 // next returns the next line, or io.EOF after the last one, or the error
 // reading failed with.
 func (l *lineReader) next() (line, error) {
-	if l.againAt < len(l.again) {
-		ln := l.again[l.againAt]
-		l.againAt++
+	if n := len(l.again); n > 0 {
+		ln := l.again[n-1]
+		l.again = l.again[:n-1]
 		return ln, nil
 	}
-	l.again, l.againAt = l.again[:0], 0
 	for {
 		if l.skip {
 			if !l.skipRest() {
@@ -187,13 +185,9 @@ func (l *lineReader) fill() {
 }
 
 // unread gives back lines read past a record at fault, to be returned
-// again before any other. Their text must not live in buf.
+// again, in order, before any other. Their text must not live in buf.
 func (l *lineReader) unread(lines []line) {
-	if len(lines) == 0 {
-		return
+	for i := len(lines) - 1; i >= 0; i-- {
+		l.again = append(l.again, lines[i])
 	}
-	rest := l.again[l.againAt:]
-	again := make([]line, 0, len(lines)+len(rest))
-	l.again = append(append(again, lines...), rest...)
-	l.againAt = 0
 }
