@@ -386,7 +386,7 @@ func (c *csvReader) readRecord(want int) (row int, fault string, col int, err er
 		c.splitLine(ln.text)
 		return row, fmt.Sprintf("longer than %d MiB", maxLine>>20), -1, nil
 	}
-	c.buf, c.ends, c.after, c.bare = c.buf[:0], c.ends[:0], c.after[:0], -1
+	c.buf, c.ends, c.after = c.buf[:0], c.ends[:0], c.after[:0]
 	// A line inside a quoted field that holds this many delimiters is a
 	// row of its own: the quote before it never closed.
 	rowDelims := max(1, want-1)
