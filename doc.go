@@ -18,7 +18,8 @@
 //	transform              applicant validation, identity keys, masking, payload → feature row
 //	mappings               field catalogs and interval/enum tables, embedded and overridable
 //	sinks                  Parquet, Excel, CSV, rejects and manifest writers with atomic commit
+//	publish                the output folder: a lock, a staging folder, one swap to publish the set
 //	samples                sample applicants and configuration
 //
-// sources, providers, mappings and sinks never import pipeline.
+// sources, providers, mappings, sinks and publish never import pipeline.
 package scorepipe

@@ -101,7 +101,7 @@ func TestUserMappingsReplaceATable(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(dir, "tables"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	official := "code,range,source\n1,\"[0,5]\",vendor\n2,\"[6,10]\",vendor\n3,\"[11,20]\",vendor\n4,\"[21,50]\",vendor\n5,\"[51,100]\",vendor\n6,\"(100,+∞)\",vendor\n"
+	official := "code,range,source\n1,\"[0,5]\",user\n2,\"[6,10]\",user\n3,\"[11,20]\",user\n4,\"[21,50]\",user\n5,\"[51,100]\",user\n6,\"(100,+∞)\",user\n"
 	if err := os.WriteFile(filepath.Join(dir, "tables", "jrzq9e2a_count.csv"), []byte(official), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -71,6 +71,14 @@ type OutputConfig struct {
 	PII          string     `yaml:"pii" json:"pii"`         // mask (default) or keep
 	RowGroupRows int        `yaml:"row_group_rows" json:"row_group_rows"`
 	XLSX         XLSXConfig `yaml:"xlsx" json:"xlsx"`
+	CSV          CSVConfig  `yaml:"csv" json:"csv"`
+}
+
+// CSVConfig shapes features.csv and rejects.csv.
+type CSVConfig struct {
+	// BOM starts both files with a UTF-8 byte order mark (the default), so
+	// that Excel reads their Chinese text as UTF-8 in every locale.
+	BOM bool `yaml:"bom" json:"bom"`
 }
 
 // XLSXConfig shapes the Excel output. excelize assembles the whole workbook
@@ -133,6 +141,10 @@ type LimitsConfig struct {
 // MappingsConfig points at user mapping files.
 type MappingsConfig struct {
 	Dir string `yaml:"dir" json:"dir"`
+	// RequireOfficial refuses to start (a ConfigError) while a table the
+	// configured products use still holds placeholder entries (source
+	// sample): for production configs.
+	RequireOfficial bool `yaml:"require_official" json:"require_official"`
 }
 
 // Output formats.
@@ -145,8 +157,9 @@ const (
 // DefaultConfig returns the configuration every file starts from.
 func DefaultConfig() *Config {
 	return &Config{
-		Input:  InputConfig{XLSX: InputXLSXConfig{MaxBytes: sources.DefaultXLSXMaxBytes, MaxCells: sources.DefaultXLSXMaxCells}},
-		Output: OutputConfig{Dir: "scorepipe-out", Formats: []string{FormatParquet, FormatXLSX}, PII: "mask", RowGroupRows: 16384},
+		Input: InputConfig{XLSX: InputXLSXConfig{MaxBytes: sources.DefaultXLSXMaxBytes, MaxCells: sources.DefaultXLSXMaxCells}},
+		Output: OutputConfig{Dir: "scorepipe-out", Formats: []string{FormatParquet, FormatXLSX}, PII: "mask", RowGroupRows: 16384,
+			CSV: CSVConfig{BOM: true}},
 		Vendor: VendorConfig{BaseURL: "https://api.tianyuanapi.com", KeyFormat: "hex", Timeout: 15 * time.Second,
 			Codes: codesFromPolicy(tianyuan.DefaultCodePolicy())},
 		Products: map[string]ProductConfig{},

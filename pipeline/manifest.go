@@ -27,6 +27,12 @@ type Manifest struct {
 	// PeakRSSMB is the most memory the run had resident, once every data
 	// file was written (Linux only).
 	PeakRSSMB float64 `json:"peak_rss_mb,omitempty"`
+
+	// PlaceholderTables lists the tables in use that hold placeholder
+	// entries (source sample), and PlaceholderValues counts, by output
+	// column, the values written from them (see transform.Unknowns).
+	PlaceholderTables []mappings.Placeholder `json:"placeholder_tables"`
+	PlaceholderValues map[string]int64       `json:"placeholder_values"`
 }
 
 // InputCounts are the counts of one input file: read = valid + rejected.
@@ -55,6 +61,11 @@ type ProductCounts struct {
 	Retries      int64 `json:"retries"`      // attempts after the first
 	FromStore    int64 `json:"from_store"`   // replies reused from the reply store, paid by earlier runs
 	Deduplicated int64 `json:"deduplicated"` // calls saved: rows answered by an identical applicant's call in this run
+
+	// PossiblyBilled counts replies received in this run that could not be
+	// read (not JSON, malformed, over the size cap, a failure status
+	// carrying a success): the vendor may have billed them.
+	PossiblyBilled int64 `json:"possibly_billed"`
 
 	LatencyMS Percentiles `json:"latency_ms"`
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/scorepipe/scorepipe/mappings"
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
+	"github.com/scorepipe/scorepipe/publish"
 	"github.com/scorepipe/scorepipe/sinks"
 	"github.com/scorepipe/scorepipe/sources"
 	"github.com/scorepipe/scorepipe/transform"
@@ -47,7 +48,7 @@ const (
 	FileCSV      = "features.csv"
 	FileRejects  = "rejects.csv"
 	FileManifest = "manifest.json"
-	FileSuccess  = "_SUCCESS"
+	FileSuccess  = publish.Marker
 )
 
 // Fixed leading columns of every output row.
@@ -88,6 +89,7 @@ type run struct {
 	files   []inputFile
 	schema  sinks.Schema
 	store   *Store
+	folder  *publish.Folder // the output folder, locked
 	out     []namedSink
 	rejects *sinks.Rejects
 
@@ -190,6 +192,9 @@ func newRun(cfg *Config, env Env) (*run, error) {
 		r.manifest.Products[code] = p.counts
 	}
 	if err := r.checkColumns(); err != nil {
+		return nil, err
+	}
+	if err := r.checkPlaceholders(); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -398,6 +403,9 @@ func (r *run) close() {
 	if r.store != nil {
 		_ = r.store.Close()
 	}
+	if r.folder != nil {
+		_ = r.folder.Close() // removes the staging folder unless published, and unlocks
+	}
 }
 
 // item is one valid row on its way through the run.
@@ -447,8 +455,8 @@ func (r *run) freeItem(it *item) {
 }
 
 func (r *run) execute(ctx context.Context) (*Manifest, error) {
-	if err := os.MkdirAll(r.cfg.Output.Dir, 0o755); err != nil {
-		return nil, fmt.Errorf("output directory: %w", err)
+	if err := r.openFolder(); err != nil {
+		return nil, err
 	}
 	if err := r.openStore(); err != nil {
 		return nil, err
@@ -879,6 +887,11 @@ func (r *run) finishCounts() {
 	for _, p := range r.prods {
 		p.counts.Calls = p.stats.attempts.Load()
 		p.counts.Billed = p.stats.billed.Load()
+		p.counts.PossiblyBilled = p.stats.possiblyBilled.Load()
+		if p.counts.PossiblyBilled > 0 {
+			r.log.Warn("replies could not be read; the vendor may have billed them (their rows failed)", "product", p.code,
+				"possibly_billed", p.counts.PossiblyBilled)
+		}
 		p.counts.Retries = p.stats.retries.Load()
 		p.counts.FromStore = p.stats.stored.Load()
 		p.counts.Deduplicated = p.stats.merged.Load()
@@ -892,6 +905,7 @@ func (r *run) finishCounts() {
 		}
 	}
 	m.Unknowns = r.unknowns
+	m.PlaceholderValues = r.placeholderValues()
 	m.FinishedAt = r.env.Now().UTC()
 	m.Seconds = m.FinishedAt.Sub(m.StartedAt).Seconds()
 }

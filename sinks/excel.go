@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -52,14 +53,18 @@ type DictionaryEntry struct {
 	Unit          string
 	DescriptionZH string
 	DescriptionEN string
+	CodeSource    string // where the column's codes come from: table and sources of its entries
+	Codes         string // each code with its range or value as written and its source
+	Assumed       string // what the vendor's documents do not state about the field
 }
 
 // dictionaryHeader names the columns of the dictionary sheet, in the order
 // of DictionaryEntry's fields.
-var dictionaryHeader = []string{"column", "type", "product", "source", "unit", "description_zh", "description_en"}
+var dictionaryHeader = []string{"column", "type", "product", "source", "unit", "description_zh", "description_en",
+	"code_source", "codes", "assumed"}
 
 // dictionaryWidths are the column widths of the dictionary sheet.
-var dictionaryWidths = []float64{28, 10, 12, 24, 10, 40, 60}
+var dictionaryWidths = []float64{28, 10, 12, 24, 10, 40, 60, 28, 60, 40}
 
 // timestampFormat is the number format of timestamp cells, shown in UTC.
 const timestampFormat = "yyyy-mm-dd hh:mm:ss"
@@ -296,7 +301,9 @@ func (e *Excel) build() (err error) {
 		return wrap(fmt.Errorf("spill rows: %w", err))
 	}
 
-	f := excelize.NewFile()
+	// excelize's temporary files go beside the workbook, where the run
+	// that finds them left by a killed run removes them.
+	f := excelize.NewFile(excelize.Options{TmpDir: filepath.Dir(name)})
 	defer func() {
 		if cerr := f.Close(); err == nil && cerr != nil {
 			err = wrap(cerr)
@@ -406,7 +413,8 @@ func (e *Excel) build() (err error) {
 		next := func() ([]any, error) {
 			d := &e.opts.Dictionary[i]
 			i++
-			for j, s := range []string{d.Column, d.Type, d.Product, d.Source, d.Unit, d.DescriptionZH, d.DescriptionEN} {
+			for j, s := range []string{d.Column, d.Type, d.Product, d.Source, d.Unit, d.DescriptionZH, d.DescriptionEN,
+				d.CodeSource, d.Codes, d.Assumed} {
 				if s == "" {
 					vals[j] = nil
 				} else {

@@ -243,16 +243,29 @@ func exportForDuckDB(ctx context.Context, dir, config string) (int, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "tables"), 0o755); err != nil {
 		return n, err
 	}
-	for _, name := range []string{"jrzq9e2a_count", "jrzq9e2a_amount"} {
+	// The bounds each code gives, by the bracket rule of a field that uses
+	// the table: what scorepipe writes.
+	catalog := set.Catalogs["JRZQ9E2A"]
+	for name, field := range map[string]string{"jrzq9e2a_count": "xyp_cpl0001", "jrzq9e2a_amount": "xyp_cpl0072"} {
+		var f *mappings.Field
+		for i := range catalog.Fields {
+			if catalog.Fields[i].Path == field {
+				f = &catalog.Fields[i]
+			}
+		}
+		if f == nil || f.Table != name {
+			return n, fmt.Errorf("the JRZQ9E2A catalog has no field %s using table %s", field, name)
+		}
 		var b strings.Builder
 		b.WriteString("code,low,high\n")
 		for _, e := range set.Tables[name].Entries {
 			low, high := "", ""
-			if e.Interval.LowBounded() {
-				low = fmt.Sprint(e.Interval.Low)
+			lo, hi, hasLow, hasHigh, _ := f.Bounds(e.Interval)
+			if hasLow {
+				low = fmt.Sprint(lo)
 			}
-			if e.Interval.HighBounded() {
-				high = fmt.Sprint(e.Interval.High)
+			if hasHigh {
+				high = fmt.Sprint(hi)
 			}
 			fmt.Fprintf(&b, "%s,%s,%s\n", e.Code, low, high)
 		}

@@ -64,6 +64,8 @@ func connectVendor(cfg *pipeline.Config, log *slog.Logger) (*vendorConn, error) 
 		conn.close()
 		return nil, &pipeline.ConfigError{Field: envKey, Msg: err.Error()}
 	}
+	// The client follows no redirect, whatever this http.Client says: a
+	// redirect stops the run naming where it pointed (a wrong endpoint).
 	client, err := tianyuan.NewClient(tianyuan.ClientConfig{BaseURL: strings.TrimRight(endpoint, "/"), AccessID: id, Key: k,
 		HTTP: &http.Client{Transport: transport(cfg)}})
 	if err != nil {
