@@ -15,9 +15,7 @@ func TestCombo(t *testing.T) {
 	_, client := fakeVendor(t, tianyuantest.Options{})
 	cfg := sampleConfig(t)
 	m, err := pipeline.Run(context.Background(), cfg, env(client))
-	if err != nil {
-		t.Fatal(err)
-	}
+	requireComplete(t, err)
 	subs := m.Products["COMBTY11"].SubProducts
 	if subs["FLXG0V4B"].Failed == 0 {
 		t.Fatalf("no FLXG0V4B failure among %d rows; the fake fails about 5%%", m.Rows.Valid)
@@ -59,9 +57,7 @@ func TestUnknownFieldIsCountedNotFatal(t *testing.T) {
 	_, client := fakeVendor(t, tianyuantest.Options{ExtraFields: 2})
 	cfg := sampleConfig(t)
 	m, err := pipeline.Run(context.Background(), cfg, env(client))
-	if err != nil {
-		t.Fatalf("Run: %v", err)
-	}
+	requireComplete(t, err)
 	name := "JRZQ9E2A." + tianyuantest.ExtraFactor(1)
 	if got := m.Unknowns.Fields[name]; got == 0 {
 		t.Errorf("manifest unknowns.fields = %v, want %s counted", m.Unknowns.Fields, name)
@@ -109,9 +105,7 @@ func TestUserMappingsReplaceATable(t *testing.T) {
 	cfg := sampleConfig(t)
 	cfg.Mappings.Dir = dir
 	m, err := pipeline.Run(context.Background(), cfg, env(client))
-	if err != nil {
-		t.Fatal(err)
-	}
+	requireComplete(t, err)
 	header, rows := readCSV(t, filepath.Join(cfg.Output.Dir, pipeline.FileCSV))
 	code, high := column(t, header, "xyp_cpl0001_code"), column(t, header, "xyp_cpl0001_high")
 	for _, r := range rows {

@@ -138,10 +138,10 @@ func (r *run) openSinks() error {
 		switch format {
 		case FormatParquet:
 			name = FileParquet
-			s, err = sinks.NewParquet(r.folder.Path(name), r.schema, sinks.ParquetOptions{RowGroupRows: r.cfg.Output.RowGroupRows})
+			s, err = sinks.NewParquet(r.folder.Path(name), r.schema, sinks.ParquetOptions{RowGroupRows: r.cfg.Output.RowGroupRows, Metadata: r.fileMetadata()})
 		case FormatXLSX:
 			name = FileXLSX
-			s, err = sinks.NewExcel(r.folder.Path(name), r.schema, sinks.ExcelOptions{Dictionary: r.dictionary(), MaxRows: r.cfg.Output.XLSX.MaxRows})
+			s, err = sinks.NewExcel(r.folder.Path(name), r.schema, sinks.ExcelOptions{Dictionary: r.dictionary(), MaxRows: r.cfg.Output.XLSX.MaxRows, About: r.about()})
 		case FormatCSV:
 			name = FileCSV
 			s, err = sinks.NewCSV(r.folder.Path(name), r.schema, csvOpts)
@@ -189,12 +189,7 @@ func (r *run) publish() (*Manifest, error) {
 	if err := r.folder.Commit(); err != nil {
 		return nil, r.publishFailed(err)
 	}
-	for _, p := range r.prods {
-		if p.counts.Failed > 0 {
-			return r.manifest, ErrRowsFailed
-		}
-	}
-	return r.manifest, nil
+	return r.manifest, r.manifest.Exit.err()
 }
 
 // stepWrite prefixes the steps of publishing that finish a file of the new
