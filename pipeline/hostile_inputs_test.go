@@ -121,6 +121,7 @@ func TestHostileInputFiles(t *testing.T) {
 			_, client := fakeVendor(t, tianyuantest.Options{})
 			cfg := sampleConfig(t)
 			cfg.Input.Files = []string{path}
+			cfg.Input.Passthrough = nil // every other column passes through: where swallowed rows would show
 			cfg.Output.PII = "mask"
 			var logs bytes.Buffer
 			e := env(client)
@@ -264,6 +265,7 @@ func TestHostileHeaders(t *testing.T) {
 			v, client := fakeVendor(t, tianyuantest.Options{})
 			cfg := sampleConfig(t)
 			cfg.Input.Files = []string{path}
+			cfg.Input.Passthrough = nil // every other column passes through
 			_, err := pipeline.Run(context.Background(), cfg, env(client))
 			var fe *sources.FileError
 			if !errors.As(err, &fe) || fe.File != path {
@@ -301,10 +303,32 @@ func TestHostileHeaders(t *testing.T) {
 		_, client := fakeVendor(t, tianyuantest.Options{})
 		cfg := sampleConfig(t)
 		cfg.Input.Files = []string{filepath.Join(dir, "*.csv")}
+		cfg.Input.Passthrough = nil
 		_, err := pipeline.Run(context.Background(), cfg, env(client))
 		var fe *sources.FileError
 		if !errors.As(err, &fe) || !strings.Contains(err.Error(), "differ only in case") {
 			t.Fatalf("Run = %v, want a *sources.FileError for names differing only in case", err)
+		}
+	})
+	t.Run("an output name listed in input.passthrough", func(t *testing.T) {
+		t.Setenv("SCOREPIPE_STATE_DIR", t.TempDir())
+		hdr := append(header[:len(header):len(header)], "Applicant_Key")
+		data := make([][]string, len(rows))
+		for j, r := range rows {
+			data[j] = append(r[:len(r):len(r)], "k")
+		}
+		path := filepath.Join(t.TempDir(), "in.csv")
+		if err := os.WriteFile(path, []byte(joinRows(hdr, data, func(int) string { return "\n" })), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, client := fakeVendor(t, tianyuantest.Options{})
+		cfg := sampleConfig(t)
+		cfg.Input.Files = []string{path}
+		cfg.Input.Passthrough = map[string]string{"Applicant_Key": "string"}
+		_, err := pipeline.Run(context.Background(), cfg, env(client))
+		var fe *sources.FileError
+		if !errors.As(err, &fe) || !strings.Contains(err.Error(), `input column "Applicant_Key" has the name of the output column "applicant_key"`) {
+			t.Fatalf("Run = %v, want a *sources.FileError for the column", err)
 		}
 	})
 	t.Run("an output name left out by input.passthrough", func(t *testing.T) {
