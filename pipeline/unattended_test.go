@@ -74,22 +74,23 @@ func TestVerdict(t *testing.T) {
 		products map[string]pipeline.ProductConfig
 		faults   tianyuantest.Faults
 		want     []string // reasons, by prefix; none for a complete run
+		shapes   tianyuantest.Shapes
 	}{
-		{"complete", rows[:30], jrzq, tianyuantest.Faults{}, nil},
+		{"complete", rows[:30], jrzq, tianyuantest.Faults{}, nil, tianyuantest.Shapes{}},
 		{"every row rejected", append([][]string{renamed}, rows[1:30]...), jrzq, tianyuantest.Faults{},
-			[]string{"no valid row: all 29 input rows were rejected"}},
+			[]string{"no valid row: all 29 input rows were rejected"}, tianyuantest.Shapes{}},
 		{"rows failed at the vendor", rows[:60], jrzq, tianyuantest.Faults{Code1001: 0.3},
-			[]string{"JRZQ9E2A failed at the vendor for "}},
+			[]string{"JRZQ9E2A failed at the vendor for "}, tianyuantest.Shapes{}},
 		{"every row failed at the vendor", rows[:20], jrzq, tianyuantest.Faults{Code1001: 1},
-			[]string{"JRZQ9E2A failed at the vendor for "}},
+			[]string{"JRZQ9E2A failed at the vendor for "}, tianyuantest.Shapes{}},
 		{"a product skipped for every row", noURL, both, tianyuantest.Faults{},
-			[]string{"COMBTY11 was skipped for every row: missing authorization_url"}},
+			[]string{"COMBTY11 was skipped for every row: missing authorization_url"}, tianyuantest.Shapes{}},
 		{"a sub-product failed for some rows", rows, map[string]pipeline.ProductConfig{"COMBTY11": unlimited}, tianyuantest.Faults{},
-			[]string{"FLXG0V4B (in COMBTY11) failed for "}},
+			[]string{"DWBG8B4D (in COMBTY11) failed for ", "FLXG0V4B (in COMBTY11) failed for "}, tianyuantest.Shapes{SubFailure: 0.05}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, client := fakeVendor(t, tianyuantest.Options{Seed: 3, Faults: c.faults})
+			_, client := fakeVendor(t, tianyuantest.Options{Seed: 3, Faults: c.faults, Shapes: c.shapes})
 			cfg := sampleConfig(t)
 			cfg.Input.Files = []string{writeRows(t, "in.csv", c.rows)}
 			cfg.Products = c.products
