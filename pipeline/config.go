@@ -23,6 +23,7 @@ import (
 
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
 	"github.com/scorepipe/scorepipe/review"
+	"github.com/scorepipe/scorepipe/sources"
 	"github.com/scorepipe/scorepipe/transform"
 )
 
@@ -56,6 +57,14 @@ type InputConfig struct {
 	// empty, every input column other than identity and authorization passes
 	// through as a string.
 	Passthrough map[string]string `yaml:"passthrough" json:"passthrough"`
+	XLSX        InputXLSXConfig   `yaml:"xlsx" json:"xlsx"`
+}
+
+// InputXLSXConfig caps what an xlsx input may unpack to, against zip
+// bombs; a workbook past a cap is refused before it is read.
+type InputXLSXConfig struct {
+	MaxBytes int64 `yaml:"max_bytes" json:"max_bytes"` // all the parts of the workbook, unpacked
+	MaxCells int64 `yaml:"max_cells" json:"max_cells"` // cells of the sheet read, and shared strings
 }
 
 // OutputConfig says what to write where.
@@ -155,6 +164,7 @@ const (
 // DefaultConfig returns the configuration every file starts from.
 func DefaultConfig() *Config {
 	return &Config{
+		Input: InputConfig{XLSX: InputXLSXConfig{MaxBytes: sources.DefaultXLSXMaxBytes, MaxCells: sources.DefaultXLSXMaxCells}},
 		Output: OutputConfig{Dir: "scorepipe-out", Formats: []string{FormatParquet, FormatXLSX}, PII: "mask", RowGroupRows: 16384,
 			CSV: CSVConfig{BOM: true}},
 		Vendor: VendorConfig{BaseURL: "https://api.tianyuanapi.com", KeyFormat: "hex", Timeout: 15 * time.Second,
@@ -420,6 +430,12 @@ func (c *Config) Validate() error {
 		default:
 			return bad("input.passthrough."+col, "type must be string, int, float or date, got %q", typ)
 		}
+	}
+	if c.Input.XLSX.MaxBytes < 1 {
+		return bad("input.xlsx.max_bytes", "must be ≥ 1")
+	}
+	if c.Input.XLSX.MaxCells < 1 {
+		return bad("input.xlsx.max_cells", "must be ≥ 1")
 	}
 	for _, f := range c.Output.Formats {
 		switch f {
