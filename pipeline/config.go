@@ -22,6 +22,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
+	"github.com/scorepipe/scorepipe/review"
 	"github.com/scorepipe/scorepipe/sources"
 	"github.com/scorepipe/scorepipe/transform"
 )
@@ -38,6 +39,7 @@ type Config struct {
 	Identity IdentityConfig           `yaml:"identity" json:"identity"`
 	Mappings MappingsConfig           `yaml:"mappings" json:"mappings"`
 	Limits   LimitsConfig             `yaml:"limits" json:"limits"`
+	Review   review.Config            `yaml:"review" json:"review"`
 
 	dir string // directory of the config file, for relative paths
 }
@@ -254,6 +256,7 @@ func LoadConfig(path string, overrides ...string) (*Config, error) {
 	cfg.Cache.Path = cfg.resolve(cfg.Cache.Path)
 	cfg.Identity.SecretFile = cfg.resolve(cfg.Identity.SecretFile)
 	cfg.Mappings.Dir = cfg.resolve(cfg.Mappings.Dir)
+	cfg.resolveReview()
 	for i, f := range cfg.Input.Files {
 		cfg.Input.Files[i] = cfg.resolve(f)
 	}
@@ -480,7 +483,7 @@ func (c *Config) Validate() error {
 	if c.Cache.ReuseWithin < 0 {
 		return bad("cache.reuse_within", "must be ≥ 0")
 	}
-	return nil
+	return c.validateReview()
 }
 
 // MinRatePerSecond is the slowest rate a product may be given: one call a

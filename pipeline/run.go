@@ -262,6 +262,7 @@ type run struct {
 	schema  sinks.Schema
 	store   *Store
 	folder  *publish.Folder // the output folder, locked
+	review  *reviewPlan     // nil without review.baseline
 	out     []namedSink
 	rejects *sinks.Rejects
 
@@ -379,6 +380,9 @@ func newRun(cfg *Config, env Env) (*run, error) {
 		return nil, err
 	}
 	if err := r.checkPlaceholders(); err != nil {
+		return nil, err
+	}
+	if err := r.prepareReview(); err != nil {
 		return nil, err
 	}
 	return r, nil
