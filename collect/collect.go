@@ -12,6 +12,7 @@ package collect
 
 import (
 	"cmp"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -61,6 +62,12 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
+	// RunID names this collect in the combined manifest (each part's run
+	// keeps its own); "" makes one.
+	RunID string
+	// Command is the command line, secrets redacted, for the combined
+	// manifest.
+	Command []string
 	// BeforeWrite, when not nil, is called before each file Collect
 	// writes (by name); an error it returns stops Collect there. It is
 	// for fault-injection tests.
@@ -129,13 +136,19 @@ func (e *MismatchError) Error() string {
 // *NotPublishedError when a shard has not published (or is running), a
 // *MismatchError when the parts do not make one dataset, a
 // *publish.LockedError when another run holds the folder past
-// Options.Wait. On any error the dataset's _SUCCESS is not written.
+// Options.Wait. On any of those the dataset's _SUCCESS is not written. A
+// dataset published whole whose parts are incomplete (rows failed at the
+// vendor…) is returned with a *pipeline.Incomplete holding the parts'
+// reasons, as a run returns its own.
 func Collect(dir string, opts Options) (*Manifest, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.RunID == "" {
+		opts.RunID = newRunID()
 	}
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		if err == nil {
@@ -170,6 +183,9 @@ func Collect(dir string, opts Options) (*Manifest, error) {
 	}
 	if err := c.publish(m); err != nil {
 		return nil, err
+	}
+	if m.Exit.Code != 0 {
+		return m, &pipeline.Incomplete{Reasons: m.Exit.Reasons}
 	}
 	return m, nil
 }
@@ -404,6 +420,8 @@ func (c *collector) agree() error {
 			return differ("their products", sortedKeys(fm.Products), sortedKeys(m.Products))
 		case !sameMappings(fm, m):
 			return differ("their mapping files", len(fm.Mappings), len(m.Mappings))
+		case m.Vendor.Fake != fm.Vendor.Fake:
+			return differ("their vendor (the fake vendor's synthetic data would mix with real data)", fm.Vendor.Fake, m.Vendor.Fake)
 		case !sameFields(first.schema, p.schema):
 			return differ("their columns", first.schema.NumFields(), p.schema.NumFields())
 		}
@@ -497,6 +515,16 @@ func (c *collector) step(name string, fn func() error) error {
 		}
 	}
 	return fn()
+}
+
+// newRunID returns a random id of the form of a run's (a UUID).
+func newRunID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
 
 // fileHash returns the size and SHA-256 of a file.

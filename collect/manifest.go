@@ -2,6 +2,7 @@ package collect
 
 import (
 	"fmt"
+	"math"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -31,9 +32,13 @@ type Part struct {
 	Index      int                `json:"index"`
 	Part       string             `json:"part"`
 	Manifest   string             `json:"manifest"` // its manifest, relative to the folder
+	RunID      string             `json:"run_id"`
+	Build      pipeline.Build     `json:"build"`
 	StartedAt  time.Time          `json:"started_at"`
 	FinishedAt time.Time          `json:"finished_at"`
 	Rows       pipeline.RowCounts `json:"rows"`
+	Exit       pipeline.Exit      `json:"exit"`
+	Cost       float64            `json:"cost"`
 	Files      []File             `json:"files"`
 	Store      string             `json:"store"`
 }
@@ -47,19 +52,20 @@ type File struct {
 }
 
 // inputID is what names an input file for the parts to agree on.
-func inputID(f pipeline.InputCounts) string { return f.File }
+func inputID(f pipeline.InputCounts) string { return f.File + " sha256:" + f.SHA256 }
 
 // combine adds up the parts' manifests.
 func (c *collector) combine() (*Manifest, error) {
 	first := c.parts[0].manifest
 	m := &Manifest{Manifest: pipeline.Manifest{
-		Tool: first.Tool, Version: first.Version, ConfigSHA256: first.ConfigSHA256,
+		Tool: first.Tool, Version: first.Version, RunID: c.opts.RunID, Build: first.Build, Command: c.opts.Command,
+		Exit: pipeline.Exit{Reasons: []string{}}, Vendor: first.Vendor, Config: first.Config, ConfigSHA256: first.ConfigSHA256,
 		Mappings: first.Mappings, PlaceholderTables: first.PlaceholderTables,
 		Products: map[string]*pipeline.ProductCounts{}, Rejects: map[string]int{},
 	}}
 	m.Shards = Shards{Count: c.count, CollectedAt: c.opts.Now().UTC(), KeyCheck: first.Shard.KeyCheck}
 	for _, in := range first.Inputs {
-		m.Inputs = append(m.Inputs, pipeline.InputCounts{File: in.File})
+		m.Inputs = append(m.Inputs, pipeline.InputCounts{File: in.File, Size: in.Size, SHA256: in.SHA256})
 	}
 	for _, p := range c.parts {
 		pm := p.manifest
@@ -72,6 +78,14 @@ func (c *collector) combine() (*Manifest, error) {
 		if pm.Version != m.Version {
 			m.Version = "mixed" // each part's manifest says which
 		}
+		if pm.Vendor.Endpoint != m.Vendor.Endpoint {
+			m.Vendor.Endpoint = "mixed" // each part's manifest says which
+		}
+		m.Exit.Code = max(m.Exit.Code, pm.Exit.Code)
+		for _, reason := range pm.Exit.Reasons {
+			m.Exit.Reasons = append(m.Exit.Reasons, p.shard.Describe()+": "+reason)
+		}
+		m.Cost += pm.Cost
 		for i, in := range pm.Inputs {
 			t := &m.Inputs[i]
 			t.Read += in.Read
@@ -105,7 +119,8 @@ func (c *collector) combine() (*Manifest, error) {
 		m.Outputs = append(m.Outputs, pm.Outputs...)
 
 		part := Part{Index: p.shard.Index, Part: p.shard.Name(), Manifest: p.shard.File(shards.DirManifests, ".json"),
-			StartedAt: pm.StartedAt, FinishedAt: pm.FinishedAt, Rows: pm.Rows, Store: pm.Shard.Store}
+			RunID: pm.RunID, Build: pm.Build, StartedAt: pm.StartedAt, FinishedAt: pm.FinishedAt, Rows: pm.Rows,
+			Exit: pm.Exit, Cost: pm.Cost, Store: pm.Shard.Store}
 		for _, rel := range p.files {
 			n, sum, err := fileHash(filepath.Join(c.dir, rel))
 			if err != nil {
@@ -117,6 +132,7 @@ func (c *collector) combine() (*Manifest, error) {
 	}
 	slices.SortStableFunc(m.Outputs, func(a, b pipeline.OutputFile) int { return strings.Compare(a.Name, b.Name) })
 	m.Seconds = m.FinishedAt.Sub(m.StartedAt).Seconds()
+	m.Cost = roundMoney(m.Cost)
 	if m.Rows.Read != m.Rows.Valid+m.Rows.Rejected {
 		return nil, &MismatchError{Dir: c.dir, Msg: fmt.Sprintf("the parts' rows do not add up: read %d, valid %d, rejected %d", m.Rows.Read, m.Rows.Valid, m.Rows.Rejected)}
 	}
@@ -139,6 +155,8 @@ func addProduct(t, p *pipeline.ProductCounts) {
 	t.FromStore += p.FromStore
 	t.Deduplicated += p.Deduplicated
 	t.PossiblyBilled += p.PossiblyBilled
+	t.Price = p.Price
+	t.Cost = roundMoney(t.Cost + p.Cost)
 	t.LatencyMS.P50 = max(t.LatencyMS.P50, p.LatencyMS.P50)
 	t.LatencyMS.P95 = max(t.LatencyMS.P95, p.LatencyMS.P95)
 	t.LatencyMS.Max = max(t.LatencyMS.Max, p.LatencyMS.Max)
@@ -157,3 +175,6 @@ func addProduct(t, p *pipeline.ProductCounts) {
 		u.Skipped += s.Skipped
 	}
 }
+
+// roundMoney rounds to the cent, as a run's manifest does.
+func roundMoney(x float64) float64 { return math.Round(x*100) / 100 }

@@ -53,9 +53,7 @@ func TestPlaceholderValuesCounted(t *testing.T) {
 	cfg := sampleConfig(t)
 	var log bytes.Buffer
 	m, err := pipeline.Run(context.Background(), cfg, logTo(env(client), &log))
-	if err != nil {
-		t.Fatal(err)
-	}
+	requireComplete(t, err)
 	header, rows := readCSV(t, filepath.Join(cfg.Output.Dir, pipeline.FileCSV))
 	// By hand: the shipped tables' sample codes.
 	countFields := []string{"xyp_cpl0001", "xyp_cpl0002", "xyp_cpl0007", "xyp_cpl0008", "xyp_cpl0070", "xyp_cpl0009", "xyp_cpl0011", "xyp_cpl0071"}
@@ -190,9 +188,7 @@ func TestRequireOfficial(t *testing.T) {
 		cfg.Mappings.Dir = officialTables(t, "jrzq9e2a_count", "jrzq9e2a_amount", "check_suggest")
 		var log bytes.Buffer
 		m, err := pipeline.Run(context.Background(), cfg, logTo(env(client), &log))
-		if err != nil {
-			t.Fatal(err)
-		}
+		requireComplete(t, err)
 		if len(m.PlaceholderValues) != 0 || len(m.PlaceholderTables) != 0 {
 			t.Errorf("placeholder_values %v, placeholder_tables %v, want none", m.PlaceholderValues, m.PlaceholderTables)
 		}
@@ -263,9 +259,8 @@ func dictionarySheet(t *testing.T, path string) map[string]map[string]string {
 func TestDictionarySheetShowsProvenance(t *testing.T) {
 	_, client := fakeVendor(t, tianyuantest.Options{})
 	cfg := sampleConfig(t)
-	if _, err := pipeline.Run(context.Background(), cfg, env(client)); err != nil {
-		t.Fatal(err)
-	}
+	_, err := pipeline.Run(context.Background(), cfg, env(client))
+	requireComplete(t, err)
 	dict := dictionarySheet(t, filepath.Join(cfg.Output.Dir, pipeline.FileXLSX))
 	tests := []struct {
 		column, header, want string
@@ -316,9 +311,7 @@ func TestJudicialFieldsAsDocumented(t *testing.T) {
 	cfg := sampleConfig(t)
 	cfg.Output.PII = "keep" // to recompute each applicant's payload
 	m, err := pipeline.Run(context.Background(), cfg, env(client))
-	if err != nil {
-		t.Fatal(err)
-	}
+	requireComplete(t, err)
 	for field := range m.Unknowns.Fields {
 		if strings.Contains(field, "FLXG0V4B") {
 			t.Errorf("unknown field %s: the catalog should know the documented shape", field)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
 	"github.com/scorepipe/scorepipe/publish"
+	"github.com/scorepipe/scorepipe/review"
 	"github.com/scorepipe/scorepipe/shards"
 	"github.com/scorepipe/scorepipe/sinks"
 )
@@ -148,10 +149,10 @@ func (r *run) openSinks() error {
 		switch format {
 		case FormatParquet:
 			name = FileParquet
-			s, err = sinks.NewParquet(r.folder.Path(name), r.schema, sinks.ParquetOptions{RowGroupRows: r.cfg.Output.RowGroupRows})
+			s, err = sinks.NewParquet(r.folder.Path(name), r.schema, sinks.ParquetOptions{RowGroupRows: r.cfg.Output.RowGroupRows, Metadata: r.fileMetadata()})
 		case FormatXLSX:
 			name = FileXLSX
-			s, err = sinks.NewExcel(r.folder.Path(name), r.schema, sinks.ExcelOptions{Dictionary: r.dictionary(), MaxRows: r.cfg.Output.XLSX.MaxRows})
+			s, err = sinks.NewExcel(r.folder.Path(name), r.schema, sinks.ExcelOptions{Dictionary: r.dictionary(), MaxRows: r.cfg.Output.XLSX.MaxRows, About: r.about()})
 		case FormatCSV:
 			name = FileCSV
 			s, err = sinks.NewCSV(r.folder.Path(name), r.schema, csvOpts)
@@ -191,6 +192,11 @@ func (r *run) publish() (*Manifest, error) {
 		return nil, r.publishFailed(err)
 	}
 	r.manifest.Outputs = append(r.manifest.Outputs, OutputFile{Name: r.folder.Name(FileRejects), Rows: r.rejects.Count()})
+	if r.review != nil {
+		if err := r.writeStep(review.FileWorkbook, r.writeReview); err != nil {
+			return nil, r.publishFailed(err)
+		}
+	}
 	r.manifest.PeakRSSMB = math.Round(peakResidentMB()*10) / 10
 	err := r.writeStep(FileManifest, func() error { return sinks.WriteJSONAtomic(r.folder.Path(FileManifest), r.manifest) })
 	if err != nil {
@@ -199,12 +205,7 @@ func (r *run) publish() (*Manifest, error) {
 	if err := r.folder.Commit(); err != nil {
 		return nil, r.publishFailed(err)
 	}
-	for _, p := range r.prods {
-		if p.counts.Failed > 0 {
-			return r.manifest, ErrRowsFailed
-		}
-	}
-	return r.manifest, nil
+	return r.manifest, r.manifest.Exit.err()
 }
 
 // stepWrite prefixes the steps of publishing that finish a file of the new

@@ -195,7 +195,8 @@ func runInto(t *testing.T, client *tianyuan.Client, out, input string, formats .
 	cfg.Output.Dir = out
 	cfg.Input.Files = []string{input}
 	cfg.Output.Formats = formats
-	return pipeline.Run(context.Background(), cfg, env(client))
+	m, err := pipeline.Run(context.Background(), cfg, env(client))
+	return m, sampleComplete(err)
 }
 
 var (
@@ -418,7 +419,7 @@ func TestSecondRunIntoTheSameFolderFailsAtOnce(t *testing.T) {
 		e := env(client)
 		e.Caller = gate
 		_, err := pipeline.Run(context.Background(), cfg, e)
-		first <- err
+		first <- sampleComplete(err)
 	}()
 	select {
 	case <-gate.started:
@@ -643,9 +644,8 @@ func TestCSVByteOrderMarkSetting(t *testing.T) {
 			cfg.Output.Dir = filepath.Join(t.TempDir(), "out")
 			cfg.Output.Formats = twoFormats
 			cfg.Input.Files = []string{some}
-			if _, err := pipeline.Run(context.Background(), cfg, env(client)); err != nil {
-				t.Fatal(err)
-			}
+			_, err = pipeline.Run(context.Background(), cfg, env(client))
+			requireComplete(t, err)
 			for _, name := range []string{pipeline.FileCSV, pipeline.FileRejects} {
 				data, err := os.ReadFile(filepath.Join(cfg.Output.Dir, name))
 				if err != nil {

@@ -76,6 +76,18 @@ func sampleConfig(t *testing.T) *pipeline.Config {
 	return cfg
 }
 
+// sampleComplete returns err: a run of the samples on the fake vendor
+// is complete, every product and sub-product answered for every row.
+func sampleComplete(err error) error { return err }
+
+// requireComplete fails the test unless the run was complete.
+func requireComplete(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+}
+
 func env(c *tianyuan.Client) pipeline.Env {
 	return pipeline.Env{Caller: c, Cipher: c.Cipher(), Secret: testSecret, Now: func() time.Time { return fixedNow }}
 }
@@ -111,9 +123,7 @@ func TestSamplesEndToEnd(t *testing.T) {
 	v, client := fakeVendor(t, tianyuantest.Options{})
 	cfg := sampleConfig(t)
 	m, err := pipeline.Run(context.Background(), cfg, env(client))
-	if err != nil {
-		t.Fatalf("Run: %v", err)
-	}
+	requireComplete(t, err)
 	out := cfg.Output.Dir
 
 	t.Run("manifest counts add up", func(t *testing.T) {
@@ -240,7 +250,7 @@ func TestSamplesEndToEnd(t *testing.T) {
 		want := map[string]arrow.Type{
 			"source_row": arrow.INT64, "applicant_key": arrow.STRING, "jrzq9e2a_status": arrow.STRING,
 			"jrzq9e2a_code": arrow.INT64, "jrzq9e2a_queried_at": arrow.TIMESTAMP, "xyp_cpl0001_low": arrow.FLOAT64,
-			"xyp_cpl0044": arrow.INT64, "xyp_model_score_high": arrow.FLOAT64, "label": arrow.STRING,
+			"xyp_cpl0044": arrow.INT64, "xyp_model_score_high": arrow.FLOAT64, "label": arrow.INT64, "apply_date": arrow.DATE32, "application_id": arrow.STRING,
 		}
 		for name, typ := range want {
 			fields := tbl.Schema().FieldIndices(name)
@@ -374,15 +384,12 @@ func floatColumn(t *testing.T, tbl arrow.Table, name string) []*float64 {
 func TestRerunFromStorePaysNothing(t *testing.T) {
 	v, client := fakeVendor(t, tianyuantest.Options{})
 	cfg := sampleConfig(t)
-	if _, err := pipeline.Run(context.Background(), cfg, env(client)); err != nil {
-		t.Fatal(err)
-	}
+	_, err := pipeline.Run(context.Background(), cfg, env(client))
+	requireComplete(t, err)
 	first := v.Requests("JRZQ9E2A")
 	_, before := readCSV(t, filepath.Join(cfg.Output.Dir, pipeline.FileCSV))
 	m, err := pipeline.Run(context.Background(), cfg, env(client))
-	if err != nil {
-		t.Fatal(err)
-	}
+	requireComplete(t, err)
 	if got := v.Requests("JRZQ9E2A") - first; got != 0 {
 		t.Errorf("rerun made %d vendor requests, want 0", got)
 	}
@@ -442,9 +449,7 @@ func TestDuplicateApplicantsBilledOnce(t *testing.T) {
 	v, client := fakeVendor(t, tianyuantest.Options{Latency: 20 * time.Millisecond})
 	cfg := sampleConfig(t)
 	m, err := pipeline.Run(context.Background(), cfg, env(client))
-	if err != nil {
-		t.Fatal(err)
-	}
+	requireComplete(t, err)
 	p := m.Products["JRZQ9E2A"]
 	if got, want := v.Billed("JRZQ9E2A"), int64(m.Rows.Valid)-p.Deduplicated-p.FromStore; got != want {
 		t.Errorf("billed %d, want valid rows %d minus %d deduplicated", got, m.Rows.Valid, p.Deduplicated)
@@ -553,9 +558,7 @@ func TestTransientFaultsAreRetried(t *testing.T) {
 	const attempts = 20
 	cfg.Retry.MaxAttempts = attempts
 	m, err := pipeline.Run(context.Background(), cfg, env(client))
-	if err != nil {
-		t.Fatalf("Run: %v", err)
-	}
+	requireComplete(t, err)
 	p := m.Products["JRZQ9E2A"]
 	if p.Failed != 0 {
 		t.Errorf("failed = %d, want 0 with %d attempts", p.Failed, attempts)

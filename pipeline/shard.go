@@ -76,6 +76,9 @@ func shareConfig(cfg *Config, n int) *Config {
 // configuration, which every shard of a run shares.
 func (r *run) startShard() (*Config, error) {
 	s := r.env.Shard
+	if r.cfg.Review.Baseline != "" {
+		return nil, &ConfigError{Field: "review.baseline", Msg: "a shard holds a part of the applicants: review the collected dataset instead (scorepipe review DIR, once collect has published it)"}
+	}
 	r.cfg = shareConfig(r.cfg, s.Count)
 	r.manifest.Shard = &ShardInfo{Index: s.Index, Count: s.Count, Part: s.Name(), Share: 1 / float64(s.Count)}
 	if err := r.checkShardFormats(); err != nil {
@@ -134,6 +137,8 @@ func (r *run) checkShardFormats() error {
 // (publish.Part).
 type outputFolder interface {
 	Dir() string
+	// Staging is the folder the run's files are written into.
+	Staging() string
 	// Path is where the run writes its file name (features.parquet,
 	// rejects.csv…).
 	Path(name string) string

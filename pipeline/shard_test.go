@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -286,8 +285,9 @@ func TestShardRunRefuses(t *testing.T) {
 	}
 }
 
-// TestShardsShareTheLimits checks a shard's share of limits.max_calls: four
-// shards with a budget of 40 calls each stop at 10.
+// TestShardsShareTheLimits checks a shard's share of limits.max_calls: a
+// shard of four with a budget of 40 calls has 10, against which its plan
+// is checked before any call; with a budget four times its plan it runs.
 func TestShardsShareTheLimits(t *testing.T) {
 	v, client := fakeVendor(t, tianyuantest.Options{})
 	cfg := sampleConfig(t)
@@ -296,14 +296,18 @@ func TestShardsShareTheLimits(t *testing.T) {
 	e := env(client)
 	e.Shard = shards.Shard{Index: 2, Count: 4}
 	_, err := pipeline.Run(context.Background(), cfg, e)
-	var be *pipeline.BudgetError
-	if !errors.As(err, &be) {
-		t.Fatalf("Run = %v, want a *BudgetError", err)
+	var over *pipeline.OverBudget
+	if !errors.As(err, &over) || over.Limit != "limits.max_calls" || over.Value != "10" {
+		t.Fatalf("Run = %v, want an *OverBudget against the shard's share, 10 calls", err)
 	}
-	if got := v.Billed("JRZQ9E2A") + v.Billed("COMBTY11"); got != 10 {
-		t.Errorf("the shard paid %d calls, want its share of 40: 10", got)
+	if got := v.Requests("JRZQ9E2A") + v.Requests("COMBTY11"); got != 0 {
+		t.Errorf("%d calls before the budget said no", got)
 	}
-	if !strings.Contains(err.Error(), strconv.Itoa(10)) {
-		t.Errorf("error %q does not say the shard's limit", err)
+	cfg.Limits.MaxCalls = 4 * over.Calls
+	if _, err := pipeline.Run(context.Background(), cfg, e); err != nil {
+		t.Fatalf("with a budget of 4 × the shard's plan: %v", err)
+	}
+	if got := v.Billed("JRZQ9E2A") + v.Billed("COMBTY11"); got != over.Calls {
+		t.Errorf("the shard paid %d calls, its plan said %d", got, over.Calls)
 	}
 }

@@ -107,6 +107,7 @@ func runBench(ctx context.Context, out io.Writer, dir string, rows, runs, apiCal
 	config := filepath.Join(dir, "bench.yaml")
 	err := os.WriteFile(config, []byte(`input: {files: [applicants.csv], passthrough: {application_id: string, apply_date: date, label: int}}
 output: {formats: [parquet]}
+vendor: {fake: true}
 products:
   JRZQ9E2A: {rate_per_second: 0, burst: 1, concurrency: 64}
 cache: {path: store/replies.db}
@@ -190,7 +191,7 @@ func benchRun(ctx context.Context, endpoint, config, out string, extra ...string
 	}
 	args := append([]string{"run", "--config", config, "--out", out, "--log-level", "warn"}, extra...)
 	cmd := exec.CommandContext(ctx, self, args...)
-	// No credentials: the fake vendor at endpoint. No secret from the
+	// The fake vendor (vendor.fake) at endpoint. No secret from the
 	// environment: the directory's identity.secret.
 	cmd.Env = append(os.Environ(), envEndpoint+"="+endpoint, envAccessID+"=", envKey+"=", envSecret+"=")
 	if os.Getenv("SCOREPIPE_TEST_MAIN") != "" { // under go test the binary is the test binary
@@ -297,6 +298,7 @@ func benchAPI(ctx context.Context, dir string, calls int, res *benchResult) erro
 	config := filepath.Join(apiDir, "api.yaml")
 	err := os.WriteFile(config, []byte(fmt.Sprintf(`input: {files: [applicants.csv]}
 output: {formats: [parquet]}
+vendor: {fake: true}
 products:
   JRZQ9E2A: {rate_per_second: %d, burst: %d, concurrency: 16}
 cache: {path: store/replies.db}

@@ -63,6 +63,10 @@ func collectAfter(log *slog.Logger, cfg *pipeline.Config, s shards.Shard) error 
 		log.Info("not collected yet: the last shard to publish collects the dataset", "shard", s.String(), "waiting_for", len(np.Missing))
 		return nil
 	}
+	if errors.Is(err, pipeline.ErrRowsFailed) { // published; this shard's exit code is its own
+		log.Warn("collected the dataset, which is not complete", "dir", cfg.Output.Dir, "reasons", err.Error())
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("collect %s: %w", cfg.Output.Dir, err)
 	}
@@ -105,12 +109,12 @@ naming it; parts that do not make one dataset exit 1. Nothing is written then.`,
 				}
 			}
 			m, err := collect.Collect(args[0], opts)
-			if err != nil {
+			if m == nil {
 				return err
 			}
 			log.Info("collected", "dir", args[0], "shards", m.Shards.Count, "rows_read", m.Rows.Read, "rows_written", m.Rows.Written,
 				"rows_rejected", m.Rows.Rejected)
-			return nil
+			return err // with the dataset's verdict: *pipeline.Incomplete, exit 2
 		},
 	}
 	cmd.Flags().IntVar(&opts.Shards, "shards", 0, "the shard count to collect (default: the count of the parts in DIR); parts of other counts are removed")

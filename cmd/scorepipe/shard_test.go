@@ -155,6 +155,7 @@ products:
   COMBTY11: {rate_per_second: %d, burst: %d, concurrency: 8, price: 2}
 retry: {max_attempts: 3, base_delay: 1ms, max_delay: 5ms}
 cache: {path: state/replies.db}
+vendor: {fake: true}             # the test's vendor, at SCOREPIPE_ENDPOINT
 `, ceiling, burst, ceiling, burst)
 	if err := os.WriteFile(config, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
@@ -267,7 +268,7 @@ func TestShardFlagsAndEnvironment(t *testing.T) {
 		env  []string
 		want string
 	}{
-		{"bad flag", []string{"--shard", "4/4"}, nil, "--shard \"4/4\": the shard index must be from 0 to 3"},
+		{"bad flag", []string{"--shard", "4/4"}, nil, "the shard index must be from 0 to 3"},
 		{"flag without count", []string{"--shard", "3"}, nil, "INDEX/COUNT"},
 		{"index without count", nil, []string{shards.EnvIndex + "=2"}, "SCOREPIPE_SHARDS is not"},
 		{"env out of range", nil, []string{shards.EnvIndex + "=5", shards.EnvCount + "=4"}, "from 0 to 3"},

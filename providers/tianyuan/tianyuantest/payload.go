@@ -231,11 +231,9 @@ func caseNumber(r *rand.Rand, kind string) string {
 // the sxbzxr and xgbzxr lists, and entout.data holding criminal {dzzm
 // 定罪罪名, pcjg 判处结果} and civil {n_qsbdje 起诉标的金额}; an object with
 // nothing in it when there is no such case. Two charges come as a list;
-// the amount claimed as interval text or as a number.
+// the amount claimed as interval text or as a number. It always succeeds:
+// sub-product failures are asked for with Shapes.SubFailure.
 func judicial(r *rand.Rand) map[string]any {
-	if chance(r, 0.05) {
-		return map[string]any{"api_code": "FLXG0V4B", "success": false, "data": nil, "message": "查询失败"}
-	}
 	dishonest := []any{}
 	for range pick(r, 88, 7, 3, 2) {
 		dishonest = append(dishonest, map[string]any{
