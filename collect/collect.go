@@ -12,6 +12,7 @@ package collect
 
 import (
 	"cmp"
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -32,7 +33,9 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/apache/arrow/go/v17/parquet/file"
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
+	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/scorepipe/scorepipe/metrics"
 	"github.com/scorepipe/scorepipe/pipeline"
 	"github.com/scorepipe/scorepipe/publish"
 	"github.com/scorepipe/scorepipe/shards"
@@ -68,6 +71,13 @@ type Options struct {
 	// Command is the command line, secrets redacted, for the combined
 	// manifest.
 	Command []string
+	// MetricsJob labels the dataset's metrics.prom (scorepipe_job) and is
+	// the job of its push; "" is pipeline.DefaultMetricsJob.
+	MetricsJob string
+	// Pushgateway, when set, is where the dataset's figures are pushed
+	// once published (grouped by job alone; the shards push theirs with a
+	// shard label). A failed push is logged, not returned.
+	Pushgateway string
 	// BeforeWrite, when not nil, is called before each file Collect
 	// writes (by name); an error it returns stops Collect there. It is
 	// for fault-injection tests.
@@ -183,6 +193,12 @@ func Collect(dir string, opts Options) (*Manifest, error) {
 	}
 	if err := c.publish(m); err != nil {
 		return nil, err
+	}
+	if opts.Pushgateway != "" {
+		f := m.Figures()
+		if err := f.Push(context.Background(), opts.Pushgateway, c.metricsJob(), nil); err != nil {
+			c.log.Warn("could not push the dataset's metrics; it is published all the same", "error", err)
+		}
 	}
 	if m.Exit.Code != 0 {
 		return m, &pipeline.Incomplete{Reasons: m.Exit.Reasons}
@@ -314,10 +330,20 @@ func (c *collector) scan() error {
 	return nil
 }
 
-// lastRunFailed reads the shard's metrics (written by every run of it, a
-// failed one too) and says how its last run failed, or "" when it did not
-// or nobody knows.
-var lastRunFailed = func(dir string, s shards.Shard) string { return "" }
+// lastRunFailed reads the shard's metrics file (every run of a shard
+// writes one, a run that fails too) and says how its last run failed, or
+// "" when it did not or nobody knows.
+func lastRunFailed(dir string, s shards.Shard) string {
+	code, reason, ended, ok := metrics.ExitCode(filepath.Join(dir, s.File(shards.DirMetrics, ".prom")))
+	if !ok || code == 0 || code == 2 {
+		return ""
+	}
+	msg := fmt.Sprintf("its last run ended at %s with exit code %d", ended.Format(time.RFC3339), code)
+	if reason != "" {
+		msg += " (" + reason + ")"
+	}
+	return msg
+}
 
 // removeOtherCounts removes the parts and markers of shard counts other
 // than the one collected, unless a run holds them.
@@ -505,6 +531,12 @@ func (c *collector) publish(m *Manifest) error {
 	if err := c.step(FileManifest, func() error { return sinks.WriteJSONAtomic(filepath.Join(c.dir, FileManifest), m) }); err != nil {
 		return err
 	}
+	if err := c.step(FileMetrics, func() error {
+		f := m.Figures()
+		return f.WriteFile(filepath.Join(c.dir, FileMetrics), prometheus.Labels{"scorepipe_job": c.metricsJob()})
+	}); err != nil {
+		return err
+	}
 	return c.step(FileSuccess, func() error { return sinks.WriteFileAtomic(success, nil) })
 }
 
@@ -525,6 +557,13 @@ func newRunID() string {
 	b[8] = b[8]&0x3f | 0x80
 	h := hex.EncodeToString(b[:])
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+func (c *collector) metricsJob() string {
+	if c.opts.MetricsJob != "" {
+		return c.opts.MetricsJob
+	}
+	return pipeline.DefaultMetricsJob
 }
 
 // fileHash returns the size and SHA-256 of a file.

@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,6 +18,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/scorepipe/scorepipe/collect"
+	"github.com/scorepipe/scorepipe/metrics"
 	"github.com/scorepipe/scorepipe/pipeline"
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
 	"github.com/scorepipe/scorepipe/providers/tianyuan/tianyuantest"
@@ -118,9 +122,30 @@ func TestCollectPublishesTheDataset(t *testing.T) {
 	for i := range n {
 		f.shard(i, n, nil)
 	}
-	m, err := collect.Collect(f.out, collect.Options{XLSX: true, Now: func() time.Time { return fixedNow }})
+	gw := &pushgateway{}
+	srv := httptest.NewServer(gw)
+	defer srv.Close()
+	m, err := collect.Collect(f.out, collect.Options{XLSX: true, Now: func() time.Time { return fixedNow },
+		MetricsJob: "book", Pushgateway: srv.URL})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// metrics.prom and what was pushed hold the combined manifest's counts.
+	data, err := os.ReadFile(filepath.Join(f.out, collect.FileMetrics))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkMetrics(t, "metrics.prom", data, &m.Manifest, map[string]string{"scorepipe_job": "book"})
+	if gw.method != http.MethodPut || gw.path != "/metrics/job/book" {
+		t.Errorf("pushed %s %s, want PUT /metrics/job/book", gw.method, gw.path)
+	}
+	checkMetrics(t, "the push", gw.body, &m.Manifest, nil)
+	families, _ := metrics.Parse(data)
+	if got := families[metrics.NameShards].Metric[0].GetGauge().GetValue(); got != n {
+		t.Errorf("%s = %v, want %d", metrics.NameShards, got, n)
+	}
+	if got := families[metrics.NameLastSuccess].Metric[0].GetGauge().GetValue(); got != float64(fixedNow.Unix()) {
+		t.Errorf("%s = %v, want the collect's time", metrics.NameLastSuccess, got)
 	}
 	if !exists(filepath.Join(f.out, collect.FileSuccess)) {
 		t.Fatal("no _SUCCESS after collect")
@@ -164,7 +189,8 @@ func TestCollectPublishesTheDataset(t *testing.T) {
 				t.Errorf("part %d file %+v: %v", i, file, err)
 			}
 		}
-		want := []string{s.File(shards.DirCSV, ".csv"), s.File(shards.DirFeatures, ".parquet"), s.File(shards.DirManifests, ".json"), s.File(shards.DirRejects, ".csv")}
+		want := []string{s.File(shards.DirCSV, ".csv"), s.File(shards.DirFeatures, ".parquet"), s.File(shards.DirManifests, ".json"),
+			s.File(shards.DirMetrics, ".prom"), s.File(shards.DirRejects, ".csv")}
 		if !slices.Equal(names, want) {
 			t.Errorf("part %d files %v, want %v", i, names, want)
 		}
@@ -220,6 +246,78 @@ func TestCollectPublishesTheDataset(t *testing.T) {
 	}
 }
 
+// pushgateway records the last push.
+type pushgateway struct {
+	method, path string
+	body         []byte
+}
+
+func (g *pushgateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	g.method, g.path = r.Method, r.URL.Path
+	g.body, _ = io.ReadAll(r.Body)
+}
+
+// checkMetrics parses figures written in the text format with
+// Prometheus's parser and checks that their counts are the manifest's.
+func checkMetrics(t *testing.T, what string, data []byte, m *pipeline.Manifest, labels map[string]string) {
+	t.Helper()
+	families, err := metrics.Parse(data)
+	if err != nil {
+		t.Fatalf("%s: Prometheus's parser refuses it: %v", what, err)
+	}
+	get := func(name string, want map[string]string) float64 {
+		t.Helper()
+		f := families[name]
+		if f == nil {
+			t.Fatalf("%s: no %s", what, name)
+		}
+		for _, metric := range f.Metric {
+			got := map[string]string{}
+			for _, l := range metric.Label {
+				got[l.GetName()] = l.GetValue()
+			}
+			match := true
+			for k, v := range want {
+				match = match && got[k] == v
+			}
+			for k, v := range labels {
+				match = match && got[k] == v
+			}
+			if match {
+				return metric.GetGauge().GetValue()
+			}
+		}
+		t.Fatalf("%s: no %s%v", what, name, want)
+		return 0
+	}
+	for kind, n := range map[string]int{"read": m.Rows.Read, "valid": m.Rows.Valid, "rejected": m.Rows.Rejected, "written": m.Rows.Written} {
+		if got := get(metrics.NameRows, map[string]string{"kind": kind}); got != float64(n) {
+			t.Errorf("%s: rows %s = %v, the manifest says %d", what, kind, got, n)
+		}
+	}
+	for code, p := range m.Products {
+		for status, n := range map[string]int{"ok": p.OK, "no_record": p.NoRecord, "failed": p.Failed, "skipped": p.Skipped} {
+			if got := get(metrics.NameProductRows, map[string]string{"product": code, "status": status}); got != float64(n) {
+				t.Errorf("%s: %s %s = %v, the manifest says %d", what, code, status, got, n)
+			}
+		}
+		for name, n := range map[string]int64{metrics.NameCalls: p.Calls, metrics.NameBilled: p.Billed, metrics.NameFromStore: p.FromStore} {
+			if got := get(name, map[string]string{"product": code}); got != float64(n) {
+				t.Errorf("%s: %s{%s} = %v, the manifest says %d", what, name, code, got, n)
+			}
+		}
+		if got := get(metrics.NameProductCost, map[string]string{"product": code}); got != p.Cost {
+			t.Errorf("%s: cost of %s = %v, the manifest says %v", what, code, got, p.Cost)
+		}
+	}
+	if got := get(metrics.NameCost, nil); got != m.Cost {
+		t.Errorf("%s: cost = %v, the manifest says %v", what, got, m.Cost)
+	}
+	if got := get(metrics.NameExitCode, nil); got != float64(m.Exit.Code) {
+		t.Errorf("%s: exit code = %v, the manifest says %d", what, got, m.Exit.Code)
+	}
+}
+
 func mapsEqual(a, b map[string]int) bool {
 	if len(a) != len(b) {
 		return false
@@ -271,6 +369,26 @@ func TestCollectRefusesAnIncompleteDataset(t *testing.T) {
 		if exists(filepath.Join(f.out, name)) {
 			t.Errorf("%s written for an incomplete dataset", name)
 		}
+	}
+	// A shard whose last run failed is named with why.
+	cfg := f.config()
+	cfg.Limits.MaxCalls = 4
+	j, err := pipeline.Prepare(cfg, f.env(shards.Shard{Index: 1, Count: 4}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.SetSecret(testSecret)
+	_, err = j.Run(context.Background(), pipeline.Vendor{Caller: f.client, Cipher: f.client.Cipher()})
+	var over *pipeline.OverBudget
+	if !errors.As(err, &over) {
+		t.Fatalf("shard 1 with a budget of 4 calls: %v, want an *OverBudget", err)
+	}
+	j.Report(context.Background(), 3, err.Error())
+	j.Close()
+	_, err = collect.Collect(f.out, collect.Options{})
+	if !errors.As(err, &np) || !strings.Contains(np.Failed[1], "exit code 3") || !strings.Contains(err.Error(), "shard 1 of 4 has not published: its last run ended at") ||
+		!strings.Contains(err.Error(), "limits.max_calls") {
+		t.Errorf("Collect = %v, want shard 1 named with its failed run", err)
 	}
 	// The missing shards publish: collect does.
 	f.shard(1, 4, nil)

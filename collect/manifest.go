@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scorepipe/scorepipe/metrics"
 	"github.com/scorepipe/scorepipe/pipeline"
 	"github.com/scorepipe/scorepipe/shards"
 )
@@ -178,3 +179,13 @@ func addProduct(t, p *pipeline.ProductCounts) {
 
 // roundMoney rounds to the cent, as a run's manifest does.
 func roundMoney(x float64) float64 { return math.Round(x*100) / 100 }
+
+// Figures returns the dataset's metrics: the shards' figures added up, the
+// exit code its parts' verdicts give, and the collect's end as its last
+// success.
+func (m *Manifest) Figures() metrics.Run {
+	f := m.Manifest.Figures(m.Exit.Code, strings.Join(m.Exit.Reasons, "; "), true)
+	f.Finished = m.Shards.CollectedAt
+	f.Shards = m.Shards.Count
+	return f
+}

@@ -202,9 +202,13 @@ func (r *run) publish() (*Manifest, error) {
 	if err != nil {
 		return nil, r.publishFailed(err)
 	}
+	if err := r.writeStep(FileMetrics, r.writePublishedMetrics); err != nil {
+		return nil, r.publishFailed(err)
+	}
 	if err := r.folder.Commit(); err != nil {
 		return nil, r.publishFailed(err)
 	}
+	r.published = true
 	return r.manifest, r.manifest.Exit.err()
 }
 

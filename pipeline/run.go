@@ -281,6 +281,7 @@ type run struct {
 
 	otherShards int  // rows of the inputs left to other shards (scan's goroutine only)
 	closed      bool // close was called
+	published   bool // the outputs were published
 
 	abortOnce sync.Once
 	abortErr  error       // read only after the workers are done

@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/scorepipe/scorepipe/collect"
+	"github.com/scorepipe/scorepipe/metrics"
 	"github.com/scorepipe/scorepipe/pipeline"
 	"github.com/scorepipe/scorepipe/shards"
+	"github.com/scorepipe/scorepipe/sinks"
 )
 
 // shardFlags make a run one shard of a sharded run.
@@ -46,16 +49,13 @@ func (s *shardFlags) resolve() (shards.Shard, error) {
 // shard has: a missing shard is no error here, the last one to publish
 // collects.
 func collectAfter(log *slog.Logger, cfg *pipeline.Config, s shards.Shard) error {
-	opts := collect.Options{Shards: s.Count, Logger: log, XLSXMaxRows: cfg.Output.XLSX.MaxRows}
+	opts := collect.Options{Shards: s.Count, Logger: log, XLSXMaxRows: cfg.Output.XLSX.MaxRows,
+		MetricsJob: cfg.Metrics.JobName(), Pushgateway: cfg.Metrics.Pushgateway}
 	for _, f := range cfg.Output.Formats {
 		opts.XLSX = opts.XLSX || f == pipeline.FormatXLSX
 	}
 	if opts.XLSX {
-		dict, err := pipeline.Dictionary(cfg)
-		if err != nil {
-			return err
-		}
-		opts.Dictionary = dict
+		opts.Dictionary = dictionary(log, cfg)
 	}
 	m, err := collect.Collect(cfg.Output.Dir, opts)
 	var np *collect.NotPublishedError
@@ -74,6 +74,18 @@ func collectAfter(log *slog.Logger, cfg *pipeline.Config, s shards.Shard) error 
 	return nil
 }
 
+// dictionary returns the dictionary sheet of the combined workbook, or nil
+// (the columns' descriptions from the Parquet parts) when the inputs are
+// gone.
+func dictionary(log *slog.Logger, cfg *pipeline.Config) []sinks.DictionaryEntry {
+	dict, err := pipeline.Dictionary(cfg)
+	if err != nil {
+		log.Warn("the workbook's dictionary sheet describes the columns by the Parquet parts alone", "error", err)
+		return nil
+	}
+	return dict
+}
+
 func newCollectCommand(g *globalFlags) *cobra.Command {
 	var (
 		opts   collect.Options
@@ -90,26 +102,41 @@ writes manifest.json (the shards' counts added up, and the list of parts),
 metrics.prom, with --xlsx one features.xlsx holding every row in input order,
 and _SUCCESS last.
 
-A shard that has not published, or is still running, makes collect exit 3
-naming it; parts that do not make one dataset exit 1. Nothing is written then.`,
+With --config (the shards' configuration) the workbook's dictionary sheet is
+the run's, and metrics.job and metrics.pushgateway apply: the dataset's figures
+are pushed once published, a failure's exit code and reason otherwise.
+
+Exit codes: 0 published; 2 published, but its parts are not complete (rows
+failed at the vendor…: the reasons are in manifest.json's exit); 3 a shard
+has not published or is still running (named), or the folder is in use;
+1 the parts do not make one dataset. Nothing is written but on 0 and 2.`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: func(cmd *cobra.Command, args []string) (err error) {
 			log, err := g.logger()
 			if err != nil {
 				return err
 			}
 			opts.Logger = log
-			if config != "" && opts.XLSX {
+			opts.Command = redactArgs(append([]string{"scorepipe"}, g.args...))
+			if config != "" {
 				cfg, err := pipeline.LoadConfig(config)
 				if err != nil {
 					return err
 				}
-				if opts.Dictionary, err = pipeline.Dictionary(cfg); err != nil {
-					return err
+				opts.MetricsJob, opts.Pushgateway = cfg.Metrics.JobName(), cfg.Metrics.Pushgateway
+				if opts.XLSX {
+					opts.Dictionary = dictionary(log, cfg)
 				}
 			}
+			started := time.Now()
 			m, err := collect.Collect(args[0], opts)
 			if m == nil {
+				if opts.Pushgateway != "" { // a failure: its exit code and reason, the last success kept
+					f := metrics.Run{Started: started, Finished: time.Now(), ExitCode: exitCode(err), Reason: reasonOf(err), Shards: opts.Shards}
+					if perr := f.Push(cmd.Context(), opts.Pushgateway, opts.MetricsJob, nil); perr != nil {
+						log.Warn("could not push collect's metrics", "error", perr)
+					}
+				}
 				return err
 			}
 			log.Info("collected", "dir", args[0], "shards", m.Shards.Count, "rows_read", m.Rows.Read, "rows_written", m.Rows.Written,
@@ -120,6 +147,6 @@ naming it; parts that do not make one dataset exit 1. Nothing is written then.`,
 	cmd.Flags().IntVar(&opts.Shards, "shards", 0, "the shard count to collect (default: the count of the parts in DIR); parts of other counts are removed")
 	cmd.Flags().BoolVar(&opts.XLSX, "xlsx", false, "also write features.xlsx: every row, in input order, and a dictionary sheet")
 	cmd.Flags().IntVar(&opts.XLSXMaxRows, "xlsx-max-rows", 0, "cap the rows of features.xlsx (0: no cap)")
-	cmd.Flags().StringVarP(&config, "config", "c", "", "the shards' configuration, for the dictionary sheet of features.xlsx (default: the columns' types and descriptions from the Parquet parts)")
+	cmd.Flags().StringVarP(&config, "config", "c", "", "the shards' configuration: the dictionary sheet of features.xlsx (default: the columns' types and descriptions from the Parquet parts), metrics.job and metrics.pushgateway")
 	return cmd
 }

@@ -210,6 +210,14 @@ func exitCode(err error) int {
 	return exitUsage
 }
 
+// reasonOf is why a command ended as it did, in one line: "" when done.
+func reasonOf(err error) string {
+	if err == nil {
+		return ""
+	}
+	return oneLine(err.Error())
+}
+
 // rowsRejected is validate's verdict when some rows would be rejected.
 type rowsRejected struct{ n int }
 

@@ -114,7 +114,7 @@ product skipped for every row, no valid row): the last line says why and
 manifest.json lists it under exit.reasons; 3 stopped early, nothing published,
 rerun to resume.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) (err error) {
 			log, cfg, err := job.setup(g)
 			if err != nil {
 				return err
@@ -137,6 +137,16 @@ rerun to resume.`,
 				return err
 			}
 			defer j.Close()
+			// However the run ends from here, its figures are reported:
+			// metrics.prom and the Pushgateway (metrics.pushgateway).
+			reported := false
+			report := func(err error) {
+				if !reported {
+					reported = true
+					j.Report(cmd.Context(), exitCode(err), reasonOf(err))
+				}
+			}
+			defer func() { report(err) }()
 			secret, err := identitySecret(cfg, true)
 			if err != nil {
 				return err
@@ -162,6 +172,7 @@ rerun to resume.`,
 			if v.info.Fake {
 				log.Warn("the features of this run are synthetic: they come from the fake vendor", "endpoint", v.info.Endpoint)
 			}
+			report(err)
 			if m != nil && shard.collect {
 				j.Close() // lets go of the shard's part before collecting
 				if cerr := collectAfter(log, cfg, sh); cerr != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -19,6 +20,8 @@ import (
 	"github.com/apache/arrow/go/v17/parquet/file"
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
 
+	"github.com/scorepipe/scorepipe/collect"
+	"github.com/scorepipe/scorepipe/metrics"
 	"github.com/scorepipe/scorepipe/providers/tianyuan/tianyuantest"
 	"github.com/scorepipe/scorepipe/shards"
 )
@@ -199,6 +202,41 @@ vendor: {fake: true}             # the test's vendor, at SCOREPIPE_ENDPOINT
 	}
 	if _, err := os.Stat(filepath.Join(out, "_SUCCESS")); err != nil {
 		t.Fatalf("no _SUCCESS after collect: %v", err)
+	}
+	// The dataset's metrics.prom holds the combined manifest's counts.
+	var combined collect.Manifest
+	if data, err := os.ReadFile(filepath.Join(out, "manifest.json")); err != nil || json.Unmarshal(data, &combined) != nil {
+		t.Fatalf("manifest.json: %v", err)
+	}
+	if combined.Rows.Read != applicants || combined.Rows.Written+combined.Rows.Rejected != applicants || combined.Shards.Count != n {
+		t.Errorf("combined manifest: rows %+v, %d shards", combined.Rows, combined.Shards.Count)
+	}
+	data, err := os.ReadFile(filepath.Join(out, "metrics.prom"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	families, err := metrics.Parse(data)
+	if err != nil {
+		t.Fatalf("metrics.prom: %v", err)
+	}
+	for _, m := range families[metrics.NameRows].Metric {
+		kind, got := m.Label[0].GetValue(), m.GetGauge().GetValue()
+		if m.Label[0].GetName() != "kind" {
+			kind = m.Label[1].GetValue()
+		}
+		want := map[string]int{"read": combined.Rows.Read, "valid": combined.Rows.Valid, "rejected": combined.Rows.Rejected, "written": combined.Rows.Written, "blank_skipped": 0}[kind]
+		if got != float64(want) {
+			t.Errorf("metrics.prom: rows %s = %v, manifest.json says %d", kind, got, want)
+		}
+	}
+	for code, p := range combined.Products {
+		for _, m := range families[metrics.NameBilled].Metric {
+			for _, l := range m.Label {
+				if l.GetName() == "product" && l.GetValue() == code && m.GetGauge().GetValue() != float64(p.Billed) {
+					t.Errorf("metrics.prom: %s billed %v, manifest.json says %d", code, m.GetGauge().GetValue(), p.Billed)
+				}
+			}
+		}
 	}
 
 	gotRows := map[string]string{}
