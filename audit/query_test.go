@@ -137,16 +137,34 @@ func TestScanSkipsDamagedLines(t *testing.T) {
 	log = append(log, '\n')
 	log = append(log, logOf(reuse("r", "b", t0))...)
 	log = append(log, good[:20]...) // cut short at the end
-	var keys []string
-	st, err := Scan(bytes.NewReader(log), Filter{}, func(q *Query) error { keys = append(keys, q.ApplicantKey); return nil })
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.Join(keys, ",") != "a,b" {
-		t.Errorf("queries %v, want a,b", keys)
-	}
-	if st.Damaged != 5 || st.Lines != 7 {
-		t.Errorf("stats %+v, want 5 damaged of 7 lines", st)
+	for _, tt := range []struct {
+		name    string
+		f       Filter
+		want    string
+		damaged int64
+	}{
+		// Lines cut short, not JSON or too long are counted whatever the
+		// filter; one that starts and ends as the log writes them (the
+		// line without a product) only when the filter looks at it.
+		{"all", Filter{}, "a,b", 5},
+		{"an applicant", Filter{ApplicantKeys: []string{"b"}}, "b", 4},
+		{"a run", Filter{RunID: "r"}, "a,b", 5},
+		{"a time range", Filter{Since: t0}, "a,b", 4},
+		{"an empty time range", Filter{Until: t0}, "", 5},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var keys []string
+			st, err := Scan(bytes.NewReader(log), tt.f, func(q *Query) error { keys = append(keys, q.ApplicantKey); return nil })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Join(keys, ",") != tt.want {
+				t.Errorf("queries %v, want %s", keys, tt.want)
+			}
+			if st.Damaged != tt.damaged || st.Lines != 7 {
+				t.Errorf("stats %+v, want %d damaged of 7 lines", st, tt.damaged)
+			}
+		})
 	}
 }
 
