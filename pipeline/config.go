@@ -22,6 +22,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
+	"github.com/scorepipe/scorepipe/review"
+	"github.com/scorepipe/scorepipe/sources"
 	"github.com/scorepipe/scorepipe/transform"
 )
 
@@ -37,6 +39,7 @@ type Config struct {
 	Identity IdentityConfig           `yaml:"identity" json:"identity"`
 	Mappings MappingsConfig           `yaml:"mappings" json:"mappings"`
 	Limits   LimitsConfig             `yaml:"limits" json:"limits"`
+	Review   review.Config            `yaml:"review" json:"review"`
 
 	dir string // directory of the config file, for relative paths
 }
@@ -54,6 +57,14 @@ type InputConfig struct {
 	// empty, every input column other than identity and authorization passes
 	// through as a string.
 	Passthrough map[string]string `yaml:"passthrough" json:"passthrough"`
+	XLSX        InputXLSXConfig   `yaml:"xlsx" json:"xlsx"`
+}
+
+// InputXLSXConfig caps what an xlsx input may unpack to, against zip
+// bombs; a workbook past a cap is refused before it is read.
+type InputXLSXConfig struct {
+	MaxBytes int64 `yaml:"max_bytes" json:"max_bytes"` // all the parts of the workbook, unpacked
+	MaxCells int64 `yaml:"max_cells" json:"max_cells"` // cells of the sheet read, and shared strings
 }
 
 // OutputConfig says what to write where.
@@ -153,6 +164,7 @@ const (
 // DefaultConfig returns the configuration every file starts from.
 func DefaultConfig() *Config {
 	return &Config{
+		Input: InputConfig{XLSX: InputXLSXConfig{MaxBytes: sources.DefaultXLSXMaxBytes, MaxCells: sources.DefaultXLSXMaxCells}},
 		Output: OutputConfig{Dir: "scorepipe-out", Formats: []string{FormatParquet, FormatXLSX}, PII: "mask", RowGroupRows: 16384,
 			CSV: CSVConfig{BOM: true}},
 		Vendor: VendorConfig{BaseURL: "https://api.tianyuanapi.com", KeyFormat: "hex", Timeout: 15 * time.Second,
@@ -244,6 +256,7 @@ func LoadConfig(path string, overrides ...string) (*Config, error) {
 	cfg.Cache.Path = cfg.resolve(cfg.Cache.Path)
 	cfg.Identity.SecretFile = cfg.resolve(cfg.Identity.SecretFile)
 	cfg.Mappings.Dir = cfg.resolve(cfg.Mappings.Dir)
+	cfg.resolveReview()
 	for i, f := range cfg.Input.Files {
 		cfg.Input.Files[i] = cfg.resolve(f)
 	}
@@ -418,6 +431,12 @@ func (c *Config) Validate() error {
 			return bad("input.passthrough."+col, "type must be string, int, float or date, got %q", typ)
 		}
 	}
+	if c.Input.XLSX.MaxBytes < 1 {
+		return bad("input.xlsx.max_bytes", "must be ≥ 1")
+	}
+	if c.Input.XLSX.MaxCells < 1 {
+		return bad("input.xlsx.max_cells", "must be ≥ 1")
+	}
 	for _, f := range c.Output.Formats {
 		switch f {
 		case FormatParquet, FormatXLSX, FormatCSV:
@@ -464,7 +483,7 @@ func (c *Config) Validate() error {
 	if c.Cache.ReuseWithin < 0 {
 		return bad("cache.reuse_within", "must be ≥ 0")
 	}
-	return nil
+	return c.validateReview()
 }
 
 // MinRatePerSecond is the slowest rate a product may be given: one call a

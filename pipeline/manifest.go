@@ -36,7 +36,8 @@ type Manifest struct {
 	Rejects      map[string]int            `json:"reject_reasons,omitempty"` // by column
 	// PeakRSSMB is the most memory the run had resident, once every data
 	// file was written (Linux only).
-	PeakRSSMB float64 `json:"peak_rss_mb,omitempty"`
+	PeakRSSMB float64        `json:"peak_rss_mb,omitempty"`
+	Review    *ReviewSummary `json:"review,omitempty"` // the review written with the outputs (review.baseline)
 
 	// PlaceholderTables lists the tables in use that hold placeholder
 	// entries (source sample), and PlaceholderValues counts, by output

@@ -15,6 +15,7 @@ import (
 
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
 	"github.com/scorepipe/scorepipe/publish"
+	"github.com/scorepipe/scorepipe/review"
 	"github.com/scorepipe/scorepipe/sinks"
 )
 
@@ -181,6 +182,11 @@ func (r *run) publish() (*Manifest, error) {
 		return nil, r.publishFailed(err)
 	}
 	r.manifest.Outputs = append(r.manifest.Outputs, OutputFile{Name: FileRejects, Rows: r.rejects.Count()})
+	if r.review != nil {
+		if err := r.writeStep(review.FileWorkbook, r.writeReview); err != nil {
+			return nil, r.publishFailed(err)
+		}
+	}
 	r.manifest.PeakRSSMB = math.Round(peakResidentMB()*10) / 10
 	err := r.writeStep(FileManifest, func() error { return sinks.WriteJSONAtomic(r.folder.Path(FileManifest), r.manifest) })
 	if err != nil {

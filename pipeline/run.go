@@ -262,6 +262,7 @@ type run struct {
 	schema  sinks.Schema
 	store   *Store
 	folder  *publish.Folder // the output folder, locked
+	review  *reviewPlan     // nil without review.baseline
 	out     []namedSink
 	rejects *sinks.Rejects
 
@@ -381,6 +382,9 @@ func newRun(cfg *Config, env Env) (*run, error) {
 	if err := r.checkPlaceholders(); err != nil {
 		return nil, err
 	}
+	if err := r.prepareReview(); err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 
@@ -442,7 +446,8 @@ func (r *run) openInputs() error {
 
 func (r *run) sourceOptions() sources.Options {
 	in := r.cfg.Input
-	return sources.Options{Format: in.Format, Encoding: in.Encoding, Delimiter: in.Delimiter, Sheet: in.Sheet, Aliases: in.Columns}
+	return sources.Options{Format: in.Format, Encoding: in.Encoding, Delimiter: in.Delimiter, Sheet: in.Sheet, Aliases: in.Columns,
+		XLSXMaxBytes: in.XLSX.MaxBytes, XLSXMaxCells: in.XLSX.MaxCells}
 }
 
 func isIdentityColumn(name string) bool {
@@ -538,18 +543,40 @@ func (r *run) passthrough(f *inputFile, rec sources.Record, out []passValue) ([]
 	return out, problems
 }
 
-// checkColumns refuses an input column whose name an output column takes.
+// checkColumns refuses an input column passed through under the name of
+// another output column (applicant_key, source_row, a product's column),
+// or under a name that differs only in case from one, or from a column of
+// another input file: DuckDB, Spark and Excel take such names for one.
 func (r *run) checkColumns() error {
+	base := len(r.schema)
+	if len(r.prods) > 0 {
+		base = r.prods[0].base
+	}
+	outputs := map[string]string{} // lower-case name → output column not from the inputs
+	for i, c := range r.schema {
+		if i < leadingColumns || i >= base {
+			outputs[strings.ToLower(c.Name)] = c.Name
+		}
+	}
+	inputs := map[string]string{} // lower-case name → input column passed through
+	for _, f := range r.files {
+		for j, h := range f.header {
+			if f.columns[j] < 0 {
+				continue // not passed through
+			}
+			low := strings.ToLower(h)
+			if out, ok := outputs[low]; ok {
+				return &sources.FileError{File: f.path, Err: fmt.Errorf("input column %q has the name of the output column %q: rename it, or leave it out with input.passthrough", h, out)}
+			}
+			if other, ok := inputs[low]; ok && other != h {
+				return &sources.FileError{File: f.path, Err: fmt.Errorf("input column %q and the column %q of another input file differ only in case: rename one", h, other)}
+			}
+			inputs[low] = h
+		}
+	}
 	seen := map[string]bool{}
 	for _, c := range r.schema {
 		if seen[c.Name] {
-			for _, f := range r.files {
-				for _, h := range f.header {
-					if h == c.Name {
-						return &sources.FileError{File: f.path, Err: fmt.Errorf("input column %q has the name of an output column: rename it", h)}
-					}
-				}
-			}
 			return fmt.Errorf("output column %s appears twice", c.Name)
 		}
 		seen[c.Name] = true

@@ -19,6 +19,7 @@ import (
 
 	"github.com/scorepipe/scorepipe/mappings"
 	"github.com/scorepipe/scorepipe/pipeline"
+	"github.com/scorepipe/scorepipe/review"
 	"github.com/scorepipe/scorepipe/sources"
 )
 
@@ -26,7 +27,7 @@ import (
 const (
 	exitOK      = 0
 	exitUsage   = 1 // usage, config, input file or mapping error
-	exitRows    = 2 // done, but not complete (run) or some rows would be rejected (validate)
+	exitRows    = 2 // done, but not complete (run) or some rows would be rejected (validate), or a review alert fired
 	exitAborted = 3 // stopped early (fatal vendor error, budget, interrupt); rerun to resume
 )
 
@@ -185,13 +186,14 @@ func exitCode(err error) int {
 		fileErr *sources.FileError
 		mapErr  *mappings.Error
 		rowsErr *rowsRejected
+		alerts  *review.AlertError
 	)
 	switch {
 	case err == nil:
 		return exitOK
 	case errors.As(err, &abort), errors.As(err, &over), errors.As(err, &stopped):
 		return exitAborted
-	case errors.Is(err, pipeline.ErrRowsFailed), errors.As(err, &rowsErr):
+	case errors.Is(err, pipeline.ErrRowsFailed), errors.As(err, &rowsErr), errors.As(err, &alerts):
 		return exitRows
 	case errors.As(err, &cfgErr), errors.As(err, &fileErr), errors.As(err, &mapErr):
 		return exitUsage

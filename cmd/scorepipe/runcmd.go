@@ -85,8 +85,9 @@ func (j *jobFlags) load() (*pipeline.Config, error) {
 
 func newRunCommand(g *globalFlags) *cobra.Command {
 	var (
-		job     jobFlags
-		refresh bool
+		job      jobFlags
+		refresh  bool
+		baseline string
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -116,6 +117,9 @@ rerun to resume.`,
 			log, cfg, err := job.setup(g)
 			if err != nil {
 				return err
+			}
+			if baseline != "" {
+				cfg.Review.Baseline = baseline
 			}
 			creds, err := vendorCredentials(cfg)
 			if err != nil {
@@ -158,6 +162,7 @@ rerun to resume.`,
 	}
 	job.register(cmd)
 	cmd.Flags().BoolVar(&refresh, "refresh", false, "call the vendor again even for replies in the reply store")
+	cmd.Flags().StringVar(&baseline, "baseline", "", "write the portfolio review against this earlier run's output directory with the outputs (review.baseline)")
 	return cmd
 }
 

@@ -140,6 +140,10 @@ type Options struct {
 	CallLog int
 	// Shapes choose among the reply shapes the vendor's documents allow.
 	Shapes Shapes
+	// CurrentlyOverdue, when set, makes the applicants (by id_card) for
+	// which it returns true currently overdue in every product's reply,
+	// the rest of their reply unchanged: a later "month" of the same book.
+	CurrentlyOverdue func(idCard string) bool
 }
 
 // Call is one request as the fake saw it.
@@ -160,6 +164,7 @@ type Vendor struct {
 	extra    int
 	callCap  int
 	shapes   Shapes
+	overdue  func(idCard string) bool
 
 	inFlight, maxInFlight atomic.Int64
 
@@ -190,6 +195,7 @@ func New(opts Options) *Vendor {
 		extra:     max(opts.ExtraFields, 0),
 		callCap:   opts.CallLog,
 		shapes:    opts.Shapes,
+		overdue:   opts.CurrentlyOverdue,
 		faults:    opts.Faults,
 		rng:       rand.New(rand.NewPCG(uint64(opts.Seed), 0x7469616e7975616e)),
 		requests:  map[string]int64{},
@@ -396,6 +402,9 @@ func (v *Vendor) serve(w http.ResponseWriter, r *http.Request, product string, d
 		return v.reply(w, product, d.code, "")
 	}
 	payload, err := SyntheticPayload(product, params, v.extra)
+	if err == nil && v.overdue != nil && v.overdue(params["id_card"]) {
+		payload, err = makeOverdue(product, payload)
+	}
 	if err != nil { // a known product cannot fail; answer as an interface error
 		return v.reply(w, product, codeInterface, "")
 	}
