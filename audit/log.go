@@ -70,6 +70,10 @@ func (e *InUseError) Error() string {
 
 // WriteError is a failure to write the audit log: a run stops, since it
 // may not send a request it could not record.
+//
+// It does not unwrap to the system's error (Err holds it): a caller that
+// sorts errors by what they wrap would take an errno for a network fault
+// and retry, and a retry is a new paid call.
 type WriteError struct {
 	Path string
 	Op   string
@@ -79,8 +83,6 @@ type WriteError struct {
 func (e *WriteError) Error() string {
 	return fmt.Sprintf("audit log %s: %s: %v", e.Path, e.Op, e.Err)
 }
-
-func (e *WriteError) Unwrap() error { return e.Err }
 
 // ErrClosed is returned by Append after Close.
 var ErrClosed = errors.New("audit log closed")

@@ -189,7 +189,7 @@ func TestPruneFailureLeavesTheLog(t *testing.T) {
 			tt.setup()
 			_, err = l.Prune(jan(5))
 			var we *WriteError
-			if !errors.As(err, &we) || we.Path != path || !errors.Is(err, fault) {
+			if !errors.As(err, &we) || we.Path != path || we.Err != fault {
 				t.Errorf("Prune = %v, want a *WriteError naming %s and wrapping the fault", err, path)
 			}
 			if got := describe(t, path); got != "1 2 6" {

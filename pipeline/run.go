@@ -280,6 +280,7 @@ type run struct {
 	plains    sync.Pool   // of *[]byte: memory to decrypt replies in, reused once the row is built
 	items     sync.Pool   // of *item, reused once their row is written
 	stop      context.CancelCauseFunc
+	audit     *auditTrail // the consent audit trail (see audit.go)
 }
 
 type productRun struct {
@@ -594,6 +595,7 @@ func (r *run) close() {
 	if r.store != nil {
 		_ = r.store.Close()
 	}
+	r.closeAudit()
 	if r.folder != nil {
 		_ = r.folder.Close() // removes the staging folder unless published, and unlocks
 	}
@@ -652,6 +654,9 @@ func (r *run) execute(ctx context.Context) (*Manifest, error) {
 		}
 	}
 	if err := r.openStore(); err != nil {
+		return nil, err
+	}
+	if err := r.openAudit(); err != nil {
 		return nil, err
 	}
 	if err := r.openSinks(); err != nil {
@@ -726,6 +731,10 @@ func (r *run) execute(ctx context.Context) (*Manifest, error) {
 		return nil, err
 	}
 	r.manifest.Exit = r.verdict()
+	if err := r.flushAudit(); err != nil {
+		r.abortErr = err
+		return nil, r.abortError()
+	}
 	return r.publish()
 }
 
@@ -911,7 +920,7 @@ func (r *run) enrich(ctx context.Context, it *item, params []tianyuan.Params) {
 			params[i] = make(tianyuan.Params, len(p.catalog.Params))
 		}
 		it.app.FillParams(params[i], p.catalog.Params)
-		reply, win, err := p.caller.call(ctx, p.code, params[i])
+		reply, win, err := p.caller.call(withApplicantKey(ctx, it.key), p.code, params[i])
 		it.replies[i] = r.reply(it, reply, err)
 		win.release() // the reply's data is decrypted: the store may read into its window again
 		if err != nil && r.isFatal(err) {
@@ -928,8 +937,9 @@ func (r *run) isFatal(err error) bool {
 	var (
 		se *StoreError
 		be *BudgetError
+		ae *AuditError
 	)
-	return errors.As(err, &se) || errors.As(err, &be) || r.policy.Classify(err) == tianyuan.Fatal
+	return errors.As(err, &se) || errors.As(err, &be) || errors.As(err, &ae) || r.policy.Classify(err) == tianyuan.Fatal
 }
 
 // plainSize is the size of the buffers replies are decrypted in; a larger

@@ -648,6 +648,7 @@ type stored struct {
 	notBefore time.Time // replies received earlier are not reused
 	runStart  time.Time // replies received since were paid by this run: a hit is a duplicate
 	stats     *productStats
+	audit     Auditor // records the replies reused; nil records nothing
 
 	inFlight [16]inFlightShard // by the key's first byte: workers rarely wait on each other
 
@@ -700,7 +701,7 @@ func (s *stored) call(ctx context.Context, product string, params tianyuan.Param
 			} else {
 				s.stats.merged.Add(1)
 			}
-			return p.reply, nil, p.err
+			return p.reply, nil, s.reused(ctx, product, params, p.reply, p.err, p.earlier)
 		case <-ctx.Done():
 			return nil, nil, ctx.Err()
 		}
@@ -737,6 +738,7 @@ func (s *stored) call(ctx context.Context, product string, params tianyuan.Param
 			s.stats.merged.Add(1) // an identical applicant earlier in this run
 		}
 		p.reply, p.err = r, replyError(r)
+		p.err = s.reused(ctx, product, params, p.reply, p.err, p.earlier)
 	default:
 		p.reply, p.err = s.next.Call(ctx, product, params) // stored by persisted, further in
 	}
