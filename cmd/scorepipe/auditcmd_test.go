@@ -1,0 +1,336 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/scorepipe/scorepipe/audit"
+	"github.com/scorepipe/scorepipe/providers/tianyuan/tianyuantest"
+)
+
+// auditRun runs scorepipe run over the applicants in input against the
+// vendor at endpoint, the reply store (and the audit log) in state.
+func auditRun(ctx context.Context, endpoint, input, state, out string, extra ...string) *exec.Cmd {
+	args := append([]string{"run", "--config", "../../samples/pipeline.yaml", "--input", input, "--out", out,
+		"--cache", filepath.Join(state, "replies.db"), "--formats", "csv",
+		"--set", "products.JRZQ9E2A.rate_per_second=0", "--set", "products.COMBTY11.rate_per_second=0",
+		"--set", "retry.base_delay=1ms"}, extra...)
+	return command(ctx, []string{"SCOREPIPE_ENDPOINT=" + endpoint}, args...)
+}
+
+// auditQuery runs scorepipe audit with args on the log in state; it
+// returns stdout and stderr.
+func auditQuery(t *testing.T, ctx context.Context, state, stdin string, args ...string) (string, string) {
+	t.Helper()
+	cmd := command(ctx, nil, append([]string{"audit", "--log", filepath.Join(state, audit.FileName)}, args...)...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("audit %v: %v\n%s", args, err, stderr.String())
+	}
+	return stdout.String(), stderr.String()
+}
+
+// writeApplicantsFile writes n made-up applicants and returns the file and
+// its rows (application_id, name, ID number, mobile, authorization code,
+// URL, dates…).
+func writeApplicantsFile(t *testing.T, n int) (string, [][]string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "applicants.csv")
+	var b bytes.Buffer
+	if err := tianyuantest.WriteApplicants(&b, n, 7); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(bytes.NewReader(b.Bytes())).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, recs[1:]
+}
+
+func jsonQueries(t *testing.T, out string) []audit.Query {
+	t.Helper()
+	var qs []audit.Query
+	dec := json.NewDecoder(strings.NewReader(out))
+	for dec.More() {
+		var q audit.Query
+		if err := dec.Decode(&q); err != nil {
+			t.Fatalf("audit --json: %v\n%s", err, out)
+		}
+		qs = append(qs, q)
+	}
+	return qs
+}
+
+func runIDOf(t *testing.T, out string) string {
+	t.Helper()
+	var m struct {
+		RunID string `json:"run_id"`
+	}
+	data, err := os.ReadFile(filepath.Join(out, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m.RunID
+}
+
+// TestAuditCommand: after a run over N applicants, audit lists for one of
+// them (given by flags or on stdin) the requests with their authorization
+// reference and transaction id; a rerun from the store adds reused lines;
+// the run and time selections find what they should; nothing raw is
+// printed or written.
+func TestAuditCommand(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	srv, v := tianyuantest.NewServer(tianyuantest.Options{})
+	t.Cleanup(srv.Close)
+	const n = 200
+	input, rows := writeApplicantsFile(t, n)
+	state, out := t.TempDir(), t.TempDir()
+	if msg, err := auditRun(ctx, srv.URL, input, state, out).CombinedOutput(); err != nil {
+		t.Fatalf("run: %v\n%s", err, msg)
+	}
+	run1 := runIDOf(t, out)
+	between := time.Now()
+	time.Sleep(5 * time.Millisecond) // the log's times are to the millisecond
+	if msg, err := auditRun(ctx, srv.URL, input, state, out).CombinedOutput(); err != nil {
+		t.Fatalf("rerun: %v\n%s", err, msg)
+	}
+	run2 := runIDOf(t, out)
+	if got := v.Requests("JRZQ9E2A"); got != n {
+		t.Fatalf("the vendor saw %d JRZQ9E2A requests, want %d (the rerun from the store)", got, n)
+	}
+
+	// The log holds no applicant's raw ID number, mobile or name.
+	logData, err := os.ReadFile(filepath.Join(state, audit.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		for _, raw := range []string{r[1], r[2], r[3]} {
+			if bytes.Contains(logData, []byte(raw)) {
+				t.Fatalf("the audit log holds a raw identity value of %s", r[0])
+			}
+		}
+	}
+
+	one := rows[17] // application_id, name, ID number, mobile, auth code, auth URL, auth date
+	byFlags, stderr := auditQuery(t, ctx, state, "", "--id-card", one[2], "--mobile", one[3], "--name", one[1])
+	byStdin, _ := auditQuery(t, ctx, state, "# id,mobile,name\n"+one[2]+","+one[3]+","+one[1]+"\n", "--stdin")
+	if byFlags != byStdin {
+		t.Errorf("by flags:\n%s\nby stdin:\n%s", byFlags, byStdin)
+	}
+	for _, raw := range []string{one[1], one[2], one[3]} {
+		if strings.Contains(byFlags+stderr, raw) {
+			t.Errorf("audit printed a raw identity value:\n%s%s", byFlags, stderr)
+		}
+	}
+	lines := strings.Split(strings.TrimSpace(byFlags), "\n")
+	if len(lines) != 5 || !strings.HasPrefix(lines[0], "TIME") {
+		t.Fatalf("audit of one applicant:\n%s\nwant a header and 4 rows: 2 requests, 2 reuses", byFlags)
+	}
+	asJSON, _ := auditQuery(t, ctx, state, "", "--id-card", one[2], "--mobile", one[3], "--name", one[1], "--json")
+	qs := jsonQueries(t, asJSON)
+	if len(qs) != 4 {
+		t.Fatalf("audit --json: %d queries, want 4\n%s", len(qs), asJSON)
+	}
+	txn := map[string]string{}
+	for _, q := range qs {
+		auth := q.AuthCode
+		if q.Product == "COMBTY11" {
+			auth = q.AuthURL + " " + q.AuthDate
+		}
+		wantAuth := one[4]
+		if q.Product == "COMBTY11" {
+			wantAuth = one[5] + " " + one[6]
+		}
+		if auth != wantAuth {
+			t.Errorf("%s query of run %s: authorization %q, want %q", q.Product, q.RunID, auth, wantAuth)
+		}
+		switch q.RunID {
+		case run1:
+			if q.Source != audit.SourceVendor || q.Outcome != audit.OutcomeOK || q.Billed != audit.BilledYes || q.TransactionID == "" {
+				t.Errorf("first run: %+v, want a request answered ok, billed, with a transaction id", q)
+			}
+			txn[q.Product] = q.TransactionID
+		case run2:
+			if q.Source != audit.SourceStore || q.Billed != audit.BilledNo {
+				t.Errorf("rerun: %+v, want a reply reused from the store, not billed", q)
+			}
+		default:
+			t.Errorf("query of run %q, want %s or %s", q.RunID, run1, run2)
+		}
+		if !strings.Contains(byFlags, q.TransactionID) || !strings.Contains(byFlags, wantAuth[:10]) {
+			t.Errorf("the table lacks the transaction id %s or the authorization %s:\n%s", q.TransactionID, wantAuth, byFlags)
+		}
+	}
+	for _, q := range qs {
+		if q.RunID == run2 && q.TransactionID != txn[q.Product] {
+			t.Errorf("reuse of %s: transaction %s, want the first run's %s", q.Product, q.TransactionID, txn[q.Product])
+		}
+	}
+
+	// By run, and by time range.
+	for _, tt := range []struct {
+		name string
+		args []string
+		want int
+	}{
+		{"the first run", []string{"--run", run1}, 2 * n},
+		{"the rerun", []string{"--run", run2}, 2 * n},
+		{"since the rerun", []string{"--since", between.UTC().Format(time.RFC3339Nano)}, 2 * n},
+		{"until the rerun", []string{"--until", between.UTC().Format(time.RFC3339Nano)}, 2 * n},
+		{"the last hour", []string{"--since", "1h"}, 4 * n},
+		{"an applicant in the rerun", []string{"--run", run2, "--id-card", one[2], "--mobile", one[3], "--name", one[1]}, 2},
+		{"nobody", []string{"--run", "no-such-run"}, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			out, stderr := auditQuery(t, ctx, state, "", append(tt.args, "--json")...)
+			if got := len(jsonQueries(t, out)); got != tt.want {
+				t.Errorf("%d queries, want %d\n%s", got, tt.want, stderr)
+			}
+		})
+	}
+}
+
+// TestAuditCommandErrors: what audit refuses, with a message that names
+// the flag and never the value.
+func TestAuditCommandErrors(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	state := t.TempDir()
+	if err := os.WriteFile(filepath.Join(state, audit.FileName), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const badID = "110101199003076631" // wrong check character
+	tests := []struct {
+		name  string
+		args  []string
+		stdin string
+		want  []string
+	}{
+		{"part of an identity", []string{"--id-card", "110101199003076632"}, "", []string{"--mobile, --name", "all three"}},
+		{"a wrong ID number", []string{"--id-card", badID, "--mobile", "13800138000", "--name", "张三"}, "", []string{"id_card", "check character"}},
+		{"flags and stdin", []string{"--stdin", "--name", "张三"}, "", []string{"--stdin", "not both"}},
+		{"a line of stdin", []string{"--stdin"}, "110101199003076632,13800138000,张三\n" + badID + ",13800138000,李四\n",
+			[]string{"--stdin", "line 2", "id_card"}},
+		{"fields of stdin", []string{"--stdin"}, "110101199003076632,13800138000\n", []string{"line 1", "2 fields, want 3"}},
+		{"empty stdin", []string{"--stdin"}, "\n# nobody\n", []string{"no applicant"}},
+		{"a time", []string{"--since", "last tuesday"}, "", []string{"--since", "not a time"}},
+		{"a negative duration", []string{"--until", "-1h"}, "", []string{"--until", "negative"}},
+		{"no log", []string{"--log", filepath.Join(state, "none.jsonl")}, "", []string{"no audit log at", "none.jsonl"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"audit", "--log", filepath.Join(state, audit.FileName)}, tt.args...)
+			cmd := command(ctx, nil, args...)
+			cmd.Stdin = strings.NewReader(tt.stdin)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			err := cmd.Run()
+			if code := codeOf(t, err); code != exitUsage {
+				t.Errorf("exit %d, want %d\n%s", code, exitUsage, stderr.String())
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(stderr.String(), w) {
+					t.Errorf("message %q, want it to contain %q", stderr.String(), w)
+				}
+			}
+			if strings.Contains(stderr.String(), badID) || strings.Contains(stderr.String(), "13800138000") {
+				t.Errorf("message %q repeats a raw identity value", stderr.String())
+			}
+		})
+	}
+}
+
+// TestAuditSurvivesAKill kills a run (SIGKILL) while requests are in
+// flight at the vendor, which has received them and may bill them: each
+// must have its line in the audit log. A log written only at the end of a
+// run, or a line written only once the reply is in, fails this test.
+func TestAuditSurvivesAKill(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	fake := tianyuantest.New(tianyuantest.Options{})
+	const answered, concurrency = 12, 4
+	var arrived, stalled atomic.Int64
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The vendor has the request: from here on it may bill it.
+		if arrived.Add(1) > answered {
+			stalled.Add(1)
+			select { // never answered while the run lives
+			case <-r.Context().Done():
+			case <-release:
+			}
+			return
+		}
+		fake.ServeHTTP(w, r)
+	}))
+	t.Cleanup(func() { close(release); srv.Close() })
+	input, _ := writeApplicantsFile(t, 100)
+	state, out := t.TempDir(), t.TempDir()
+	cmd := auditRun(ctx, srv.URL, input, state, out, "--products", "JRZQ9E2A",
+		"--set", "products.JRZQ9E2A.concurrency=4", "--set", "vendor.timeout=10m")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, time.Minute, "requests in flight at the vendor", func() bool { return stalled.Load() == concurrency })
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("the run was not killed: %v", err)
+	}
+
+	var qs []audit.Query
+	f, err := os.Open(filepath.Join(state, audit.FileName))
+	if err != nil {
+		t.Fatalf("no audit log after the kill: %v", err)
+	}
+	defer f.Close()
+	st, err := audit.Scan(f, audit.Filter{}, func(q *audit.Query) error { qs = append(qs, *q); return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	unknown := 0
+	for _, q := range qs {
+		if q.Outcome == audit.OutcomeUnknown {
+			unknown++
+			if q.Billed != audit.BilledPossibly || q.TransactionID != "" {
+				t.Errorf("request in flight at the kill: %+v, want billed possibly, no transaction", q)
+			}
+		}
+	}
+	if got := arrived.Load(); st.Requests < got {
+		t.Errorf("%d requests in the audit log, the vendor received %d", st.Requests, got)
+	}
+	if unknown < concurrency {
+		t.Errorf("%d requests without a result, want at least the %d in flight at the vendor when the run was killed",
+			unknown, concurrency)
+	}
+	if billed := fake.Billed("JRZQ9E2A"); st.Billed+int64(unknown) < billed {
+		t.Errorf("%d billed and %d possibly billed in the log, the vendor billed %d", st.Billed, unknown, billed)
+	}
+}
