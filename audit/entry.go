@@ -159,6 +159,15 @@ func appendOptional(b []byte, name, s string) []byte {
 
 const hexDigits = "0123456789abcdef"
 
+// plain marks the bytes a JSON string holds as they are: printable ASCII
+// but the quote and the backslash.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // appendString appends s as a JSON string: quotes, backslashes and control
 // characters escaped, U+2028 and U+2029 too (so that the line can be
 // pasted into JavaScript), invalid UTF-8 replaced by U+FFFD, cut at
@@ -177,8 +186,20 @@ func appendString(b []byte, s string) []byte {
 		}
 	}
 	b = append(b, '"')
+	// The usual text (keys, ids, codes, URLs) needs no escape: copied at once.
+	i := 0
+	for i < len(s) && plain[s[i]] {
+		i++
+	}
+	if i == len(s) {
+		b = append(b, s...)
+		if cut {
+			b = append(b, "…"...)
+		}
+		return append(b, '"')
+	}
 	start := 0
-	for i := 0; i < len(s); {
+	for i < len(s) {
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' {

@@ -182,8 +182,11 @@ func maskIdentityIn(ref string, params tianyuan.Params) string {
 		return ""
 	}
 	name, id, mobile := params[transform.ParamName], params[transform.ParamIDCard], params[transform.ParamMobile]
+	// An ID number's first 17 characters are digits: found whatever the
+	// case of its last.
+	id17 := id[:min(len(id), 17)]
 	var hits bool
-	for _, s := range []string{id, strings.ToLower(id), mobile, name} {
+	for _, s := range []string{id17, mobile, name} {
 		if s != "" && strings.Contains(ref, s) {
 			hits = true
 			break
@@ -221,21 +224,6 @@ func isASCII(s string) bool {
 	return true
 }
 
-// rowKey carries the applicant key of the row a call is made for, from
-// enrich to the callers that record reuses.
-type rowKey struct{}
-
-// withApplicantKey returns ctx carrying the applicant key of a row.
-func withApplicantKey(ctx context.Context, key string) context.Context {
-	return context.WithValue(ctx, rowKey{}, key)
-}
-
-// applicantKeyOf returns the applicant key ctx carries, or "".
-func applicantKeyOf(ctx context.Context) string {
-	key, _ := ctx.Value(rowKey{}).(string)
-	return key
-}
-
 // audited records each request in the audit log before it is sent, and
 // what came of it once it has (see Auditor). It sits inside the budget
 // check, so that a call the budget refuses is no request, and inside the
@@ -258,13 +246,13 @@ func (a *audited) Call(ctx context.Context, product string, params tianyuan.Para
 	return reply, err
 }
 
-// reused records a reply used for the row of ctx without a request (see
-// Auditor.Reused) and returns err, or the audit log's failure.
-func (s *stored) reused(ctx context.Context, product string, params tianyuan.Params, reply *tianyuan.Reply, err error, fromStore bool) error {
+// reused records a reply used for the row of applicant without a request
+// (see Auditor.Reused) and returns err, or the audit log's failure.
+func (s *stored) reused(product, applicant string, params tianyuan.Params, reply *tianyuan.Reply, err error, fromStore bool) error {
 	if s.audit == nil {
 		return err
 	}
-	if aerr := s.audit.Reused(product, applicantKeyOf(ctx), params, reply, err, fromStore); aerr != nil {
+	if aerr := s.audit.Reused(product, applicant, params, reply, err, fromStore); aerr != nil {
 		return aerr
 	}
 	return err

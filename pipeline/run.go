@@ -920,7 +920,7 @@ func (r *run) enrich(ctx context.Context, it *item, params []tianyuan.Params) {
 			params[i] = make(tianyuan.Params, len(p.catalog.Params))
 		}
 		it.app.FillParams(params[i], p.catalog.Params)
-		reply, win, err := p.caller.call(withApplicantKey(ctx, it.key), p.code, params[i])
+		reply, win, err := p.caller.call(ctx, p.code, it.key, params[i])
 		it.replies[i] = r.reply(it, reply, err)
 		win.release() // the reply's data is decrypted: the store may read into its window again
 		if err != nil && r.isFatal(err) {

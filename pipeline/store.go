@@ -674,15 +674,17 @@ type pendingCall struct {
 }
 
 // call answers from the store, or from an identical call in flight, or
-// calls the vendor. A call registers itself as in flight before it looks in
-// the store, and its reply is stored before it unregisters, so two
-// identical applicants are never both paid for.
+// calls the vendor, for the row of applicant (its key, under which a reply
+// used without a request is recorded in the audit log). A call registers
+// itself as in flight before it looks in the store, and its reply is
+// stored before it unregisters, so two identical applicants are never both
+// paid for.
 //
 // A reply from the store shares the store's read-ahead window (see
 // Store.getShared): when the returned window is not nil, the caller
 // releases it once it has read the reply's Data. Identical calls that
 // waited for this one get a copy of their own.
-func (s *stored) call(ctx context.Context, product string, params tianyuan.Params) (*tianyuan.Reply, *window, error) {
+func (s *stored) call(ctx context.Context, product, applicant string, params tianyuan.Params) (*tianyuan.Reply, *window, error) {
 	key := s.store.Key(product, params)
 	shard := &s.inFlight[key[0]%byte(len(s.inFlight))]
 	shard.Lock()
@@ -701,7 +703,7 @@ func (s *stored) call(ctx context.Context, product string, params tianyuan.Param
 			} else {
 				s.stats.merged.Add(1)
 			}
-			return p.reply, nil, s.reused(ctx, product, params, p.reply, p.err, p.earlier)
+			return p.reply, nil, s.reused(product, applicant, params, p.reply, p.err, p.earlier)
 		case <-ctx.Done():
 			return nil, nil, ctx.Err()
 		}
@@ -738,7 +740,7 @@ func (s *stored) call(ctx context.Context, product string, params tianyuan.Param
 			s.stats.merged.Add(1) // an identical applicant earlier in this run
 		}
 		p.reply, p.err = r, replyError(r)
-		p.err = s.reused(ctx, product, params, p.reply, p.err, p.earlier)
+		p.err = s.reused(product, applicant, params, p.reply, p.err, p.earlier)
 	default:
 		p.reply, p.err = s.next.Call(ctx, product, params) // stored by persisted, further in
 	}

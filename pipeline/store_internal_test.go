@@ -367,7 +367,7 @@ func TestWaitingCallGetsItsOwnReply(t *testing.T) {
 	var first, second *tianyuan.Reply
 	var g errgroup.Group
 	g.Go(func() error {
-		r, win, err := st.call(context.Background(), "JRZQ9E2A", params[j])
+		r, win, err := st.call(context.Background(), "JRZQ9E2A", "", params[j])
 		first = r
 		win.release()
 		return err
@@ -375,7 +375,7 @@ func TestWaitingCallGetsItsOwnReply(t *testing.T) {
 	<-answered
 	st.answered = nil
 	g.Go(func() error {
-		r, win, err := st.call(context.Background(), "JRZQ9E2A", params[j])
+		r, win, err := st.call(context.Background(), "JRZQ9E2A", "", params[j])
 		second = r
 		if win != nil {
 			t.Error("the waiting call's reply shares a window")
