@@ -212,3 +212,23 @@ func trimLine(b []byte) []byte {
 	}
 	return b
 }
+
+// PruneFile removes the lines of the audit log at path written before
+// before, as Log.Prune, and returns how many it removed: for commands that
+// prune without writing (scorepipe store prune). No log at path is no
+// line to remove. It fails at once with an *InUseError while a run has the
+// log open.
+func PruneFile(path string, before time.Time) (int, error) {
+	l, err := Open(path, Options{MustExist: true})
+	if errors.Is(err, ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	n, err := l.Prune(before)
+	if cerr := l.Close(); err == nil && cerr != nil {
+		return n, cerr
+	}
+	return n, err
+}

@@ -264,3 +264,30 @@ func FuzzPrune(f *testing.F) {
 		}
 	})
 }
+
+func TestPruneFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, FileName)
+	if n, err := PruneFile(path, jan(5)); n != 0 || err != nil {
+		t.Errorf("PruneFile of no log = %d, %v; want 0, nil", n, err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("PruneFile of no log created one")
+	}
+	writeLog(t, path, []string{"1", "2", "7"})
+	if n, err := PruneFile(path, jan(5)); n != 2 || err != nil {
+		t.Errorf("PruneFile = %d, %v; want 2, nil", n, err)
+	}
+	if got := describe(t, path); got != "7" {
+		t.Errorf("after PruneFile: %q, want 7", got)
+	}
+	l, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var in *InUseError
+	if _, err := PruneFile(path, jan(9)); !errors.As(err, &in) {
+		t.Errorf("PruneFile while the log is open = %v, want an *InUseError", err)
+	}
+}
