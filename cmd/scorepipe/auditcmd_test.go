@@ -104,7 +104,7 @@ func TestAuditCommand(t *testing.T) {
 	defer cancel()
 	srv, v := tianyuantest.NewServer(tianyuantest.Options{})
 	t.Cleanup(srv.Close)
-	const n = 200
+	const n = 500
 	input, rows := writeApplicantsFile(t, n)
 	state, out := t.TempDir(), t.TempDir()
 	if msg, err := auditRun(ctx, srv.URL, input, state, out).CombinedOutput(); err != nil {
