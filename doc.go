@@ -10,7 +10,8 @@
 // The layout:
 //
 //	cmd/scorepipe          the command line: flags, config, wiring, exit codes
-//	pipeline               run orchestration: config, stages, limiters, retries, reply store, manifest
+//	pipeline               run orchestration: config, stages, limiters, retries, manifest
+//	store                  the reply store: every paid reply, durable, encrypted as received
 //	sources                applicant readers (CSV, XLSX) yielding records with file and row
 //	providers/tianyuan     the vendor protocol: AES envelope, typed error codes, the HTTP client
 //	providers/tianyuan/tianyuantest
@@ -20,5 +21,5 @@
 //	sinks                  Parquet, Excel, CSV, rejects and manifest writers with atomic commit
 //	samples                sample applicants and configuration
 //
-// sources, providers, mappings and sinks never import pipeline.
+// sources, providers, mappings, sinks and store never import pipeline.
 package scorepipe

@@ -13,12 +13,13 @@ import (
 
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
 	"github.com/scorepipe/scorepipe/sinks"
+	"github.com/scorepipe/scorepipe/store"
 )
 
 // openStore opens the reply store and tells it about how many look-ups the
 // inputs will make, so that it can read its index into memory at once.
 func (r *run) openStore() error {
-	store, err := OpenStore(r.cfg.CachePath(), r.env.Secret)
+	store, err := store.Open(r.cfg.CachePath(), r.env.Secret)
 	if err != nil {
 		return err
 	}
@@ -42,11 +43,12 @@ func (r *run) wrapCallers() {
 	case r.cfg.Cache.ReuseWithin > 0:
 		notBefore = r.env.Now().Add(-r.cfg.Cache.ReuseWithin)
 	}
+	keys := newKeyer(r.env.Secret)
 	spend := &budget{maxCalls: r.cfg.Limits.MaxCalls, maxCost: r.cfg.Limits.MaxCost}
 	for _, p := range r.prods {
 		var c tianyuan.Caller = &metered{next: r.env.Caller, stats: p.stats}
 		c = &budgeted{next: c, budget: spend, price: p.cfg.Price}
-		c = &persisted{next: c, store: r.store, policy: r.policy}
+		c = &persisted{next: c, store: r.store, keys: keys, policy: r.policy}
 		c = newLimited(c, p.cfg, r.cfg.Vendor.Timeout)
 		c = &retrying{next: c, policy: r.policy, maxAttempts: r.cfg.Retry.MaxAttempts,
 			base: r.cfg.Retry.BaseDelay, max: r.cfg.Retry.MaxDelay,
@@ -54,7 +56,7 @@ func (r *run) wrapCallers() {
 				p.stats.retries.Add(1)
 				r.log.Debug("retrying", "product", product, "attempt", attempt, "delay", delay, "error", err)
 			}}
-		p.caller = &stored{next: c, store: r.store, notBefore: notBefore,
+		p.caller = &stored{next: c, store: r.store, keys: keys, notBefore: notBefore,
 			runStart: runStart, stats: p.stats}
 	}
 }

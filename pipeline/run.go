@@ -20,6 +20,7 @@ import (
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
 	"github.com/scorepipe/scorepipe/sinks"
 	"github.com/scorepipe/scorepipe/sources"
+	"github.com/scorepipe/scorepipe/store"
 	"github.com/scorepipe/scorepipe/transform"
 )
 
@@ -87,7 +88,7 @@ type run struct {
 	prods   []*productRun
 	files   []inputFile
 	schema  sinks.Schema
-	store   *Store
+	store   *store.Store
 	out     []namedSink
 	rejects *sinks.Rejects
 
@@ -683,7 +684,7 @@ func (r *run) enrich(ctx context.Context, it *item, params []tianyuan.Params) {
 		it.app.FillParams(params[i], p.catalog.Params)
 		reply, win, err := p.caller.call(ctx, p.code, params[i])
 		it.replies[i] = r.reply(it, reply, err)
-		win.release() // the reply's data is decrypted: the store may read into its window again
+		win.Release() // the reply's data is decrypted: the store may read into its window again
 		if err != nil && r.isFatal(err) {
 			if ctx.Err() == nil {
 				r.abort(err)

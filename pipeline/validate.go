@@ -6,9 +6,9 @@ import (
 	"sort"
 	"time"
 
-	"github.com/scorepipe/scorepipe/providers/tianyuan"
 	"github.com/scorepipe/scorepipe/sinks"
 	"github.com/scorepipe/scorepipe/sources"
+	"github.com/scorepipe/scorepipe/store"
 	"github.com/scorepipe/scorepipe/transform"
 )
 
@@ -71,32 +71,32 @@ func Plan(ctx context.Context, cfg *Config, env Env) (*Report, error) {
 		return nil, err
 	}
 	defer r.close()
-	store, err := OpenStoreReadOnly(cfg.CachePath(), env.Secret)
+	stored, err := store.OpenReadOnly(cfg.CachePath(), env.Secret)
 	if err != nil {
 		return nil, err
 	}
-	if store != nil {
-		defer store.Close()
+	if stored != nil {
+		defer stored.Close()
 	}
 	notBefore := time.Time{}
 	if cfg.Cache.ReuseWithin > 0 {
 		notBefore = r.env.Now().Add(-cfg.Cache.ReuseWithin)
 	}
-	seen := make([]map[[keySize]byte]struct{}, len(r.prods))
+	seen := make([]map[store.Key]struct{}, len(r.prods))
 	for i := range seen {
-		seen[i] = map[[keySize]byte]struct{}{}
+		seen[i] = map[store.Key]struct{}{}
 	}
-	keyer := &Store{secret: env.Secret}
+	keyer := newKeyer(env.Secret)
 	check := func(it *item, i int, plan *ProductPlan) error {
 		p := r.prods[i]
-		key := keyer.Key(p.code, tianyuan.Params(it.app.Params(p.catalog.Params)))
+		key := keyer.Key(p.code, it.app.Params(p.catalog.Params))
 		if _, dup := seen[i][key]; dup {
 			plan.Duplicates++
 			return nil
 		}
 		seen[i][key] = struct{}{}
-		if store != nil {
-			_, ok, err := store.Get(key[:], notBefore)
+		if stored != nil {
+			_, ok, err := stored.Get(key[:], notBefore)
 			if err != nil {
 				return err
 			}

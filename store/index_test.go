@@ -1,4 +1,4 @@
-package pipeline
+package store
 
 import (
 	"bytes"
@@ -13,7 +13,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/scorepipe/scorepipe/providers/tianyuan"
 )
 
 // indexKeys returns n distinct keys: random ones, and keys at the ends of
@@ -21,8 +20,8 @@ import (
 // bits is most easily wrong.
 func indexKeys(n int, rng *rand.Rand) [][]byte {
 	edges := [][]byte{
-		bytes.Repeat([]byte{0}, keySize),
-		bytes.Repeat([]byte{0xff}, keySize),
+		bytes.Repeat([]byte{0}, KeySize),
+		bytes.Repeat([]byte{0xff}, KeySize),
 		append(bytes.Repeat([]byte{0x80}, 8), bytes.Repeat([]byte{0}, 8)...),
 		append(bytes.Repeat([]byte{0x80}, 8), bytes.Repeat([]byte{1}, 8)...),
 		append(bytes.Repeat([]byte{0x80}, 8), bytes.Repeat([]byte{0xff}, 8)...),
@@ -165,11 +164,11 @@ func TestStoreReadsIndexIntoMemory(t *testing.T) {
 	const n = 3000
 	at := time.UnixMilli(1.7e12).UTC()
 	keys := indexKeys(n, rand.New(rand.NewPCG(1, 2)))
-	want := make([]tianyuan.Reply, n)
+	want := make([]Reply, n)
 	present := map[string]bool{}
 	for i, k := range keys {
 		present[string(k)] = true
-		want[i] = tianyuan.Reply{Product: "JRZQ9E2A", TransactionID: fmt.Sprint("T", i), Data: fmt.Sprint("data ", i), ReceivedAt: at}
+		want[i] = Reply{Product: "JRZQ9E2A", TransactionID: fmt.Sprint("T", i), Data: fmt.Sprint("data ", i), ReceivedAt: at}
 	}
 	s := reopenedStore(t, path, secret, n, func(_ *Store, i int) []byte { return keys[i] }, want)
 	defer func(b int) { readBatch = b }(readBatch)
@@ -199,7 +198,7 @@ func TestStoreReadsIndexIntoMemory(t *testing.T) {
 		t.Errorf("Count() = %d, %v; want %d", got, err, n)
 	}
 
-	fresh := tianyuan.Reply{Product: "JRZQ9E2A", TransactionID: "T-new", Data: "new", ReceivedAt: at.Add(time.Hour)}
+	fresh := Reply{Product: "JRZQ9E2A", TransactionID: "T-new", Data: "new", ReceivedAt: at.Add(time.Hour)}
 	newKey := neighbour(keys[7], true)
 	for present[string(newKey)] {
 		newKey = neighbour(newKey, true)
@@ -216,7 +215,7 @@ func TestStoreReadsIndexIntoMemory(t *testing.T) {
 		t.Errorf("Count() after two Puts, one of a kept key = %d, %v; want %d", got, err, n+1)
 	}
 	s.Close()
-	ro, err := OpenStoreReadOnly(path, secret)
+	ro, err := OpenReadOnly(path, secret)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,9 +232,9 @@ func TestStoreExpect(t *testing.T) {
 	const n = 3000
 	at := time.UnixMilli(1.7e12).UTC()
 	keys := indexKeys(n+200, rand.New(rand.NewPCG(3, 4)))
-	want := make([]tianyuan.Reply, n+200)
+	want := make([]Reply, n+200)
 	for i := range want {
-		want[i] = tianyuan.Reply{Product: "JRZQ9E2A", TransactionID: fmt.Sprint("T", i), Data: fmt.Sprint("data ", i), ReceivedAt: at}
+		want[i] = Reply{Product: "JRZQ9E2A", TransactionID: fmt.Sprint("T", i), Data: fmt.Sprint("data ", i), ReceivedAt: at}
 	}
 	tests := []struct {
 		name       string
@@ -315,9 +314,9 @@ func TestStoreIndexGoesStale(t *testing.T) {
 	const n, puts = 3000, 25
 	at := time.UnixMilli(1.7e12).UTC()
 	keys := indexKeys(n+puts, rand.New(rand.NewPCG(5, 6)))
-	want := make([]tianyuan.Reply, n+puts)
+	want := make([]Reply, n+puts)
 	for i := range want {
-		want[i] = tianyuan.Reply{Product: "JRZQ9E2A", TransactionID: fmt.Sprint("T", i), Data: fmt.Sprint("data ", i), ReceivedAt: at}
+		want[i] = Reply{Product: "JRZQ9E2A", TransactionID: fmt.Sprint("T", i), Data: fmt.Sprint("data ", i), ReceivedAt: at}
 	}
 	s := reopenedStore(t, filepath.Join(t.TempDir(), "replies.db"), []byte("0123456789abcdef"), n, func(_ *Store, i int) []byte { return keys[i] }, want)
 	defer s.Close()
@@ -333,7 +332,7 @@ func TestStoreIndexGoesStale(t *testing.T) {
 		order = append(order, i)
 	}
 	for step, i := range order {
-		want[i] = tianyuan.Reply{Product: "JRZQ9E2A", TransactionID: fmt.Sprint("T-new", i), Data: fmt.Sprint("new ", i), ReceivedAt: at.Add(time.Hour)}
+		want[i] = Reply{Product: "JRZQ9E2A", TransactionID: fmt.Sprint("T-new", i), Data: fmt.Sprint("new ", i), ReceivedAt: at.Add(time.Hour)}
 		if err := s.Put(keys[i], &want[i]); err != nil {
 			t.Fatal(err)
 		}

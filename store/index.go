@@ -1,4 +1,4 @@
-package pipeline
+package store
 
 import (
 	"encoding/binary"
@@ -25,7 +25,7 @@ type sortedIndex struct {
 	dirBits uint
 
 	mu       sync.RWMutex
-	added    map[[keySize]byte][entrySize]byte // entries put since it was read
+	added    map[[KeySize]byte][entrySize]byte // entries put since it was read
 	new      int                               // keys of added not in slots
 	anyAdded atomic.Bool                       // something was added: find locks to look in added
 	// stale says more keys were put since the read than added keeps: the
@@ -61,7 +61,7 @@ func readSortedIndex(b *bolt.Bucket, maxEntries int, readSome func()) *sortedInd
 	ix.slots, ix.free = allocSlots(maxEntries)
 	c := b.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
-		if len(k) != keySize || len(v) != entrySize {
+		if len(k) != KeySize || len(v) != entrySize {
 			continue // not a reply: lookup would not find it either
 		}
 		if len(ix.slots) == maxEntries {
@@ -93,12 +93,12 @@ func readSortedIndex(b *bolt.Bucket, maxEntries int, readSome func()) *sortedInd
 
 // find returns the entry of key.
 func (ix *sortedIndex) find(key []byte) (entry [entrySize]byte, found bool) {
-	if len(key) != keySize {
+	if len(key) != KeySize {
 		return entry, false
 	}
 	if ix.anyAdded.Load() { // no lock for a run that puts nothing
 		ix.mu.RLock()
-		entry, found = ix.added[[keySize]byte(key)]
+		entry, found = ix.added[[KeySize]byte(key)]
 		ix.mu.RUnlock()
 		if found {
 			return entry, true
@@ -131,9 +131,9 @@ func (ix *sortedIndex) add(key []byte, entry [entrySize]byte) {
 		return
 	}
 	if ix.added == nil {
-		ix.added = map[[keySize]byte][entrySize]byte{}
+		ix.added = map[[KeySize]byte][entrySize]byte{}
 	}
-	k := [keySize]byte(key)
+	k := [KeySize]byte(key)
 	if _, again := ix.added[k]; !again {
 		if len(ix.added) >= maxAdded {
 			ix.stale.Store(true)

@@ -1,12 +1,10 @@
-package pipeline
+package store
 
 import (
 	"hash/crc32"
 	"io"
 	"sync"
 	"sync/atomic"
-
-	"github.com/scorepipe/scorepipe/providers/tianyuan"
 )
 
 // readAheadSize is the window a run reads the log by when it reads it in
@@ -27,15 +25,15 @@ const readBehindSize = 256 << 10
 // of the log only once nothing refers to it: the store holds a reference
 // while the window is its current one, and each reply sharing it holds one
 // until released.
-type window struct {
+type Window struct {
 	buf  []byte // readAheadSize long; the log's bytes in buf[:n]
 	refs atomic.Int32
 	pool *windowPool
 }
 
-// release gives back a reference to w; the last one gives w back to its
+// Release gives back a reference to w; the last one gives w back to its
 // pool. A nil window has nothing to release.
-func (w *window) release() {
+func (w *Window) Release() {
 	if w == nil {
 		return
 	}
@@ -43,14 +41,14 @@ func (w *window) release() {
 	case n == 0:
 		w.pool.put(w)
 	case n < 0:
-		panic("pipeline: a read-ahead window released more often than held")
+		panic("store: a read-ahead window released more often than held")
 	}
 }
 
 // windowPool keeps a few windows that nothing refers to any more.
 type windowPool struct {
 	mu   sync.Mutex
-	free []*window
+	free []*Window
 }
 
 // keptWindows is how many free windows a pool keeps: replies are released
@@ -58,21 +56,21 @@ type windowPool struct {
 const keptWindows = 4
 
 // get returns a window with one reference, the caller's.
-func (p *windowPool) get() *window {
+func (p *windowPool) get() *Window {
 	p.mu.Lock()
-	var w *window
+	var w *Window
 	if n := len(p.free); n > 0 {
 		w, p.free = p.free[n-1], p.free[:n-1]
 	}
 	p.mu.Unlock()
 	if w == nil {
-		w = &window{buf: make([]byte, readAheadSize), pool: p}
+		w = &Window{buf: make([]byte, readAheadSize), pool: p}
 	}
 	w.refs.Store(1)
 	return w
 }
 
-func (p *windowPool) put(w *window) {
+func (p *windowPool) put(w *Window) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if len(p.free) < keptWindows {
@@ -85,7 +83,7 @@ func (p *windowPool) put(w *window) {
 // the reply's Data shares the window it was read from (see getShared),
 // which is returned with a reference for the caller; a reply read alone
 // has memory of its own and no window.
-func (s *Store) readReply(off, size int64, sum uint32, share bool) (*tianyuan.Reply, *window, error) {
+func (s *Store) readReply(off, size int64, sum uint32, share bool) (*Reply, *Window, error) {
 	s.ra.Lock()
 	defer s.ra.Unlock()
 	ra := &s.ra
@@ -126,9 +124,9 @@ func (s *Store) readReply(off, size int64, sum uint32, share bool) (*tianyuan.Re
 	}
 	next := s.windows.get()
 	n, err := s.log.ReadAt(next.buf[:max(min(readAheadSize, durable-start), off-start+size)], start)
-	ra.win.release() // the store's reference to the old window
+	ra.win.Release() // the store's reference to the old window
 	if int64(n) < off-start+size {
-		next.release()
+		next.Release()
 		ra.win, ra.n = nil, 0
 		if err == nil {
 			err = io.ErrUnexpectedEOF
@@ -142,7 +140,7 @@ func (s *Store) readReply(off, size int64, sum uint32, share bool) (*tianyuan.Re
 // decodeInWindow checks and decodes a reply in the current window; with
 // share, its Data shares the window, and the window has a reference more,
 // the caller's.
-func (s *Store) decodeInWindow(b []byte, sum uint32, share bool) (*tianyuan.Reply, *window, error) {
+func (s *Store) decodeInWindow(b []byte, sum uint32, share bool) (*Reply, *Window, error) {
 	if crc32.Checksum(b, castagnoli) != sum {
 		return nil, nil, errDamagedReply
 	}

@@ -1,29 +1,22 @@
-package pipeline
+package store
 
 import (
 	"bytes"
-	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash"
 	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
 
 	bolt "go.etcd.io/bbolt"
-
-	"github.com/scorepipe/scorepipe/providers/tianyuan"
-	"github.com/scorepipe/scorepipe/transform"
 )
 
 // Store keeps every vendor reply worth keeping, so that no reply is paid
@@ -46,8 +39,7 @@ import (
 type Store struct {
 	db     *bolt.DB
 	log    *os.File
-	secret []byte
-	macs   sync.Pool // of *keyMAC, for Key
+	secret []byte // only for secretCheck
 
 	mu     sync.Mutex // guards end and synced, and appends to the log
 	end    int64      // where the next reply goes in the log
@@ -76,7 +68,7 @@ type Store struct {
 	ra struct { // the read-ahead window
 		sync.Mutex
 		off    int64   // log offset of win.buf[0]
-		win    *window // nil before the first read ahead
+		win    *Window // nil before the first read ahead
 		n      int     // the log's bytes in win.buf
 		misses int     // reads outside the window in a row
 	}
@@ -97,7 +89,7 @@ var (
 func secretCheck(secret []byte) []byte {
 	mac := hmac.New(sha256.New, secret)
 	mac.Write([]byte("scorepipe reply store: identity secret check"))
-	return mac.Sum(nil)[:keySize]
+	return mac.Sum(nil)[:KeySize]
 }
 
 // checkSecret fails when the store holds replies keyed with another
@@ -122,15 +114,10 @@ func checkSecret(tx *bolt.Tx, path string, secret []byte, adopt bool) error {
 		got = meta.Get(secretCheckKey)
 	}
 	if got != nil && !hmac.Equal(got, want) {
-		return &ConfigError{Field: "identity.secret_file", Msg: fmt.Sprintf("the reply store %s was filled with another identity secret: "+
-			"with this one none of its replies would be found and every row would be paid for again; use the secret the store "+
-			"was filled with (identity.secret_file or SCOREPIPE_IDENTITY_SECRET), or another cache.path", path)}
+		return &SecretError{Path: path}
 	}
 	return nil
 }
-
-// keySize is the length of a store key: the first 128 bits of the HMAC.
-const keySize = 16
 
 // An index entry is the reply's offset and length in the log and its
 // CRC-32 (Castagnoli), big-endian.
@@ -143,7 +130,7 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // (encrypted, as received), each as a uvarint length and its bytes.
 const replyFormat = 1
 
-func encodeReply(r *tianyuan.Reply) []byte {
+func encodeReply(r *Reply) []byte {
 	b := make([]byte, 0, 32+len(r.Product)+len(r.Message)+len(r.TransactionID)+len(r.Data))
 	b = append(b, replyFormat)
 	b = binary.AppendVarint(b, int64(r.Code))
@@ -160,7 +147,7 @@ var errDamagedReply = errors.New("damaged stored reply")
 // decodeReply decodes a reply record. With shareData, the reply's Data is
 // b's memory itself rather than a copy, and b must not change while the
 // reply is used (see window); its other fields are copied either way.
-func decodeReply(b []byte, shareData bool) (*tianyuan.Reply, error) {
+func decodeReply(b []byte, shareData bool) (*Reply, error) {
 	if len(b) == 0 || b[0] != replyFormat {
 		return nil, errDamagedReply
 	}
@@ -194,7 +181,7 @@ func decodeReply(b []byte, shareData bool) (*tianyuan.Reply, error) {
 	base := at[0][0]
 	copied := string(b[base:upTo])
 	field := func(i int) string { return copied[at[i][0]-base : at[i][1]-base] }
-	r := &tianyuan.Reply{Code: int(code), ReceivedAt: time.UnixMilli(ms).UTC(), Product: field(0),
+	r := &Reply{Code: int(code), ReceivedAt: time.UnixMilli(ms).UTC(), Product: field(0),
 		Message: field(1), TransactionID: field(2)}
 	switch {
 	case !shareData:
@@ -208,7 +195,7 @@ func decodeReply(b []byte, shareData bool) (*tianyuan.Reply, error) {
 // OpenStore opens (creating if needed) the reply store at path. Only one
 // process may have it open for writing; a second one waits up to a few
 // seconds and then gets an error.
-func OpenStore(path string, secret []byte) (*Store, error) {
+func Open(path string, secret []byte) (*Store, error) {
 	if err := mkdirPrivate(filepath.Dir(path)); err != nil {
 		return nil, fmt.Errorf("reply store: %w", err)
 	}
@@ -228,8 +215,8 @@ func OpenStore(path string, secret []byte) (*Store, error) {
 		}
 		return checkSecret(tx, path, secret, true)
 	})
-	var ce *ConfigError
-	if errors.As(err, &ce) {
+	var se *SecretError
+	if errors.As(err, &se) {
 		db.Close()
 		return nil, err
 	}
@@ -253,7 +240,7 @@ func OpenStore(path string, secret []byte) (*Store, error) {
 
 // OpenStoreReadOnly opens the reply store for reading only; it waits up to
 // 5 s for a run that holds it. A store that does not exist yet gives nil, nil.
-func OpenStoreReadOnly(path string, secret []byte) (*Store, error) {
+func OpenReadOnly(path string, secret []byte) (*Store, error) {
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
@@ -267,8 +254,8 @@ func OpenStoreReadOnly(path string, secret []byte) (*Store, error) {
 		}
 		return checkSecret(tx, path, secret, false)
 	})
-	var ce *ConfigError
-	if errors.As(err, &ce) {
+	var se *SecretError
+	if errors.As(err, &se) {
 		db.Close()
 		return nil, err
 	}
@@ -292,7 +279,7 @@ func OpenStoreReadOnly(path string, secret []byte) (*Store, error) {
 
 // StoreHoldsReplies reports whether the reply store at path holds replies
 // (its log is not empty), without opening it.
-func StoreHoldsReplies(path string) (bool, error) {
+func HoldsReplies(path string) (bool, error) {
 	info, err := os.Stat(path + ".log")
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -318,92 +305,9 @@ func (s *Store) Close() error {
 	return err
 }
 
-// Key returns the store key of a call: HMAC-SHA256 with the identity secret
-// over the product and the parameters in name order, leaving out the
-// authorization parameters (they do not change the reply, so the same
-// applicant under another authorization reuses it), cut to 128 bits.
-func (s *Store) Key(product string, params tianyuan.Params) [keySize]byte {
-	mk, _ := s.macs.Get().(*keyMAC)
-	if mk == nil {
-		mk = &keyMAC{mac: hmac.New(sha256.New, s.secret)}
-	}
-	b, ok := mk.input(product, params)
-	if !ok {
-		if mk.names == nil {
-			mk.names = map[string]paramNames{}
-		}
-		mk.names[product] = keyNames(params)
-		b, _ = mk.input(product, params)
-	}
-	mk.mac.Reset()
-	mk.mac.Write(b)
-	var key [keySize]byte
-	copy(key[:], mk.mac.Sum(b[:0]))
-	mk.buf = b[:0]
-	s.macs.Put(mk)
-	return key
-}
-
-// keyMAC is an HMAC keyed with the identity secret, the memory Key writes
-// its input in, and the parameter names of the last call it keyed for
-// each product.
-type keyMAC struct {
-	mac   hash.Hash
-	buf   []byte
-	names map[string]paramNames // by product
-}
-
-// paramNames are the names of a call's parameters: those a store key is
-// made of, in order, and the authorization ones it leaves out. The calls
-// of a run carry the same names from one row to the next, so they are
-// sorted once, not for every call.
-type paramNames struct {
-	keyed, left []string
-}
-
-func keyNames(params tianyuan.Params) paramNames {
-	var ns paramNames
-	for n := range params {
-		if transform.IsAuthorization(n) {
-			ns.left = append(ns.left, n)
-		} else {
-			ns.keyed = append(ns.keyed, n)
-		}
-	}
-	sort.Strings(ns.keyed)
-	return ns
-}
-
-// input writes the HMAC input of a call in mk.buf: the product, then each
-// keyed parameter as NUL, name, '=', value. It fails when params do not
-// carry exactly the names of the product's last call.
-func (mk *keyMAC) input(product string, params tianyuan.Params) ([]byte, bool) {
-	ns, ok := mk.names[product]
-	if !ok || len(params) != len(ns.keyed)+len(ns.left) {
-		return nil, false
-	}
-	for _, n := range ns.left {
-		if _, ok := params[n]; !ok {
-			return nil, false
-		}
-	}
-	b := append(mk.buf[:0], product...)
-	for _, n := range ns.keyed {
-		v, ok := params[n]
-		if !ok {
-			return nil, false
-		}
-		b = append(b, 0)
-		b = append(b, n...)
-		b = append(b, '=')
-		b = append(b, v...)
-	}
-	return b, true
-}
-
 // Get returns the reply stored under key if it was received at or after
 // notBefore.
-func (s *Store) Get(key []byte, notBefore time.Time) (*tianyuan.Reply, bool, error) {
+func (s *Store) Get(key []byte, notBefore time.Time) (*Reply, bool, error) {
 	r, _, found, err := s.get(key, notBefore, false)
 	return r, found, err
 }
@@ -412,11 +316,11 @@ func (s *Store) Get(key []byte, notBefore time.Time) (*tianyuan.Reply, bool, err
 // dropped: its Data shares the read-ahead window it was read from, when
 // the returned window is not nil, and the caller releases the window once
 // it is done with Data. The reply's other fields are its own.
-func (s *Store) getShared(key []byte, notBefore time.Time) (*tianyuan.Reply, *window, bool, error) {
+func (s *Store) GetShared(key []byte, notBefore time.Time) (*Reply, *Window, bool, error) {
 	return s.get(key, notBefore, true)
 }
 
-func (s *Store) get(key []byte, notBefore time.Time, share bool) (*tianyuan.Reply, *window, bool, error) {
+func (s *Store) get(key []byte, notBefore time.Time, share bool) (*Reply, *Window, bool, error) {
 	entry, found, err := s.lookup(key)
 	if err != nil || !found {
 		return nil, nil, false, err
@@ -428,7 +332,7 @@ func (s *Store) get(key []byte, notBefore time.Time, share bool) (*tianyuan.Repl
 		return nil, nil, false, fmt.Errorf("reply store: reply at %d: %w", off, err)
 	}
 	if r.ReceivedAt.Before(notBefore) {
-		win.release()
+		win.Release()
 		return nil, nil, false, nil
 	}
 	return r, win, true, nil
@@ -487,7 +391,7 @@ const minLookupsBeforeRead = 1024
 // minEntryBytes is the least room an index entry takes in bbolt's file:
 // its key, its value and the 16 bytes bbolt keeps for each in a leaf page.
 // The file's size over it bounds the number of entries.
-const minEntryBytes = keySize + entrySize + 16
+const minEntryBytes = KeySize + entrySize + 16
 
 // beginSharedRead begins the shared read transaction, unless a Put has
 // begun or the index is in memory, and reports whether look-ups can go
@@ -579,7 +483,7 @@ func (s *Store) endSharedRead() {
 
 // Put stores a reply under key and returns once both the reply and its
 // index entry are on disk. Concurrent Puts share a sync and a transaction.
-func (s *Store) Put(key []byte, r *tianyuan.Reply) error {
+func (s *Store) Put(key []byte, r *Reply) error {
 	s.endSharedRead()
 	rec := encodeReply(r)
 	s.mu.Lock()
@@ -640,156 +544,13 @@ func (s *Store) Count() (int, error) {
 	return n, err
 }
 
-// stored answers from the store when it can and merges identical calls in
-// flight at the same time; persisted, further in, stores the replies.
-type stored struct {
-	next      tianyuan.Caller
-	store     *Store
-	notBefore time.Time // replies received earlier are not reused
-	runStart  time.Time // replies received since were paid by this run: a hit is a duplicate
-	stats     *productStats
-
-	inFlight [16]inFlightShard // by the key's first byte: workers rarely wait on each other
-
-	// answered, when set, is called once a call has its answer, before
-	// identical calls waiting for it are let go: tests make one wait.
-	answered func(key [keySize]byte)
-}
-
-// inFlightShard holds the calls in flight whose keys fall in one shard.
-type inFlightShard struct {
-	sync.Mutex
-	calls map[[keySize]byte]*pendingCall
-}
-
-type pendingCall struct {
-	// done is closed when the call has its answer. It is made by the
-	// first identical call that waits for it, under the shard's lock:
-	// most calls have none, and a channel each cost an allocation.
-	done    chan struct{}
-	reply   *tianyuan.Reply
-	err     error
-	earlier bool // the reply was paid by an earlier run
-}
-
-// call answers from the store, or from an identical call in flight, or
-// calls the vendor. A call registers itself as in flight before it looks in
-// the store, and its reply is stored before it unregisters, so two
-// identical applicants are never both paid for.
-//
-// A reply from the store shares the store's read-ahead window (see
-// Store.getShared): when the returned window is not nil, the caller
-// releases it once it has read the reply's Data. Identical calls that
-// waited for this one get a copy of their own.
-func (s *stored) call(ctx context.Context, product string, params tianyuan.Params) (*tianyuan.Reply, *window, error) {
-	key := s.store.Key(product, params)
-	shard := &s.inFlight[key[0]%byte(len(s.inFlight))]
-	shard.Lock()
-	if p, ok := shard.calls[key]; ok {
-		if p.done == nil {
-			p.done = make(chan struct{})
-		}
-		done := p.done
-		shard.Unlock()
-		select {
-		case <-done:
-			// A row merged with a call answered from the store is a row
-			// answered from the store: the counts do not depend on timing.
-			if p.earlier {
-				s.stats.stored.Add(1)
-			} else {
-				s.stats.merged.Add(1)
-			}
-			return p.reply, nil, p.err
-		case <-ctx.Done():
-			return nil, nil, ctx.Err()
-		}
+// mkdirPrivate creates dir with mode 0700, its missing parents with 0755.
+func mkdirPrivate(dir string) error {
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return err
 	}
-	p := &pendingCall{}
-	if shard.calls == nil {
-		shard.calls = map[[keySize]byte]*pendingCall{}
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return err
 	}
-	shard.calls[key] = p
-	shard.Unlock()
-	var win *window
-	defer func() {
-		shard.Lock()
-		delete(shard.calls, key)
-		done := p.done
-		shard.Unlock()
-		if done != nil {
-			if win != nil { // this call's caller releases win: the others need their own
-				p.reply = ownReply(p.reply)
-			}
-			close(done)
-		}
-	}()
-
-	r, w, ok, err := s.store.getShared(key[:], s.notBefore)
-	switch {
-	case err != nil:
-		p.err = &StoreError{Err: err}
-	case ok:
-		win = w
-		if p.earlier = r.ReceivedAt.Before(s.runStart); p.earlier {
-			s.stats.stored.Add(1)
-		} else {
-			s.stats.merged.Add(1) // an identical applicant earlier in this run
-		}
-		p.reply, p.err = r, replyError(r)
-	default:
-		p.reply, p.err = s.next.Call(ctx, product, params) // stored by persisted, further in
-	}
-	if s.answered != nil {
-		s.answered(key)
-	}
-	return p.reply, win, p.err
+	return nil
 }
-
-// ownReply returns a copy of r whose Data is its own.
-func ownReply(r *tianyuan.Reply) *tianyuan.Reply {
-	own := *r
-	own.Data = strings.Clone(r.Data)
-	return &own
-}
-
-// persisted stores each reply worth keeping (code 0 and the codes that
-// mean "no record") before handing it on. It sits inside the limiter, so
-// that a reply counts as in flight until it is on disk: at most
-// products.<CODE>.concurrency paid replies are ever at risk of a crash.
-type persisted struct {
-	next   tianyuan.Caller
-	store  *Store
-	policy tianyuan.CodePolicy
-}
-
-func (s *persisted) Call(ctx context.Context, product string, params tianyuan.Params) (*tianyuan.Reply, error) {
-	reply, err := s.next.Call(ctx, product, params)
-	if reply != nil && keep(s.policy, reply, err) {
-		key := s.store.Key(product, params)
-		if perr := s.store.Put(key[:], reply); perr != nil {
-			return reply, &StoreError{Err: perr}
-		}
-	}
-	return reply, err
-}
-
-// keep reports whether a reply is worth storing: a billed answer.
-func keep(policy tianyuan.CodePolicy, r *tianyuan.Reply, err error) bool {
-	return err == nil && r.Code == 0 || policy.ClassifyCode(r.Code) == tianyuan.NoRecord
-}
-
-// replyError gives a stored reply the error its code carries.
-func replyError(r *tianyuan.Reply) error {
-	if r.Code == 0 {
-		return nil
-	}
-	return &tianyuan.CodeError{Product: r.Product, Code: r.Code, Message: r.Message, TransactionID: r.TransactionID}
-}
-
-// StoreError is a failure to keep a reply: the run stops, since going on
-// would pay for replies it cannot keep.
-type StoreError struct{ Err error }
-
-func (e *StoreError) Error() string { return e.Err.Error() }
-func (e *StoreError) Unwrap() error { return e.Err }

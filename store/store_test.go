@@ -1,7 +1,6 @@
-package pipeline
+package store
 
 import (
-	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -17,20 +16,18 @@ import (
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/scorepipe/scorepipe/providers/tianyuan"
-	"github.com/scorepipe/scorepipe/transform"
 )
 
 func TestReplyRecordRoundTrip(t *testing.T) {
 	at := time.Date(2026, 11, 23, 8, 30, 0, 123e6, time.UTC)
 	tests := []struct {
 		name  string
-		reply tianyuan.Reply
+		reply Reply
 	}{
-		{"answered", tianyuan.Reply{Product: "JRZQ9E2A", Code: 0, Message: "成功", TransactionID: "T20261123083000001", Data: "q83vEjRWeJA=", ReceivedAt: at}},
-		{"no record", tianyuan.Reply{Product: "COMBTY11", Code: 1000, Message: "查询无结果", ReceivedAt: at}},
-		{"empty fields", tianyuan.Reply{ReceivedAt: time.UnixMilli(0).UTC()}},
-		{"negative code, long data", tianyuan.Reply{Product: "X", Code: -7, Data: strings.Repeat("A", 70000), ReceivedAt: at}},
+		{"answered", Reply{Product: "JRZQ9E2A", Code: 0, Message: "成功", TransactionID: "T20261123083000001", Data: "q83vEjRWeJA=", ReceivedAt: at}},
+		{"no record", Reply{Product: "COMBTY11", Code: 1000, Message: "查询无结果", ReceivedAt: at}},
+		{"empty fields", Reply{ReceivedAt: time.UnixMilli(0).UTC()}},
+		{"negative code, long data", Reply{Product: "X", Code: -7, Data: strings.Repeat("A", 70000), ReceivedAt: at}},
 	}
 	for _, tt := range tests {
 		for _, share := range []bool{false, true} {
@@ -48,7 +45,7 @@ func TestReplyRecordRoundTrip(t *testing.T) {
 }
 
 func TestDamagedReplyRecord(t *testing.T) {
-	rec := encodeReply(&tianyuan.Reply{Product: "JRZQ9E2A", Message: "成功", TransactionID: "T1", Data: "q83vEjRWeJA=", ReceivedAt: time.UnixMilli(1e12)})
+	rec := encodeReply(&Reply{Product: "JRZQ9E2A", Message: "成功", TransactionID: "T1", Data: "q83vEjRWeJA=", ReceivedAt: time.UnixMilli(1e12)})
 	tests := map[string][]byte{
 		"empty":               nil,
 		"other version":       append([]byte{replyFormat + 1}, rec[1:]...),
@@ -72,7 +69,7 @@ func TestDamagedReplyRecord(t *testing.T) {
 // FuzzDecodeReply checks that any bytes decode or fail without panicking,
 // and that what decodes encodes back to a record that decodes the same.
 func FuzzDecodeReply(f *testing.F) {
-	f.Add(encodeReply(&tianyuan.Reply{Product: "JRZQ9E2A", Message: "成功", TransactionID: "T1", Data: "q83vEjRWeJA=", ReceivedAt: time.UnixMilli(1e12)}))
+	f.Add(encodeReply(&Reply{Product: "JRZQ9E2A", Message: "成功", TransactionID: "T1", Data: "q83vEjRWeJA=", ReceivedAt: time.UnixMilli(1e12)}))
 	f.Add([]byte{replyFormat, 0, 0, 0, 0, 0, 0})
 	f.Add([]byte{replyFormat, 0x80})
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -101,15 +98,15 @@ func FuzzDecodeReply(f *testing.F) {
 // (Python's hmac module): a change of key would make every stored reply
 // unreachable and paid again. Authorization parameters are left out.
 func TestStoreKeyIsStable(t *testing.T) {
-	s := &Store{secret: []byte("0123456789abcdef0123456789abcdef")}
-	params := tianyuan.Params{"name": "张三", "id_card": "11010519491231002X", "mobile_no": "13800138000"}
+	s := NewKeyer([]byte("0123456789abcdef0123456789abcdef"), isAuthorization)
+	params := map[string]string{"name": "张三", "id_card": "11010519491231002X", "mobile_no": "13800138000"}
 	const want = "8ab671fbf32af264e4f317913c89d6a4"
 	tests := []struct {
 		name  string
-		extra tianyuan.Params
+		extra map[string]string
 	}{
 		{"identity only", nil},
-		{"with authorization", tianyuan.Params{"auth_authorize_file_code": "AUTH1", "authorization_url": "https://a/b", "auth_date": "20260101-20261231"}},
+		{"with authorization", map[string]string{"auth_authorize_file_code": "AUTH1", "authorization_url": "https://a/b", "auth_date": "20260101-20261231"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -130,11 +127,11 @@ func TestStoreKeyIsStable(t *testing.T) {
 // by name.
 func TestStoreKeyFollowsParams(t *testing.T) {
 	secret := []byte("0123456789abcdef0123456789abcdef")
-	s := &Store{secret: secret}
-	reference := func(product string, params tianyuan.Params) string {
+	s := NewKeyer(secret, isAuthorization)
+	reference := func(product string, params map[string]string) string {
 		var names []string
 		for n := range params {
-			if !transform.IsAuthorization(n) {
+			if !isAuthorization(n) {
 				names = append(names, n)
 			}
 		}
@@ -144,10 +141,10 @@ func TestStoreKeyFollowsParams(t *testing.T) {
 		for _, n := range names {
 			fmt.Fprintf(mac, "\x00%s=%s", n, params[n])
 		}
-		return hex.EncodeToString(mac.Sum(nil)[:keySize])
+		return hex.EncodeToString(mac.Sum(nil)[:KeySize])
 	}
-	identity := tianyuan.Params{"name": "张三", "id_card": "11010519491231002X", "mobile_no": "13800138000"}
-	with := func(extra tianyuan.Params, drop ...string) tianyuan.Params {
+	identity := map[string]string{"name": "张三", "id_card": "11010519491231002X", "mobile_no": "13800138000"}
+	with := func(extra map[string]string, drop ...string) map[string]string {
 		p := maps.Clone(identity)
 		maps.Copy(p, extra)
 		for _, n := range drop {
@@ -158,17 +155,17 @@ func TestStoreKeyFollowsParams(t *testing.T) {
 	calls := []struct {
 		name    string
 		product string
-		params  tianyuan.Params
+		params  map[string]string
 	}{
 		{"identity", "JRZQ9E2A", identity},
-		{"same names again", "JRZQ9E2A", with(tianyuan.Params{"name": "李四"})},
-		{"an authorization more", "JRZQ9E2A", with(tianyuan.Params{"auth_date": "20260101-20261231"})},
-		{"as many names, one other", "JRZQ9E2A", with(tianyuan.Params{"auth_date": "20260101-20261231", "extra": "x"}, "mobile_no")},
-		{"as many names, authorization swapped for identity", "JRZQ9E2A", with(tianyuan.Params{"extra": "x", "mobile_no": "13800138000"})},
-		{"another product", "COMBTY11", with(tianyuan.Params{"auth_authorize_file_code": "AUTH1"})},
+		{"same names again", "JRZQ9E2A", with(map[string]string{"name": "李四"})},
+		{"an authorization more", "JRZQ9E2A", with(map[string]string{"auth_date": "20260101-20261231"})},
+		{"as many names, one other", "JRZQ9E2A", with(map[string]string{"auth_date": "20260101-20261231", "extra": "x"}, "mobile_no")},
+		{"as many names, authorization swapped for identity", "JRZQ9E2A", with(map[string]string{"extra": "x", "mobile_no": "13800138000"})},
+		{"another product", "COMBTY11", with(map[string]string{"auth_authorize_file_code": "AUTH1"})},
 		{"first product again", "JRZQ9E2A", identity},
 		{"a name fewer", "JRZQ9E2A", with(nil, "name")},
-		{"no parameters", "JRZQ9E2A", tianyuan.Params{}},
+		{"no parameters", "JRZQ9E2A", map[string]string{}},
 	}
 	for _, c := range calls {
 		t.Run(c.name, func(t *testing.T) {
@@ -184,22 +181,22 @@ func TestStoreKeyFollowsParams(t *testing.T) {
 // the read-ahead window) in several orders: the read-ahead window must
 // serve each reply whole, whichever way the reads move.
 func TestStoreReadOrders(t *testing.T) {
-	s, err := OpenStore(filepath.Join(t.TempDir(), "replies.db"), []byte("0123456789abcdef"))
+	s, err := Open(filepath.Join(t.TempDir(), "replies.db"), []byte("0123456789abcdef"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
 	const n = 3000
 	at := time.UnixMilli(1.7e12).UTC()
-	keys := make([][keySize]byte, n)
-	want := make([]tianyuan.Reply, n)
+	keys := make([][KeySize]byte, n)
+	want := make([]Reply, n)
 	for i := range n {
 		size := 200 + i%900
 		if i == n/2 {
 			size = readAheadSize + 1000
 		}
-		want[i] = tianyuan.Reply{Product: "JRZQ9E2A", TransactionID: fmt.Sprint("T", i), Data: strings.Repeat(string(rune('A'+i%26)), size), ReceivedAt: at}
-		keys[i] = s.Key("JRZQ9E2A", tianyuan.Params{"id_card": fmt.Sprint(i)})
+		want[i] = Reply{Product: "JRZQ9E2A", TransactionID: fmt.Sprint("T", i), Data: strings.Repeat(string(rune('A'+i%26)), size), ReceivedAt: at}
+		keys[i] = testKeys.Key("JRZQ9E2A", map[string]string{"id_card": fmt.Sprint(i)})
 	}
 	putAll(t, s, n, func(i int) []byte { return keys[i][:] }, want)
 	orders := map[string]func(i int) int{
@@ -214,8 +211,8 @@ func TestStoreReadOrders(t *testing.T) {
 	// window they share must not have been read into again.
 	const held = 1500
 	type heldReply struct {
-		r   *tianyuan.Reply
-		win *window
+		r   *Reply
+		win *Window
 		j   int
 	}
 	for name, order := range orders {
@@ -227,7 +224,7 @@ func TestStoreReadOrders(t *testing.T) {
 					if *h.r != want[h.j] {
 						t.Fatalf("reply %d: got %.30v…, want %.30v…", h.j, *h.r, want[h.j])
 					}
-					h.win.release()
+					h.win.Release()
 				}
 				for i := range n {
 					j := order(i)
@@ -237,7 +234,7 @@ func TestStoreReadOrders(t *testing.T) {
 						err error
 					)
 					if share {
-						h.r, h.win, ok, err = s.getShared(keys[j][:], time.Time{})
+						h.r, h.win, ok, err = s.GetShared(keys[j][:], time.Time{})
 					} else {
 						h.r, ok, err = s.Get(keys[j][:], time.Time{})
 					}
@@ -261,7 +258,7 @@ func TestStoreReadOrders(t *testing.T) {
 func (s *Store) forgetWindow() {
 	s.ra.Lock()
 	defer s.ra.Unlock()
-	s.ra.win.release()
+	s.ra.win.Release()
 	s.ra.win, s.ra.n = nil, 0
 }
 
@@ -275,9 +272,9 @@ func TestStoreKnowsItsSecret(t *testing.T) {
 		var s *Store
 		var err error
 		if readOnly {
-			s, err = OpenStoreReadOnly(path, secret)
+			s, err = OpenReadOnly(path, secret)
 		} else {
-			s, err = OpenStore(path, secret)
+			s, err = Open(path, secret)
 		}
 		if s != nil {
 			s.Close()
@@ -285,13 +282,13 @@ func TestStoreKnowsItsSecret(t *testing.T) {
 		return err
 	}
 	put := func(secret []byte) {
-		s, err := OpenStore(path, secret)
+		s, err := Open(path, secret)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer s.Close()
-		key := s.Key("JRZQ9E2A", tianyuan.Params{"id_card": "1"})
-		if err := s.Put(key[:], &tianyuan.Reply{Product: "JRZQ9E2A", ReceivedAt: time.UnixMilli(1e12)}); err != nil {
+		key := testKeys.Key("JRZQ9E2A", map[string]string{"id_card": "1"})
+		if err := s.Put(key[:], &Reply{Product: "JRZQ9E2A", ReceivedAt: time.UnixMilli(1e12)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -329,7 +326,7 @@ func TestStoreKnowsItsSecret(t *testing.T) {
 				st.do()
 			}
 			err := open(st.secret, st.readOnly)
-			var ce *ConfigError
+			var ce *SecretError
 			if got := errors.As(err, &ce); got != st.refused {
 				t.Fatalf("open: %v; want refused %v", err, st.refused)
 			}
@@ -340,86 +337,17 @@ func TestStoreKnowsItsSecret(t *testing.T) {
 	}
 }
 
-// TestWaitingCallGetsItsOwnReply has a call wait for an identical one
-// answered from the store. The first call's caller releases the window its
-// reply shares, and the window is read into again: the waiting call's
-// reply must be a copy of its own, unchanged.
-func TestWaitingCallGetsItsOwnReply(t *testing.T) {
-	const n = 3000
-	at := time.UnixMilli(1.7e12).UTC()
-	params := make([]tianyuan.Params, n)
-	want := make([]tianyuan.Reply, n)
-	for i := range n {
-		params[i] = tianyuan.Params{"id_card": fmt.Sprint(i)}
-		want[i] = tianyuan.Reply{Product: "JRZQ9E2A", TransactionID: fmt.Sprint("T", i), Data: strings.Repeat(string(rune('A'+i%26)), 700), ReceivedAt: at}
-	}
-	s := reopenedStore(t, filepath.Join(t.TempDir(), "replies.db"), []byte("0123456789abcdef"), n,
-		func(s *Store, i int) []byte { return s.keyOf(params[i]) }, want)
-	defer s.Close()
-
-	const j = 10
-	st := &stored{store: s, stats: &productStats{}, runStart: time.Now()}
-	answered, waiting := make(chan struct{}), make(chan struct{})
-	st.answered = func(key [keySize]byte) {
-		close(answered)
-		<-waiting
-	}
-	var first, second *tianyuan.Reply
-	var g errgroup.Group
-	g.Go(func() error {
-		r, win, err := st.call(context.Background(), "JRZQ9E2A", params[j])
-		first = r
-		win.release()
-		return err
-	})
-	<-answered
-	st.answered = nil
-	g.Go(func() error {
-		r, win, err := st.call(context.Background(), "JRZQ9E2A", params[j])
-		second = r
-		if win != nil {
-			t.Error("the waiting call's reply shares a window")
-		}
-		return err
-	})
-	key := s.Key("JRZQ9E2A", params[j])
-	shard := &st.inFlight[key[0]%byte(len(st.inFlight))]
-	for registered := false; !registered; time.Sleep(time.Millisecond) {
-		shard.Lock()
-		registered = shard.calls[key] != nil && shard.calls[key].done != nil
-		shard.Unlock()
-	}
-	close(waiting)
-	if err := g.Wait(); err != nil {
-		t.Fatal(err)
-	}
-	if got := st.stats.stored.Load(); got != 2 {
-		t.Errorf("answered from the store: %d calls, want 2", got)
-	}
-	for i := range n { // the window moves on, and is read into again
-		r, win, ok, err := s.getShared(s.keyOf(params[(i*1543)%n]), time.Time{})
-		if err != nil || !ok || r.Data != want[(i*1543)%n].Data {
-			t.Fatalf("reply %d: ok %v, err %v", (i*1543)%n, ok, err)
-		}
-		win.release()
-	}
-	if *second != want[j] {
-		t.Errorf("the waiting call's reply = %.40v…, want %.40v…", *second, want[j])
-	}
-	_ = first // released: its data may have been overwritten
-}
-
 // keyOf returns the store key of a JRZQ9E2A call.
-func (s *Store) keyOf(params tianyuan.Params) []byte {
-	key := s.Key("JRZQ9E2A", params)
+func (s *Store) keyOf(params map[string]string) []byte {
+	key := testKeys.Key("JRZQ9E2A", params)
 	return key[:]
 }
 
 // reopenedStore makes a store at path holding want[i] under key(s, i) for
 // every i below n, closes it and opens it again, as a rerun finds it.
-func reopenedStore(t *testing.T, path string, secret []byte, n int, key func(s *Store, i int) []byte, want []tianyuan.Reply) *Store {
+func reopenedStore(t *testing.T, path string, secret []byte, n int, key func(s *Store, i int) []byte, want []Reply) *Store {
 	t.Helper()
-	s, err := OpenStore(path, secret)
+	s, err := Open(path, secret)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -427,7 +355,7 @@ func reopenedStore(t *testing.T, path string, secret []byte, n int, key func(s *
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if s, err = OpenStore(path, secret); err != nil {
+	if s, err = Open(path, secret); err != nil {
 		t.Fatal(err)
 	}
 	return s
@@ -435,7 +363,7 @@ func reopenedStore(t *testing.T, path string, secret []byte, n int, key func(s *
 
 // putAll stores want[i] under key(i) for every i below n, 50 at a time, as
 // concurrent calls do: one sync a batch.
-func putAll(t *testing.T, s *Store, n int, key func(i int) []byte, want []tianyuan.Reply) {
+func putAll(t *testing.T, s *Store, n int, key func(i int) []byte, want []Reply) {
 	t.Helper()
 	var g errgroup.Group
 	g.SetLimit(50)
@@ -446,3 +374,12 @@ func putAll(t *testing.T, s *Store, n int, key func(i int) []byte, want []tianyu
 		t.Fatal(err)
 	}
 }
+
+// isAuthorization names the authorization parameters, as the pipeline's
+// keys leave them out.
+func isAuthorization(name string) bool {
+	return name == "auth_authorize_file_code" || name == "authorization_url" || name == "auth_date"
+}
+
+// testKeys makes the keys of the tests' stores.
+var testKeys = NewKeyer([]byte("0123456789abcdef"), isAuthorization)
