@@ -88,7 +88,6 @@ func TestWaitingCallGetsItsOwnReply(t *testing.T) {
 	_ = first // released: its data may have been overwritten
 }
 
-
 // filledStore makes a store holding want[i] under key(i) for every i below
 // n, closes it and opens it again, as a rerun finds it.
 func filledStore(t *testing.T, secret []byte, n int, key func(i int) []byte, want []tianyuan.Reply) *store.Store {

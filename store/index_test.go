@@ -12,7 +12,6 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/sync/errgroup"
-
 )
 
 // indexKeys returns n distinct keys: random ones, and keys at the ends of

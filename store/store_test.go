@@ -15,7 +15,6 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/sync/errgroup"
-
 )
 
 func TestReplyRecordRoundTrip(t *testing.T) {
