@@ -135,6 +135,9 @@ type productStats struct {
 	stored   atomic.Int64 // answered from the reply store
 	merged   atomic.Int64 // answered by an identical call of the same run
 
+	undecryptable atomic.Int64 // stored replies paid for again: they did not decrypt with today's key
+	damaged       atomic.Int64 // stored replies paid for again: their record was damaged
+
 	mu        sync.Mutex
 	latencies []time.Duration // a bounded sample, for percentiles
 	seen      int64

@@ -103,10 +103,15 @@ type RetryConfig struct {
 	MaxDelay    time.Duration `yaml:"max_delay" json:"max_delay"`
 }
 
-// CacheConfig locates the reply store.
+// CacheConfig locates the reply store and says how long replies are used
+// and kept.
 type CacheConfig struct {
-	Path        string        `yaml:"path" json:"path"`                 // "" → <output dir>/.scorepipe/replies.db
+	Path        string        `yaml:"path" json:"path"`                 // "" → replies.db in the state directory (see CachePath)
 	ReuseWithin time.Duration `yaml:"reuse_within" json:"reuse_within"` // 0 → reuse any stored reply
+	// Retain is how long replies are kept: older ones are removed from
+	// the store at the start of a run and by scorepipe store prune. 0
+	// keeps them for ever.
+	Retain time.Duration `yaml:"retain" json:"retain"`
 }
 
 // IdentityConfig locates the secret of the identity keys.
@@ -405,6 +410,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Cache.ReuseWithin < 0 {
 		return bad("cache.reuse_within", "must be ≥ 0")
+	}
+	if c.Cache.Retain < 0 {
+		return bad("cache.retain", "must be ≥ 0 (0 keeps replies for ever), e.g. 2160h")
 	}
 	return nil
 }

@@ -42,8 +42,8 @@ func ExportReplies(ctx context.Context, cfg *Config, env Env, product string, wi
 		}
 		withCols[r.schema.Index(name)] = name
 	}
-	stored, err := store.OpenReadOnly(cfg.CachePath(), env.Secret)
-	if err != nil || stored == nil {
+	stored, err := store.Open(cfg.CachePath(), store.Options{Secret: env.Secret, MustExist: true})
+	if err != nil {
 		return 0, fmt.Errorf("reply store %s: %w", cfg.CachePath(), err)
 	}
 	defer stored.Close()
@@ -53,11 +53,11 @@ func ExportReplies(ctx context.Context, cfg *Config, env Env, product string, wi
 	reject := func(*inputFile, sources.Record, *transform.Applicant, []transform.Problem) error { return nil }
 	err = r.scan(ctx, reject, func(it *item) error {
 		storeKey := keys.Key(p.code, it.app.Params(p.catalog.Params))
-		reply, ok, err := stored.Get(storeKey[:], time.Time{})
-		if err != nil || !ok || reply.Code != 0 {
+		reply, found, err := stored.Get(storeKey, time.Time{})
+		if err != nil || found != store.Fresh || reply.Code != 0 {
 			return err
 		}
-		payload, err := env.Cipher.Payload(vendorReply(reply))
+		payload, err := env.Cipher.Payload(vendorReply(&reply))
 		if err != nil {
 			return err
 		}

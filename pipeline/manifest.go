@@ -24,6 +24,7 @@ type Manifest struct {
 	Unknowns     transform.Unknowns        `json:"unknowns"`
 	Outputs      []OutputFile              `json:"outputs"`
 	Rejects      map[string]int            `json:"reject_reasons,omitempty"` // by column
+	Store        *StoreCounts              `json:"store,omitempty"`
 	// PeakRSSMB is the most memory the run had resident, once every data
 	// file was written (Linux only).
 	PeakRSSMB float64 `json:"peak_rss_mb,omitempty"`
@@ -55,6 +56,9 @@ type ProductCounts struct {
 	Retries      int64 `json:"retries"`      // attempts after the first
 	FromStore    int64 `json:"from_store"`   // replies reused from the reply store, paid by earlier runs
 	Deduplicated int64 `json:"deduplicated"` // calls saved: rows answered by an identical applicant's call in this run
+
+	UndecryptableStored int64 `json:"undecryptable_stored"` // stored replies paid for again: encrypted with another access key
+	DamagedStored       int64 `json:"damaged_stored"`       // stored replies paid for again: their record in the store was damaged
 
 	LatencyMS Percentiles `json:"latency_ms"`
 

@@ -13,24 +13,7 @@ import (
 
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
 	"github.com/scorepipe/scorepipe/sinks"
-	"github.com/scorepipe/scorepipe/store"
 )
-
-// openStore opens the reply store and tells it about how many look-ups the
-// inputs will make, so that it can read its index into memory at once.
-func (r *run) openStore() error {
-	store, err := store.Open(r.cfg.CachePath(), r.env.Secret)
-	if err != nil {
-		return err
-	}
-	r.store = store
-	rows := 0
-	for _, f := range r.files {
-		rows += f.rows
-	}
-	store.Expect(rows * len(r.prods)) // a look-up per product and row
-	return nil
-}
 
 // wrapCallers builds each product's caller:
 // store look-up ▸ retry ▸ limiter ▸ store write ▸ budget ▸ metering ▸ client.
@@ -43,12 +26,12 @@ func (r *run) wrapCallers() {
 	case r.cfg.Cache.ReuseWithin > 0:
 		notBefore = r.env.Now().Add(-r.cfg.Cache.ReuseWithin)
 	}
-	keys := newKeyer(r.env.Secret)
+	keys, check := newKeyer(r.env.Secret), r.keyCheck()
 	spend := &budget{maxCalls: r.cfg.Limits.MaxCalls, maxCost: r.cfg.Limits.MaxCost}
 	for _, p := range r.prods {
 		var c tianyuan.Caller = &metered{next: r.env.Caller, stats: p.stats}
 		c = &budgeted{next: c, budget: spend, price: p.cfg.Price}
-		c = &persisted{next: c, store: r.store, keys: keys, policy: r.policy}
+		c = &persisted{next: c, store: r.store, keys: keys, keyCheck: check, policy: r.policy}
 		c = newLimited(c, p.cfg, r.cfg.Vendor.Timeout)
 		c = &retrying{next: c, policy: r.policy, maxAttempts: r.cfg.Retry.MaxAttempts,
 			base: r.cfg.Retry.BaseDelay, max: r.cfg.Retry.MaxDelay,
@@ -56,7 +39,7 @@ func (r *run) wrapCallers() {
 				p.stats.retries.Add(1)
 				r.log.Debug("retrying", "product", product, "attempt", attempt, "delay", delay, "error", err)
 			}}
-		p.caller = &stored{next: c, store: r.store, keys: keys, notBefore: notBefore,
+		p.caller = &stored{next: c, store: r.store, keys: keys, keyCheck: check, notBefore: notBefore,
 			runStart: runStart, stats: p.stats}
 	}
 }
@@ -181,9 +164,7 @@ func (r *run) abortError() error {
 	for _, p := range r.prods {
 		e.Billed += p.stats.billed.Load()
 	}
-	if n, err := r.store.Count(); err == nil {
-		e.Stored = n
-	}
+	e.Stored = r.store.Count()
 	return e
 }
 

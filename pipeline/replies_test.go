@@ -29,11 +29,8 @@ func TestWaitingCallGetsItsOwnReply(t *testing.T) {
 	}
 	secret := []byte("0123456789abcdef")
 	keys := newKeyer(secret)
-	keyOf := func(p tianyuan.Params) []byte {
-		k := keys.Key("JRZQ9E2A", p)
-		return k[:]
-	}
-	s := filledStore(t, secret, n, func(i int) []byte { return keyOf(params[i]) }, want)
+	keyOf := func(p tianyuan.Params) store.Key { return keys.Key("JRZQ9E2A", p) }
+	s := filledStore(t, secret, n, func(i int) store.Key { return keyOf(params[i]) }, want)
 	defer s.Close()
 
 	const j = 10
@@ -46,7 +43,7 @@ func TestWaitingCallGetsItsOwnReply(t *testing.T) {
 	var first, second *tianyuan.Reply
 	var g errgroup.Group
 	g.Go(func() error {
-		r, win, err := st.call(context.Background(), "JRZQ9E2A", params[j])
+		r, win, _, err := st.call(context.Background(), "JRZQ9E2A", params[j], false)
 		first = r
 		win.Release()
 		return err
@@ -54,7 +51,7 @@ func TestWaitingCallGetsItsOwnReply(t *testing.T) {
 	<-answered
 	st.answered = nil
 	g.Go(func() error {
-		r, win, err := st.call(context.Background(), "JRZQ9E2A", params[j])
+		r, win, _, err := st.call(context.Background(), "JRZQ9E2A", params[j], false)
 		second = r
 		if win != nil {
 			t.Error("the waiting call's reply shares a window")
@@ -76,9 +73,9 @@ func TestWaitingCallGetsItsOwnReply(t *testing.T) {
 		t.Errorf("answered from the store: %d calls, want 2", got)
 	}
 	for i := range n { // the window moves on, and is read into again
-		r, win, ok, err := s.GetShared(keyOf(params[(i*1543)%n]), time.Time{})
-		if err != nil || !ok || r.Data != want[(i*1543)%n].Data {
-			t.Fatalf("reply %d: ok %v, err %v", (i*1543)%n, ok, err)
+		r, win, found, err := s.GetShared(keyOf(params[(i*1543)%n]), time.Time{})
+		if err != nil || found != store.Fresh || r.Data != want[(i*1543)%n].Data {
+			t.Fatalf("reply %d: found %v, err %v", (i*1543)%n, found, err)
 		}
 		win.Release()
 	}
@@ -90,17 +87,17 @@ func TestWaitingCallGetsItsOwnReply(t *testing.T) {
 
 // filledStore makes a store holding want[i] under key(i) for every i below
 // n, closes it and opens it again, as a rerun finds it.
-func filledStore(t *testing.T, secret []byte, n int, key func(i int) []byte, want []tianyuan.Reply) *store.Store {
+func filledStore(t *testing.T, secret []byte, n int, key func(i int) store.Key, want []tianyuan.Reply) *store.Store {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "replies.db")
-	s, err := store.Open(path, secret)
+	s, err := store.Open(path, store.Options{Secret: secret, KeepSecret: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var g errgroup.Group
 	g.SetLimit(50)
 	for i := range n {
-		g.Go(func() error { return s.Put(key(i), storeReply(&want[i])) })
+		g.Go(func() error { return s.Put(key(i), storeReply(&want[i], store.KeyCheck{})) })
 	}
 	if err := g.Wait(); err != nil {
 		t.Fatal(err)
@@ -108,7 +105,7 @@ func filledStore(t *testing.T, secret []byte, n int, key func(i int) []byte, wan
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if s, err = store.Open(path, secret); err != nil {
+	if s, err = store.Open(path, store.Options{Secret: secret, KeepSecret: true}); err != nil {
 		t.Fatal(err)
 	}
 	return s

@@ -682,9 +682,8 @@ func (r *run) enrich(ctx context.Context, it *item, params []tianyuan.Params) {
 			params[i] = make(tianyuan.Params, len(p.catalog.Params))
 		}
 		it.app.FillParams(params[i], p.catalog.Params)
-		reply, win, err := p.caller.call(ctx, p.code, params[i])
-		it.replies[i] = r.reply(it, reply, err)
-		win.Release() // the reply's data is decrypted: the store may read into its window again
+		var err error
+		it.replies[i], err = r.answer(ctx, it, p, params[i])
 		if err != nil && r.isFatal(err) {
 			if ctx.Err() == nil {
 				r.abort(err)
@@ -860,6 +859,8 @@ func (r *run) finishCounts() {
 		p.counts.Retries = p.stats.retries.Load()
 		p.counts.FromStore = p.stats.stored.Load()
 		p.counts.Deduplicated = p.stats.merged.Load()
+		p.counts.UndecryptableStored = p.stats.undecryptable.Load()
+		p.counts.DamagedStored = p.stats.damaged.Load()
 		p.counts.LatencyMS = p.stats.percentiles()
 		// The limiter idles when the calls in flight cannot cover
 		// latency × rate: say so, with the concurrency that would.

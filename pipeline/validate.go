@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"sort"
 	"time"
 
@@ -61,7 +62,8 @@ func Validate(ctx context.Context, cfg *Config, env Env) (*Report, error) {
 }
 
 // Plan is Validate plus what a run would pay: it consults the reply store
-// (read-only; it waits up to 5 s for a run that holds it) and counts the calls left after
+// (it fails at once when a run holds it; it checks the store, and repairs
+// its index as a run would, but stores nothing) and counts the calls left after
 // duplicates and stored replies, their cost and their duration at the
 // configured rates. It calls nothing. Its memory grows with the number of
 // distinct applicants (16 bytes each, plus map overhead).
@@ -71,11 +73,13 @@ func Plan(ctx context.Context, cfg *Config, env Env) (*Report, error) {
 		return nil, err
 	}
 	defer r.close()
-	stored, err := store.OpenReadOnly(cfg.CachePath(), env.Secret)
-	if err != nil {
+	stored, err := store.Open(cfg.CachePath(), store.Options{Secret: env.Secret, MustExist: true})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		stored = nil // every call would be paid for
+	case err != nil:
 		return nil, err
-	}
-	if stored != nil {
+	default:
 		defer stored.Close()
 	}
 	notBefore := time.Time{}
@@ -96,11 +100,11 @@ func Plan(ctx context.Context, cfg *Config, env Env) (*Report, error) {
 		}
 		seen[i][key] = struct{}{}
 		if stored != nil {
-			_, ok, err := stored.Get(key[:], notBefore)
+			_, found, err := stored.Get(key, notBefore)
 			if err != nil {
 				return err
 			}
-			if ok {
+			if found == store.Fresh {
 				plan.Stored++
 				return nil
 			}

@@ -11,4 +11,7 @@ type Reply struct {
 	TransactionID string
 	Data          string // the encrypted payload, exactly as received
 	ReceivedAt    time.Time
+	// KeyCheck tells which access key Data is encrypted with; zero for
+	// replies stored before the store kept it (format 1).
+	KeyCheck KeyCheck
 }

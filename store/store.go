@@ -1,283 +1,299 @@
 package store
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	bolt "go.etcd.io/bbolt"
 )
 
-// Store keeps every vendor reply worth keeping, so that no reply is paid
-// for twice: the encrypted payload exactly as received, its code,
-// transaction id and time, under a key that is an HMAC of product and
-// request parameters. Nothing in it is plaintext PII.
-//
-// It is two files: an append-only log of replies (<path>.log) and a bbolt
-// index (<path>) from key to the reply's place in the log. Replies are read
-// with pread, not through a memory mapping, so that a run over a million
-// stored replies does not map them all into its resident memory; only the
-// index, about 84 bytes a reply, is mapped. A run that looks up many
-// replies reads the index into memory instead, 36 bytes a reply (see
-// sortedIndex). A run reads the log ahead in windows of memory, and the
-// replies it reads from a window share it until their data is decrypted
-// (see window). A reply is synced to the log before its index entry
-// commits: the index never points past the log.
-// The index also keeps a check of the identity secret the keys are made
-// with, so that a store is never used with another one.
+// Store is an open reply store. It is safe for concurrent use.
 type Store struct {
-	db     *bolt.DB
-	log    *os.File
-	secret []byte // only for secretCheck
+	path        string
+	db          *bolt.DB
+	log         logFile
+	lock        *os.File
+	secretCheck []byte
 
-	mu     sync.Mutex // guards end and synced, and appends to the log
-	end    int64      // where the next reply goes in the log
-	synced int64      // the log is durable up to here
+	mu        sync.Mutex // guards what follows, and appends to the log
+	end       int64      // where the next record goes in the log
+	synced    int64      // the log is durable up to here
+	allocated int64      // the log file's size: from end to here, zeros set aside
+	reserved  int64      // room promised to calls in flight (Reserve)
+	pending   []int64    // offsets of records appended, not yet in the index
+	failed    error      // a write failed: the store takes no more replies
+	state     indexState // as last committed, or about to be
+	appended  bool       // a record was appended since the store opened
 
-	// Until the first Put, look-ups share one read transaction: beginning
-	// one per look-up cost more than the look-up itself. The first Put ends
-	// it for good, since an open read transaction would hold up a commit
-	// that grows the index file.
-	shared struct {
-		sync.RWMutex
-		tx      *bolt.Tx
-		index   *bolt.Bucket // of tx
-		cursors sync.Pool    // of *bolt.Cursor: a Get makes one and grows its stack every time
-		written bool         // a Put has begun: no more sharing
-		// Once this many look-ups went through it, or Expect says this
-		// many are coming, the index is read into memory (readIndex):
-		// about one in 32 of its entries.
-		readIndexAfter int64
-	}
-	lookups   atomic.Int64                // look-ups through the shared transaction
-	mem       atomic.Pointer[sortedIndex] // the index in memory, once read
-	indexRead atomic.Bool                 // readIndex has begun: it reads once
-	reading   sync.WaitGroup              // a read of the index begun by Expect
+	oldestMs int64 // the time of the oldest reply (Unix ms), or -1; for prune
 
-	ra struct { // the read-ahead window
-		sync.Mutex
-		off    int64   // log offset of win.buf[0]
-		win    *Window // nil before the first read ahead
-		n      int     // the log's bytes in win.buf
-		misses int     // reads outside the window in a row
-	}
+	count   atomic.Int64 // replies in the index
+	damaged atomic.Int64 // records found damaged by Get since the store opened
+	opened  OpenReport
+
+	mem     *sortedIndex // the index in memory, read at open
+	ra      readAhead
 	windows windowPool // windows no reply shares any more, for the next reads ahead
 }
 
-var indexBucket = []byte("replies")
+// logFile is the reply log: an *os.File, or in tests one that fails.
+type logFile interface {
+	io.ReaderAt
+	io.WriterAt
+	Sync() error
+	Truncate(size int64) error
+	Stat() (os.FileInfo, error)
+	Close() error
+}
 
-// The meta bucket holds secretCheckKey: what the store keeps to recognise
-// the identity secret its keys were made with.
+// openLog opens the log file; tests replace it.
+var openLog = func(path string) (logFile, error) {
+	return os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+}
+
+// Bucket and meta key names in the index.
 var (
+	indexBucket    = []byte("replies")
 	metaBucket     = []byte("meta")
 	secretCheckKey = []byte("secret_check")
+	stateKey       = []byte("state")
 )
+
+// An index entry is the reply's offset and length in the log, its checksum
+// (recordSum) and the time it was received (Unix ms), big-endian. Stores
+// from before the log carried keys have entries without the time.
+const (
+	entrySize       = 24
+	legacyEntrySize = 16
+)
+
+// entry is an index entry, decoded.
+type entry struct {
+	off    int64
+	n, sum uint32
+	ms     int64
+}
+
+func (e entry) encode() []byte {
+	b := make([]byte, entrySize)
+	binary.BigEndian.PutUint64(b[0:], uint64(e.off))
+	binary.BigEndian.PutUint32(b[8:], e.n)
+	binary.BigEndian.PutUint32(b[12:], e.sum)
+	binary.BigEndian.PutUint64(b[16:], uint64(e.ms))
+	return b
+}
+
+func decodeEntry(v []byte) (entry, bool) {
+	if len(v) != entrySize && len(v) != legacyEntrySize {
+		return entry{}, false
+	}
+	e := entry{off: int64(binary.BigEndian.Uint64(v[0:])), n: binary.BigEndian.Uint32(v[8:]), sum: binary.BigEndian.Uint32(v[12:])}
+	if len(v) == entrySize {
+		e.ms = int64(binary.BigEndian.Uint64(v[16:]))
+	}
+	return e, e.off >= 0 && e.n > 0
+}
+
+// indexState is what the index keeps about itself, to be checked at open:
+// which log it indexes, how far, and a digest of its entries.
+type indexState struct {
+	logID     [16]byte // the identity in the log's header record
+	headerOff int64    // where that record is; -1 before the log has one
+	logEnd    int64    // every record before it is in the index, or dead
+	count     int64    // entries
+	digest    uint64   // the XOR of entryHash over the entries
+}
+
+const stateVersion = 2
+
+func (st indexState) encode() []byte {
+	b := make([]byte, 0, 1+16+4*8)
+	b = append(b, stateVersion)
+	b = append(b, st.logID[:]...)
+	b = binary.BigEndian.AppendUint64(b, uint64(st.headerOff))
+	b = binary.BigEndian.AppendUint64(b, uint64(st.logEnd))
+	b = binary.BigEndian.AppendUint64(b, uint64(st.count))
+	return binary.BigEndian.AppendUint64(b, st.digest)
+}
+
+func decodeState(b []byte) (indexState, bool) {
+	if len(b) != 1+16+4*8 || b[0] != stateVersion {
+		return indexState{}, false
+	}
+	st := indexState{logID: [16]byte(b[1:17])}
+	st.headerOff = int64(binary.BigEndian.Uint64(b[17:]))
+	st.logEnd = int64(binary.BigEndian.Uint64(b[25:]))
+	st.count = int64(binary.BigEndian.Uint64(b[33:]))
+	st.digest = binary.BigEndian.Uint64(b[41:])
+	return st, true
+}
+
+// entryHash mixes a key and its entry into 64 bits for the index's digest:
+// a changed byte anywhere in either changes the digest.
+func entryHash(key, v []byte) uint64 {
+	h := mix64(binary.BigEndian.Uint64(key[:8]) ^ 0x9e3779b97f4a7c15)
+	h = mix64(h ^ binary.BigEndian.Uint64(key[8:]))
+	for i := 0; i+8 <= len(v); i += 8 {
+		h = mix64(h ^ binary.BigEndian.Uint64(v[i:]))
+	}
+	return mix64(h ^ uint64(len(v)))
+}
+
+// mix64 is SplitMix64's finaliser.
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
+}
+
+// secretCheckSize is the length of a secret check.
+const secretCheckSize = 16
 
 // secretCheck is an HMAC of a fixed text with the identity secret: it
 // tells whether a secret is the store's without keeping the secret.
 func secretCheck(secret []byte) []byte {
 	mac := hmac.New(sha256.New, secret)
 	mac.Write([]byte("scorepipe reply store: identity secret check"))
-	return mac.Sum(nil)[:KeySize]
+	return mac.Sum(nil)[:secretCheckSize]
 }
 
-// checkSecret fails when the store holds replies keyed with another
-// identity secret: none of them would be found, and every row would be
-// paid for again. A store without replies takes secret's check when adopt
-// is set; one whose replies were kept before checks were has nothing to
-// compare with, and keeps none.
-func checkSecret(tx *bolt.Tx, path string, secret []byte, adopt bool) error {
-	want := secretCheck(secret)
-	if k, _ := tx.Bucket(indexBucket).Cursor().First(); k == nil { // no replies to lose
-		if !adopt {
-			return nil
+// Options say how to open a store.
+type Options struct {
+	// Secret is the identity secret the store's keys are made with; the
+	// store keeps a check of it and refuses another one while it holds
+	// replies (SecretError).
+	Secret []byte
+	// KeepSecret makes a store that holds no reply take Secret's check:
+	// runs do; plan, which may be given a throwaway secret, does not.
+	KeepSecret bool
+	// MustExist makes Open return ErrNotFound rather than create a store.
+	MustExist bool
+	// PruneBefore, when not zero, removes the replies received before it
+	// (see OpenReport.Pruned).
+	PruneBefore time.Time
+	// Rebuild rebuilds the index from the log whatever the check finds.
+	Rebuild bool
+}
+
+// OpenReport says what Open found and did.
+type OpenReport struct {
+	Replies int // in the store once open
+	// Rebuilt, when not empty, says why the index was rebuilt from the
+	// log: it was missing, emptied, damaged, of an older format, or out of
+	// step with the log.
+	Rebuilt string
+	// MovedAside is where a damaged index was moved before the rebuild.
+	MovedAside string
+	// Reindexed is how many replies written to the log but missing from
+	// the index (a run stopped between the two) were indexed again.
+	Reindexed int
+	// Lost is how many replies the old index held that the rebuilt one
+	// does not: their records are damaged or gone, or they are of the
+	// first format and the old index could not be read. They are paid for
+	// again when asked for.
+	Lost int
+	// Damaged is how many damaged stretches of the log the rebuild skipped.
+	Damaged int
+	// Pruned is how many replies received before Options.PruneBefore were
+	// removed.
+	Pruned int
+}
+
+// Open opens the reply store at path (the index; the log is path.log, the
+// lock path.lock), creating it unless opts.MustExist. Only one process may
+// have a store open: another gets an InUseError at once.
+//
+// Open checks the store (see the package comment) and repairs what it can
+// from the log: a missing, damaged or outdated index is rebuilt, replies
+// written to the log but not indexed are indexed. It returns a
+// CorruptError when the store cannot be used and cannot be rebuilt, a
+// WriteError when the repair could not write, a SecretError for another
+// identity secret.
+func Open(path string, opts Options) (*Store, error) {
+	if opts.MustExist {
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			if _, err := os.Stat(path + ".log"); errors.Is(err, os.ErrNotExist) {
+				return nil, ErrNotFound
+			}
 		}
-		meta, err := tx.CreateBucketIfNotExists(metaBucket)
+	}
+	if err := mkdirPrivate(filepath.Dir(path)); err != nil {
+		return nil, &WriteError{Path: filepath.Dir(path), Op: "create the directory", Err: err}
+	}
+	lock, err := lockStore(path)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{path: path, lock: lock}
+	if err := s.open(opts); err != nil {
+		s.closeFiles()
+		return nil, err
+	}
+	return s, nil
+}
+
+// open opens the store's files and checks them.
+func (s *Store) open(opts Options) error {
+	log, err := openLog(s.path + ".log")
+	if err != nil {
+		return &WriteError{Path: s.path + ".log", Op: "open", Err: err}
+	}
+	s.log = log
+	if err := s.check(opts); err != nil {
+		return err
+	}
+	if err := s.checkSecret(opts.Secret, opts.KeepSecret); err != nil {
+		return err
+	}
+	if !opts.PruneBefore.IsZero() {
+		n, err := s.prune(opts.PruneBefore)
 		if err != nil {
 			return err
 		}
-		return meta.Put(secretCheckKey, want)
+		s.opened.Pruned = n
 	}
-	var got []byte
-	if meta := tx.Bucket(metaBucket); meta != nil {
-		got = meta.Get(secretCheckKey)
+	s.opened.Replies = int(s.count.Load())
+	return nil
+}
+
+// Report says what Open found and did.
+func (s *Store) Report() OpenReport { return s.opened }
+
+// checkSecret fails when the store holds replies keyed with another
+// identity secret: none of them would be found, and every row would be
+// paid for again. A store without replies takes secret's check when keep
+// is set; one whose replies were kept before checks were has nothing to
+// compare with, and keeps none.
+func (s *Store) checkSecret(secret []byte, keep bool) error {
+	want := secretCheck(secret)
+	if s.count.Load() == 0 {
+		if !keep || hmac.Equal(s.secretCheck, want) {
+			return nil
+		}
+		s.secretCheck = want
+		return s.guardedUpdate(func(tx *bolt.Tx) error {
+			return tx.Bucket(metaBucket).Put(secretCheckKey, want)
+		})
 	}
-	if got != nil && !hmac.Equal(got, want) {
-		return &SecretError{Path: path}
+	if s.secretCheck != nil && !hmac.Equal(s.secretCheck, want) {
+		return &SecretError{Path: s.path}
 	}
 	return nil
 }
 
-// An index entry is the reply's offset and length in the log and its
-// CRC-32 (Castagnoli), big-endian.
-const entrySize = 16
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
-// A reply in the log is a version byte, then the code and the time received
-// (Unix ms) as varints, then product, message, transaction id and data
-// (encrypted, as received), each as a uvarint length and its bytes.
-const replyFormat = 1
-
-func encodeReply(r *Reply) []byte {
-	b := make([]byte, 0, 32+len(r.Product)+len(r.Message)+len(r.TransactionID)+len(r.Data))
-	b = append(b, replyFormat)
-	b = binary.AppendVarint(b, int64(r.Code))
-	b = binary.AppendVarint(b, r.ReceivedAt.UnixMilli())
-	for _, s := range []string{r.Product, r.Message, r.TransactionID, r.Data} {
-		b = binary.AppendUvarint(b, uint64(len(s)))
-		b = append(b, s...)
-	}
-	return b
-}
-
-var errDamagedReply = errors.New("damaged stored reply")
-
-// decodeReply decodes a reply record. With shareData, the reply's Data is
-// b's memory itself rather than a copy, and b must not change while the
-// reply is used (see window); its other fields are copied either way.
-func decodeReply(b []byte, shareData bool) (*Reply, error) {
-	if len(b) == 0 || b[0] != replyFormat {
-		return nil, errDamagedReply
-	}
-	rest := b[1:]
-	code, n := binary.Varint(rest)
-	if n <= 0 {
-		return nil, errDamagedReply
-	}
-	rest = rest[n:]
-	ms, n := binary.Varint(rest)
-	if n <= 0 {
-		return nil, errDamagedReply
-	}
-	rest = rest[n:]
-	var at [4][2]int // where each field is in b
-	for i := range at {
-		l, n := binary.Uvarint(rest)
-		if n <= 0 || l > uint64(len(rest)-n) {
-			return nil, errDamagedReply
-		}
-		start := len(b) - len(rest) + n
-		at[i] = [2]int{start, start + int(l)}
-		rest = rest[n+int(l):]
-	}
-	// One string holds the fields that are copied, the length bytes
-	// between them included; the fields are slices of it: one allocation.
-	upTo := at[3][1]
-	if shareData {
-		upTo = at[2][1]
-	}
-	base := at[0][0]
-	copied := string(b[base:upTo])
-	field := func(i int) string { return copied[at[i][0]-base : at[i][1]-base] }
-	r := &Reply{Code: int(code), ReceivedAt: time.UnixMilli(ms).UTC(), Product: field(0),
-		Message: field(1), TransactionID: field(2)}
-	switch {
-	case !shareData:
-		r.Data = field(3)
-	case at[3][1] > at[3][0]:
-		r.Data = unsafe.String(&b[at[3][0]], at[3][1]-at[3][0])
-	}
-	return r, nil
-}
-
-// OpenStore opens (creating if needed) the reply store at path. Only one
-// process may have it open for writing; a second one waits up to a few
-// seconds and then gets an error.
-func Open(path string, secret []byte) (*Store, error) {
-	if err := mkdirPrivate(filepath.Dir(path)); err != nil {
-		return nil, fmt.Errorf("reply store: %w", err)
-	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
-	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
-			return nil, fmt.Errorf("reply store %s is in use by another run", path)
-		}
-		return nil, fmt.Errorf("reply store %s: %w", path, err)
-	}
-	// Batch gathers concurrent Puts into one transaction; a short delay
-	// keeps the time between a paid reply and its commit short.
-	db.MaxBatchDelay = 2 * time.Millisecond
-	err = db.Update(func(tx *bolt.Tx) error {
-		if _, err := tx.CreateBucketIfNotExists(indexBucket); err != nil {
-			return err
-		}
-		return checkSecret(tx, path, secret, true)
-	})
-	var se *SecretError
-	if errors.As(err, &se) {
-		db.Close()
-		return nil, err
-	}
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("reply store %s: %w", path, err)
-	}
-	log, err := os.OpenFile(path+".log", os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("reply store: %w", err)
-	}
-	end, err := log.Seek(0, io.SeekEnd) // a reply cut short by a crash stays, unindexed
-	if err != nil {
-		log.Close()
-		db.Close()
-		return nil, fmt.Errorf("reply store: %w", err)
-	}
-	return &Store{db: db, log: log, secret: secret, end: end, synced: end}, nil
-}
-
-// OpenStoreReadOnly opens the reply store for reading only; it waits up to
-// 5 s for a run that holds it. A store that does not exist yet gives nil, nil.
-func OpenReadOnly(path string, secret []byte) (*Store, error) {
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 5 * time.Second})
-	if err != nil {
-		return nil, fmt.Errorf("reply store %s: %w", path, err)
-	}
-	err = db.View(func(tx *bolt.Tx) error {
-		if tx.Bucket(indexBucket) == nil {
-			return errors.New("not a reply store")
-		}
-		return checkSecret(tx, path, secret, false)
-	})
-	var se *SecretError
-	if errors.As(err, &se) {
-		db.Close()
-		return nil, err
-	}
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("reply store %s: %w", path, err)
-	}
-	log, err := os.Open(path + ".log")
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("reply store: %w", err)
-	}
-	info, err := log.Stat()
-	if err != nil {
-		log.Close()
-		db.Close()
-		return nil, fmt.Errorf("reply store: %w", err)
-	}
-	return &Store{db: db, log: log, secret: secret, end: info.Size(), synced: info.Size()}, nil
-}
-
-// StoreHoldsReplies reports whether the reply store at path holds replies
+// HoldsReplies reports whether a reply store at path may hold replies
 // (its log is not empty), without opening it.
 func HoldsReplies(path string) (bool, error) {
 	info, err := os.Stat(path + ".log")
@@ -290,267 +306,175 @@ func HoldsReplies(path string) (bool, error) {
 	return info.Size() > 0, nil
 }
 
-// Close closes the store. Nothing may use it afterwards: the index in
-// memory and bbolt's mapping are unmapped.
+// Path returns the store's path (its index; the log is Path() + ".log").
+func (s *Store) Path() string { return s.path }
+
+// Count returns how many replies the store holds.
+func (s *Store) Count() int { return int(s.count.Load()) }
+
+// Damaged returns how many damaged records Get found since the store
+// opened: each was taken as missing, and its reply paid for again.
+func (s *Store) Damaged() int { return int(s.damaged.Load()) }
+
+// Close closes the store: it records how far the index covers the log,
+// gives back the room set aside beyond the last reply, and lets go of the
+// lock. Nothing may use the store afterwards.
 func (s *Store) Close() error {
-	s.reading.Wait()
-	s.endSharedRead()
-	if ix := s.mem.Swap(nil); ix != nil { // nothing looks up any more
-		ix.free()
+	var err error
+	s.mu.Lock()
+	if s.db != nil && s.failed == nil && len(s.pending) == 0 && s.appended {
+		end := s.end
+		err = s.guardedUpdate(func(tx *bolt.Tx) error {
+			meta := tx.Bucket(metaBucket)
+			st, _ := decodeState(meta.Get(stateKey))
+			st.logEnd = end
+			return meta.Put(stateKey, st.encode())
+		})
 	}
-	err := s.db.Close()
-	if lerr := s.log.Close(); err == nil {
-		err = lerr
+	if s.log != nil && s.allocated > s.end {
+		if terr := s.log.Truncate(s.end); terr != nil && err == nil {
+			err = &WriteError{Path: s.path + ".log", Op: "truncate", Err: terr}
+		}
+	}
+	s.mu.Unlock()
+	if cerr := s.closeFiles(); err == nil {
+		err = cerr
 	}
 	return err
 }
 
+// closeFiles closes what is open and gives back the index in memory.
+func (s *Store) closeFiles() error {
+	var err error
+	if s.mem != nil {
+		s.mem.free()
+		s.mem = nil
+	}
+	if s.db != nil {
+		err = guard(s.db.Close)
+		s.db = nil
+	}
+	if s.log != nil {
+		if lerr := s.log.Close(); err == nil {
+			err = lerr
+		}
+		s.log = nil
+	}
+	if s.lock != nil {
+		s.lock.Close() // lets go of the lock
+		s.lock = nil
+	}
+	return err
+}
+
+// Found says what Get found under a key.
+type Found int
+
+const (
+	Missing Found = iota // no reply under the key
+	Fresh                // a reply received at or after notBefore
+	Old                  // a reply received before notBefore: not returned
+	Damaged              // a record that fails its checks: as good as missing, paid for again
+)
+
 // Get returns the reply stored under key if it was received at or after
-// notBefore.
-func (s *Store) Get(key []byte, notBefore time.Time) (*Reply, bool, error) {
-	r, _, found, err := s.get(key, notBefore, false)
+// notBefore. The reply's memory is its own.
+func (s *Store) Get(key Key, notBefore time.Time) (Reply, Found, error) {
+	r, win, found, err := s.get(&key, notBefore, false)
+	win.Release()
 	return r, found, err
 }
 
-// getShared is Get for a reply whose data is read once, soon, and then
-// dropped: its Data shares the read-ahead window it was read from, when
-// the returned window is not nil, and the caller releases the window once
-// it is done with Data. The reply's other fields are its own.
-func (s *Store) GetShared(key []byte, notBefore time.Time) (*Reply, *Window, bool, error) {
-	return s.get(key, notBefore, true)
+// GetShared is Get for a reply whose data is read once, soon, and then
+// dropped: its Data shares a read-ahead window of the store's memory when
+// the returned window is not nil, and the caller releases the window
+// (Window.Release; nil-safe) once it is done with Data. The reply's other
+// fields are its own.
+func (s *Store) GetShared(key Key, notBefore time.Time) (Reply, *Window, Found, error) {
+	return s.get(&key, notBefore, true)
 }
 
-func (s *Store) get(key []byte, notBefore time.Time, share bool) (*Reply, *Window, bool, error) {
-	entry, found, err := s.lookup(key)
-	if err != nil || !found {
-		return nil, nil, false, err
+func (s *Store) get(key *Key, notBefore time.Time, share bool) (Reply, *Window, Found, error) {
+	e, ok, err := s.lookup(key)
+	if err != nil || !ok {
+		return Reply{}, nil, Missing, err
 	}
-	off := int64(binary.BigEndian.Uint64(entry[0:8]))
-	size := int64(binary.BigEndian.Uint32(entry[8:12]))
-	r, win, err := s.readReply(off, size, binary.BigEndian.Uint32(entry[12:16]), share)
-	if err != nil {
-		return nil, nil, false, fmt.Errorf("reply store: reply at %d: %w", off, err)
-	}
-	if r.ReceivedAt.Before(notBefore) {
+	var r Reply
+	win, err := s.readReply(e, key, share, &r)
+	switch {
+	case errors.Is(err, errDamaged):
+		s.damaged.Add(1)
+		return Reply{}, nil, Damaged, nil
+	case err != nil:
+		return Reply{}, nil, Missing, fmt.Errorf("reply store %s: read at %d: %w", s.path+".log", e.off, err)
+	case r.ReceivedAt.Before(notBefore):
 		win.Release()
-		return nil, nil, false, nil
+		return Reply{}, nil, Old, nil
 	}
-	return r, win, true, nil
+	return r, win, Fresh, nil
 }
 
-// lookup returns the index entry of key: from the index in memory once it
-// is read (and until it is stale), else through the shared read
-// transaction while nothing has been written, else through a transaction of
-// its own.
-func (s *Store) lookup(key []byte) (entry [entrySize]byte, found bool, err error) {
-	if ix := s.mem.Load(); ix != nil && !ix.stale.Load() {
-		entry, found = ix.find(key)
-		return entry, found, nil
+// lookup returns the index entry of key: from the index in memory, or from
+// bbolt once the one in memory is stale.
+func (s *Store) lookup(key *Key) (entry, bool, error) {
+	if ix := s.mem; ix != nil && !ix.stale.Load() {
+		e, ok := ix.find(key)
+		return e, ok, nil
 	}
-	sh := &s.shared
-	sh.RLock()
-	if sh.index != nil {
-		c, _ := sh.cursors.Get().(*bolt.Cursor)
-		if c == nil || c.Bucket() != sh.index { // none yet, or of an ended transaction
-			c = sh.index.Cursor()
-		}
-		if k, v := c.Seek(key); bytes.Equal(k, key) && len(v) == entrySize {
-			copy(entry[:], v)
-			found = true
-		}
-		sh.cursors.Put(c)
-		read := s.lookups.Add(1) == sh.readIndexAfter
-		sh.RUnlock()
-		if read {
-			s.readIndex()
-		}
-		return entry, found, nil
-	}
-	begin := !sh.written
-	sh.RUnlock()
-	if begin && s.beginSharedRead() {
-		return s.lookup(key)
-	}
-	err = s.db.View(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(indexBucket).Get(key); len(v) == entrySize {
-			copy(entry[:], v)
-			found = true
-		}
+	var e entry
+	var ok bool
+	err := s.guardedView(func(tx *bolt.Tx) error {
+		e, ok = decodeEntry(tx.Bucket(indexBucket).Get(key[:]))
 		return nil
 	})
-	return entry, found, err
+	return e, ok, err
 }
 
-// A run reads the index into memory after minLookupsBeforeRead look-ups at
-// least, and after one for every 32 entries the index can hold, or at once
-// when Expect says as many are coming: reading it costs about as much as 32
-// look-ups in bbolt would save, and a run that looks up a few replies in a
-// large store leaves it be.
-const minLookupsBeforeRead = 1024
-
-// minEntryBytes is the least room an index entry takes in bbolt's file:
-// its key, its value and the 16 bytes bbolt keeps for each in a leaf page.
-// The file's size over it bounds the number of entries.
-const minEntryBytes = KeySize + entrySize + 16
-
-// beginSharedRead begins the shared read transaction, unless a Put has
-// begun or the index is in memory, and reports whether look-ups can go
-// through either.
-func (s *Store) beginSharedRead() bool {
-	sh := &s.shared
-	sh.Lock()
-	defer sh.Unlock()
-	if sh.tx == nil && !sh.written && s.mem.Load() == nil {
-		if tx, err := s.db.Begin(false); err == nil {
-			sh.tx, sh.index = tx, tx.Bucket(indexBucket)
-			sh.readIndexAfter = max(minLookupsBeforeRead, tx.Size()/minEntryBytes/32)
+// guard runs fn and turns a panic, or a fault on bbolt's memory mapping of
+// a damaged file, into an error: bbolt trusts its file, and a damaged one
+// can make it panic.
+func guard(fn func() error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if p := recover(); p != nil {
+			err = &indexFault{p: p}
 		}
-	}
-	return sh.index != nil || s.mem.Load() != nil
+	}()
+	return fn()
 }
 
-// Expect tells the store that about lookups look-ups are coming. When they
-// are as many as would make a run read the index into memory (see
-// minLookupsBeforeRead), it starts reading it now, beside the first
-// look-ups, instead of after them: look-ups in bbolt's file before it is
-// read cost many times those in memory, most of it in page faults.
-func (s *Store) Expect(lookups int) {
-	if !s.beginSharedRead() {
-		return
-	}
-	sh := &s.shared
-	sh.RLock()
-	soon := sh.index != nil && int64(lookups) >= sh.readIndexAfter
-	sh.RUnlock()
-	if soon {
-		s.reading.Add(1)
-		go func() {
-			defer s.reading.Done()
-			s.readIndex()
-		}()
-	}
+// indexFault is a panic of bbolt's, or a fault on its mapping.
+type indexFault struct{ p any }
+
+func (e *indexFault) Error() string { return fmt.Sprintf("the index is damaged (%v)", e.p) }
+
+func (s *Store) guardedView(fn func(*bolt.Tx) error) error {
+	return guard(func() error { return s.db.View(fn) })
 }
 
-// readIndex reads the index into memory and ends the shared read
-// transaction, unless a Put has begun: from then on the index in memory
-// would have to follow every commit. It reads once; look-ups go on through
-// the shared transaction while it does.
-func (s *Store) readIndex() {
-	if !s.indexRead.CompareAndSwap(false, true) {
-		return
-	}
-	sh := &s.shared
-	sh.RLock()
-	if sh.written || sh.index == nil || s.mem.Load() != nil {
-		sh.RUnlock()
-		return
-	}
-	size := sh.tx.Size()
-	ix := readSortedIndex(sh.index, int(size/minEntryBytes), func() { releaseMappedIndex(s.db, size) })
-	if ix != nil {
-		// No Put has begun: it would first have ended the shared read,
-		// which waits for this read lock. So every Put from now on finds
-		// the index in memory and adds its entry there.
-		s.mem.Store(ix)
-	}
-	sh.RUnlock()
-	if ix == nil {
-		return
-	}
-	sh.Lock()
-	defer sh.Unlock()
-	if sh.written {
-		// A Put has ended the shared read since, and its commit may have
-		// moved bbolt's mapping: the pages are no longer ours to release.
-		return
-	}
-	_ = sh.tx.Rollback()
-	sh.tx, sh.index = nil, nil
-	releaseMappedIndex(s.db, size)
-}
-
-// endSharedRead ends the shared read transaction for good.
-func (s *Store) endSharedRead() {
-	sh := &s.shared
-	sh.Lock()
-	defer sh.Unlock()
-	sh.written = true
-	if sh.tx != nil {
-		_ = sh.tx.Rollback()
-		sh.tx, sh.index = nil, nil
-	}
-}
-
-// Put stores a reply under key and returns once both the reply and its
-// index entry are on disk. Concurrent Puts share a sync and a transaction.
-func (s *Store) Put(key []byte, r *Reply) error {
-	s.endSharedRead()
-	rec := encodeReply(r)
-	s.mu.Lock()
-	off := s.end
-	_, err := s.log.WriteAt(rec, off)
-	if err == nil {
-		s.end += int64(len(rec))
-	}
-	s.mu.Unlock()
+func (s *Store) guardedUpdate(fn func(*bolt.Tx) error) error {
+	err := guard(func() error { return s.db.Update(fn) })
 	if err != nil {
-		return fmt.Errorf("reply store: %w", err)
+		return &WriteError{Path: s.path, Op: "write", Err: err}
 	}
-	var entry [entrySize]byte
-	binary.BigEndian.PutUint64(entry[0:8], uint64(off))
-	binary.BigEndian.PutUint32(entry[8:12], uint32(len(rec)))
-	binary.BigEndian.PutUint32(entry[12:16], crc32.Checksum(rec, castagnoli))
-	err = s.db.Batch(func(tx *bolt.Tx) error {
-		if err := s.syncLog(off + int64(len(rec))); err != nil {
+	return nil
+}
+
+// mkdirPrivate creates dir with mode 0700, its missing parents with 0700
+// too: the store and the identity secret are no one else's.
+func mkdirPrivate(dir string) error {
+	return os.MkdirAll(dir, 0o700)
+}
+
+// writeZeros writes zeros to the log from from to to.
+func writeZeros(f logFile, from, to int64) error {
+	zeros := make([]byte, min(to-from, 1<<20))
+	for off := from; off < to; {
+		n := min(int64(len(zeros)), to-off)
+		if _, err := f.WriteAt(zeros[:n], off); err != nil {
 			return err
 		}
-		return tx.Bucket(indexBucket).Put(key, entry[:])
-	})
-	if err != nil {
-		return fmt.Errorf("reply store: %w", err)
-	}
-	if ix := s.mem.Load(); ix != nil { // read before this Put began: it cannot be after
-		ix.add(key, entry)
-	}
-	return nil
-}
-
-// syncLog makes the log durable up to at least upTo; one sync covers every
-// reply appended before it.
-func (s *Store) syncLog(upTo int64) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.synced >= upTo {
-		return nil
-	}
-	end := s.end
-	if err := s.log.Sync(); err != nil {
-		return err
-	}
-	s.synced = end
-	return nil
-}
-
-// Count returns how many replies the store holds.
-func (s *Store) Count() (int, error) {
-	if ix := s.mem.Load(); ix != nil && !ix.stale.Load() {
-		return ix.count(), nil
-	}
-	n := 0
-	err := s.db.View(func(tx *bolt.Tx) error {
-		n = tx.Bucket(indexBucket).Stats().KeyN
-		return nil
-	})
-	return n, err
-}
-
-// mkdirPrivate creates dir with mode 0700, its missing parents with 0755.
-func mkdirPrivate(dir string) error {
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-		return err
-	}
-	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
-		return err
+		off += n
 	}
 	return nil
 }

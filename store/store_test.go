@@ -3,10 +3,12 @@ package store
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -17,49 +19,167 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
+// testSecret is the identity secret of the tests' stores.
+var testSecret = []byte("0123456789abcdef")
+
+// isAuthorization names the authorization parameters, as the pipeline's
+// keys leave them out.
+func isAuthorization(name string) bool {
+	return name == "auth_authorize_file_code" || name == "authorization_url" || name == "auth_date"
+}
+
+// testKeys makes the keys of the tests' stores.
+var testKeys = NewKeyer(testSecret, isAuthorization)
+
+// keyOf returns the key of the test call for applicant i.
+func keyOf(i int) Key { return testKeys.Key("JRZQ9E2A", map[string]string{"id_card": fmt.Sprint(i)}) }
+
+// testReplies returns n replies of various sizes, received at at.
+func testReplies(n int, at time.Time) []Reply {
+	want := make([]Reply, n)
+	for i := range want {
+		want[i] = Reply{Product: "JRZQ9E2A", Message: "成功", TransactionID: fmt.Sprint("T", i),
+			Data: strings.Repeat(string(rune('A'+i%26)), 200+i%700), ReceivedAt: at, KeyCheck: KeyCheck{byte(i), 1}}
+	}
+	return want
+}
+
+// openStore opens the store at path for a run, failing the test on error.
+func openStore(t testing.TB, path string) *Store {
+	t.Helper()
+	s, err := Open(path, Options{Secret: testSecret, KeepSecret: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// putAll stores want[i] under key(i) for every i below n, 50 at a time, as
+// concurrent calls do: one sync a batch.
+func putAll(t testing.TB, s *Store, n int, key func(i int) Key, want []Reply) {
+	t.Helper()
+	var g errgroup.Group
+	g.SetLimit(50)
+	for i := range n {
+		g.Go(func() error { return s.Put(key(i), &want[i]) })
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// reopened makes a store at path holding want[i] under key(i) for every i
+// below n, closes it and opens it again, as a rerun finds it.
+func reopened(t testing.TB, path string, n int, key func(i int) Key, want []Reply) *Store {
+	t.Helper()
+	s := openStore(t, path)
+	putAll(t, s, n, key, want)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return openStore(t, path)
+}
+
+// checkAll checks that s holds want[i] under key(i), for every i with
+// expect(i) (nil: all), and nothing for the others; it returns how many
+// are missing or damaged.
+func checkAll(t testing.TB, s *Store, want []Reply, key func(i int) Key) int {
+	t.Helper()
+	missing := 0
+	for i := range want {
+		got, found, err := s.Get(key(i), time.Time{})
+		switch {
+		case err != nil:
+			t.Fatalf("reply %d: %v", i, err)
+		case found == Fresh && got != want[i]:
+			t.Fatalf("reply %d: got %.60v…, want %.60v…", i, got, want[i])
+		case found != Fresh:
+			missing++
+		}
+	}
+	return missing
+}
+
 func TestReplyRecordRoundTrip(t *testing.T) {
 	at := time.Date(2026, 11, 23, 8, 30, 0, 123e6, time.UTC)
 	tests := []struct {
 		name  string
 		reply Reply
 	}{
-		{"answered", Reply{Product: "JRZQ9E2A", Code: 0, Message: "成功", TransactionID: "T20261123083000001", Data: "q83vEjRWeJA=", ReceivedAt: at}},
+		{"answered", Reply{Product: "JRZQ9E2A", Code: 0, Message: "成功", TransactionID: "T20261123083000001", Data: "q83vEjRWeJA=", ReceivedAt: at, KeyCheck: KeyCheck{1, 2, 3, 4, 5, 6, 7, 8}}},
 		{"no record", Reply{Product: "COMBTY11", Code: 1000, Message: "查询无结果", ReceivedAt: at}},
 		{"empty fields", Reply{ReceivedAt: time.UnixMilli(0).UTC()}},
 		{"negative code, long data", Reply{Product: "X", Code: -7, Data: strings.Repeat("A", 70000), ReceivedAt: at}},
 	}
+	key := Key{1, 2, 3}
 	for _, tt := range tests {
+		rec := appendReplyRecord([]byte("before"), key, &tt.reply)[len("before"):]
 		for _, share := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s, data shared %v", tt.name, share), func(t *testing.T) {
-				got, err := decodeReply(encodeReply(&tt.reply), share)
+				if !checkRecord(rec, recordSum(rec)) {
+					t.Fatal("the record does not check")
+				}
+				if n, ok := framedLength(append(rec, "after"...)); !ok || n != len(rec) {
+					t.Errorf("framedLength = %d, %v; want %d", n, ok, len(rec))
+				}
+				var got Reply
+				gotKey, err := decodeReply(rec, share, &got)
 				if err != nil {
 					t.Fatalf("decodeReply: %v", err)
 				}
-				if *got != tt.reply {
-					t.Errorf("got %+v, want %+v", *got, tt.reply)
+				if got != tt.reply || gotKey != key {
+					t.Errorf("got %+v under %x, want %+v under %x", got, gotKey, tt.reply, key)
 				}
 			})
 		}
 	}
 }
 
-func TestDamagedReplyRecord(t *testing.T) {
-	rec := encodeReply(&Reply{Product: "JRZQ9E2A", Message: "成功", TransactionID: "T1", Data: "q83vEjRWeJA=", ReceivedAt: time.UnixMilli(1e12)})
-	tests := map[string][]byte{
-		"empty":               nil,
-		"other version":       append([]byte{replyFormat + 1}, rec[1:]...),
-		"length past the end": {replyFormat, 0, 0, 5, 'J'},
-		"code overflows":      append([]byte{replyFormat}, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01),
+// legacyRecord encodes r as the store's first format did.
+func legacyRecord(r *Reply) []byte {
+	b := []byte{legacyFormat}
+	b = binary.AppendVarint(b, int64(r.Code))
+	b = binary.AppendVarint(b, r.ReceivedAt.UnixMilli())
+	for _, s := range []string{r.Product, r.Message, r.TransactionID, r.Data} {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
 	}
-	for n := 1; n < len(rec); n++ {
+	return b
+}
+
+func TestLegacyRecord(t *testing.T) {
+	r := Reply{Product: "JRZQ9E2A", Message: "成功", TransactionID: "T1", Data: "q83vEjRWeJA=", ReceivedAt: time.UnixMilli(1e12).UTC()}
+	rec := legacyRecord(&r)
+	if n, ok := legacyLength(append(rec, 9, 9)); !ok || n != len(rec) {
+		t.Errorf("legacyLength = %d, %v; want %d", n, ok, len(rec))
+	}
+	for _, share := range []bool{false, true} {
+		var got Reply
+		if key, err := decodeReply(rec, share, &got); err != nil || got != r || key != (Key{}) {
+			t.Errorf("decodeReply(shared %v) = %+v, %x, %v; want %+v and no key", share, got, key, err, r)
+		}
+	}
+}
+
+func TestDamagedReplyRecord(t *testing.T) {
+	rec := appendReplyRecord(nil, Key{7}, &Reply{Product: "JRZQ9E2A", Message: "成功", TransactionID: "T1", Data: "q83vEjRWeJA=", ReceivedAt: time.UnixMilli(1e12)})
+	sum := recordSum(rec)
+	tests := map[string][]byte{"empty": nil}
+	for n := 0; n < len(rec); n++ {
 		tests[fmt.Sprintf("cut at %d of %d", n, len(rec))] = rec[:n]
+		for _, bit := range []byte{1, 0x80} {
+			flipped := slices.Clone(rec)
+			flipped[n] ^= bit
+			tests[fmt.Sprintf("bit %#x of byte %d flipped", bit, n)] = flipped
+		}
 	}
 	for name, b := range tests {
 		t.Run(name, func(t *testing.T) {
-			for _, share := range []bool{false, true} {
-				if r, err := decodeReply(b, share); !errors.Is(err, errDamagedReply) {
-					t.Errorf("decodeReply(%q, %v) = %+v, %v; want errDamagedReply", b, share, r, err)
-				}
+			if checkRecord(b, sum) {
+				t.Errorf("checkRecord(%q) = true", b)
+			}
+			if _, ok := framedLength(b); ok {
+				t.Errorf("framedLength(%q) = true", b)
 			}
 		})
 	}
@@ -68,27 +188,54 @@ func TestDamagedReplyRecord(t *testing.T) {
 // FuzzDecodeReply checks that any bytes decode or fail without panicking,
 // and that what decodes encodes back to a record that decodes the same.
 func FuzzDecodeReply(f *testing.F) {
-	f.Add(encodeReply(&Reply{Product: "JRZQ9E2A", Message: "成功", TransactionID: "T1", Data: "q83vEjRWeJA=", ReceivedAt: time.UnixMilli(1e12)}))
-	f.Add([]byte{replyFormat, 0, 0, 0, 0, 0, 0})
-	f.Add([]byte{replyFormat, 0x80})
+	r := Reply{Product: "JRZQ9E2A", Message: "成功", TransactionID: "T1", Data: "q83vEjRWeJA=", ReceivedAt: time.UnixMilli(1e12)}
+	f.Add(appendReplyRecord(nil, Key{1}, &r))
+	f.Add(legacyRecord(&r))
+	f.Add([]byte{legacyFormat, 0, 0, 0, 0, 0, 0})
+	f.Add([]byte{legacyFormat, 0x80})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		r, err := decodeReply(b, false)
-		shared, serr := decodeReply(b, true)
+		var r, shared Reply
+		key, err := decodeReply(b, false, &r)
+		skey, serr := decodeReply(b, true, &shared)
 		if (err == nil) != (serr == nil) {
 			t.Fatalf("decodeReply: %v copied, %v shared", err, serr)
 		}
 		if err != nil {
 			return
 		}
-		if *shared != *r {
-			t.Fatalf("shared: got %+v, want %+v", *shared, *r)
+		if shared != r || skey != key {
+			t.Fatalf("shared: got %+v, want %+v", shared, r)
 		}
-		again, err := decodeReply(encodeReply(r), false)
-		if err != nil {
-			t.Fatalf("re-encoded record does not decode: %v", err)
+		var again Reply
+		if _, err := decodeReply(appendReplyRecord(nil, key, &r), false, &again); err != nil || again != r {
+			t.Fatalf("round trip: got %+v, %v; want %+v", again, err, r)
 		}
-		if *again != *r {
-			t.Fatalf("round trip: got %+v, want %+v", *again, *r)
+	})
+}
+
+// FuzzScanLog checks that the scan of any bytes neither panics nor loses
+// its place: its spans follow each other from start to end, and each
+// record it finds checks.
+func FuzzScanLog(f *testing.F) {
+	r := Reply{Product: "JRZQ9E2A", Message: "成功", TransactionID: "T1", Data: "q83vEjRWeJA=", ReceivedAt: time.UnixMilli(1e12)}
+	rec := appendReplyRecord(nil, Key{1}, &r)
+	f.Add(append(append(slices.Clone(rec), 0, 0, 0), rec...))
+	f.Add(append(legacyRecord(&r), rec...))
+	f.Add(append([]byte{9, 9, recordMagic[0]}, rec[:len(rec)-1]...))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		at := int64(0)
+		err := scanLog(strings.NewReader(string(b)), 0, int64(len(b)), func(sp span) error {
+			if sp.off != at || sp.n <= 0 {
+				t.Fatalf("span at %d of %d bytes, want one at %d", sp.off, sp.n, at)
+			}
+			if sp.kind == spanRecord && !checkRecord(sp.rec, recordSum(sp.rec)) {
+				t.Fatalf("a record at %d that does not check", sp.off)
+			}
+			at += sp.n
+			return nil
+		})
+		if err != nil || at != int64(len(b)) {
+			t.Fatalf("scan: %v, up to %d of %d", err, at, len(b))
 		}
 	})
 }
@@ -180,14 +327,11 @@ func TestStoreKeyFollowsParams(t *testing.T) {
 // the read-ahead window) in several orders: the read-ahead window must
 // serve each reply whole, whichever way the reads move.
 func TestStoreReadOrders(t *testing.T) {
-	s, err := Open(filepath.Join(t.TempDir(), "replies.db"), []byte("0123456789abcdef"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openStore(t, filepath.Join(t.TempDir(), "replies.db"))
 	defer s.Close()
 	const n = 3000
 	at := time.UnixMilli(1.7e12).UTC()
-	keys := make([][KeySize]byte, n)
+	keys := make([]Key, n)
 	want := make([]Reply, n)
 	for i := range n {
 		size := 200 + i%900
@@ -197,7 +341,7 @@ func TestStoreReadOrders(t *testing.T) {
 		want[i] = Reply{Product: "JRZQ9E2A", TransactionID: fmt.Sprint("T", i), Data: strings.Repeat(string(rune('A'+i%26)), size), ReceivedAt: at}
 		keys[i] = testKeys.Key("JRZQ9E2A", map[string]string{"id_card": fmt.Sprint(i)})
 	}
-	putAll(t, s, n, func(i int) []byte { return keys[i][:] }, want)
+	putAll(t, s, n, func(i int) Key { return keys[i] }, want)
 	orders := map[string]func(i int) int{
 		"log order":      func(i int) int { return i },
 		"reverse":        func(i int) int { return n - 1 - i },
@@ -210,7 +354,7 @@ func TestStoreReadOrders(t *testing.T) {
 	// window they share must not have been read into again.
 	const held = 1500
 	type heldReply struct {
-		r   *Reply
+		r   Reply
 		win *Window
 		j   int
 	}
@@ -220,8 +364,8 @@ func TestStoreReadOrders(t *testing.T) {
 				s.forgetWindow()
 				var hold []heldReply
 				check := func(h heldReply) {
-					if *h.r != want[h.j] {
-						t.Fatalf("reply %d: got %.30v…, want %.30v…", h.j, *h.r, want[h.j])
+					if h.r != want[h.j] {
+						t.Fatalf("reply %d: got %.30v…, want %.30v…", h.j, h.r, want[h.j])
 					}
 					h.win.Release()
 				}
@@ -229,16 +373,16 @@ func TestStoreReadOrders(t *testing.T) {
 					j := order(i)
 					var (
 						h   = heldReply{j: j}
-						ok  bool
-						err error
+						found Found
+						err   error
 					)
 					if share {
-						h.r, h.win, ok, err = s.GetShared(keys[j][:], time.Time{})
+						h.r, h.win, found, err = s.GetShared(keys[j], time.Time{})
 					} else {
-						h.r, ok, err = s.Get(keys[j][:], time.Time{})
+						h.r, found, err = s.Get(keys[j], time.Time{})
 					}
-					if err != nil || !ok {
-						t.Fatalf("reply %d: ok %v, err %v", j, ok, err)
+					if err != nil || found != Fresh {
+						t.Fatalf("reply %d: found %v, err %v", j, found, err)
 					}
 					if hold = append(hold, h); len(hold) > held {
 						check(hold[0])
@@ -268,26 +412,19 @@ func TestStoreKnowsItsSecret(t *testing.T) {
 	secretA, secretB := []byte("secret-A-0123456789abcdef"), []byte("secret-B-0123456789abcdef")
 	path := filepath.Join(t.TempDir(), "replies.db")
 	open := func(secret []byte, readOnly bool) error {
-		var s *Store
-		var err error
-		if readOnly {
-			s, err = OpenReadOnly(path, secret)
-		} else {
-			s, err = Open(path, secret)
-		}
+		s, err := Open(path, Options{Secret: secret, KeepSecret: !readOnly})
 		if s != nil {
 			s.Close()
 		}
 		return err
 	}
 	put := func(secret []byte) {
-		s, err := Open(path, secret)
+		s, err := Open(path, Options{Secret: secret, KeepSecret: true})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer s.Close()
-		key := testKeys.Key("JRZQ9E2A", map[string]string{"id_card": "1"})
-		if err := s.Put(key[:], &Reply{Product: "JRZQ9E2A", ReceivedAt: time.UnixMilli(1e12)}); err != nil {
+		if err := s.Put(keyOf(1), &Reply{Product: "JRZQ9E2A", ReceivedAt: time.UnixMilli(1e12)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -297,7 +434,7 @@ func TestStoreKnowsItsSecret(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer db.Close()
-		if err := db.Update(func(tx *bolt.Tx) error { return tx.DeleteBucket(metaBucket) }); err != nil {
+		if err := db.Update(func(tx *bolt.Tx) error { return tx.Bucket(metaBucket).Delete(secretCheckKey) }); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -316,7 +453,7 @@ func TestStoreKnowsItsSecret(t *testing.T) {
 		{"B refused", nil, secretB, false, true},
 		{"B refused read-only", nil, secretB, true, true},
 		{"A read-only", nil, secretA, true, false},
-		{"no check, as an older store: B accepted, not adopted", dropCheck, secretB, false, false},
+		{"no check, as an older store: B accepted", dropCheck, secretB, false, false},
 		{"no check: A accepted", nil, secretA, false, false},
 	}
 	for _, st := range steps {
@@ -336,49 +473,32 @@ func TestStoreKnowsItsSecret(t *testing.T) {
 	}
 }
 
-// keyOf returns the store key of a JRZQ9E2A call.
-func (s *Store) keyOf(params map[string]string) []byte {
-	key := testKeys.Key("JRZQ9E2A", params)
-	return key[:]
-}
 
-// reopenedStore makes a store at path holding want[i] under key(s, i) for
-// every i below n, closes it and opens it again, as a rerun finds it.
-func reopenedStore(t *testing.T, path string, secret []byte, n int, key func(s *Store, i int) []byte, want []Reply) *Store {
-	t.Helper()
-	s, err := Open(path, secret)
-	if err != nil {
-		t.Fatal(err)
+// TestStoreReopens stores replies, closes the store and opens it again:
+// every reply is there, the count says so, and the check at open found
+// nothing to repair.
+func TestStoreReopens(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "replies.db")
+	const n = 500
+	want := testReplies(n, time.UnixMilli(1.7e12).UTC())
+	s := reopened(t, path, n, keyOf, want)
+	defer s.Close()
+	if missing := checkAll(t, s, want, keyOf); missing != 0 {
+		t.Errorf("%d of %d replies missing after reopening", missing, n)
 	}
-	putAll(t, s, n, func(i int) []byte { return key(s, i) }, want)
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
+	if got, want := s.Report(), (OpenReport{Replies: n}); got != want {
+		t.Errorf("report %+v, want %+v", got, want)
 	}
-	if s, err = Open(path, secret); err != nil {
-		t.Fatal(err)
+	if got := s.Count(); got != n {
+		t.Errorf("Count() = %d, want %d", got, n)
 	}
-	return s
-}
-
-// putAll stores want[i] under key(i) for every i below n, 50 at a time, as
-// concurrent calls do: one sync a batch.
-func putAll(t *testing.T, s *Store, n int, key func(i int) []byte, want []Reply) {
-	t.Helper()
-	var g errgroup.Group
-	g.SetLimit(50)
-	for i := range n {
-		g.Go(func() error { return s.Put(key(i), &want[i]) })
-	}
-	if err := g.Wait(); err != nil {
-		t.Fatal(err)
+	for _, name := range []string{"replies.db", "replies.db.log", "replies.db.lock"} {
+		info, err := os.Stat(filepath.Join(filepath.Dir(path), name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mode := info.Mode().Perm(); mode != 0o600 {
+			t.Errorf("%s has mode %o, want 600", name, mode)
+		}
 	}
 }
-
-// isAuthorization names the authorization parameters, as the pipeline's
-// keys leave them out.
-func isAuthorization(name string) bool {
-	return name == "auth_authorize_file_code" || name == "authorization_url" || name == "auth_date"
-}
-
-// testKeys makes the keys of the tests' stores.
-var testKeys = NewKeyer([]byte("0123456789abcdef"), isAuthorization)
