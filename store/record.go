@@ -140,7 +140,7 @@ func decodeReply(rec []byte, shareData bool, r *Reply) (Key, error) {
 	}
 	base := start + n + m // where the strings start in rec
 	rest := rec[base:end]
-	var at [4][2]int             // where each string is in rest
+	var at [4][2]int // where each string is in rest
 	pos := 0
 	for i := range at {
 		l, n := binary.Uvarint(rest[pos:])

@@ -372,7 +372,7 @@ func TestStoreReadOrders(t *testing.T) {
 				for i := range n {
 					j := order(i)
 					var (
-						h   = heldReply{j: j}
+						h     = heldReply{j: j}
 						found Found
 						err   error
 					)
@@ -472,7 +472,6 @@ func TestStoreKnowsItsSecret(t *testing.T) {
 		})
 	}
 }
-
 
 // TestStoreReopens stores replies, closes the store and opens it again:
 // every reply is there, the count says so, and the check at open found
