@@ -116,7 +116,7 @@ type CacheConfig struct {
 
 // IdentityConfig locates the secret of the identity keys.
 type IdentityConfig struct {
-	SecretFile string `yaml:"secret_file" json:"secret_file"` // "" → identity.secret beside the reply store
+	SecretFile string `yaml:"secret_file" json:"secret_file"` // "" → identity.secret beside the reply store (see SecretPath)
 }
 
 // LimitsConfig caps what a run may spend; 0 means no cap. A run that would
@@ -411,6 +411,9 @@ func (c *Config) Validate() error {
 	if c.Cache.ReuseWithin < 0 {
 		return bad("cache.reuse_within", "must be ≥ 0")
 	}
+	if _, err := StateDir(); err != nil && (c.Cache.Path == "" || c.Identity.SecretFile == "") {
+		return bad("cache.path", "%v", err)
+	}
 	if c.Cache.Retain < 0 {
 		return bad("cache.retain", "must be ≥ 0 (0 keeps replies for ever), e.g. 2160h")
 	}
@@ -425,27 +428,6 @@ func (c *Config) ProductCodes() []string {
 	}
 	sort.Strings(codes)
 	return codes
-}
-
-// StateDir is where the reply store and identity secret live by default.
-func (c *Config) StateDir() string { return filepath.Join(c.Output.Dir, ".scorepipe") }
-
-// CachePath returns the reply store's path.
-func (c *Config) CachePath() string {
-	if c.Cache.Path != "" {
-		return c.Cache.Path
-	}
-	return filepath.Join(c.StateDir(), "replies.db")
-}
-
-// SecretPath returns the identity secret's path: identity.secret_file, or
-// identity.secret beside the reply store, whose keys it makes (so that a
-// store shared by runs into several output directories keeps its secret).
-func (c *Config) SecretPath() string {
-	if c.Identity.SecretFile != "" {
-		return c.Identity.SecretFile
-	}
-	return filepath.Join(filepath.Dir(c.CachePath()), "identity.secret")
 }
 
 // Hash returns the SHA-256 of the effective configuration, for the manifest.

@@ -1,8 +1,6 @@
 package pipeline
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -166,55 +164,4 @@ func (r *run) abortError() error {
 	}
 	e.Stored = r.store.Count()
 	return e
-}
-
-// LoadSecret reads the identity secret from path, creating it with 32
-// random bytes (hex, mode 0600) when it does not exist. Keys derived from
-// it stay stable as long as the file is kept.
-func LoadSecret(path string) ([]byte, error) {
-	data, err := os.ReadFile(path)
-	if err == nil {
-		s := strings.TrimSpace(string(data))
-		if len(s) < 16 {
-			return nil, fmt.Errorf("identity secret %s: too short (at least 16 characters)", path)
-		}
-		return []byte(s), nil
-	}
-	if !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("identity secret: %w", err)
-	}
-	buf := make([]byte, 32)
-	if _, err := rand.Read(buf); err != nil {
-		return nil, err
-	}
-	s := hex.EncodeToString(buf)
-	if err := mkdirPrivate(filepath.Dir(path)); err != nil {
-		return nil, fmt.Errorf("identity secret: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		if errors.Is(err, os.ErrExist) { // created by a concurrent run
-			return LoadSecret(path)
-		}
-		return nil, fmt.Errorf("identity secret: %w", err)
-	}
-	if _, err := f.WriteString(s + "\n"); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("identity secret: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("identity secret: %w", err)
-	}
-	return []byte(s), nil
-}
-
-// mkdirPrivate creates dir with mode 0700, its missing parents with 0755.
-func mkdirPrivate(dir string) error {
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-		return err
-	}
-	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
-		return err
-	}
-	return nil
 }

@@ -39,6 +39,11 @@ func (r *run) openStore() error {
 		return err
 	}
 	r.store = s
+	if hint := r.cfg.LegacyStoreHint(); hint != "" {
+		r.log.Warn("the reply store is in the output directory, where runs kept it before: move it to the state directory, "+
+			"so that runs into other output directories share its replies and no output directory holds the identity secret",
+			"store", path, "hint", hint)
+	}
 	rep := s.Report()
 	r.manifest.Store = &StoreCounts{Path: path, Replies: rep.Replies, Pruned: rep.Pruned, Reindexed: rep.Reindexed,
 		Rebuilt: rep.Rebuilt, Lost: rep.Lost}

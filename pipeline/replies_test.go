@@ -2,9 +2,13 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -109,4 +113,65 @@ func filledStore(t *testing.T, secret []byte, n int, key func(i int) store.Key, 
 		t.Fatal(err)
 	}
 	return s
+}
+
+// countingCaller answers every call with err (a reply of code 0 when nil)
+// and counts the calls.
+type countingCaller struct {
+	calls atomic.Int64
+	err   error
+}
+
+func (c *countingCaller) Call(_ context.Context, product string, _ tianyuan.Params) (*tianyuan.Reply, error) {
+	c.calls.Add(1)
+	if c.err != nil {
+		return nil, c.err
+	}
+	return &tianyuan.Reply{Product: product, ReceivedAt: time.Now()}, nil
+}
+
+// TestStoreFaultsAreNotRetried checks that a store that cannot keep a
+// reply stops the run and is never retried as a vendor fault, each retry
+// being a new paid call: its error is not retryable, the run takes it as
+// fatal, and with no room in the log no call is made at all.
+func TestStoreFaultsAreNotRetried(t *testing.T) {
+	policy := tianyuan.DefaultCodePolicy()
+	full := &StoreError{Err: &store.WriteError{Path: "replies.db.log", Op: "write", Err: &os.PathError{Op: "write", Path: "replies.db.log", Err: syscall.ENOSPC}}}
+	if c := policy.Classify(full); c == tianyuan.Retryable {
+		t.Errorf("a full disk under the store is classified %v", c)
+	}
+	if !(&run{policy: policy}).isFatal(full) {
+		t.Error("a full disk under the store is not fatal to the run")
+	}
+	vendor := &countingCaller{err: full}
+	retry := &retrying{next: vendor, policy: policy, maxAttempts: 5, base: time.Millisecond, max: time.Millisecond}
+	if _, err := retry.Call(context.Background(), "JRZQ9E2A", tianyuan.Params{}); !errors.As(err, new(*StoreError)) {
+		t.Fatalf("retrying returned %v, want the StoreError", err)
+	}
+	if got := vendor.calls.Load(); got != 1 {
+		t.Errorf("a store fault was tried %d times, want once", got)
+	}
+
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full here")
+	}
+	dir := t.TempDir()
+	if err := os.Symlink("/dev/full", filepath.Join(dir, "replies.db.log")); err != nil {
+		t.Fatal(err)
+	}
+	s, err := store.Open(filepath.Join(dir, "replies.db"), store.Options{Secret: []byte("0123456789abcdef"), KeepSecret: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	vendor = &countingCaller{}
+	p := &persisted{next: vendor, store: s, keys: newKeyer([]byte("0123456789abcdef")), policy: policy}
+	retry = &retrying{next: p, policy: policy, maxAttempts: 5, base: time.Millisecond, max: time.Millisecond}
+	_, err = retry.Call(context.Background(), "JRZQ9E2A", tianyuan.Params{"id_card": "1"})
+	if !errors.As(err, new(*StoreError)) || !strings.Contains(err.Error(), "full") {
+		t.Errorf("with the disk full: %v, want a StoreError saying so", err)
+	}
+	if got := vendor.calls.Load(); got != 0 {
+		t.Errorf("%d calls made with no room to keep their reply", got)
+	}
 }

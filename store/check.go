@@ -55,7 +55,7 @@ func (s *Store) check(opts Options) error {
 		reason = "asked for"
 	}
 	for attempt := 0; ; attempt++ {
-		ins, err := s.inspect(size)
+		ins, err := s.inspect(size, false)
 		if err != nil {
 			return err
 		}
@@ -138,12 +138,18 @@ func (s *Store) headerAt(off int64, logID [16]byte) bool {
 // inspect opens the index and reads all of it, checking its structure and
 // working out its digest, into an index in memory. A bbolt that refuses
 // the file, panics or faults on it gives an inspection with damaged set.
-func (s *Store) inspect(logSize int64) (*inspection, error) {
+func (s *Store) inspect(logSize int64, readOnly bool) (*inspection, error) {
 	ins := &inspection{oldestMs: -1}
 	var db *bolt.DB
+	if readOnly {
+		if _, err := os.Stat(s.path); err != nil {
+			ins.damaged = err
+			return ins, nil
+		}
+	}
 	err := guard(func() error {
 		var err error
-		db, err = bolt.Open(s.path, 0o600, &bolt.Options{Timeout: time.Second})
+		db, err = bolt.Open(s.path, 0o600, &bolt.Options{Timeout: time.Second, ReadOnly: readOnly})
 		return err
 	})
 	switch {

@@ -14,7 +14,7 @@ import (
 func allocate(f logFile, from, size int64) error {
 	if file, ok := f.(*os.File); ok {
 		err := unix.Fallocate(int(file.Fd()), 0, from, size-from)
-		if err == nil || !errors.Is(err, unix.EOPNOTSUPP) && !errors.Is(err, unix.ENOSYS) {
+		if err == nil || !errors.Is(err, unix.EOPNOTSUPP) && !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.ENODEV) {
 			return err
 		}
 	}
@@ -26,7 +26,7 @@ func allocate(f logFile, from, size int64) error {
 func punch(f logFile, off, n int64) error {
 	if file, ok := f.(*os.File); ok {
 		err := unix.Fallocate(int(file.Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, off, n)
-		if err == nil || !errors.Is(err, unix.EOPNOTSUPP) && !errors.Is(err, unix.ENOSYS) {
+		if err == nil || !errors.Is(err, unix.EOPNOTSUPP) && !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.ENODEV) {
 			return err
 		}
 	}

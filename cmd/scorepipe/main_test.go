@@ -18,10 +18,11 @@ import (
 // runs main when SCOREPIPE_TEST_MAIN is set.
 func TestMain(m *testing.M) {
 	if os.Getenv("SCOREPIPE_TEST_MAIN") == "1" {
+		limitFileSize()
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	os.Exit(withStateDir(m.Run))
 }
 
 // command runs scorepipe with args in a subprocess.
@@ -98,7 +99,7 @@ func TestMockVendorGivesTheSameFeaturesAsTheBuiltInFake(t *testing.T) {
 		env []string
 	}{{builtIn, nil}, {separate, []string{"SCOREPIPE_ENDPOINT=" + endpoint}}} {
 		var stderr bytes.Buffer
-		cmd := command(ctx, run.env, "run", "--config", "../../samples/pipeline.yaml", "--out", run.out, "--formats", "csv",
+		cmd := command(ctx, append(run.env, "SCOREPIPE_STATE_DIR="+t.TempDir()), "run", "--config", "../../samples/pipeline.yaml", "--out", run.out, "--formats", "csv",
 			"--set", "products.JRZQ9E2A.rate_per_second=0", "--set", "products.COMBTY11.rate_per_second=0")
 		cmd.Stderr = &stderr
 		if err := cmd.Run(); err != nil {

@@ -87,6 +87,7 @@ func resumableRun(ctx context.Context, endpoint, out string) *exec.Cmd {
 }
 
 func TestKilledThreeTimesThenRerun(t *testing.T) {
+	isolateState(t)
 	srv, v := tianyuantest.NewServer(tianyuantest.Options{Latency: 40 * time.Millisecond})
 	t.Cleanup(srv.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -147,6 +148,7 @@ func TestKilledThreeTimesThenRerun(t *testing.T) {
 }
 
 func TestSIGTERMStopsCleanly(t *testing.T) {
+	isolateState(t)
 	srv, v := tianyuantest.NewServer(tianyuantest.Options{Latency: 40 * time.Millisecond})
 	t.Cleanup(srv.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

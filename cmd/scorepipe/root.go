@@ -51,7 +51,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return pprof.StartCPUProfile(f)
 	}
 	root.PersistentPostRun = func(*cobra.Command, []string) { g.stop() }
-	root.AddCommand(newRunCommand(&g), newValidateCommand(&g), newPlanCommand(&g), newCatalogCommand(&g), newMockVendorCommand(&g), newBenchCommand(&g))
+	root.AddCommand(newRunCommand(&g), newValidateCommand(&g), newPlanCommand(&g), newCatalogCommand(&g), newMockVendorCommand(&g), newBenchCommand(&g), newStoreCommand(&g))
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
