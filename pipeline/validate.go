@@ -91,6 +91,10 @@ func Plan(ctx context.Context, cfg *Config, env Env) (*Report, error) {
 		seen[i] = map[store.Key]struct{}{}
 	}
 	keyer := newKeyer(env.Secret)
+	var keyCheck store.KeyCheck
+	if env.Cipher != nil {
+		keyCheck = env.Cipher.KeyCheck()
+	}
 	check := func(it *item, i int, plan *ProductPlan) error {
 		p := r.prods[i]
 		key := keyer.Key(p.code, it.app.Params(p.catalog.Params))
@@ -100,11 +104,14 @@ func Plan(ctx context.Context, cfg *Config, env Env) (*Report, error) {
 		}
 		seen[i][key] = struct{}{}
 		if stored != nil {
-			_, found, err := stored.Get(key, notBefore)
+			reply, found, err := stored.Get(key, notBefore)
 			if err != nil {
 				return err
 			}
-			if found == store.Fresh {
+			// A reply encrypted with another access key than env.Cipher's
+			// (when given) would be paid for again.
+			otherKey := keyCheck != (store.KeyCheck{}) && reply.KeyCheck != (store.KeyCheck{}) && reply.KeyCheck != keyCheck
+			if found == store.Fresh && !otherKey {
 				plan.Stored++
 				return nil
 			}

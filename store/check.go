@@ -430,7 +430,9 @@ func (s *Store) rebuild(ins *inspection, reason string, logSize int64) error {
 					if st.headerOff < 0 {
 						st.headerOff, st.logID = sp.off, id
 					}
-					secretCheck = bytes.Clone(check)
+					if check != nil {
+						secretCheck = bytes.Clone(check)
+					}
 				}
 			}
 		case spanLegacy:

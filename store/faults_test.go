@@ -559,3 +559,45 @@ func TestPrune(t *testing.T) {
 }
 
 var _ io.ReaderAt = (*limitedFile)(nil)
+
+// TestCompactThenReopen compacts stores with and without a secret check
+// and reopens them: the new index checks (no rebuild), and every reply is
+// there.
+func TestCompactThenReopen(t *testing.T) {
+	for _, secret := range [][]byte{testSecret, nil} {
+		t.Run(fmt.Sprintf("secret %v", secret != nil), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "replies.db")
+			const n = 200
+			want := testReplies(n, time.UnixMilli(1.7e12).UTC())
+			s, err := Open(path, Options{Secret: secret, KeepSecret: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			putAll(t, s, n, keyOf, want)
+			putAll(t, s, n/2, keyOf, want) // replaced: dead records
+			if _, err := s.Compact(); err != nil {
+				t.Fatal(err)
+			}
+			if missing := checkAll(t, s, want, keyOf); missing != 0 {
+				t.Errorf("after Compact, %d missing", missing)
+			}
+			s.Close()
+			s = openStore(t, path)
+			defer s.Close()
+			if rep := s.Report(); rep.Rebuilt != "" || rep.Replies != n {
+				t.Errorf("reopened after Compact: %+v", rep)
+			}
+			if missing := checkAll(t, s, want, keyOf); missing != 0 {
+				t.Errorf("reopened after Compact, %d missing", missing)
+			}
+			rep, err := Check(path, time.Now())
+			if err == nil {
+				t.Fatal("Check of an open store succeeded")
+			}
+			s.Close()
+			if rep, err = Check(path, time.Now()); err != nil || !rep.Healthy() || rep.Whole != n || rep.DeadBytes != 0 {
+				t.Errorf("Check after Compact: %+v, %v", rep, err)
+			}
+		})
+	}
+}

@@ -34,6 +34,7 @@ func (s *Store) prune(before time.Time) (int, error) {
 	if len(old) == 0 {
 		return 0, nil
 	}
+	var count int64
 	err = s.guardedUpdate(func(tx *bolt.Tx) error {
 		meta, b := tx.Bucket(metaBucket), tx.Bucket(indexBucket)
 		st, _ := decodeState(meta.Get(stateKey))
@@ -42,12 +43,13 @@ func (s *Store) prune(before time.Time) (int, error) {
 				return err
 			}
 		}
-		s.count.Store(st.count)
+		count = st.count
 		return meta.Put(stateKey, st.encode())
 	})
 	if err != nil {
 		return 0, err
 	}
+	s.count.Store(count)
 	for i := range old {
 		s.mem.add(&old[i].key, entry{})
 	}

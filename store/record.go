@@ -74,7 +74,9 @@ func appendHeaderRecord(b []byte, logID [16]byte, secretCheck []byte) []byte {
 	b = append(b, recordMagic[:]...)
 	b = append(b, kindHeader, 0, 0, 0, 0)
 	b = append(b, logID[:]...)
-	b = append(b, secretCheck...)
+	var check [secretCheckSize]byte // zeros: none kept
+	copy(check[:], secretCheck)
+	b = append(b, check[:]...)
 	return finishRecord(b, start)
 }
 
@@ -220,7 +222,10 @@ func headerBody(rec []byte) (logID [16]byte, secretCheck []byte, ok bool) {
 		return logID, nil, false
 	}
 	body := rec[recordHead : len(rec)-recordTrailer]
-	return [16]byte(body[:16]), body[16:], true
+	if check := body[16:]; [secretCheckSize]byte(check) != [secretCheckSize]byte{} {
+		secretCheck = check
+	}
+	return [16]byte(body[:16]), secretCheck, true
 }
 
 // nextMagic returns the index of the next record magic in b at or after

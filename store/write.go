@@ -99,7 +99,10 @@ func (rm *Room) Put(key Key, r *Reply) error {
 				return err
 			}
 			meta := tx.Bucket(metaBucket)
-			st, _ := decodeState(meta.Get(stateKey))
+			st, ok := decodeState(meta.Get(stateKey))
+			if !ok {
+				st = indexState{headerOff: -1}
+			}
 			b := tx.Bucket(indexBucket)
 			added = b.Get(key[:]) == nil
 			if err := putEntry(b, &st, key[:], e); err != nil {
