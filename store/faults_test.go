@@ -601,3 +601,20 @@ func TestCompactThenReopen(t *testing.T) {
 		})
 	}
 }
+
+// TestUnusableStoreFile gives the store a log it cannot open: Open fails
+// with a CorruptError naming the file, and changes nothing.
+func TestUnusableStoreFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "replies.db")
+	if err := os.Mkdir(path+".log", 0o700); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Open(path, Options{Secret: testSecret, KeepSecret: true})
+	var ce *CorruptError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), path+".log") {
+		t.Fatalf("Open with a directory for a log: %v, want a CorruptError naming %s.log", err, path)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("an index was made beside an unusable log (%v)", err)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -249,7 +250,10 @@ func Open(path string, opts Options) (*Store, error) {
 func (s *Store) open(opts Options) error {
 	log, err := openLog(s.path + ".log")
 	if err != nil {
-		return &WriteError{Path: s.path + ".log", Op: "open", Err: err}
+		if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+			return &WriteError{Path: s.path + ".log", Op: "create", Err: err}
+		}
+		return &CorruptError{Path: s.path + ".log", Err: err}
 	}
 	s.log = log
 	if err := s.check(opts); err != nil {
