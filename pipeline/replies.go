@@ -184,12 +184,12 @@ func (s *stored) call(ctx context.Context, product string, params tianyuan.Param
 		notBefore = s.runStart
 	}
 	r, w, found, err := s.store.GetShared(key, notBefore)
-	if found == store.Fresh && r.ReceivedAt.Before(s.runStart) && r.KeyCheck != (store.KeyCheck{}) && r.KeyCheck != s.keyCheck {
+	otherKey := found == store.Fresh && r.ReceivedAt.Before(s.runStart) && r.KeyCheck != (store.KeyCheck{}) && r.KeyCheck != s.keyCheck
+	if otherKey {
 		// Encrypted with another access key (the fake vendor's, or
 		// before a rotation): it would not decrypt. Paid for again.
 		w.Release()
 		found = store.Missing
-		s.stats.undecryptable.Add(1)
 	}
 	switch {
 	case err != nil:
@@ -205,8 +205,11 @@ func (s *stored) call(ctx context.Context, product string, params tianyuan.Param
 		p.reply = vendorReply(&r)
 		p.err = replyError(p.reply)
 	default:
-		if found == store.Damaged {
+		switch {
+		case found == store.Damaged:
 			s.stats.damaged.Add(1)
+		case otherKey || again:
+			s.stats.undecryptable.Add(1)
 		}
 		p.reply, p.err = s.next.Call(ctx, product, params) // stored by persisted, further in
 	}
@@ -229,7 +232,6 @@ func (r *run) answer(ctx context.Context, it *item, p *productRun, params tianyu
 		return out, err
 	}
 	p.stats.stored.Add(-1) // not answered from the store after all
-	p.stats.undecryptable.Add(1)
 	reply, win, _, err = p.caller.call(ctx, p.code, params, true)
 	out = r.reply(it, reply, err)
 	win.Release()

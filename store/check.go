@@ -103,6 +103,8 @@ func (s *Store) check(opts Options) error {
 // verdict says why the index cannot serve as it is, or "" when it can.
 func (s *Store) verdict(ins *inspection, logSize int64) string {
 	switch {
+	case errors.Is(ins.damaged, os.ErrNotExist):
+		return "the index is missing"
 	case ins.damaged != nil:
 		return fmt.Sprintf("the index is damaged (%v)", ins.damaged)
 	case !ins.hasState && ins.entries == 0 && logSize == 0:
