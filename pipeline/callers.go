@@ -62,7 +62,9 @@ func (l *limited) Call(ctx context.Context, product string, params tianyuan.Para
 	return l.next.Call(attempt, product, params)
 }
 
-// retrying retries what the code policy calls retryable.
+// retrying retries what the code policy says is worth another attempt
+// (tianyuan.CodePolicy.Retrier): transient failures, and a reply that was not
+// JSON at all once; never a reply that was understood to be malformed.
 type retrying struct {
 	next        tianyuan.Caller
 	policy      tianyuan.CodePolicy
@@ -72,9 +74,10 @@ type retrying struct {
 }
 
 func (r *retrying) Call(ctx context.Context, product string, params tianyuan.Params) (*tianyuan.Reply, error) {
+	again := r.policy.Retrier()
 	for attempt := 1; ; attempt++ {
 		reply, err := r.next.Call(ctx, product, params)
-		if err == nil || ctx.Err() != nil || attempt >= r.maxAttempts || r.policy.Classify(err) != tianyuan.Retryable {
+		if err == nil || ctx.Err() != nil || attempt >= r.maxAttempts || !again(err) {
 			return reply, err
 		}
 		delay := r.backoff(attempt, err)
@@ -124,6 +127,9 @@ func (m *metered) Call(ctx context.Context, product string, params tianyuan.Para
 	if reply != nil && reply.Code == 0 && err == nil {
 		m.stats.billed.Add(1)
 	}
+	if tianyuan.PossiblyBilled(err) {
+		m.stats.possiblyBilled.Add(1)
+	}
 	return reply, err
 }
 
@@ -134,6 +140,10 @@ type productStats struct {
 	retries  atomic.Int64
 	stored   atomic.Int64 // answered from the reply store
 	merged   atomic.Int64 // answered by an identical call of the same run
+
+	// possiblyBilled counts replies that could not be read, which the
+	// vendor may have billed all the same.
+	possiblyBilled atomic.Int64
 
 	undecryptable atomic.Int64 // stored replies paid for again: they did not decrypt with today's key
 	damaged       atomic.Int64 // stored replies paid for again: their record was damaged
@@ -214,7 +224,9 @@ func (b *budgeted) Call(ctx context.Context, product string, params tianyuan.Par
 		return nil, err
 	}
 	reply, err := b.next.Call(ctx, product, params)
-	if !(err == nil && reply != nil && reply.Code == 0) {
+	// A reply that could not be read may have been paid for: it keeps its
+	// share of the budget.
+	if !(err == nil && reply != nil && reply.Code == 0) && !tianyuan.PossiblyBilled(err) {
 		b.budget.release(b.price)
 	}
 	return reply, err

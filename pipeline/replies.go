@@ -29,6 +29,9 @@ var _ replyStore = (*store.Store)(nil)
 // openStore opens the reply store, pruning what is older than
 // cache.retain, and says what its check at open found.
 func (r *run) openStore() error {
+	if r.store != nil {
+		return nil // opened by the budget check (see run.plan)
+	}
 	opts := store.Options{Secret: r.env.Secret, KeepSecret: true}
 	if r.cfg.Cache.Retain > 0 {
 		opts.PruneBefore = r.env.Now().Add(-r.cfg.Cache.Retain)

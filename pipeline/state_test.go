@@ -13,6 +13,18 @@ import (
 	"github.com/scorepipe/scorepipe/providers/tianyuan/tianyuantest"
 )
 
+// withTestState runs the tests with a state directory of their own, so
+// that no test uses the state of the user who runs them.
+func withTestState(run func() int) int {
+	dir, err := os.MkdirTemp("", "scorepipe-state-")
+	if err != nil {
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	os.Setenv(pipeline.EnvStateDir, dir)
+	return run()
+}
+
 func TestStateDir(t *testing.T) {
 	home := t.TempDir()
 	tests := []struct {

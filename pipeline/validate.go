@@ -7,7 +7,6 @@ import (
 	"sort"
 	"time"
 
-	"github.com/scorepipe/scorepipe/sinks"
 	"github.com/scorepipe/scorepipe/sources"
 	"github.com/scorepipe/scorepipe/store"
 	"github.com/scorepipe/scorepipe/transform"
@@ -23,9 +22,20 @@ type Report struct {
 
 // ReasonCount is how many rows one reason rejects, with the first examples.
 type ReasonCount struct {
-	Reason   string         `json:"reason"`
-	Count    int            `json:"count"`
-	Examples []sinks.Reject `json:"examples"` // identity masked
+	Reason   string          `json:"reason"`
+	Count    int             `json:"count"`
+	Examples []RejectExample `json:"examples"` // identity masked
+}
+
+// RejectExample is a rejected row, identity masked, as rejects.csv holds it.
+type RejectExample struct {
+	File   string `json:"file"`
+	Row    int    `json:"row"`
+	Column string `json:"column"`
+	Reason string `json:"reason"`
+	Name   string `json:"name"`
+	IDCard string `json:"id_card"`
+	Mobile string `json:"mobile_no"`
 }
 
 // ProductPlan is what a product would be asked for.
@@ -73,18 +83,42 @@ func Plan(ctx context.Context, cfg *Config, env Env) (*Report, error) {
 		return nil, err
 	}
 	defer r.close()
-	stored, err := store.Open(cfg.CachePath(), store.Options{Secret: env.Secret, MustExist: true})
+	r.planOnly = true
+	return r.plan(ctx, true)
+}
+
+// plan is Plan on a run that has not started; useStore false counts no
+// stored reply (as --refresh pays for them again).
+func (r *run) plan(ctx context.Context, useStore bool) (*Report, error) {
+	cfg, env := r.cfg, r.env
+	// A run about to start opens its store here, as it will use it
+	// (pruned by cache.retain), and keeps it open; plan alone opens it
+	// only if it exists, and counts what cache.retain would remove as
+	// billable, without removing it.
+	var stored *store.Store
 	switch {
-	case errors.Is(err, store.ErrNotFound):
-		stored = nil // every call would be paid for
-	case err != nil:
-		return nil, err
+	case !useStore:
+	case !r.planOnly:
+		if err := r.openStore(); err != nil {
+			return nil, err
+		}
+		stored = r.store
 	default:
-		defer stored.Close()
+		s, err := store.Open(cfg.CachePath(), store.Options{Secret: env.Secret, MustExist: true})
+		switch {
+		case errors.Is(err, store.ErrNotFound): // every call would be paid for
+		case err != nil:
+			return nil, err
+		default:
+			r.store, stored = s, s // closed with the run
+		}
 	}
 	notBefore := time.Time{}
 	if cfg.Cache.ReuseWithin > 0 {
 		notBefore = r.env.Now().Add(-cfg.Cache.ReuseWithin)
+	}
+	if retained := r.env.Now().Add(-cfg.Cache.Retain); cfg.Cache.Retain > 0 && retained.After(notBefore) {
+		notBefore = retained
 	}
 	seen := make([]map[store.Key]struct{}, len(r.prods))
 	for i := range seen {
@@ -150,7 +184,8 @@ func (r *run) inspect(ctx context.Context, check func(it *item, product int, pla
 		}
 		rc.Count++
 		if len(rc.Examples) < maxExamples {
-			rc.Examples = append(rc.Examples, rj)
+			rc.Examples = append(rc.Examples, RejectExample{File: rj.File, Row: rj.Row, Column: rj.Column, Reason: rj.Reason,
+				Name: rj.Name, IDCard: rj.IDCard, Mobile: rj.Mobile})
 		}
 		return nil
 	}

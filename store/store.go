@@ -26,6 +26,7 @@ type Store struct {
 	lock        *os.File
 	secretCheck []byte
 
+	syncMu    sync.Mutex // one sync of the log at a time
 	mu        sync.Mutex // guards what follows, and appends to the log
 	end       int64      // where the next record goes in the log
 	synced    int64      // the log is durable up to here

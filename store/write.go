@@ -209,17 +209,24 @@ func (s *Store) indexedUpTo(off int64) int64 {
 
 // syncLog makes the log durable up to at least upTo; one sync covers every
 // record appended before it.
+// s.mu is not held during the sync: calls about to be made wait on it to
+// set their room aside, and would leave in a bunch after a slow sync.
 func (s *Store) syncLog(upTo int64) error {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.synced >= upTo {
+	synced, end := s.synced, s.end
+	s.mu.Unlock()
+	if synced >= upTo {
 		return nil
 	}
-	end := s.end
-	if err := s.log.Sync(); err != nil {
+	err := s.log.Sync()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
 		s.failed = &WriteError{Path: s.path + ".log", Op: "sync", Err: err}
 		return s.failed
 	}
-	s.synced = end
+	s.synced = max(s.synced, end)
 	return nil
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +13,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -20,9 +23,11 @@ import (
 	"github.com/scorepipe/scorepipe/providers/tianyuan/tianyuantest"
 )
 
+// defaultState is the state directory withStateDir gives the tests.
+var defaultState string
+
 // withStateDir runs the tests with a state directory of their own, so
-// that no test uses the state of the user who runs them; tests that run
-// jobs take one each (isolateState).
+// that no test uses the state of the user who runs them.
 func withStateDir(run func() int) int {
 	dir, err := os.MkdirTemp("", "scorepipe-state-")
 	if err != nil {
@@ -30,8 +35,36 @@ func withStateDir(run func() int) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	defaultState = dir
 	os.Setenv("SCOREPIPE_STATE_DIR", dir)
 	return run()
+}
+
+// stateFor returns the state directory of a command a test runs: the
+// test's own when it set one (isolateState); otherwise one of its own for
+// the command's output directory (in the tests' state directory), so that
+// runs into different output directories do not share replies, as they
+// did not when the store lived in the output directory, and runs into the
+// same one do.
+func stateFor(args []string) []string {
+	if os.Getenv("SCOREPIPE_STATE_DIR") != defaultState {
+		return nil
+	}
+	for i, a := range args {
+		out := ""
+		switch {
+		case (a == "-o" || a == "--out") && i+1 < len(args):
+			out = args[i+1]
+		case strings.HasPrefix(a, "--out="):
+			out = strings.TrimPrefix(a, "--out=")
+		}
+		if out != "" {
+			abs, _ := filepath.Abs(out)
+			sum := sha256.Sum256([]byte(abs))
+			return []string{"SCOREPIPE_STATE_DIR=" + filepath.Join(defaultState, hex.EncodeToString(sum[:8]))}
+		}
+	}
+	return nil
 }
 
 // isolateState gives the test a state directory of its own: its runs do
@@ -165,6 +198,15 @@ func TestDamagedIndexNeitherPanicsNorHangs(t *testing.T) {
 		b, err := command(ctx, env, args...).CombinedOutput()
 		return b, exitCodeOf(t, err)
 	}
+	stdout := func(args ...string) ([]byte, int) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		cmd := command(ctx, env, args...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		b, err := cmd.Output()
+		return append(b, stderr.Bytes()...), exitCodeOf(t, err)
+	}
 	job := []string{"-c", "../../samples/pipeline.yaml", "--products", "JRZQ9E2A", "--set", "products.JRZQ9E2A.rate_per_second=0", "--formats", "csv"}
 	if b, code := scorepipe(append([]string{"run", "-o", t.TempDir()}, job...)...); code != exitOK {
 		t.Fatalf("first run: exit %d\n%s", code, b)
@@ -185,14 +227,14 @@ func TestDamagedIndexNeitherPanicsNorHangs(t *testing.T) {
 			if err := os.WriteFile(index, damage(bytes.Clone(pristine)), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			b, code := scorepipe(append([]string{"plan", "--json", "-o", t.TempDir()}, job...)...)
+			b, code := stdout(append([]string{"plan", "--json", "-o", t.TempDir()}, job...)...)
 			if code != exitOK {
 				t.Fatalf("plan: exit %d\n%s", code, b)
 			}
 			var rep struct {
 				Products map[string]struct{ Stored, Billable int }
 			}
-			if err := json.Unmarshal(b[bytes.IndexByte(b, '{'):], &rep); err != nil {
+			if err := json.NewDecoder(bytes.NewReader(b)).Decode(&rep); err != nil {
 				t.Fatalf("plan --json: %v\n%s", err, b)
 			}
 			if p := rep.Products["JRZQ9E2A"]; p.Billable != 0 || int64(p.Stored) != paid {
@@ -221,16 +263,16 @@ func TestDamagedIndexNeitherPanicsNorHangs(t *testing.T) {
 		if b, code := scorepipe("store", "check"); code != exitOK {
 			t.Errorf("store check after repair: exit %d\n%s", code, b)
 		}
-		b, code := scorepipe("store", "stats", "--json")
+		b, code := stdout("store", "stats", "--json")
 		var st struct{ Replies int }
-		if code != exitOK || json.Unmarshal(b, &st) != nil || int64(st.Replies) != paid-1 {
+		if code != exitOK || json.NewDecoder(bytes.NewReader(b)).Decode(&st) != nil || int64(st.Replies) != paid-1 {
 			t.Errorf("store stats: exit %d, %d replies, want %d (one dropped by repair)\n%s", code, st.Replies, paid-1, b)
 		}
 		if b, code := scorepipe("store", "prune", "--retain", "1ms"); code != exitOK {
 			t.Fatalf("store prune: exit %d\n%s", code, b)
 		}
-		b, _ = scorepipe("store", "stats", "--json")
-		if json.Unmarshal(b, &st) != nil || st.Replies != 0 {
+		b, _ = stdout("store", "stats", "--json")
+		if json.NewDecoder(bytes.NewReader(b)).Decode(&st) != nil || st.Replies != 0 {
 			t.Errorf("after pruning every reply, stats say %d\n%s", st.Replies, b)
 		}
 	})
