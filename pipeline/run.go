@@ -252,23 +252,22 @@ func (e *OverBudget) Error() string {
 }
 
 type run struct {
-	cfg    *Config
-	policy tianyuan.CodePolicy // cfg's vendor codes
-	env    Env
-	log    *slog.Logger
-	today  time.Time
-	set    *mappings.Set
-	prods  []*productRun
-	files  []inputFile
-	schema sinks.Schema
-	store  *store.Store
-	// planOnly: the run only plans (Plan), and leaves the store as it is
-	// (see run.plan).
-	planOnly bool
-	folder   *publish.Folder // the output folder, locked
-	review   *reviewPlan     // nil without review.baseline
-	out      []namedSink
-	rejects  *sinks.Rejects
+	cfg     *Config
+	policy  tianyuan.CodePolicy // cfg's vendor codes
+	env     Env
+	log     *slog.Logger
+	today   time.Time
+	set     *mappings.Set
+	prods   []*productRun
+	files   []inputFile
+	schema  sinks.Schema
+	store   *store.Store
+	folder  *publish.Folder // the output folder, locked
+	review  *reviewPlan     // nil without review.baseline
+	out     []namedSink
+	rejects *sinks.Rejects
+
+	planOnly bool // the run only plans (Plan) and leaves the store as it is (see run.plan)
 
 	manifest *Manifest
 	unknowns transform.Unknowns
