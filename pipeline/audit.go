@@ -273,8 +273,9 @@ type AuditCounts struct {
 	Pruned int `json:"pruned"`
 }
 
-// openAudit opens the audit log beside the reply store; the store is open,
-// so no other run holds it.
+// openAudit opens the audit log beside the reply store (the store is
+// open: no other run holds it) and removes its lines older than
+// cache.retain, as the store's replies.
 func (r *run) openAudit() error {
 	path := AuditPath(r.cfg)
 	log, err := audit.Open(path, audit.Options{})
@@ -288,6 +289,16 @@ func (r *run) openAudit() error {
 	}
 	r.audit = &auditTrail{log: log, rec: rec}
 	r.manifest.Audit = &AuditCounts{Path: path}
+	if r.cfg.Cache.Retain > 0 {
+		n, err := log.Prune(r.env.Now().Add(-r.cfg.Cache.Retain))
+		if err != nil {
+			return &AuditError{Err: err}
+		}
+		r.manifest.Audit.Pruned = n
+		if n > 0 {
+			r.log.Info("audit lines older than cache.retain were removed", "audit_log", path, "pruned", n, "retain", r.cfg.Cache.Retain)
+		}
+	}
 	return nil
 }
 

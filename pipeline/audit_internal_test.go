@@ -40,10 +40,10 @@ func (a *failingAuditor) Reused(string, string, tianyuan.Params, *tianyuan.Reply
 	return nil
 }
 
-// countingCaller answers code 0 and counts the calls that reach it.
-type countingCaller struct{ calls int }
+// answeringCaller answers code 0 and counts the calls that reach it.
+type answeringCaller struct{ calls int }
 
-func (c *countingCaller) Call(_ context.Context, product string, _ tianyuan.Params) (*tianyuan.Reply, error) {
+func (c *answeringCaller) Call(_ context.Context, product string, _ tianyuan.Params) (*tianyuan.Reply, error) {
 	c.calls++
 	return &tianyuan.Reply{Product: product, TransactionID: "T1"}, nil
 }
@@ -60,7 +60,7 @@ func TestAuditedFailures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			next := &countingCaller{}
+			next := &answeringCaller{}
 			// As the run wraps it: retries outside, so that an audit
 			// failure taken for a transient one would be paid again.
 			c := &retrying{next: &audited{next: next, audit: tt.auditor}, policy: policy, maxAttempts: 5}

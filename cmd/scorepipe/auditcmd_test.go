@@ -334,3 +334,83 @@ func TestAuditSurvivesAKill(t *testing.T) {
 		t.Errorf("%d billed and %d possibly billed in the log, the vendor billed %d", st.Billed, unknown, billed)
 	}
 }
+
+// TestRetentionPrunesAuditLines: a run with cache.retain removes the audit
+// lines older than it at start (and says how many in its manifest), and
+// scorepipe store prune removes them with the replies.
+func TestRetentionPrunesAuditLines(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	srv, _ := tianyuantest.NewServer(tianyuantest.Options{})
+	t.Cleanup(srv.Close)
+	input, _ := writeApplicantsFile(t, 30)
+	state, out := t.TempDir(), t.TempDir()
+	if msg, err := auditRun(ctx, srv.URL, input, state, out, "--products", "JRZQ9E2A").CombinedOutput(); err != nil {
+		t.Fatalf("run: %v\n%s", err, msg)
+	}
+	// Three lines of long ago, before the run's.
+	path := filepath.Join(state, audit.FileName)
+	recent, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var old []byte
+	for i := range 3 {
+		e := audit.Entry{Time: time.Date(2020, 1, 1+i, 0, 0, 0, 0, time.UTC), RunID: "old-run", Event: audit.EventReuse,
+			Product: "JRZQ9E2A", ApplicantKey: "old", Source: audit.SourceStore, Billed: audit.BilledNo}
+		old = e.AppendJSON(old)
+	}
+	if err := os.WriteFile(path, append(old, recent...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	if msg, err := auditRun(ctx, srv.URL, input, state, out, "--products", "JRZQ9E2A", "--set", "cache.retain=720h").CombinedOutput(); err != nil {
+		t.Fatalf("run with cache.retain: %v\n%s", err, msg)
+	}
+	var m struct {
+		Audit struct {
+			Lines  int64 `json:"lines"`
+			Pruned int   `json:"pruned"`
+		} `json:"audit"`
+	}
+	data, err := os.ReadFile(filepath.Join(out, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.Audit.Pruned != 3 || m.Audit.Lines != 30 {
+		t.Errorf("manifest audit = %+v, want 3 lines pruned, 30 written (a reuse per row)", m.Audit)
+	}
+	after, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(after, []byte("old-run")) || !bytes.HasPrefix(after, recent) {
+		t.Errorf("after the run: the old lines are still there, or the recent ones are not")
+	}
+
+	// store prune with the replies: every line is older than 1 ms.
+	lines := bytes.Count(after, []byte("\n"))
+	cmd := command(ctx, nil, "store", "prune", "--cache", filepath.Join(state, "replies.db"), "--retain", "1ms", "--json")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	b, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("store prune: %v\n%s", err, stderr.String())
+	}
+	var rep struct {
+		AuditLog    string `json:"audit_log"`
+		AuditPruned int    `json:"audit_pruned"`
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatalf("store prune --json: %v\n%s", err, b)
+	}
+	if rep.AuditPruned != lines || rep.AuditLog != path {
+		t.Errorf("store prune: %+v, want %d audit lines of %s removed", rep, lines, path)
+	}
+	if left, _ := os.ReadFile(path); len(left) != 0 {
+		t.Errorf("after store prune: %d bytes left in the audit log, want none", len(left))
+	}
+}

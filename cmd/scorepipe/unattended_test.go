@@ -455,7 +455,8 @@ func TestSecretsAndPIIAbsentFromLogs(t *testing.T) {
 	)
 	keyBytes := []byte{0x5b, 0x1f, 0x0c, 0x9e, 0x2d, 0x7a, 0x4b, 0x8c, 0x9d, 0x0e, 0x1f, 0x2a, 0x3b, 0x4c, 0x5d, 0x6e}
 	srv, v := tianyuantest.NewServer(tianyuantest.Options{AccessID: id, Key: keyBytes, Seed: 9,
-		Faults: tianyuantest.Faults{HTTP503: 0.1, Code1001: 0.1, Garbage: 0.05}})
+		Faults: tianyuantest.Faults{HTTP503: 0.1, Code1001: 0.1, Garbage: 0.05},
+		Shapes: tianyuantest.Shapes{SubFailure: 0.05}}) // some sub-products fail whatever the faults drawn: exit 2
 	t.Cleanup(srv.Close)
 	var pii []string
 	seen := map[string]bool{}
