@@ -414,3 +414,34 @@ func TestRetentionPrunesAuditLines(t *testing.T) {
 		t.Errorf("after store prune: %d bytes left in the audit log, want none", len(left))
 	}
 }
+
+// TestAuditFindsTheLogInTheStateDir: without --config or --log, audit
+// reads the log a run wrote in the state directory.
+func TestAuditFindsTheLogInTheStateDir(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	srv, _ := tianyuantest.NewServer(tianyuantest.Options{})
+	t.Cleanup(srv.Close)
+	input, rows := writeApplicantsFile(t, 5)
+	state := t.TempDir()
+	env := []string{"SCOREPIPE_STATE_DIR=" + state}
+	run := command(ctx, append(env, "SCOREPIPE_ENDPOINT="+srv.URL), "run", "--config", "../../samples/pipeline.yaml",
+		"--input", input, "--out", t.TempDir(), "--formats", "csv", "--products", "JRZQ9E2A")
+	if msg, err := run.CombinedOutput(); err != nil {
+		t.Fatalf("run: %v\n%s", err, msg)
+	}
+	if _, err := os.Stat(filepath.Join(state, audit.FileName)); err != nil {
+		t.Fatalf("no audit log in the state directory: %v", err)
+	}
+	cmd := command(ctx, env, "audit", "--json", "--stdin")
+	cmd.Stdin = strings.NewReader(rows[2][2] + "\t" + rows[2][3] + "\t" + rows[2][1] + "\n")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	b, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("audit: %v\n%s", err, stderr.String())
+	}
+	if qs := jsonQueries(t, string(b)); len(qs) != 1 || qs[0].AuthCode != rows[2][4] {
+		t.Errorf("audit of the state directory's log: %+v, want the one JRZQ9E2A request under %s\n%s", qs, rows[2][4], stderr.String())
+	}
+}
