@@ -364,6 +364,20 @@ func parseWhen(s string, now time.Time) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("%q is not a time (2026-05-04T08:00:00Z), a date (2026-05-04) or a duration (720h)", s)
 }
 
+// auditExitCode maps the audit log's failures to exit codes as the reply
+// store's: another process has it (a store prune), or it cannot be
+// written: exit 3, nothing was sent that is not recorded; rerun once fixed.
+func auditExitCode(err error) (int, bool) {
+	var (
+		inUse *audit.InUseError
+		write *audit.WriteError
+	)
+	if errors.As(err, &inUse) || errors.As(err, &write) {
+		return exitAborted, true
+	}
+	return 0, false
+}
+
 // groupDigits writes n with thousands separators: 3,912.
 func groupDigits(n int64) string {
 	s := strconv.FormatInt(n, 10)

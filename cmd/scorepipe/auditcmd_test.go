@@ -445,3 +445,53 @@ func TestAuditFindsTheLogInTheStateDir(t *testing.T) {
 		t.Errorf("audit of the state directory's log: %+v, want the one JRZQ9E2A request under %s\n%s", qs, rows[2][4], stderr.String())
 	}
 }
+
+// TestRunStopsWhenTheAuditLogIsUnusable: a run whose audit log is held by
+// another process, or cannot be written, fails at once (exit 3), naming
+// the log, before any request.
+func TestRunStopsWhenTheAuditLogIsUnusable(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	srv, v := tianyuantest.NewServer(tianyuantest.Options{})
+	t.Cleanup(srv.Close)
+	input, _ := writeApplicantsFile(t, 5)
+	tests := []struct {
+		name  string
+		setup func(t *testing.T, path string)
+		want  string
+	}{
+		{"held by another process", func(t *testing.T, path string) {
+			l, err := audit.Open(path, audit.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { l.Close() })
+		}, "in use"},
+		{"a folder in its place", func(t *testing.T, path string) {
+			if err := os.MkdirAll(path, 0o700); err != nil {
+				t.Fatal(err)
+			}
+		}, "audit log"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			state := t.TempDir()
+			path := filepath.Join(state, audit.FileName)
+			tt.setup(t, path)
+			before := v.Requests("JRZQ9E2A") + v.Requests("COMBTY11")
+			cmd := auditRun(ctx, srv.URL, input, state, t.TempDir())
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if code := codeOf(t, cmd.Run()); code != exitAborted {
+				t.Errorf("exit %d, want %d\n%s", code, exitAborted, stderr.String())
+			}
+			last := lastLine(stderr.String())
+			if !strings.Contains(last, path) || !strings.Contains(last, tt.want) {
+				t.Errorf("last line %q, want it to name %s and say %q", last, path, tt.want)
+			}
+			if sent := v.Requests("JRZQ9E2A") + v.Requests("COMBTY11") - before; sent != 0 {
+				t.Errorf("%d requests sent, want none", sent)
+			}
+		})
+	}
+}
