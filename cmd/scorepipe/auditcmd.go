@@ -40,8 +40,9 @@ func newAuditCommand(g *globalFlags) *cobra.Command {
 		Short: "Who was queried, when, under which authorization: the consent audit trail",
 		Long: `audit lists the queries of the audit log: every request sent to the vendor (with
 its authorization reference, transaction id, code, outcome and whether it was
-billed) and every stored reply reused, oldest first. Select them by applicant,
-run and time; the selections combine.
+billed) and every stored reply reused, in the order the log holds them (a
+request where its result is). Select them by applicant, run and time; the
+selections combine.
 
 An applicant is given by ID number, mobile and name (--id-card, --mobile,
 --name), or several from standard input (--stdin: a line each, ID number,
@@ -54,8 +55,8 @@ shell's history.
 
 The audit log is audit.jsonl beside the reply store (the state directory, or
 beside cache.path): --config finds it as its runs do, --log names it. The
-identity secret is SCOREPIPE_IDENTITY_SECRET, else the config's (identity.
-secret_file, else identity.secret beside the reply store).
+identity secret is SCOREPIPE_IDENTITY_SECRET, else the config's
+(identity.secret_file, else identity.secret beside the reply store).
 
 --since and --until take a time (2026-05-04T08:00:00Z, or without an offset in
 the local time zone), a date (2026-05-04: the start of that day, local), or a
