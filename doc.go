@@ -22,8 +22,9 @@
 //	publish                the output folder: a lock, a staging folder, one swap to publish the set
 //	rundir                 reader of published runs: manifest.json and features.parquet, streamed
 //	review                 the portfolio review: coverage, distributions, IV/KS, PSI, changes under rules
+//	audit                  the consent audit trail: every request and reuse, who, when, under which authorization
 //	samples                sample applicants and configuration
 //
-// sources, providers, mappings, sinks, store, publish, rundir and review
-// never import pipeline.
+// sources, providers, mappings, sinks, store, publish, rundir, review and
+// audit never import pipeline.
 package scorepipe

@@ -39,6 +39,7 @@ type Manifest struct {
 	// file was written (Linux only).
 	PeakRSSMB float64        `json:"peak_rss_mb,omitempty"`
 	Review    *ReviewSummary `json:"review,omitempty"` // the review written with the outputs (review.baseline)
+	Audit     *AuditCounts   `json:"audit,omitempty"`  // the consent audit trail: where, lines written, lines pruned
 
 	// PlaceholderTables lists the tables in use that hold placeholder
 	// entries (source sample), and PlaceholderValues counts, by output

@@ -18,7 +18,7 @@ import (
 )
 
 // wrapCallers builds each product's caller:
-// store look-up ▸ retry ▸ limiter ▸ store write ▸ budget ▸ metering ▸ client.
+// store look-up ▸ retry ▸ limiter ▸ store write ▸ budget ▸ audit ▸ metering ▸ client.
 func (r *run) wrapCallers() {
 	runStart := time.Now()
 	notBefore := time.Time{}
@@ -32,6 +32,7 @@ func (r *run) wrapCallers() {
 	spend := &budget{maxCalls: r.cfg.Limits.MaxCalls, maxCost: r.cfg.Limits.MaxCost}
 	for _, p := range r.prods {
 		var c tianyuan.Caller = &metered{next: r.env.Caller, stats: p.stats}
+		c = &audited{next: c, audit: r.audit.rec}
 		c = &budgeted{next: c, budget: spend, price: p.cfg.Price}
 		c = &persisted{next: c, store: r.store, keys: keys, keyCheck: check, policy: r.policy}
 		c = newLimited(c, p.cfg, r.cfg.Vendor.Timeout)
@@ -42,7 +43,7 @@ func (r *run) wrapCallers() {
 				r.log.Debug("retrying", "product", product, "attempt", attempt, "delay", delay, "error", err)
 			}}
 		p.caller = &stored{next: c, store: r.store, keys: keys, keyCheck: check, notBefore: notBefore,
-			runStart: runStart, stats: p.stats}
+			runStart: runStart, stats: p.stats, audit: r.audit.rec}
 	}
 }
 

@@ -60,8 +60,6 @@ func (r *run) openStore() error {
 	if rep.Pruned > 0 {
 		r.log.Info("replies older than cache.retain were removed", "store", path, "pruned", rep.Pruned, "retain", r.cfg.Cache.Retain)
 	}
-	// Audit lines older than cache.retain are pruned here too, once the
-	// audit log exists (audit.Prune, same cutoff as opts.PruneBefore).
 	return nil
 }
 
@@ -99,6 +97,7 @@ type stored struct {
 	notBefore time.Time      // replies received earlier are not reused
 	runStart  time.Time      // replies received since were paid by this run: a hit is a duplicate
 	stats     *productStats
+	audit     Auditor // records the replies used without a request; nil records nothing
 
 	inFlight [16]inFlightShard // by the key's first byte: workers rarely wait on each other
 
@@ -127,9 +126,11 @@ type pendingCall struct {
 }
 
 // call answers from the store, or from an identical call in flight, or
-// calls the vendor. A call registers itself as in flight before it looks in
-// the store, and its reply is stored before it unregisters, so two
-// identical applicants are never both paid for. With again, only replies
+// calls the vendor, for the row of applicant (its key, under which a reply
+// used without a request is recorded in the audit log). A call registers
+// itself as in flight before it looks in the store, and its reply is
+// stored before it unregisters, so two identical applicants are never both
+// paid for. With again, only replies
 // paid by this run are reused: the one stored earlier did not decrypt.
 //
 // It reports whether the reply was paid by an earlier run and stored
@@ -138,7 +139,7 @@ type pendingCall struct {
 // the returned window is not nil, the caller releases it once it has read
 // the reply's Data. Identical calls that waited for this one get a copy
 // of their own.
-func (s *stored) call(ctx context.Context, product string, params tianyuan.Params, again bool) (*tianyuan.Reply, *store.Window, bool, error) {
+func (s *stored) call(ctx context.Context, product, applicant string, params tianyuan.Params, again bool) (*tianyuan.Reply, *store.Window, bool, error) {
 	key := s.keys.Key(product, params)
 	shard := &s.inFlight[key[0]%byte(len(s.inFlight))]
 	shard.Lock()
@@ -157,7 +158,7 @@ func (s *stored) call(ctx context.Context, product string, params tianyuan.Param
 			} else {
 				s.stats.merged.Add(1)
 			}
-			return p.reply, nil, p.unchecked, p.err
+			return p.reply, nil, p.unchecked, s.reused(product, applicant, params, p.reply, p.err, p.earlier)
 		case <-ctx.Done():
 			return nil, nil, false, ctx.Err()
 		}
@@ -206,7 +207,7 @@ func (s *stored) call(ctx context.Context, product string, params tianyuan.Param
 		}
 		p.unchecked = p.earlier && r.KeyCheck == (store.KeyCheck{})
 		p.reply = vendorReply(&r)
-		p.err = replyError(p.reply)
+		p.err = s.reused(product, applicant, params, p.reply, replyError(p.reply), p.earlier)
 	default:
 		switch {
 		case found == store.Damaged:
@@ -227,7 +228,7 @@ func (s *stored) call(ctx context.Context, product string, params tianyuan.Param
 // the key it was encrypted with (the store's first format) that does not
 // decrypt with today's key is paid for again, once.
 func (r *run) answer(ctx context.Context, it *item, p *productRun, params tianyuan.Params) (transform.Reply, error) {
-	reply, win, unchecked, err := p.caller.call(ctx, p.code, params, false)
+	reply, win, unchecked, err := p.caller.call(ctx, p.code, it.key, params, false)
 	out := r.reply(it, reply, err)
 	undecryptable := unchecked && err == nil && out.Status == transform.StatusFailed && !r.decrypts(reply)
 	win.Release() // the reply's data is decrypted: the store may read into its window again
@@ -235,7 +236,7 @@ func (r *run) answer(ctx context.Context, it *item, p *productRun, params tianyu
 		return out, err
 	}
 	p.stats.stored.Add(-1) // not answered from the store after all
-	reply, win, _, err = p.caller.call(ctx, p.code, params, true)
+	reply, win, _, err = p.caller.call(ctx, p.code, it.key, params, true)
 	out = r.reply(it, reply, err)
 	win.Release()
 	return out, err

@@ -47,7 +47,7 @@ func TestWaitingCallGetsItsOwnReply(t *testing.T) {
 	var first, second *tianyuan.Reply
 	var g errgroup.Group
 	g.Go(func() error {
-		r, win, _, err := st.call(context.Background(), "JRZQ9E2A", params[j], false)
+		r, win, _, err := st.call(context.Background(), "JRZQ9E2A", "", params[j], false)
 		first = r
 		win.Release()
 		return err
@@ -55,7 +55,7 @@ func TestWaitingCallGetsItsOwnReply(t *testing.T) {
 	<-answered
 	st.answered = nil
 	g.Go(func() error {
-		r, win, _, err := st.call(context.Background(), "JRZQ9E2A", params[j], false)
+		r, win, _, err := st.call(context.Background(), "JRZQ9E2A", "", params[j], false)
 		second = r
 		if win != nil {
 			t.Error("the waiting call's reply shares a window")

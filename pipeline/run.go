@@ -283,6 +283,7 @@ type run struct {
 	plains    sync.Pool   // of *[]byte: memory to decrypt replies in, reused once the row is built
 	items     sync.Pool   // of *item, reused once their row is written
 	stop      context.CancelCauseFunc
+	audit     *auditTrail // the consent audit trail (see audit.go)
 }
 
 type productRun struct {
@@ -597,6 +598,7 @@ func (r *run) close() {
 	if r.store != nil {
 		_ = r.store.Close()
 	}
+	r.closeAudit()
 	if r.folder != nil {
 		_ = r.folder.Close() // removes the staging folder unless published, and unlocks
 	}
@@ -655,6 +657,9 @@ func (r *run) execute(ctx context.Context) (*Manifest, error) {
 		}
 	}
 	if err := r.openStore(); err != nil {
+		return nil, err
+	}
+	if err := r.openAudit(); err != nil {
 		return nil, err
 	}
 	if err := r.openSinks(); err != nil {
@@ -729,6 +734,10 @@ func (r *run) execute(ctx context.Context) (*Manifest, error) {
 		return nil, err
 	}
 	r.manifest.Exit = r.verdict()
+	if err := r.flushAudit(); err != nil {
+		r.abortErr = err
+		return nil, r.abortError()
+	}
 	return r.publish()
 }
 
@@ -930,8 +939,9 @@ func (r *run) isFatal(err error) bool {
 	var (
 		se *StoreError
 		be *BudgetError
+		ae *AuditError
 	)
-	return errors.As(err, &se) || errors.As(err, &be) || r.policy.Classify(err) == tianyuan.Fatal
+	return errors.As(err, &se) || errors.As(err, &be) || errors.As(err, &ae) || r.policy.Classify(err) == tianyuan.Fatal
 }
 
 // plainSize is the size of the buffers replies are decrypted in; a larger

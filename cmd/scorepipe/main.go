@@ -197,6 +197,9 @@ func exitCode(err error) int {
 	if code, ok := storeExitCode(err); ok {
 		return code
 	}
+	if code, ok := auditExitCode(err); ok {
+		return code
+	}
 	switch {
 	case errors.Is(err, pipeline.ErrRowsFailed), errors.As(err, &rowsErr), errors.As(err, &alerts):
 		return exitRows

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/scorepipe/scorepipe/audit"
 	"github.com/scorepipe/scorepipe/pipeline"
 	"github.com/scorepipe/scorepipe/store"
 )
@@ -236,24 +237,34 @@ when a run asks for it.`,
 				return err
 			}
 			defer s.Close()
-			// The audit log's lines older than the same cutoff are pruned
-			// here too, once it exists (audit.Prune).
+			// The audit log beside the store keeps its lines as long.
+			auditPath := filepath.Join(filepath.Dir(s.Path()), audit.FileName)
+			auditPruned := 0
+			if retain > 0 {
+				if auditPruned, err = audit.PruneFile(auditPath, cut); err != nil {
+					return err
+				}
+			}
 			comp, err := s.Compact()
 			if err != nil {
 				return err
 			}
 			out := struct {
-				Path    string              `json:"path"`
-				Retain  string              `json:"retain"`
-				Pruned  int                 `json:"pruned"`
-				Compact store.CompactReport `json:"compacted"`
-			}{s.Path(), retain.String(), s.Report().Pruned, comp}
+				Path        string              `json:"path"`
+				Retain      string              `json:"retain"`
+				Pruned      int                 `json:"pruned"`
+				Compact     store.CompactReport `json:"compacted"`
+				AuditLog    string              `json:"audit_log"`
+				AuditPruned int                 `json:"audit_pruned"` // audit lines written before the cutoff, removed
+			}{s.Path(), retain.String(), s.Report().Pruned, comp, auditPath, auditPruned}
 			if f.asJSON {
 				return writeJSON(g.stdout, out)
 			}
 			if retain > 0 {
 				fmt.Fprintf(g.stdout, "reply store %s: %s replies received before %s removed (cache.retain %s); %s kept\n",
 					s.Path(), thousands(out.Pruned), cut.UTC().Format(time.RFC3339), retain, thousands(comp.Replies))
+				fmt.Fprintf(g.stdout, "audit log %s: %s lines written before %s removed\n", auditPath, thousands(auditPruned),
+					cut.UTC().Format(time.RFC3339))
 			} else {
 				fmt.Fprintf(g.stdout, "reply store %s: no retention set (cache.retain or --retain): nothing removed; %s replies kept\n",
 					s.Path(), thousands(comp.Replies))
