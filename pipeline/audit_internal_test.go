@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"path/filepath"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/scorepipe/scorepipe/audit"
+	"github.com/scorepipe/scorepipe/store"
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
 	"github.com/scorepipe/scorepipe/transform"
 )
@@ -140,3 +143,28 @@ func TestReplyFacts(t *testing.T) {
 }
 
 func intp(n int) *int { return &n }
+
+// TestResultNotRecordedStillStored: when the audit line of a paid reply
+// cannot be written (a full disk), the reply is still stored before the
+// run stops, so that the rerun does not pay for it again.
+func TestResultNotRecordedStillStored(t *testing.T) {
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	s, err := store.Open(filepath.Join(t.TempDir(), "replies.db"), store.Options{Secret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	policy := tianyuan.DefaultCodePolicy()
+	keys := store.NewKeyer(secret, transform.IsAuthorization)
+	c := &persisted{next: &audited{next: &answeringCaller{}, audit: &failingAuditor{failAnswered: true}},
+		store: s, keys: keys, policy: policy}
+	params := tianyuan.Params{"name": "张三", "id_card": "11010119900307663X", "mobile_no": "13800138000"}
+	_, err = c.Call(context.Background(), "JRZQ9E2A", params)
+	var ae *AuditError
+	if !errors.As(err, &ae) {
+		t.Fatalf("Call = %v, want the *AuditError", err)
+	}
+	if _, found, err := s.Get(keys.Key("JRZQ9E2A", params), time.Time{}); err != nil || found != store.Fresh {
+		t.Errorf("stored reply: found %v, %v; want it kept although its audit line failed", found, err)
+	}
+}

@@ -289,7 +289,15 @@ func (s *persisted) Call(ctx context.Context, product string, params tianyuan.Pa
 	}
 	defer room.Release()
 	reply, err := s.next.Call(ctx, product, params)
-	if reply != nil && keep(s.policy, reply, err) {
+	answer := err
+	var ae *AuditError
+	if errors.As(err, &ae) && reply != nil {
+		// The vendor answered; only the audit line failed. The reply is
+		// paid for: keep it, so that the rerun does not pay again, and
+		// stop the run with the audit's failure.
+		answer = replyError(reply)
+	}
+	if reply != nil && keep(s.policy, reply, answer) {
 		if perr := room.Put(s.keys.Key(product, params), storeReply(reply, s.keyCheck)); perr != nil {
 			return reply, &StoreError{Err: perr}
 		}
