@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/scorepipe/scorepipe/audit"
-	"github.com/scorepipe/scorepipe/store"
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
+	"github.com/scorepipe/scorepipe/store"
 	"github.com/scorepipe/scorepipe/transform"
 )
 
