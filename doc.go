@@ -10,7 +10,8 @@
 // The layout:
 //
 //	cmd/scorepipe          the command line: flags, config, wiring, exit codes
-//	pipeline               run orchestration: config, stages, limiters, retries, reply store, manifest
+//	pipeline               run orchestration: config, stages, limiters, retries, manifest
+//	store                  the reply store: every paid reply, durable, encrypted as received
 //	sources                applicant readers (CSV, XLSX) yielding records with file and row
 //	providers/tianyuan     the vendor protocol: AES envelope, typed error codes, the HTTP client
 //	providers/tianyuan/tianyuantest
@@ -25,9 +26,10 @@
 //	metrics                a run's figures in Prometheus's text format (metrics.prom) and pushed
 //	rundir                 reader of published runs: manifest.json and features.parquet, streamed
 //	review                 the portfolio review: coverage, distributions, IV/KS, PSI, changes under rules
+//	audit                  the consent audit trail: every request and reuse, who, when, under which authorization
 //	samples                sample applicants and configuration
 //	deploy                 the container image (Dockerfile) and Kubernetes manifests, tested
 //
-// sources, providers, mappings, sinks, publish, shards, metrics, rundir and
-// review never import pipeline.
+// sources, providers, mappings, sinks, store, publish, shards, metrics,
+// rundir, review and audit never import pipeline.
 package scorepipe

@@ -34,10 +34,12 @@ type Manifest struct {
 	Unknowns     transform.Unknowns        `json:"unknowns"`
 	Outputs      []OutputFile              `json:"outputs"`
 	Rejects      map[string]int            `json:"reject_reasons,omitempty"` // by column
+	Store        *StoreCounts              `json:"store,omitempty"`
 	// PeakRSSMB is the most memory the run had resident, once every data
 	// file was written (Linux only).
 	PeakRSSMB float64        `json:"peak_rss_mb,omitempty"`
 	Review    *ReviewSummary `json:"review,omitempty"` // the review written with the outputs (review.baseline)
+	Audit     *AuditCounts   `json:"audit,omitempty"`  // the consent audit trail: where, lines written, lines pruned
 
 	// PlaceholderTables lists the tables in use that hold placeholder
 	// entries (source sample), and PlaceholderValues counts, by output
@@ -99,6 +101,9 @@ type ProductCounts struct {
 	// read (not JSON, malformed, over the size cap, a failure status
 	// carrying a success): the vendor may have billed them.
 	PossiblyBilled int64 `json:"possibly_billed"`
+
+	UndecryptableStored int64 `json:"undecryptable_stored"` // stored replies paid for again: encrypted with another access key
+	DamagedStored       int64 `json:"damaged_stored"`       // stored replies paid for again: their record in the store was damaged
 
 	LatencyMS Percentiles `json:"latency_ms"`
 

@@ -22,6 +22,7 @@ import (
 	"github.com/scorepipe/scorepipe/shards"
 	"github.com/scorepipe/scorepipe/sinks"
 	"github.com/scorepipe/scorepipe/sources"
+	"github.com/scorepipe/scorepipe/store"
 	"github.com/scorepipe/scorepipe/transform"
 )
 
@@ -267,11 +268,13 @@ type run struct {
 	prods   []*productRun
 	files   []inputFile
 	schema  sinks.Schema
-	store   *Store
+	store   *store.Store
 	folder  outputFolder // the output folder (or the shard's part of it), locked
 	review  *reviewPlan  // nil without review.baseline
 	out     []namedSink
 	rejects *sinks.Rejects
+
+	planOnly bool // the run only plans (Plan) and leaves the store as it is (see run.plan)
 
 	manifest *Manifest
 	unknowns transform.Unknowns
@@ -291,6 +294,7 @@ type run struct {
 	plains    sync.Pool   // of *[]byte: memory to decrypt replies in, reused once the row is built
 	items     sync.Pool   // of *item, reused once their row is written
 	stop      context.CancelCauseFunc
+	audit     *auditTrail // the consent audit trail (see audit.go)
 }
 
 type productRun struct {
@@ -615,6 +619,7 @@ func (r *run) close() {
 	if r.store != nil {
 		_ = r.store.Close()
 	}
+	r.closeAudit()
 	if r.folder != nil {
 		_ = r.folder.Close() // removes the staging folder unless published, and unlocks
 	}
@@ -673,6 +678,9 @@ func (r *run) execute(ctx context.Context) (*Manifest, error) {
 		}
 	}
 	if err := r.openStore(); err != nil {
+		return nil, err
+	}
+	if err := r.openAudit(); err != nil {
 		return nil, err
 	}
 	if err := r.openSinks(); err != nil {
@@ -747,6 +755,10 @@ func (r *run) execute(ctx context.Context) (*Manifest, error) {
 		return nil, err
 	}
 	r.manifest.Exit = r.verdict()
+	if err := r.flushAudit(); err != nil {
+		r.abortErr = err
+		return nil, r.abortError()
+	}
 	return r.publish()
 }
 
@@ -941,9 +953,8 @@ func (r *run) enrich(ctx context.Context, it *item, params []tianyuan.Params) {
 			params[i] = make(tianyuan.Params, len(p.catalog.Params))
 		}
 		it.app.FillParams(params[i], p.catalog.Params)
-		reply, win, err := p.caller.call(ctx, p.code, params[i])
-		it.replies[i] = r.reply(it, reply, err)
-		win.release() // the reply's data is decrypted: the store may read into its window again
+		var err error
+		it.replies[i], err = r.answer(ctx, it, p, params[i])
 		if err != nil && r.isFatal(err) {
 			if ctx.Err() == nil {
 				r.abort(err)
@@ -958,8 +969,9 @@ func (r *run) isFatal(err error) bool {
 	var (
 		se *StoreError
 		be *BudgetError
+		ae *AuditError
 	)
-	return errors.As(err, &se) || errors.As(err, &be) || r.policy.Classify(err) == tianyuan.Fatal
+	return errors.As(err, &se) || errors.As(err, &be) || errors.As(err, &ae) || r.policy.Classify(err) == tianyuan.Fatal
 }
 
 // plainSize is the size of the buffers replies are decrypted in; a larger
@@ -1133,6 +1145,8 @@ func (r *run) finishCounts() {
 		p.counts.Retries = p.stats.retries.Load()
 		p.counts.FromStore = p.stats.stored.Load()
 		p.counts.Deduplicated = p.stats.merged.Load()
+		p.counts.UndecryptableStored = p.stats.undecryptable.Load()
+		p.counts.DamagedStored = p.stats.damaged.Load()
 		p.counts.LatencyMS = p.stats.percentiles()
 		// The limiter idles when the calls in flight cannot cover
 		// latency × rate: say so, with the concurrency that would.

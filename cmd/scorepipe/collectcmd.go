@@ -5,6 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -149,4 +153,26 @@ has not published or is still running (named), or the folder is in use;
 	cmd.Flags().IntVar(&opts.XLSXMaxRows, "xlsx-max-rows", 0, "cap the rows of features.xlsx (0: no cap)")
 	cmd.Flags().StringVarP(&config, "config", "c", "", "the shards' configuration: the dictionary sheet of features.xlsx (default: the columns' types and descriptions from the Parquet parts), metrics.job and metrics.pushgateway")
 	return cmd
+}
+
+// withShardLogs returns the audit log at path and, beside it, the logs the
+// shards of sharded runs wrote (audit.shard-3.jsonl: a log has one writer,
+// and shards run at once), in shard order.
+func withShardLogs(path string) []string {
+	ext := filepath.Ext(path)
+	matches, _ := filepath.Glob(strings.TrimSuffix(path, ext) + ".shard-*" + ext)
+	sort.Slice(matches, func(i, j int) bool {
+		return shardOfLog(matches[i]) < shardOfLog(matches[j])
+	})
+	return append([]string{path}, matches...)
+}
+
+func shardOfLog(path string) int {
+	base := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	_, index, _ := strings.Cut(base, ".shard-")
+	n, err := strconv.Atoi(index)
+	if err != nil {
+		return -1
+	}
+	return n
 }

@@ -202,6 +202,14 @@ func exitCode(err error) int {
 		return exitAborted
 	case errors.As(err, &mis), errors.As(err, &shErr):
 		return exitUsage
+	}
+	if code, ok := storeExitCode(err); ok {
+		return code
+	}
+	if code, ok := auditExitCode(err); ok {
+		return code
+	}
+	switch {
 	case errors.Is(err, pipeline.ErrRowsFailed), errors.As(err, &rowsErr), errors.As(err, &alerts):
 		return exitRows
 	case errors.As(err, &cfgErr), errors.As(err, &fileErr), errors.As(err, &mapErr):

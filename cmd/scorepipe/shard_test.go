@@ -279,6 +279,36 @@ vendor: {fake: true}             # the test's vendor, at SCOREPIPE_ENDPOINT
 		}
 	}
 
+	// Each shard kept its own audit log beside its reply store (a log
+	// has one writer); scorepipe audit reads them all: every request the
+	// vendor saw is in them.
+	var requests int64
+	for _, p := range combined.Products {
+		requests += p.Calls
+	}
+	auditOut, err := command(ctx, nil, "audit", "-c", config, "--json").Output()
+	if err != nil {
+		t.Fatalf("audit: %v", err)
+	}
+	var fromVendor int64
+	for _, line := range strings.Split(strings.TrimSpace(string(auditOut)), "\n") {
+		var q struct{ Source string }
+		if err := json.Unmarshal([]byte(line), &q); err != nil {
+			t.Fatalf("audit line %q: %v", line, err)
+		}
+		if q.Source == "vendor" {
+			fromVendor++
+		}
+	}
+	if fromVendor != requests {
+		t.Errorf("scorepipe audit lists %d requests, the shards made %d", fromVendor, requests)
+	}
+	for i := range n {
+		if _, err := os.Stat(filepath.Join(dir, "state", fmt.Sprintf("audit.shard-%d.jsonl", i))); err != nil {
+			t.Errorf("shard %d's audit log: %v", i, err)
+		}
+	}
+
 	// A missing shard: collect exits 3 naming it, and publishes nothing.
 	partial := filepath.Join(dir, "partial")
 	for _, i := range []int{0, 1, 3} {
