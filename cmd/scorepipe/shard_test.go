@@ -179,7 +179,7 @@ vendor: {fake: true}             # the test's vendor, at SCOREPIPE_ENDPOINT
 	cmds := make([]*exec.Cmd, n)
 	outputs := make([]strings.Builder, n)
 	for i := range n {
-		args := []string{"run", "-c", config, "--out", out}
+		args := []string{"run", "-c", config, "--out", out, "--collect"} // the last to publish collects
 		env := []string{endpoint(fmt.Sprintf("s%d", i))}
 		if i%2 == 0 {
 			args = append(args, "--shard", fmt.Sprintf("%d/%d", i, n))
@@ -197,11 +197,24 @@ vendor: {fake: true}             # the test's vendor, at SCOREPIPE_ENDPOINT
 			t.Fatalf("shard %d: %v\n%s", i, err, outputs[i].String())
 		}
 	}
-	if msg, err := command(ctx, nil, "collect", out, "--xlsx").CombinedOutput(); err != nil {
-		t.Fatalf("collect: %v\n%s", err, msg)
-	}
 	if _, err := os.Stat(filepath.Join(out, "_SUCCESS")); err != nil {
-		t.Fatalf("no _SUCCESS after collect: %v", err)
+		t.Fatalf("no _SUCCESS after the shards ran with --collect: %v", err)
+	}
+	collected := 0
+	for i := range n {
+		if strings.Contains(outputs[i].String(), `"msg":"collected the dataset"`) {
+			collected++
+		}
+	}
+	if collected < 1 {
+		t.Errorf("no shard says it collected the dataset")
+	}
+	if _, err := os.Stat(filepath.Join(out, "features.xlsx")); err != nil {
+		t.Errorf("the shard that collected wrote no workbook (xlsx is among the formats): %v", err)
+	}
+	// Collecting again by hand gives the same dataset.
+	if msg, err := command(ctx, nil, "collect", out, "--xlsx", "-c", config).CombinedOutput(); err != nil {
+		t.Fatalf("collect: %v\n%s", err, msg)
 	}
 	// The dataset's metrics.prom holds the combined manifest's counts.
 	var combined collect.Manifest
