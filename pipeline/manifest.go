@@ -56,6 +56,14 @@ type ProductCounts struct {
 	FromStore    int64 `json:"from_store"`   // replies reused from the reply store, paid by earlier runs
 	Deduplicated int64 `json:"deduplicated"` // calls saved: rows answered by an identical applicant's call in this run
 
+	// Pacing (see pacing.go). Rates are calls per second, 0 meaning
+	// unlimited.
+	Throttled     int64   `json:"throttled"`              // throttling answers (HTTP 429, 503 with Retry-After, vendor.codes.throttle), each retried
+	PausedSeconds float64 `json:"paused_seconds"`         // time the product's calls were paused for the vendor's Retry-After
+	RateMin       float64 `json:"rate_min"`               // the lowest rate the product was slowed to
+	RateFinal     float64 `json:"rate_final"`             // the rate at the end of the run
+	RateSettled   float64 `json:"rate_settled,omitempty"` // the rate settled at after the last throttling answer: just below what the vendor then let through
+
 	LatencyMS Percentiles `json:"latency_ms"`
 
 	SubProducts map[string]*StatusCounts `json:"sub_products,omitempty"`

@@ -43,6 +43,9 @@ func (r *run) startProgress() (stop func()) {
 			for {
 				select {
 				case <-t.C:
+					if pace := r.paceSummary(); pace != "" {
+						bar.Describe("scoring (" + pace + ")")
+					}
 					_ = bar.Set64(r.written.Load())
 				case <-done:
 					_ = bar.Set64(r.written.Load())
@@ -61,8 +64,8 @@ func (r *run) startProgress() (stop func()) {
 				case <-t.C:
 					elapsed := time.Since(start).Seconds()
 					written := r.written.Load()
-					r.log.Info("progress", "rows_read", r.read.Load(), "rows_written", written,
-						"calls", calls(), "rows_per_second", int(float64(written)/elapsed))
+					r.log.Info("progress", append([]any{"rows_read", r.read.Load(), "rows_written", written,
+						"calls", calls(), "rows_per_second", int(float64(written) / elapsed)}, r.paceAttrs()...)...)
 				case <-done:
 					return
 				}

@@ -698,8 +698,9 @@ func (r *run) isFatal(err error) bool {
 	var (
 		se *StoreError
 		be *BudgetError
+		te *ThrottleBudgetError
 	)
-	return errors.As(err, &se) || errors.As(err, &be) || r.policy.Classify(err) == tianyuan.Fatal
+	return errors.As(err, &se) || errors.As(err, &be) || errors.As(err, &te) || r.policy.Classify(err) == tianyuan.Fatal
 }
 
 // plainSize is the size of the buffers replies are decrypted in; a larger
@@ -871,4 +872,5 @@ func (r *run) finishCounts() {
 	m.Unknowns = r.unknowns
 	m.FinishedAt = r.env.Now().UTC()
 	m.Seconds = m.FinishedAt.Sub(m.StartedAt).Seconds()
+	r.finishPacing()
 }

@@ -21,6 +21,7 @@ func newMockVendorCommand(g *globalFlags) *cobra.Command {
 		latency time.Duration
 		faults  tianyuantest.Faults
 		extra   int
+		limits  tianyuantest.Throttle
 	)
 	cmd := &cobra.Command{
 		Use:   "mock-vendor",
@@ -29,14 +30,19 @@ func newMockVendorCommand(g *globalFlags) *cobra.Command {
 enforces it (Access-Id, encryption, timestamp, parameters), with deterministic
 synthetic replies per applicant. It accepts the credentials in
 SCOREPIPE_ACCESS_ID / SCOREPIPE_ACCESS_KEY when set, else prints demo ones.
-Point a run at it with SCOREPIPE_ENDPOINT=http://ADDR.`,
+Point a run at it with SCOREPIPE_ENDPOINT=http://ADDR.
+
+--throttle-limit N makes it enforce a rate limit as a vendor does: requests for
+a product are counted over a sliding second, throttled ones too, and a request
+that finds N already counted is answered HTTP 429 with Retry-After (or HTTP 503,
+or a vendor code: --throttle-status, --throttle-code).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := g.logger()
 			if err != nil {
 				return err
 			}
-			opts := tianyuantest.Options{Latency: latency, Faults: faults, ExtraFields: extra}
+			opts := tianyuantest.Options{Latency: latency, Faults: faults, ExtraFields: extra, Throttle: limits}
 			if id, key := os.Getenv(envAccessID), os.Getenv(envKey); id != "" || key != "" {
 				k, err := tianyuan.ParseKey(key, tianyuan.KeyHex)
 				if err != nil {
@@ -47,6 +53,9 @@ Point a run at it with SCOREPIPE_ENDPOINT=http://ADDR.`,
 				fmt.Fprintf(g.stdout, "demo credentials:\n  export %s=%s\n  export %s=%s\n", envAccessID, tianyuantest.DemoAccessID, envKey, tianyuantest.DemoAccessKey)
 			}
 			if err := faults.Validate(); err != nil {
+				return err
+			}
+			if err := limits.Validate(); err != nil {
 				return err
 			}
 			ln, err := net.Listen("tcp", addr)
@@ -78,5 +87,10 @@ Point a run at it with SCOREPIPE_ENDPOINT=http://ADDR.`,
 	cmd.Flags().DurationVar(&faults.StallFor, "stall-for", 30*time.Second, "how long a stalled request stalls")
 	cmd.Flags().IntVar(&faults.BalanceAfter, "balance-after", 0, "answer 1007 (insufficient balance) after this many billed replies")
 	cmd.Flags().IntVar(&extra, "extra-fields", 0, "factors the catalog does not know, added to every JRZQ9E2A reply")
+	cmd.Flags().IntVar(&limits.Limit, "throttle-limit", 0, "requests per sliding second and product above which requests are throttled (0: no limit)")
+	cmd.Flags().StringToIntVar(&limits.Products, "throttle-product-limit", nil, "a limit per product, e.g. COMBTY11=20 (replaces --throttle-limit for it)")
+	cmd.Flags().IntVar(&limits.Status, "throttle-status", 429, "HTTP status of a throttled answer (429 or 503)")
+	cmd.Flags().DurationVar(&limits.RetryAfter, "throttle-retry-after", 0, "Retry-After of a throttled answer, whole seconds rounded up (0: until the window has room; negative: no header)")
+	cmd.Flags().IntVar(&limits.Code, "throttle-code", 0, "answer a throttled request HTTP 200 with this vendor code instead")
 	return cmd
 }
