@@ -38,9 +38,9 @@ import (
 //     over a sliding second; capped by the rate then, and the rate then if
 //     nothing was sent in that second). The rate restarts at
 //     β·M (multiplicative decrease) and climbs back, over recover, along a
-//     concave cubic to (1-margin)·M, just below M; after a Retry-After the
-//     pause has already emptied the vendor's window, so the rate restarts at
-//     (1-margin)·M at once. Then it probes upwards along a convex cubic,
+//     concave cubic to (1-margin)·M, just below M; after a Retry-After of a
+//     second or more (cooldown) the pause has already emptied the vendor's
+//     window, so the rate restarts at (1-margin)·M when it ends. Then it probes upwards along a convex cubic,
 //     (1-margin)·M·(1 + (t/probe)³): flat at first, +2 % after a quarter of
 //     probe, twice the rate after probe, up to the ceiling, where the
 //     bucket gets its configured burst back (the burst is 1 while the rate
@@ -344,7 +344,7 @@ func (p *pacer) cut(now, sent time.Time) {
 	floor := p.floor()
 	p.counted = m
 	p.settled = max((1-p.tune.margin)*m, floor)
-	if now.Before(p.pausedUntil) {
+	if p.pausedUntil.Sub(now) >= p.tune.cooldown { // a pause that empties the vendor's window
 		p.start, p.t0 = p.settled, p.pausedUntil
 	} else {
 		p.start, p.t0 = max(p.tune.beta*m, floor), now
