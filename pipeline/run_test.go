@@ -481,7 +481,7 @@ func TestRateLimitWindow(t *testing.T) {
 	if len(rec.at) < 150 {
 		t.Fatalf("only %d calls; the test needs several seconds of calls", len(rec.at))
 	}
-	check := func(name string, times []time.Time) {
+	check := func(name string, times []time.Time, most int) {
 		slices.SortFunc(times, func(a, b time.Time) int { return a.Compare(b) })
 		worst := 0
 		for i := range times {
@@ -491,18 +491,26 @@ func TestRateLimitWindow(t *testing.T) {
 			}
 			worst = max(worst, n)
 		}
-		if worst > rate+burst {
-			t.Errorf("%s: %d calls in one second, want ≤ rate %d + burst %d", name, worst, rate, burst)
+		if worst > most {
+			t.Errorf("%s: %d calls in one second, want ≤ %d", name, worst, most)
 		}
 		t.Logf("%s: busiest one-second window has %d calls (limit %d)", name, worst, rate+burst)
 	}
-	check("after the limiter", rec.at)
+	check("after the limiter", rec.at, rate+burst)
 	var arrivals []time.Time
 	for _, c := range v.Calls() {
 		arrivals = append(arrivals, c.At)
 	}
-	if int64(len(arrivals)) != m.Products["JRZQ9E2A"].Calls {
-		t.Errorf("vendor logged %d calls, manifest %d", len(arrivals), m.Products["JRZQ9E2A"].Calls)
+	// At the vendor, requests that left evenly may arrive bunched on a busy
+	// machine: a tenth more.
+	check("at the vendor", arrivals, rate+burst+rate/10)
+	p := m.Products["JRZQ9E2A"]
+	if int64(len(arrivals)) != p.Calls {
+		t.Errorf("vendor logged %d calls, manifest %d", len(arrivals), p.Calls)
+	}
+	// A vendor that does not throttle leaves the rate at the ceiling.
+	if p.Throttled != 0 || p.RateMin != rate || p.RateFinal != rate || p.PausedSeconds != 0 {
+		t.Errorf("throttled %d, rate_min %v, rate_final %v, paused %vs; want 0, %d, %d, 0", p.Throttled, p.RateMin, p.RateFinal, p.PausedSeconds, rate, rate)
 	}
 }
 
