@@ -36,7 +36,9 @@ import (
 //     their way say nothing new. M is what the vendor counted: the requests
 //     sent in the second before the throttled one (a vendor counts requests
 //     over a sliding second; capped by the rate then, and the rate then if
-//     nothing was sent in that second). The rate restarts at
+//     nothing was sent in that second; an answer, within the cooldown, to an
+//     earlier request throttled too takes M from that one's second). The
+//     rate restarts at
 //     β·M (multiplicative decrease) and climbs back, over recover, along a
 //     concave cubic to (1-margin)·M, just below M; after a Retry-After of a
 //     second or more (cooldown) the pause has already emptied the vendor's
@@ -161,6 +163,7 @@ type pacer struct {
 	settled     float64       // the plateau, just below M
 	t0          time.Time     // where the curve starts: the last decrease, or the end of its pause
 	lastCut     time.Time
+	cutSent     time.Time // when the request the last decrease was for was sent
 	lone        time.Time // a throttling answer at the plateau that lowered nothing; zero when none
 	loneUntil   time.Time // a second one before this lowers the rate
 	pausedUntil time.Time
@@ -285,6 +288,9 @@ func (p *pacer) observe(sent, now time.Time, rule throttleRule, reply *tianyuan.
 	if retryAfter > 0 {
 		p.pause(now, retryAfter)
 	}
+	if !p.lastCut.IsZero() && sent.Before(p.cutSent) && now.Sub(p.lastCut) < p.tune.cooldown {
+		p.refine(now, sent)
+	}
 	if sent.After(p.lastCut) && (p.lastCut.IsZero() || now.Sub(p.lastCut) >= p.tune.cooldown) {
 		p.adjust(now)
 		switch {
@@ -341,6 +347,32 @@ func (p *pacer) cut(now, sent time.Time) {
 	if m == 0 && !math.IsInf(p.rate, 1) {
 		m = p.rate
 	}
+	p.lastCut, p.cutSent = now, sent
+	p.lone, p.loneUntil = time.Time{}, time.Time{}
+	if p.free {
+		p.free = false
+		p.slowSince = now
+		p.lim.SetBurstAt(now, 1)
+	}
+	p.lower(now, m)
+	p.log.Debug("throttled: rate lowered", "product", p.product, "counted", m,
+		"rate", perSecond(p.rate), "rate_settled", perSecond(p.settled), "paused_until", p.pausedUntil)
+}
+
+// refine lowers the last decrease when a request sent before the one that
+// caused it, so in the same second, was throttled too: with several calls
+// in flight the answers come back out of order, and the first throttled
+// request is the one whose second the vendor counted. p.mu is held.
+func (p *pacer) refine(now, sent time.Time) {
+	if m := float64(p.sent.countBefore(sent)); m > 0 && m < p.counted {
+		p.cutSent = sent
+		p.lower(now, m)
+	}
+}
+
+// lower sets the rate after a decrease, for a vendor that counted m
+// requests. p.mu is held.
+func (p *pacer) lower(now time.Time, m float64) {
 	floor := p.floor()
 	p.counted = m
 	p.settled = max((1-p.tune.margin)*m, floor)
@@ -349,19 +381,10 @@ func (p *pacer) cut(now, sent time.Time) {
 	} else {
 		p.start, p.t0 = max(p.tune.beta*m, floor), now
 	}
-	p.lastCut = now
-	p.lone, p.loneUntil = time.Time{}, time.Time{}
-	if p.free {
-		p.free = false
-		p.slowSince = now
-		p.lim.SetBurstAt(now, 1)
-	}
 	p.rate = p.start
 	p.rateMin = min(p.rateMin, p.rate)
 	p.lim.SetLimitAt(now, limitOf(p.rate))
 	p.notify()
-	p.log.Debug("throttled: rate lowered", "product", p.product, "counted", m,
-		"rate", perSecond(p.rate), "rate_settled", perSecond(p.settled), "paused_until", p.pausedUntil)
 }
 
 // notify wakes the waiter holding a reservation. p.mu is held.

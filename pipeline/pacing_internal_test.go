@@ -195,7 +195,8 @@ func TestPacerBackAtTheCeiling(t *testing.T) {
 
 // TestPacerDecreases checks when a throttling answer lowers the rate:
 // past the cooldown, for a request sent after the last decrease, and at
-// the plateau only when a second answer confirms a lone one.
+// the plateau only when a second answer confirms a lone one; and that an
+// answer to an earlier request of the same second corrects the decrease.
 func TestPacerDecreases(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	at := func(d time.Duration) time.Time { return t0.Add(d) }
@@ -222,6 +223,7 @@ func TestPacerDecreases(t *testing.T) {
 			}
 			return a
 		}(), 0, 0.9 * 60},
+		{"an earlier request throttled too", []answer{{at(-100 * time.Millisecond), at(50 * time.Millisecond)}}, 0, 0.96 * 54},
 		{"probing past M", []answer{{at(2*time.Second + defaultPacing.probe/2), at(2*time.Second + defaultPacing.probe/2)}}, 1, 0},
 	}
 	for _, tt := range tests {

@@ -59,11 +59,11 @@ func features(t *testing.T, dir string) string {
 	return b.String()
 }
 
-// startMockVendor starts "scorepipe mock-vendor" on a free port and
-// returns its URL; the process ends with the test.
-func startMockVendor(t *testing.T, ctx context.Context) string {
+// startMockVendor starts "scorepipe mock-vendor" on a free port, with
+// args, and returns its URL; the process ends with the test.
+func startMockVendor(t *testing.T, ctx context.Context, args ...string) string {
 	t.Helper()
-	mock := command(ctx, nil, "mock-vendor", "--addr", "127.0.0.1:0")
+	mock := command(ctx, nil, append([]string{"mock-vendor", "--addr", "127.0.0.1:0"}, args...)...)
 	stdout, err := mock.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
