@@ -22,40 +22,38 @@ import (
 // has one rate limit, shared by every job that uses it, and it may drop at
 // busy hours; each product's calls therefore go out through a token bucket
 // (golang.org/x/time/rate) whose rate follows the vendor's throttling
-// answers, as the adaptive retry mode of the AWS SDKs does (a client-side
-// bucket whose rate follows throttling, CUBIC-shaped), with Google SRE's
-// client-side throttling and TCP's AIMD behind it.
+// answers, as in the adaptive retry mode of the AWS SDKs (a client-side
+// bucket whose rate follows throttling, CUBIC-shaped), after TCP's AIMD.
 //
-// A throttling answer (HTTP 429; HTTP 503 with Retry-After; a code of
-// vendor.codes.throttle):
+// A throttling answer is HTTP 429, HTTP 503 with Retry-After, or a code of
+// vendor.codes.throttle. It
 //
-//   - with Retry-After, pauses every call of the product until then (at
-//     most retry.max_delay), not only the one call;
-//   - lowers the rate, at most once a second (cooldown) and only for a
-//     request sent after the last decrease: answers to requests already on
-//     their way say nothing new. M is what the vendor counted: the requests
-//     sent in the second before the throttled one (a vendor counts requests
-//     over a sliding second; capped by the rate then, and the rate then if
-//     nothing was sent in that second; an answer, within the cooldown, to an
-//     earlier request throttled too takes M from that one's second). The
-//     rate restarts at
-//     β·M (multiplicative decrease) and climbs back, over recover, along a
-//     concave cubic to (1-margin)·M, just below M; after a Retry-After of a
-//     second or more (cooldown) the pause has already emptied the vendor's
-//     window, so the rate restarts at (1-margin)·M when it ends. Then it probes upwards along a convex cubic,
-//     (1-margin)·M·(1 + (t/probe)³): flat at first, +2 % after a quarter of
-//     probe, twice the rate after probe, up to the ceiling, where the
-//     bucket gets its configured burst back (the burst is 1 while the rate
-//     is below the ceiling: a vendor that throttled gets even spacing, not
-//     bursts).
-//   - below (1-margin/2)·M, a lone throttling answer only lowers the plateau
-//     by loneStep, to loneFloor·M at most (and still pauses): the requests
-//     the vendor receives bunch up now and then however evenly they leave,
-//     the more so on a busy machine, and lowering the rate for each as
-//     above would ratchet it down. A second one, for a request sent after
-//     the first was received and within confirm of it (or of the end of its
-//     pause), says the vendor's limit has really dropped, and lowers the
-//     rate as above.
+//   - pauses every call of the product until the Retry-After, if it has one
+//     (at most retry.max_delay), not only the one call;
+//   - lowers the rate, at most once per cooldown and only for a request
+//     sent after the last decrease (answers to requests already on their
+//     way say nothing new). M is what the vendor counted, as a vendor
+//     counting over a sliding second does: the requests sent in the second
+//     before the throttled one (capped by the rate then; the rate then if
+//     there were none). An answer within the cooldown to an earlier request
+//     of that second, throttled too, takes M from its own second instead:
+//     with several calls in flight the answers come back out of order.
+//   - The rate restarts at β·M and climbs, over recover, along a concave
+//     cubic to the plateau (1-margin)·M, just below M. After a pause of a
+//     cooldown or more the vendor's window is empty already: the rate
+//     resumes at the plateau when the pause ends. Past recover it probes
+//     upwards along a convex cubic, plateau·(1 + (t/probe)³): flat at first,
+//     +2 % after a quarter of probe, twice the plateau after probe, up to
+//     the ceiling, where the bucket gets its configured burst back (below
+//     the ceiling the burst is 1: a vendor that throttled gets requests
+//     evenly spaced).
+//   - Below (1-margin/2)·M, that is not probing, a lone throttling answer
+//     only lowers the plateau by loneStep, to loneFloor·M at most (its pause
+//     still holds): requests bunch up on their way now and then, the more so
+//     on a busy machine, and a full decrease for each would ratchet the rate
+//     down. A second one, for a request sent after the first was received
+//     and within confirm of it (or of the end of its pause), says the
+//     vendor's limit did drop, and lowers the rate as above.
 //
 // Throttled is not failed: a throttled call goes again through the bucket
 // (the pause and the lower rate are its wait), and it does not count against
