@@ -18,7 +18,11 @@
 //	transform              applicant validation, identity keys, masking, payload → feature row
 //	mappings               field catalogs and interval/enum tables, embedded and overridable
 //	sinks                  Parquet, Excel, CSV, rejects and manifest writers with atomic commit
+//	publish                the output folder: a lock, a staging folder, one swap to publish the set
+//	rundir                 reader of published runs: manifest.json and features.parquet, streamed
+//	review                 the portfolio review: coverage, distributions, IV/KS, PSI, changes under rules
 //	samples                sample applicants and configuration
 //
-// sources, providers, mappings and sinks never import pipeline.
+// sources, providers, mappings, sinks, publish, rundir and review never
+// import pipeline.
 package scorepipe

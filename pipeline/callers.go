@@ -62,10 +62,12 @@ func (l *limited) Call(ctx context.Context, product string, params tianyuan.Para
 	return reply, err
 }
 
-// retrying retries what the code policy calls retryable, and every
-// throttling answer: the limiter further in has slowed the product down or
-// paused it, and is the wait; a throttled attempt is not counted against
-// maxAttempts.
+// retrying retries what the code policy says is worth another attempt
+// (tianyuan.CodePolicy.Retrier): transient failures, and a reply that was not
+// JSON at all once; never a reply that was understood to be malformed. It
+// also retries every throttling answer: the limiter further in has slowed
+// the product down or paused it, and is the wait; a throttled attempt is not
+// counted against maxAttempts.
 type retrying struct {
 	next        tianyuan.Caller
 	policy      tianyuan.CodePolicy
@@ -76,6 +78,7 @@ type retrying struct {
 }
 
 func (r *retrying) Call(ctx context.Context, product string, params tianyuan.Params) (*tianyuan.Reply, error) {
+	again := r.policy.Retrier()
 	for attempt := 1; ; attempt++ {
 		reply, err := r.next.Call(ctx, product, params)
 		if throttled, _ := r.throttle.throttling(err); throttled && ctx.Err() == nil {
@@ -85,7 +88,7 @@ func (r *retrying) Call(ctx context.Context, product string, params tianyuan.Par
 			}
 			continue
 		}
-		if err == nil || ctx.Err() != nil || attempt >= r.maxAttempts || r.policy.Classify(err) != tianyuan.Retryable {
+		if err == nil || ctx.Err() != nil || attempt >= r.maxAttempts || !again(err) {
 			return reply, err
 		}
 		delay := r.backoff(attempt, err)
@@ -135,6 +138,9 @@ func (m *metered) Call(ctx context.Context, product string, params tianyuan.Para
 	if reply != nil && reply.Code == 0 && err == nil {
 		m.stats.billed.Add(1)
 	}
+	if tianyuan.PossiblyBilled(err) {
+		m.stats.possiblyBilled.Add(1)
+	}
 	return reply, err
 }
 
@@ -146,6 +152,10 @@ type productStats struct {
 	stored   atomic.Int64 // answered from the reply store
 	merged   atomic.Int64 // answered by an identical call of the same run
 	pace     *pacer       // the product's rate and pauses
+
+	// possiblyBilled counts replies that could not be read, which the
+	// vendor may have billed all the same.
+	possiblyBilled atomic.Int64
 
 	mu        sync.Mutex
 	latencies []time.Duration // a bounded sample, for percentiles
@@ -223,7 +233,9 @@ func (b *budgeted) Call(ctx context.Context, product string, params tianyuan.Par
 		return nil, err
 	}
 	reply, err := b.next.Call(ctx, product, params)
-	if !(err == nil && reply != nil && reply.Code == 0) {
+	// A reply that could not be read may have been paid for: it keeps its
+	// share of the budget.
+	if !(err == nil && reply != nil && reply.Code == 0) && !tianyuan.PossiblyBilled(err) {
 		b.budget.release(b.price)
 	}
 	return reply, err

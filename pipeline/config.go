@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -22,6 +23,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
+	"github.com/scorepipe/scorepipe/review"
+	"github.com/scorepipe/scorepipe/sources"
 	"github.com/scorepipe/scorepipe/transform"
 )
 
@@ -37,6 +40,7 @@ type Config struct {
 	Identity IdentityConfig           `yaml:"identity" json:"identity"`
 	Mappings MappingsConfig           `yaml:"mappings" json:"mappings"`
 	Limits   LimitsConfig             `yaml:"limits" json:"limits"`
+	Review   review.Config            `yaml:"review" json:"review"`
 
 	dir string // directory of the config file, for relative paths
 }
@@ -54,6 +58,14 @@ type InputConfig struct {
 	// empty, every input column other than identity and authorization passes
 	// through as a string.
 	Passthrough map[string]string `yaml:"passthrough" json:"passthrough"`
+	XLSX        InputXLSXConfig   `yaml:"xlsx" json:"xlsx"`
+}
+
+// InputXLSXConfig caps what an xlsx input may unpack to, against zip
+// bombs; a workbook past a cap is refused before it is read.
+type InputXLSXConfig struct {
+	MaxBytes int64 `yaml:"max_bytes" json:"max_bytes"` // all the parts of the workbook, unpacked
+	MaxCells int64 `yaml:"max_cells" json:"max_cells"` // cells of the sheet read, and shared strings
 }
 
 // OutputConfig says what to write where.
@@ -63,6 +75,14 @@ type OutputConfig struct {
 	PII          string     `yaml:"pii" json:"pii"`         // mask (default) or keep
 	RowGroupRows int        `yaml:"row_group_rows" json:"row_group_rows"`
 	XLSX         XLSXConfig `yaml:"xlsx" json:"xlsx"`
+	CSV          CSVConfig  `yaml:"csv" json:"csv"`
+}
+
+// CSVConfig shapes features.csv and rejects.csv.
+type CSVConfig struct {
+	// BOM starts both files with a UTF-8 byte order mark (the default), so
+	// that Excel reads their Chinese text as UTF-8 in every locale.
+	BOM bool `yaml:"bom" json:"bom"`
 }
 
 // XLSXConfig shapes the Excel output. excelize assembles the whole workbook
@@ -76,7 +96,11 @@ type XLSXConfig struct {
 // the file: SCOREPIPE_ACCESS_ID, SCOREPIPE_ACCESS_KEY, and SCOREPIPE_ENDPOINT
 // to override BaseURL.
 type VendorConfig struct {
-	BaseURL   string        `yaml:"base_url" json:"base_url"`
+	BaseURL string `yaml:"base_url" json:"base_url"`
+	// Fake runs the built-in fake vendor on loopback (synthetic replies,
+	// the real protocol); everything the run writes says so. Without it,
+	// a run needs SCOREPIPE_ACCESS_ID and SCOREPIPE_ACCESS_KEY.
+	Fake      bool          `yaml:"fake" json:"fake"`
 	KeyFormat string        `yaml:"key_format" json:"key_format"` // hex (default) or raw
 	Timeout   time.Duration `yaml:"timeout" json:"timeout"`       // per attempt
 	Codes     CodesConfig   `yaml:"codes" json:"codes"`
@@ -134,6 +158,10 @@ type LimitsConfig struct {
 // MappingsConfig points at user mapping files.
 type MappingsConfig struct {
 	Dir string `yaml:"dir" json:"dir"`
+	// RequireOfficial refuses to start (a ConfigError) while a table the
+	// configured products use still holds placeholder entries (source
+	// sample): for production configs.
+	RequireOfficial bool `yaml:"require_official" json:"require_official"`
 }
 
 // Output formats.
@@ -146,7 +174,9 @@ const (
 // DefaultConfig returns the configuration every file starts from.
 func DefaultConfig() *Config {
 	return &Config{
-		Output: OutputConfig{Dir: "scorepipe-out", Formats: []string{FormatParquet, FormatXLSX}, PII: "mask", RowGroupRows: 16384},
+		Input: InputConfig{XLSX: InputXLSXConfig{MaxBytes: sources.DefaultXLSXMaxBytes, MaxCells: sources.DefaultXLSXMaxCells}},
+		Output: OutputConfig{Dir: "scorepipe-out", Formats: []string{FormatParquet, FormatXLSX}, PII: "mask", RowGroupRows: 16384,
+			CSV: CSVConfig{BOM: true}},
 		Vendor: VendorConfig{BaseURL: "https://api.tianyuanapi.com", KeyFormat: "hex", Timeout: 15 * time.Second,
 			Codes: codesFromPolicy(tianyuan.DefaultCodePolicy())},
 		Products: map[string]ProductConfig{},
@@ -170,13 +200,17 @@ func (c *Config) CodePolicy() tianyuan.CodePolicy {
 // ConfigError is a mistake in the configuration.
 type ConfigError struct {
 	File  string // "" for flags
+	Line  int    // line in File, when known
 	Field string // e.g. products.JRZQ9E2A.burst
 	Msg   string
 }
 
 func (e *ConfigError) Error() string {
 	var b strings.Builder
-	if e.File != "" {
+	switch {
+	case e.File != "" && e.Line > 0:
+		fmt.Fprintf(&b, "%s:%d: ", e.File, e.Line)
+	case e.File != "":
 		b.WriteString(e.File + ": ")
 	}
 	if e.Field != "" {
@@ -188,14 +222,26 @@ func (e *ConfigError) Error() string {
 
 // LoadConfig reads a YAML config over the defaults. Unknown keys are
 // errors. Each override, "path=value" (products.JRZQ9E2A.rate_per_second=200),
-// sets a value as if the file held it; the value is read as YAML.
+// sets a value as if the file held it; the value is read as YAML. Errors
+// name the file and line, or the --set flag, and the field.
 func LoadConfig(path string, overrides ...string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, &ConfigError{File: path, Msg: err.Error()}
 	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, &ConfigError{File: path, Msg: plainYAMLError(err.Error())}
+	}
+	if err := checkDocument(&doc); err != nil {
+		var ce *ConfigError
+		if errors.As(err, &ce) {
+			ce.File = path
+		}
+		return nil, err
+	}
 	if len(overrides) > 0 {
-		if data, err = applyOverrides(data, overrides); err != nil {
+		if data, err = applyOverrides(&doc, overrides); err != nil {
 			return nil, err
 		}
 	}
@@ -205,7 +251,7 @@ func LoadConfig(path string, overrides ...string) (*Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
-		return nil, &ConfigError{File: path, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+		return nil, &ConfigError{File: path, Msg: plainYAMLError(err.Error())}
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -220,17 +266,18 @@ func LoadConfig(path string, overrides ...string) (*Config, error) {
 	cfg.Cache.Path = cfg.resolve(cfg.Cache.Path)
 	cfg.Identity.SecretFile = cfg.resolve(cfg.Identity.SecretFile)
 	cfg.Mappings.Dir = cfg.resolve(cfg.Mappings.Dir)
+	cfg.resolveReview()
 	for i, f := range cfg.Input.Files {
 		cfg.Input.Files[i] = cfg.resolve(f)
 	}
-	var doc yaml.Node
-	_ = yaml.Unmarshal(data, &doc) // it decoded above, so it parses
-	for code, set := range productKeys(&doc) {
+	var merged yaml.Node
+	_ = yaml.Unmarshal(data, &merged) // it decoded above, so it parses
+	for code, set := range productKeys(&merged) {
 		cfg.Products[code] = withProductDefaults(cfg.Products[code], set)
 	}
 	if err := cfg.Validate(); err != nil {
 		var ce *ConfigError
-		if errors.As(err, &ce) {
+		if errors.As(err, &ce) && ce.File == "" {
 			ce.File = path
 		}
 		return nil, err
@@ -238,33 +285,45 @@ func LoadConfig(path string, overrides ...string) (*Config, error) {
 	return cfg, nil
 }
 
-// applyOverrides sets "a.b.c=value" paths in a YAML document.
-func applyOverrides(data []byte, overrides []string) ([]byte, error) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, &ConfigError{Msg: err.Error()}
-	}
-	if doc.Kind == 0 {
-		doc = yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{{Kind: yaml.MappingNode}}}
+// applyOverrides sets "a.b.c=value" paths in a YAML document and returns
+// it. Each path must name a field of Config and each value must be of the
+// field's kind; an error names the flag and the key.
+func applyOverrides(doc *yaml.Node, overrides []string) ([]byte, error) {
+	if doc.Kind == 0 || len(doc.Content) == 0 {
+		*doc = yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{{Kind: yaml.MappingNode}}}
 	}
 	for _, o := range overrides {
 		path, value, ok := strings.Cut(o, "=")
+		flagErr := func(format string, args ...any) error {
+			return &ConfigError{Field: "--set " + o, Msg: fmt.Sprintf(format, args...)}
+		}
 		if !ok || path == "" {
-			return nil, &ConfigError{Field: "--set", Msg: fmt.Sprintf("%q is not path=value", o)}
+			return nil, flagErr("not path=value, e.g. --set limits.max_cost=100")
+		}
+		t, err := checkOverridePath(path)
+		if err != nil {
+			return nil, flagErr("%v", err)
 		}
 		var v yaml.Node
 		if err := yaml.Unmarshal([]byte(value), &v); err != nil {
-			return nil, &ConfigError{Field: "--set " + path, Msg: err.Error()}
+			return nil, flagErr("%s: cannot read the value: %s", path, plainYAMLError(err.Error()))
 		}
 		val := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null"}
 		if len(v.Content) > 0 {
 			val = v.Content[0]
 		}
+		if err := checkNode(val, t, path); err != nil {
+			var ce *ConfigError
+			if errors.As(err, &ce) {
+				return nil, flagErr("%s: %s", ce.Field, ce.Msg)
+			}
+			return nil, err
+		}
 		node := doc.Content[0]
 		parts := strings.Split(path, ".")
 		for i, part := range parts {
 			if node.Kind != yaml.MappingNode {
-				return nil, &ConfigError{Field: "--set " + path, Msg: strings.Join(parts[:i], ".") + " is not a mapping"}
+				return nil, flagErr("%s is not a mapping in the config file", strings.Join(parts[:i], "."))
 			}
 			next := mappingValue(node, part)
 			if i == len(parts)-1 {
@@ -275,14 +334,20 @@ func applyOverrides(data []byte, overrides []string) ([]byte, error) {
 				}
 				break
 			}
-			if next == nil {
-				next = &yaml.Node{Kind: yaml.MappingNode}
-				node.Content = append(node.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: part}, next)
+			if next == nil || next.Kind == yaml.ScalarNode && next.ShortTag() == "!!null" {
+				m := &yaml.Node{Kind: yaml.MappingNode}
+				if next != nil {
+					*next = *m
+					m = next
+				} else {
+					node.Content = append(node.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: part}, m)
+				}
+				next = m
 			}
 			node = next
 		}
 	}
-	return yaml.Marshal(&doc)
+	return yaml.Marshal(doc)
 }
 
 // productKeys returns, for each product in the document, the keys it sets.
@@ -349,12 +414,18 @@ func (c *Config) Validate() error {
 	if len(c.Products) == 0 {
 		return bad("products", "no product configured (e.g. products: {JRZQ9E2A: {}})")
 	}
+	if err := checkNumbers(reflect.ValueOf(c).Elem(), ""); err != nil {
+		return err
+	}
 	for _, code := range c.ProductCodes() {
 		p := c.Products[code]
 		field := "products." + code
 		switch {
 		case p.RatePerSecond < 0:
 			return bad(field+".rate_per_second", "must be ≥ 0 (0 means unlimited)")
+		case p.RatePerSecond > 0 && p.RatePerSecond < MinRatePerSecond:
+			return bad(field+".rate_per_second", "%g is below one call a day: the run would wait for ever; use at least %.7f (one a day), or 0 for unlimited",
+				p.RatePerSecond, MinRatePerSecond)
 		case p.Burst < 1:
 			return bad(field+".burst", "must be ≥ 1")
 		case p.Concurrency < 1 || p.Concurrency > 1024:
@@ -369,6 +440,12 @@ func (c *Config) Validate() error {
 		default:
 			return bad("input.passthrough."+col, "type must be string, int, float or date, got %q", typ)
 		}
+	}
+	if c.Input.XLSX.MaxBytes < 1 {
+		return bad("input.xlsx.max_bytes", "must be ≥ 1")
+	}
+	if c.Input.XLSX.MaxCells < 1 {
+		return bad("input.xlsx.max_cells", "must be ≥ 1")
 	}
 	for _, f := range c.Output.Formats {
 		switch f {
@@ -429,8 +506,12 @@ func (c *Config) Validate() error {
 	if c.Cache.ReuseWithin < 0 {
 		return bad("cache.reuse_within", "must be ≥ 0")
 	}
-	return nil
+	return c.validateReview()
 }
+
+// MinRatePerSecond is the slowest rate a product may be given: one call a
+// day.
+const MinRatePerSecond = 1.0 / 86400
 
 // ProductCodes returns the configured products, sorted.
 func (c *Config) ProductCodes() []string {
@@ -461,6 +542,32 @@ func (c *Config) SecretPath() string {
 		return c.Identity.SecretFile
 	}
 	return filepath.Join(filepath.Dir(c.CachePath()), "identity.secret")
+}
+
+// Effective returns the configuration as the run uses it, after --set and
+// the defaults, as plain values for the manifest (durations as text such as
+// "15s"; the reply store's path and the output directory in full). The config holds no secret: credentials come only from the
+// environment.
+func (c *Config) Effective() map[string]any {
+	data, err := yaml.Marshal(c)
+	if err != nil {
+		return nil
+	}
+	var m map[string]any
+	if err := yaml.Unmarshal(data, &m); err != nil {
+		return nil
+	}
+	// The places the run uses, where the file leaves them to defaults or
+	// to the working directory.
+	if cache, ok := m["cache"].(map[string]any); ok {
+		cache["path"] = c.CachePath()
+	}
+	if out, ok := m["output"].(map[string]any); ok {
+		if abs, err := filepath.Abs(c.Output.Dir); err == nil {
+			out["dir"] = abs
+		}
+	}
+	return m
 }
 
 // Hash returns the SHA-256 of the effective configuration, for the manifest.

@@ -1,6 +1,7 @@
 package pipeline_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -75,19 +76,32 @@ func sampleConfig(t *testing.T) *pipeline.Config {
 	return cfg
 }
 
+// sampleComplete returns err: a run of the samples on the fake vendor
+// is complete, every product and sub-product answered for every row.
+func sampleComplete(err error) error { return err }
+
+// requireComplete fails the test unless the run was complete.
+func requireComplete(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+}
+
 func env(c *tianyuan.Client) pipeline.Env {
 	return pipeline.Env{Caller: c, Cipher: c.Cipher(), Secret: testSecret, Now: func() time.Time { return fixedNow }}
 }
 
-// readCSV reads a CSV output as header + rows.
+// readCSV reads a CSV file as header + rows, after its UTF-8 BOM if it
+// has one (outputs do by default: output.csv.bom).
 func readCSV(t *testing.T, path string) ([]string, [][]string) {
 	t.Helper()
-	f, err := os.Open(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	r := csv.NewReader(f)
+	data, _ = bytes.CutPrefix(data, []byte("\ufeff"))
+	r := csv.NewReader(bytes.NewReader(data))
 	r.FieldsPerRecord = -1
 	recs, err := r.ReadAll()
 	if err != nil {
@@ -109,9 +123,7 @@ func TestSamplesEndToEnd(t *testing.T) {
 	v, client := fakeVendor(t, tianyuantest.Options{})
 	cfg := sampleConfig(t)
 	m, err := pipeline.Run(context.Background(), cfg, env(client))
-	if err != nil {
-		t.Fatalf("Run: %v", err)
-	}
+	requireComplete(t, err)
 	out := cfg.Output.Dir
 
 	t.Run("manifest counts add up", func(t *testing.T) {
@@ -189,7 +201,7 @@ func TestSamplesEndToEnd(t *testing.T) {
 		}
 	})
 
-	t.Run("code 1 of xyp_cpl0001 is 0 to 9 in parquet and xlsx", func(t *testing.T) {
+	t.Run("code 1 of xyp_cpl0001, (0,9) institutions, is 1 to 8 in parquet and xlsx", func(t *testing.T) {
 		tbl := readParquet(t, filepath.Join(out, pipeline.FileParquet))
 		codes := stringColumn(t, tbl, "xyp_cpl0001_code")
 		lows, highs := floatColumn(t, tbl, "xyp_cpl0001_low"), floatColumn(t, tbl, "xyp_cpl0001_high")
@@ -197,8 +209,8 @@ func TestSamplesEndToEnd(t *testing.T) {
 		for i, c := range codes {
 			if c == "1" {
 				found++
-				if lows[i] == nil || *lows[i] != 0 || highs[i] == nil || *highs[i] != 9 {
-					t.Errorf("parquet row %d: code 1 → (%v, %v), want (0, 9)", i, lows[i], highs[i])
+				if lows[i] == nil || *lows[i] != 1 || highs[i] == nil || *highs[i] != 8 {
+					t.Errorf("parquet row %d: code 1 → (%v, %v), want (1, 8)", i, lows[i], highs[i])
 				}
 			}
 		}
@@ -220,8 +232,8 @@ func TestSamplesEndToEnd(t *testing.T) {
 		for _, r := range rows[1:] {
 			if len(r) > hi && r[ci] == "1" {
 				xfound++
-				if r[li] != "0" || r[hi] != "9" {
-					t.Errorf("xlsx: code 1 → (%s, %s), want (0, 9)", r[li], r[hi])
+				if r[li] != "1" || r[hi] != "8" {
+					t.Errorf("xlsx: code 1 → (%s, %s), want (1, 8)", r[li], r[hi])
 				}
 			}
 		}
@@ -238,7 +250,7 @@ func TestSamplesEndToEnd(t *testing.T) {
 		want := map[string]arrow.Type{
 			"source_row": arrow.INT64, "applicant_key": arrow.STRING, "jrzq9e2a_status": arrow.STRING,
 			"jrzq9e2a_code": arrow.INT64, "jrzq9e2a_queried_at": arrow.TIMESTAMP, "xyp_cpl0001_low": arrow.FLOAT64,
-			"xyp_cpl0044": arrow.INT64, "xyp_model_score_high": arrow.FLOAT64, "label": arrow.STRING,
+			"xyp_cpl0044": arrow.INT64, "xyp_model_score_high": arrow.FLOAT64, "label": arrow.INT64, "apply_date": arrow.DATE32, "application_id": arrow.STRING,
 		}
 		for name, typ := range want {
 			fields := tbl.Schema().FieldIndices(name)
@@ -372,15 +384,12 @@ func floatColumn(t *testing.T, tbl arrow.Table, name string) []*float64 {
 func TestRerunFromStorePaysNothing(t *testing.T) {
 	v, client := fakeVendor(t, tianyuantest.Options{})
 	cfg := sampleConfig(t)
-	if _, err := pipeline.Run(context.Background(), cfg, env(client)); err != nil {
-		t.Fatal(err)
-	}
+	_, err := pipeline.Run(context.Background(), cfg, env(client))
+	requireComplete(t, err)
 	first := v.Requests("JRZQ9E2A")
 	_, before := readCSV(t, filepath.Join(cfg.Output.Dir, pipeline.FileCSV))
 	m, err := pipeline.Run(context.Background(), cfg, env(client))
-	if err != nil {
-		t.Fatal(err)
-	}
+	requireComplete(t, err)
 	if got := v.Requests("JRZQ9E2A") - first; got != 0 {
 		t.Errorf("rerun made %d vendor requests, want 0", got)
 	}
@@ -440,9 +449,7 @@ func TestDuplicateApplicantsBilledOnce(t *testing.T) {
 	v, client := fakeVendor(t, tianyuantest.Options{Latency: 20 * time.Millisecond})
 	cfg := sampleConfig(t)
 	m, err := pipeline.Run(context.Background(), cfg, env(client))
-	if err != nil {
-		t.Fatal(err)
-	}
+	requireComplete(t, err)
 	p := m.Products["JRZQ9E2A"]
 	if got, want := v.Billed("JRZQ9E2A"), int64(m.Rows.Valid)-p.Deduplicated-p.FromStore; got != want {
 		t.Errorf("billed %d, want valid rows %d minus %d deduplicated", got, m.Rows.Valid, p.Deduplicated)
@@ -549,9 +556,11 @@ func TestWrongKeyStopsEarly(t *testing.T) {
 }
 
 func TestTransientFaultsAreRetried(t *testing.T) {
-	// HTTP 429 is not among them: it is throttling, which slows the product
-	// down (see the throttling tests).
-	v, client := fakeVendor(t, tianyuantest.Options{Seed: 7, Faults: tianyuantest.Faults{HTTP503: 0.2, Garbage: 0.05, Code1001: 0.05}})
+	// A body that is not JSON is not transient: it is tried once more
+	// only (see TestUnreadableRepliesAreNotPaidAgain). HTTP 429 is not
+	// among them either: it is throttling, which slows the product down
+	// (see the throttling tests).
+	v, client := fakeVendor(t, tianyuantest.Options{Seed: 7, Faults: tianyuantest.Faults{HTTP503: 0.25, Code1001: 0.05}})
 	cfg := sampleConfig(t)
 	// With 30% of attempts failing, a call fails 8 attempts in a row with
 	// probability 0.3^8 = 7e-5: over about 430 calls, one run in thirty
@@ -559,9 +568,7 @@ func TestTransientFaultsAreRetried(t *testing.T) {
 	const attempts = 20
 	cfg.Retry.MaxAttempts = attempts
 	m, err := pipeline.Run(context.Background(), cfg, env(client))
-	if err != nil {
-		t.Fatalf("Run: %v", err)
-	}
+	requireComplete(t, err)
 	p := m.Products["JRZQ9E2A"]
 	if p.Failed != 0 {
 		t.Errorf("failed = %d, want 0 with %d attempts", p.Failed, attempts)

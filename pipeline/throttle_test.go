@@ -230,8 +230,14 @@ func TestRetryAfterPausesTheProduct(t *testing.T) {
 	if p.RateMin > limit || p.RateSettled > limit || p.RateSettled < limit/2 {
 		t.Errorf("manifest: rate_min %.1f, rate_settled %.1f, want ≤ the vendor's %d and about it", p.RateMin, p.RateSettled, limit)
 	}
-	if warns := strings.Count(logs.String(), "level=WARN"); warns != 1 || !strings.Contains(logs.String(), "set products.JRZQ9E2A.rate_per_second to 1") {
-		t.Errorf("want one WARN line with the rate as a hint, got:\n%s", logs)
+	var warns []string
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(line, "level=WARN") && strings.Contains(line, "throttled") {
+			warns = append(warns, line)
+		}
+	}
+	if len(warns) != 1 || !strings.Contains(warns[0], "set products.JRZQ9E2A.rate_per_second to 1") {
+		t.Errorf("want one WARN line on throttling with the rate as a hint, got:\n%s", logs)
 	}
 }
 

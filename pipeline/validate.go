@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
-	"github.com/scorepipe/scorepipe/sinks"
 	"github.com/scorepipe/scorepipe/sources"
 	"github.com/scorepipe/scorepipe/transform"
 )
@@ -22,9 +21,20 @@ type Report struct {
 
 // ReasonCount is how many rows one reason rejects, with the first examples.
 type ReasonCount struct {
-	Reason   string         `json:"reason"`
-	Count    int            `json:"count"`
-	Examples []sinks.Reject `json:"examples"` // identity masked
+	Reason   string          `json:"reason"`
+	Count    int             `json:"count"`
+	Examples []RejectExample `json:"examples"` // identity masked
+}
+
+// RejectExample is a rejected row, identity masked, as rejects.csv holds it.
+type RejectExample struct {
+	File   string `json:"file"`
+	Row    int    `json:"row"`
+	Column string `json:"column"`
+	Reason string `json:"reason"`
+	Name   string `json:"name"`
+	IDCard string `json:"id_card"`
+	Mobile string `json:"mobile_no"`
 }
 
 // ProductPlan is what a product would be asked for.
@@ -71,12 +81,23 @@ func Plan(ctx context.Context, cfg *Config, env Env) (*Report, error) {
 		return nil, err
 	}
 	defer r.close()
-	store, err := OpenStoreReadOnly(cfg.CachePath(), env.Secret)
-	if err != nil {
-		return nil, err
-	}
-	if store != nil {
-		defer store.Close()
+	return r.plan(ctx, true)
+}
+
+// plan is Plan on a run that has not started; useStore false counts no
+// stored reply (as --refresh pays for them again).
+func (r *run) plan(ctx context.Context, useStore bool) (*Report, error) {
+	cfg, env := r.cfg, r.env
+	var store *Store
+	if useStore {
+		s, err := OpenStoreReadOnly(cfg.CachePath(), env.Secret)
+		if err != nil {
+			return nil, err
+		}
+		if s != nil {
+			defer s.Close()
+		}
+		store = s
 	}
 	notBefore := time.Time{}
 	if cfg.Cache.ReuseWithin > 0 {
@@ -139,7 +160,8 @@ func (r *run) inspect(ctx context.Context, check func(it *item, product int, pla
 		}
 		rc.Count++
 		if len(rc.Examples) < maxExamples {
-			rc.Examples = append(rc.Examples, rj)
+			rc.Examples = append(rc.Examples, RejectExample{File: rj.File, Row: rj.Row, Column: rj.Column, Reason: rj.Reason,
+				Name: rj.Name, IDCard: rj.IDCard, Mobile: rj.Mobile})
 		}
 		return nil
 	}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -60,10 +61,10 @@ func features(t *testing.T, dir string) string {
 }
 
 // startMockVendor starts "scorepipe mock-vendor" on a free port, with
-// args, and returns its URL; the process ends with the test.
-func startMockVendor(t *testing.T, ctx context.Context, args ...string) string {
+// flags, and returns its URL; the process ends with the test.
+func startMockVendor(t *testing.T, ctx context.Context, flags ...string) string {
 	t.Helper()
-	mock := command(ctx, nil, append([]string{"mock-vendor", "--addr", "127.0.0.1:0"}, args...)...)
+	mock := command(ctx, nil, append([]string{"mock-vendor", "--addr", "127.0.0.1:0"}, flags...)...)
 	stdout, err := mock.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -87,6 +88,35 @@ func startMockVendor(t *testing.T, ctx context.Context, args ...string) string {
 	return ""
 }
 
+// wantComplete fails the test unless the run exited 0. stderr is the
+// run's, JSON lines.
+func wantComplete(t *testing.T, code int, stderr string) {
+	t.Helper()
+	if code != exitOK {
+		t.Fatalf("run: exit %d\n%s", code, stderr)
+	}
+}
+
+// codeOf is the exit code of a command that ran.
+func codeOf(t *testing.T, err error) int {
+	t.Helper()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.ExitCode()
+	}
+	t.Fatal(err)
+	return 0
+}
+
+// lastLine is the last line of s that is not empty.
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
 func TestMockVendorGivesTheSameFeaturesAsTheBuiltInFake(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -101,9 +131,7 @@ func TestMockVendorGivesTheSameFeaturesAsTheBuiltInFake(t *testing.T) {
 		cmd := command(ctx, run.env, "run", "--config", "../../samples/pipeline.yaml", "--out", run.out, "--formats", "csv",
 			"--set", "products.JRZQ9E2A.rate_per_second=0", "--set", "products.COMBTY11.rate_per_second=0")
 		cmd.Stderr = &stderr
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("run %v: %v\n%s", run.env, err, stderr.String())
-		}
+		wantComplete(t, codeOf(t, cmd.Run()), stderr.String())
 		if strings.Contains(stderr.String(), "built-in fake") != (run.env == nil) {
 			t.Errorf("run %v: log does not say which vendor it used:\n%s", run.env, stderr.String())
 		}

@@ -49,7 +49,7 @@ func TestSharedStoreKeepsItsSecret(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		return command(ctx, []string{"SCOREPIPE_IDENTITY_SECRET="}, verb, "-c", "../../samples/pipeline.yaml", "-i", input,
-			"--products", "JRZQ9E2A", "--cache", store, "-o", filepath.Join(dir, out)).CombinedOutput()
+			"--set", "input.passthrough={}", "--products", "JRZQ9E2A", "--cache", store, "-o", filepath.Join(dir, out)).CombinedOutput()
 	}
 	run := func(out string) ([]byte, error) { return scorepipe("run", out) }
 	steps := []struct {
@@ -80,7 +80,7 @@ func TestSharedStoreKeepsItsSecret(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		b, err := command(ctx, []string{"SCOREPIPE_IDENTITY_SECRET=another-secret-0123456789abcdef"}, "run", "-c", "../../samples/pipeline.yaml",
-			"-i", input, "--products", "JRZQ9E2A", "--cache", store, "-o", filepath.Join(dir, "out-other")).CombinedOutput()
+			"-i", input, "--set", "input.passthrough={}", "--products", "JRZQ9E2A", "--cache", store, "-o", filepath.Join(dir, "out-other")).CombinedOutput()
 		var ee *exec.ExitError
 		if !errors.As(err, &ee) || ee.ExitCode() != exitUsage {
 			t.Fatalf("exit %v, want %d\n%s", err, exitUsage, b)

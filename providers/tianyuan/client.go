@@ -57,16 +57,33 @@ func (p Params) marshal() ([]byte, error) {
 	return bytes.TrimRight(buf.Bytes(), "\n"), nil
 }
 
+// Reply shapes: how a vendor answer came (see [Reply.Shape]).
+const (
+	// ShapeEnvelope is {"code", "message", "transaction_id", "data"} with
+	// the payload encrypted in data.
+	ShapeEnvelope = "envelope"
+	// ShapePlain is a plain JSON body holding "responses" at its top
+	// level and no encrypted data, as COMBTY11's documentation reads it.
+	ShapePlain = "plain"
+)
+
 // Reply is one vendor answer as received.
 type Reply struct {
 	Product       string
 	Code          int
 	Message       string
 	TransactionID string
-	// Data is the encrypted "data" field exactly as received ("" when
-	// absent or null); open it with [Cipher.Payload].
+	// Data is the encrypted payload ("" when absent or null); open it with
+	// [Cipher.Payload]. For an envelope it is the "data" field exactly as
+	// received; for a plain reply it is the whole body as received,
+	// encrypted with the client's key in the same format, so that it
+	// opens to the same {"responses": [...]} object and is stored like an
+	// envelope's, never as plaintext.
 	Data       string
 	ReceivedAt time.Time
+	// Shape is ShapeEnvelope or ShapePlain for a reply from [Client.Call];
+	// "" when it is not known (a reply store keeps only the fields above).
+	Shape string
 }
 
 // Caller is one vendor call. [Client] implements it, and so do layers that
@@ -90,8 +107,9 @@ type ClientConfig struct {
 	AccessID string
 	// Key is the 16-byte AES key (see [ParseKey]).
 	Key []byte
-	// HTTP sends the requests; nil means a client with sane timeouts that
-	// does not follow redirects.
+	// HTTP sends the requests; nil means a client with sane timeouts.
+	// Whatever its CheckRedirect, the Client never follows a redirect
+	// (see [RedirectError]).
 	HTTP *http.Client
 	// Now gives the request timestamp and Reply.ReceivedAt; nil means
 	// time.Now.
@@ -121,16 +139,24 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	hc := cfg.HTTP
-	if hc == nil {
-		hc = defaultHTTPClient()
+	hc := defaultHTTPClient()
+	if cfg.HTTP != nil {
+		own := *cfg.HTTP // the caller's client keeps its own redirect policy
+		hc = &own
 	}
+	hc.CheckRedirect = refuseRedirect
 	now := cfg.Now
 	if now == nil {
 		now = time.Now
 	}
 	return &Client{base: u, accessID: cfg.AccessID, cipher: c, http: hc, now: now}, nil
 }
+
+// refuseRedirect stops an http.Client at the first redirect and hands the
+// 3xx reply back: following it would send the Access-Id, and for 307 and
+// 308 the encrypted parameters, to another address (plain http, even), and
+// a 301, 302 or 303 would turn the call into a GET.
+func refuseRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 func defaultHTTPClient() *http.Client {
 	tr := &http.Transport{
@@ -144,13 +170,7 @@ func defaultHTTPClient() *http.Client {
 		ResponseHeaderTimeout: 60 * time.Second,
 		ExpectContinueTimeout: time.Second,
 	}
-	return &http.Client{
-		Transport: tr,
-		Timeout:   90 * time.Second,
-		// A redirected POST turns into a GET without the body; report it
-		// instead (it means a wrong endpoint).
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	return &http.Client{Transport: tr, Timeout: 90 * time.Second, CheckRedirect: refuseRedirect}
 }
 
 // Cipher returns the client's cipher, for [Cipher.Payload].
@@ -189,34 +209,62 @@ func (c *Client) Call(ctx context.Context, product string, params Params) (*Repl
 		return nil, fmt.Errorf("tianyuan: %s: %w", product, err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
+		return nil, &RedirectError{Product: product, StatusCode: resp.StatusCode, Location: redirectTarget(req.URL, resp.Header.Get("Location"))}
+	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxBodySize+1))
 	if err != nil {
 		return nil, fmt.Errorf("tianyuan: %s: reading reply: %w", product, err)
 	}
-	received := c.now()
+	return c.reply(product, resp.StatusCode, resp.Header.Get("Retry-After"), data, c.now())
+}
 
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, &HTTPError{
-			Product:    product,
-			StatusCode: resp.StatusCode,
-			RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), received),
-			Snippet:    sanitize(data, snippetSize),
-		}
-	}
+// reply turns a received body into a Reply or an error; see [Caller].
+func (c *Client) reply(product string, status int, retryAfter string, data []byte, received time.Time) (*Reply, error) {
+	ok := status >= 200 && status <= 299
 	if len(data) > MaxBodySize {
-		return nil, &ProtocolError{Product: product, Reason: fmt.Sprintf("body larger than %d bytes", MaxBodySize), Snippet: sanitize(data, snippetSize)}
+		if !ok {
+			return nil, &HTTPError{Product: product, StatusCode: status, RetryAfter: parseRetryAfter(retryAfter, received)}
+		}
+		return nil, &ProtocolError{Product: product, StatusCode: status,
+			Reason: fmt.Sprintf("the body is larger than the %d MiB cap", MaxBodySize>>20)}
 	}
-	env, err := parseEnvelope(data)
+	b, err := parseBody(data)
+	if !ok {
+		// A non-2xx reply is an HTTP failure, whatever it says, unless
+		// it carries an answer: then the vendor may have billed it.
+		if err == nil && b.code == CodeOK {
+			return nil, &ProtocolError{Product: product, StatusCode: status, Message: b.message, TransactionID: b.transactionID,
+				Reason: fmt.Sprintf("HTTP %d with a success answer (code 0, %s shape) in its body", status, b.shape)}
+		}
+		he := &HTTPError{Product: product, StatusCode: status, RetryAfter: parseRetryAfter(retryAfter, received)}
+		if err == nil {
+			he.Code, he.Message, he.TransactionID = b.code, b.message, b.transactionID
+		} else {
+			he.Message, he.TransactionID = err.Message, err.TransactionID
+		}
+		return nil, he
+	}
 	if err != nil {
-		return nil, &ProtocolError{Product: product, Reason: err.Error(), Snippet: sanitize(data, snippetSize)}
+		err.Product, err.StatusCode = product, status
+		return nil, err
 	}
 	r := &Reply{
 		Product:       product,
-		Code:          env.Code,
-		Message:       env.Message,
-		TransactionID: env.TransactionID,
-		Data:          env.Data,
+		Code:          b.code,
+		Message:       b.message,
+		TransactionID: b.transactionID,
+		Data:          b.data,
 		ReceivedAt:    received,
+		Shape:         b.shape,
+	}
+	if b.shape == ShapePlain {
+		// Kept encrypted like an envelope's data: no plaintext at rest.
+		enc, err := c.cipher.Encrypt(data)
+		if err != nil {
+			return nil, fmt.Errorf("tianyuan: %s: %w", product, err)
+		}
+		r.Data = enc
 	}
 	if r.Code != CodeOK {
 		return r, &CodeError{Product: product, Code: r.Code, Message: r.Message, TransactionID: r.TransactionID}
@@ -224,7 +272,19 @@ func (c *Client) Call(ctx context.Context, product string, params Params) (*Repl
 	return r, nil
 }
 
-const snippetSize = 200
+// redirectTarget names where a redirect pointed, resolved against the
+// request URL, without query, fragment or user information.
+func redirectTarget(from *url.URL, location string) string {
+	if strings.TrimSpace(location) == "" {
+		return ""
+	}
+	u, err := from.Parse(strings.TrimSpace(location))
+	if err != nil {
+		return ""
+	}
+	u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
+	return sanitize([]byte(u.String()), 200)
+}
 
 func validProduct(p string) bool {
 	if p == "" || len(p) > 64 {
@@ -262,61 +322,90 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
-// envelope is the vendor's reply envelope.
-type envelope struct {
-	Code          int
-	Message       string
-	TransactionID string
-	Data          string
+// body is what a reply body says.
+type body struct {
+	shape         string // ShapeEnvelope or ShapePlain
+	code          int
+	message       string
+	transactionID string
+	data          string // an envelope's encrypted data
 }
 
-// parseEnvelope reads a reply body defensively. The body must be a JSON
-// object with an integer "code". "message" and "transaction_id" may be
-// absent, null, strings or (read as their JSON text) numbers. "data" may be
-// absent, null or a string; with a non-zero code any other data is ignored,
-// with code 0 it is an error. Errors never quote the body.
-func parseEnvelope(body []byte) (envelope, error) {
-	var env envelope
-	body = trimJSON(body)
-	if len(body) == 0 {
-		return env, errors.New("empty body")
+// parseBody reads a reply body defensively, deciding its shape by what it
+// holds:
+//
+//   - a non-zero integer "code": an envelope with an error code, whatever
+//     else the body holds ("data" is then ignored);
+//   - "responses": the plain shape, whose "responses" must be a list, and
+//     whose "code", if any, is 0 (beside a code, "responses": null counts
+//     as absent);
+//   - an integer "code" 0: an envelope, whose "data" must be absent, null
+//     or a string;
+//   - neither: an error.
+//
+// The body must be a JSON object. "message" and "transaction_id" may be
+// absent, null, strings or (read as their JSON text) numbers. The error,
+// when there is one, says what was wrong without quoting the body; its
+// Product and StatusCode are left for the caller to fill.
+func parseBody(data []byte) (body, *ProtocolError) {
+	var b body
+	data = trimJSON(data)
+	if len(data) == 0 {
+		return b, &ProtocolError{Reason: "the body is empty", NotJSON: true}
 	}
-	if body[0] != '{' {
-		if json.Valid(body) {
-			return env, fmt.Errorf("body is %s, not a JSON object", jsonKind(body))
+	if data[0] != '{' {
+		if json.Valid(data) {
+			return b, &ProtocolError{Reason: fmt.Sprintf("the body is %s, not a JSON object", jsonKind(data))}
 		}
-		return env, errors.New("body is not JSON")
+		return b, &ProtocolError{Reason: "the body is not JSON", NotJSON: true}
 	}
 	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(body, &fields); err != nil {
-		return env, errors.New("body is not JSON")
+	if err := json.Unmarshal(data, &fields); err != nil {
+		return b, &ProtocolError{Reason: "the body is not JSON", NotJSON: true}
 	}
-	rawCode, ok := fields["code"]
-	if !ok {
-		return env, errors.New(`body has no "code" field`)
+	b.message = looseString(fields["message"])
+	b.transactionID = looseString(fields["transaction_id"])
+	fail := func(format string, args ...any) (body, *ProtocolError) {
+		return b, &ProtocolError{Reason: fmt.Sprintf(format, args...), Message: b.message, TransactionID: b.transactionID}
 	}
-	code, err := strconv.ParseInt(string(rawCode), 10, 32)
-	if err != nil {
-		return env, fmt.Errorf(`"code" is %s, not an integer`, jsonKind(rawCode))
-	}
-	env.Code = int(code)
-	env.Message = looseString(fields["message"])
-	env.TransactionID = looseString(fields["transaction_id"])
-	if raw, ok := fields["data"]; ok {
-		switch raw[0] {
-		case 'n':
-			// null: no data
-		case '"':
-			if err := json.Unmarshal(raw, &env.Data); err != nil {
-				return env, errors.New(`"data" is not a valid string`)
+	rawCode, hasCode := fields["code"]
+	if hasCode {
+		code, err := strconv.ParseInt(string(rawCode), 10, 32)
+		if err != nil {
+			if kind := jsonKind(rawCode); kind != "a number" {
+				return fail(`"code" is %s, not an integer`, kind)
 			}
-		default:
-			if env.Code == CodeOK {
-				return env, fmt.Errorf(`"data" is %s, not an encrypted string`, jsonKind(raw))
+			return fail(`"code" is a number but not an integer of 32 bits`)
+		}
+		b.code = int(code)
+	}
+	rawResponses, hasResponses := fields["responses"]
+	switch {
+	case hasCode && b.code != CodeOK:
+		b.shape = ShapeEnvelope
+	case hasResponses && !(hasCode && string(rawResponses) == "null"):
+		b.shape = ShapePlain
+		if rawResponses[0] != '[' {
+			return fail(`"responses" is %s, not a list`, jsonKind(rawResponses))
+		}
+	case hasCode:
+		b.shape = ShapeEnvelope
+		if raw, ok := fields["data"]; ok {
+			switch raw[0] {
+			case 'n':
+				// null: no data
+			case '"':
+				if err := json.Unmarshal(raw, &b.data); err != nil {
+					return fail(`"data" is not a valid string`)
+				}
+			default:
+				return fail(`"data" is %s, not an encrypted string`, jsonKind(raw))
 			}
 		}
+	default:
+		return fail(`the body holds neither "code" nor "responses"`)
 	}
-	return env, nil
+	return b, nil
 }
 
 // looseString reads a JSON string, or keeps a number's text; anything else

@@ -15,16 +15,20 @@ import (
 	"unicode/utf8"
 )
 
-// HTTPError is a reply whose HTTP status is not 2xx.
+// HTTPError is a reply whose HTTP status is not 2xx (nor 3xx, see
+// [RedirectError]).
 type HTTPError struct {
 	Product    string
 	StatusCode int
 	// RetryAfter is the server's Retry-After (seconds or an HTTP date),
 	// 0 when absent or already past.
 	RetryAfter time.Duration
-	// Snippet is the start of the body, made printable, with long digit runs
-	// masked.
-	Snippet string
+	// Code is the vendor's when the body was an envelope with a non-zero
+	// code (0 otherwise); Message and TransactionID when the body was a
+	// JSON object that had them.
+	Code          int
+	Message       string
+	TransactionID string
 }
 
 func (e *HTTPError) Error() string {
@@ -33,29 +37,83 @@ func (e *HTTPError) Error() string {
 	if e.RetryAfter > 0 {
 		fmt.Fprintf(&b, " (retry after %s)", e.RetryAfter)
 	}
-	if e.Snippet != "" {
-		fmt.Fprintf(&b, ": %q", e.Snippet)
+	if e.Code != 0 {
+		fmt.Fprintf(&b, ": vendor code %d: %s", e.Code, CodeText(e.Code))
 	}
+	writeVendorText(&b, e.Message, e.TransactionID)
 	return b.String()
 }
 
-// ProtocolError is a 2xx reply whose body is not a readable envelope: not
-// JSON, not an object, no "code", a code that is not an integer, a body too
-// large.
+// RedirectError is a 3xx reply. Redirects are never followed: a POST
+// redirected elsewhere would carry the Access-Id and the encrypted
+// parameters to an address nobody configured (plain http, even), so a
+// redirect means a wrong endpoint.
+type RedirectError struct {
+	Product    string
+	StatusCode int
+	// Location is where the reply pointed, resolved against the request
+	// URL, without its query, fragment or user information ("" when the
+	// reply named none or named it unreadably).
+	Location string
+}
+
+func (e *RedirectError) Error() string {
+	to := e.Location
+	if to == "" {
+		to = "no readable location"
+	}
+	return fmt.Sprintf("tianyuan: %s: the endpoint redirects (HTTP %d %s) to %s: redirects are not followed; "+
+		"set the endpoint (SCOREPIPE_ENDPOINT or vendor.base_url) to the vendor's real address",
+		e.Product, e.StatusCode, http.StatusText(e.StatusCode), to)
+}
+
+// ProtocolError is a reply that arrived but cannot be understood: a 2xx
+// body that is not JSON, not an object, holds neither "code" nor
+// "responses", a code that is not an integer, code-0 data that is not a
+// string, "responses" that is not a list, a body over [MaxBodySize]; or a
+// non-2xx reply that carries a code-0 answer all the same. The vendor may
+// have billed it ([PossiblyBilled]). Its message says what was wrong and
+// never quotes the body.
 type ProtocolError struct {
-	Product string
-	Reason  string
-	// Snippet is the start of the body, made printable, with long digit runs
-	// masked.
-	Snippet string
+	Product    string
+	StatusCode int
+	// Reason says what was wrong, in words: field names and JSON kinds,
+	// never a piece of the body.
+	Reason string
+	// NotJSON is set when the body was not JSON at all (empty, an HTML
+	// page from a gateway, cut short): one more attempt may get a real
+	// answer (see [CodePolicy.Retrier]). A body of valid JSON that cannot
+	// be understood will not change on retry.
+	NotJSON bool
+	// Message and TransactionID are the vendor's, when the body had them.
+	Message       string
+	TransactionID string
 }
 
 func (e *ProtocolError) Error() string {
-	s := fmt.Sprintf("tianyuan: %s: unreadable reply: %s", e.Product, e.Reason)
-	if e.Snippet != "" {
-		s += fmt.Sprintf(": %q", e.Snippet)
+	var b strings.Builder
+	fmt.Fprintf(&b, "tianyuan: %s: unreadable reply (HTTP %d): %s", e.Product, e.StatusCode, e.Reason)
+	writeVendorText(&b, e.Message, e.TransactionID)
+	b.WriteString("; the vendor may have billed it")
+	return b.String()
+}
+
+// writeVendorText appends the vendor's message (printable, long digit runs
+// masked) and transaction id, when there are any.
+func writeVendorText(b *strings.Builder, message, transactionID string) {
+	if m := sanitize([]byte(message), 120); m != "" {
+		fmt.Fprintf(b, " (vendor message %q)", m)
 	}
-	return s
+	if transactionID != "" {
+		fmt.Fprintf(b, " [transaction %s]", printable([]byte(transactionID), 80))
+	}
+}
+
+// PossiblyBilled reports whether err is a reply the vendor may have billed
+// although it could not be read: a [*ProtocolError].
+func PossiblyBilled(err error) bool {
+	var pe *ProtocolError
+	return errors.As(err, &pe)
 }
 
 // CodeError is a readable envelope with a non-zero code. Its message names
@@ -72,12 +130,7 @@ type CodeError struct {
 func (e *CodeError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "tianyuan: %s: vendor code %d: %s", e.Product, e.Code, CodeText(e.Code))
-	if m := sanitize([]byte(e.Message), 120); m != "" {
-		fmt.Fprintf(&b, " (vendor message %q)", m)
-	}
-	if e.TransactionID != "" {
-		fmt.Fprintf(&b, " [transaction %s]", printable([]byte(e.TransactionID), 80))
-	}
+	writeVendorText(&b, e.Message, e.TransactionID)
 	return b.String()
 }
 
@@ -135,6 +188,12 @@ const (
 	RowFailure
 	// NoRecord: the vendor has nothing on this applicant.
 	NoRecord
+	// Unreadable: a reply arrived but cannot be understood, and the
+	// vendor may have billed it. The row fails; the call is not retried,
+	// except once for a body that was not JSON at all (see
+	// [CodePolicy.Retrier]): a malformed answer will not change on retry,
+	// and each attempt may be paid for.
+	Unreadable
 )
 
 func (c Class) String() string {
@@ -147,6 +206,8 @@ func (c Class) String() string {
 		return "row_failure"
 	case NoRecord:
 		return "no_record"
+	case Unreadable:
+		return "unreadable"
 	}
 	return fmt.Sprintf("Class(%d)", int(c))
 }
@@ -207,9 +268,11 @@ func (p CodePolicy) ClassifyCode(code int) Class {
 // Classify sorts an error from a [Caller]:
 //
 //   - [*CodeError]: by the policy's sets ([CodePolicy.ClassifyCode]);
-//   - [*HTTPError]: 408, 429 and 5xx are Retryable; 401, 403, 404 and 3xx
-//     are Fatal (wrong endpoint or credentials); other statuses RowFailure;
-//   - [*ProtocolError]: Retryable (an unreadable body);
+//   - [*RedirectError]: Fatal (a wrong endpoint);
+//   - [*HTTPError]: Fatal when it carries a vendor code the policy calls
+//     fatal; else 408, 429 and 5xx are Retryable; 401, 403, 404 are Fatal
+//     (wrong endpoint or credentials); other statuses RowFailure;
+//   - [*ProtocolError]: Unreadable;
 //   - context.Canceled: Fatal (the run is stopping; do not retry);
 //   - context.DeadlineExceeded, net.Error, io.ErrUnexpectedEOF, io.EOF and
 //     other transport errors ([*url.Error]): Retryable;
@@ -224,8 +287,15 @@ func (p CodePolicy) Classify(err error) Class {
 	if errors.As(err, &ce) {
 		return p.ClassifyCode(ce.Code)
 	}
+	var re *RedirectError
+	if errors.As(err, &re) {
+		return Fatal
+	}
 	var he *HTTPError
 	if errors.As(err, &he) {
+		if he.Code != CodeOK && p.ClassifyCode(he.Code) == Fatal {
+			return Fatal
+		}
 		switch s := he.StatusCode; {
 		case s == http.StatusRequestTimeout, s == http.StatusTooManyRequests, s >= 500:
 			return Retryable
@@ -237,7 +307,7 @@ func (p CodePolicy) Classify(err error) Class {
 	}
 	var pe *ProtocolError
 	if errors.As(err, &pe) {
-		return Retryable
+		return Unreadable
 	}
 	if errors.Is(err, context.Canceled) {
 		return Fatal
@@ -249,6 +319,28 @@ func (p CodePolicy) Classify(err error) Class {
 		return Retryable
 	}
 	return RowFailure
+}
+
+// Retrier returns what decides, for one call, whether another attempt is
+// worth it after each failed one, by the errors alone (a caller's own cap
+// on attempts still applies): after a Retryable error, yes; after an
+// Unreadable reply whose body was not JSON at all ([ProtocolError.NotJSON]:
+// a gateway's page, a body cut short), once per call; after anything else,
+// no. A malformed answer will not change on retry, and each attempt may be
+// billed.
+func (p CodePolicy) Retrier() func(err error) bool {
+	unreadable := 0
+	return func(err error) bool {
+		switch p.Classify(err) {
+		case Retryable:
+			return true
+		case Unreadable:
+			unreadable++
+			var pe *ProtocolError
+			return unreadable <= 1 && errors.As(err, &pe) && pe.NotJSON
+		}
+		return false
+	}
 }
 
 // sanitize makes the first limit bytes of b printable on one line: invalid

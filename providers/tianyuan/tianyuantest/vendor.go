@@ -44,10 +44,12 @@ const (
 	codeInterface  = 1001
 	codeDecrypt    = 1002
 	codeInvalid    = 1003
+	codeIP         = 1004
 	codeNoAccessID = 1005
 	codeBadAccess  = 1006
 	codeBalance    = 1007
 	codeNoProduct  = 1008
+	codeBusiness   = 2001
 )
 
 var codeMessages = map[int]string{
@@ -55,19 +57,18 @@ var codeMessages = map[int]string{
 	codeInterface:  "接口异常",
 	codeDecrypt:    "参数解密失败",
 	codeInvalid:    "参数校验不正确",
+	codeIP:         "IP未在白名单",
 	codeNoAccessID: "缺少Access-Id",
 	codeBadAccess:  "未经授权的AccessId",
 	codeBalance:    "账户余额不足",
 	codeNoProduct:  "未开通此产品",
+	codeBusiness:   "业务失败",
 }
 
-// throttleMessage is the message of a throttling code, which the vendor
-// documents none of.
-const throttleMessage = "请求过于频繁"
-
 // Faults are injected per request, each with its own probability in [0,1].
-// HTTP503, HTTP429 and Garbage exclude each other (their sum should not
-// exceed 1); Stall and Code1001 are drawn independently.
+// HTTP503, HTTP429, Garbage, Malformed, HTTP500Code0 and Oversized exclude
+// each other (their sum should not exceed 1); Stall, Code1001 and Codes are
+// drawn independently.
 type Faults struct {
 	HTTP503 float64 // answer HTTP 503
 	HTTP429 float64 // answer HTTP 429 with a Retry-After header
@@ -81,6 +82,24 @@ type Faults struct {
 	// BalanceAfter, when > 0, lets this many code-0 replies be billed in
 	// total; every further valid request gets code 1007.
 	BalanceAfter int
+
+	// Malformed answers HTTP 200 with valid JSON that no client can
+	// understand (MalformedKind, or each of MalformedKinds in turn when
+	// it is ""), HTTP500Code0 answers HTTP 500 carrying the full code-0
+	// answer, and Oversized answers the code-0 answer padded to
+	// OversizedBody bytes. Each is sent once the call is billed: the
+	// vendor may have billed what a client cannot read.
+	Malformed     float64
+	MalformedKind string
+	HTTP500Code0  float64
+	Oversized     float64
+	// Codes answers each code listed (1004, 2001, ...) to its share of
+	// otherwise valid requests (their sum should not exceed 1).
+	Codes map[int]float64
+	// RedirectTo, when set, answers every request with a redirect to it
+	// (RedirectStatus: 301, 302, 303, 307 or 308; 0 means 307).
+	RedirectTo     string
+	RedirectStatus int
 }
 
 // Validate reports a probability outside [0,1].
@@ -99,7 +118,7 @@ func (f Faults) Validate() error {
 	if f.StallFor < 0 {
 		return fmt.Errorf("tianyuantest: fault StallFor = %v, want >= 0", f.StallFor)
 	}
-	return nil
+	return f.validateMore()
 }
 
 // Options configure a [Vendor]. The zero value is a well-behaved vendor
@@ -119,6 +138,12 @@ type Options struct {
 	// CallLog is how many of the most recent calls Calls keeps; 0 means
 	// 100000.
 	CallLog int
+	// Shapes choose among the reply shapes the vendor's documents allow.
+	Shapes Shapes
+	// CurrentlyOverdue, when set, makes the applicants (by id_card) for
+	// which it returns true currently overdue in every product's reply,
+	// the rest of their reply unchanged: a later "month" of the same book.
+	CurrentlyOverdue func(idCard string) bool
 	// Throttle enforces a rate limit as a vendor does; the zero value
 	// enforces none.
 	Throttle Throttle
@@ -177,7 +202,7 @@ type Call struct {
 	Product string
 	At      time.Time // arrival, by Options.Now
 	Status  int       // HTTP status answered; 0 when the client left first
-	Code    int       // envelope code answered; -1 when no envelope was sent
+	Code    int       // code answered (0 for a plain COMBTY11 reply); -1 when no readable answer was sent
 }
 
 // Vendor is the fake vendor, an http.Handler. Its methods are safe for
@@ -189,6 +214,8 @@ type Vendor struct {
 	now      func() time.Time
 	extra    int
 	callCap  int
+	shapes   Shapes
+	overdue  func(idCard string) bool
 
 	inFlight, maxInFlight atomic.Int64
 
@@ -203,9 +230,11 @@ type Vendor struct {
 	calls       []Call
 	callBase    int64 // sequence number of calls[0]
 	callCount   int64 // calls ever logged
-	throttle    Throttle
-	window      map[string][]time.Time // per product, arrivals in the last second, oldest first
-	throttled   map[string]int64
+	// malformedTurn picks the next of MalformedKinds.
+	malformedTurn int
+	throttle      Throttle
+	window        map[string][]time.Time // per product, arrivals in the last second, oldest first
+	throttled     map[string]int64
 }
 
 type billKey struct{ product, idCard string }
@@ -219,6 +248,8 @@ func New(opts Options) *Vendor {
 		now:       opts.Now,
 		extra:     max(opts.ExtraFields, 0),
 		callCap:   opts.CallLog,
+		shapes:    opts.Shapes,
+		overdue:   opts.CurrentlyOverdue,
 		faults:    opts.Faults,
 		rng:       rand.New(rand.NewPCG(uint64(opts.Seed), 0x7469616e7975616e)),
 		requests:  map[string]int64{},
@@ -286,14 +317,16 @@ func (v *Vendor) Requests(product string) int64 {
 	return v.requests[product]
 }
 
-// Billed counts the code-0 replies sent for product.
+// Billed counts the calls billed for product: the code-0 replies sent,
+// and the answers of Faults.Malformed, HTTP500Code0 and Oversized, sent
+// after billing.
 func (v *Vendor) Billed(product string) int64 {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	return v.billed[product]
 }
 
-// BilledFor counts the code-0 replies sent for product and one id_card.
+// BilledFor is Billed for one id_card.
 func (v *Vendor) BilledFor(product, idCard string) int64 {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -316,13 +349,16 @@ func (v *Vendor) Calls() []Call {
 
 // draw is what the fault dice, and the rate limit, said for one request.
 type draw struct {
-	http     int // 0, 503, 429, or 200 for garbage
-	retry    time.Duration
-	stall    time.Duration
-	c1001    bool
-	faults   Faults
-	throttle int // when not 0, a throttled answer: the HTTP status, or 200 with code
-	code     int // the throttling vendor code of a 200 throttled answer
+	http         int // 0, 503, 429, or 200 for garbage
+	retry        time.Duration
+	stall        time.Duration
+	c1001        bool
+	code         int    // a code of Faults.Codes to answer, or 0
+	broken       broken // what to send instead of the code-0 answer
+	faults       Faults
+	params       map[string]string // the request's, once checked
+	throttle     int               // when not 0, a throttled answer: the HTTP status, or 200 with throttleCode
+	throttleCode int               // the throttling vendor code of a 200 throttled answer
 }
 
 func (v *Vendor) arrive(product string) (int64, draw) {
@@ -355,6 +391,8 @@ func (v *Vendor) arrive(product string) (int64, draw) {
 		}
 	case u < f.HTTP503+f.HTTP429+f.Garbage:
 		d.http = http.StatusOK
+	default:
+		d.broken = f.drawBroken(u - f.HTTP503 - f.HTTP429 - f.Garbage)
 	}
 	if v.rng.Float64() < f.Stall {
 		d.stall = f.StallFor
@@ -363,6 +401,9 @@ func (v *Vendor) arrive(product string) (int64, draw) {
 		}
 	}
 	d.c1001 = v.rng.Float64() < f.Code1001
+	if len(f.Codes) > 0 {
+		d.code = f.drawCode(v.rng.Float64())
+	}
 	return id, d
 }
 
@@ -388,7 +429,7 @@ func (v *Vendor) throttles(product string, now time.Time, d *draw) bool {
 	}
 	v.throttled[product]++
 	if v.throttle.Code != 0 {
-		d.throttle, d.code = http.StatusOK, v.throttle.Code
+		d.throttle, d.throttleCode = http.StatusOK, v.throttle.Code
 		return true
 	}
 	d.throttle = v.throttle.Status
@@ -433,6 +474,14 @@ func (v *Vendor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // serve answers and returns the HTTP status and envelope code sent.
 func (v *Vendor) serve(w http.ResponseWriter, r *http.Request, product string, d draw) (int, int) {
+	if to := d.faults.RedirectTo; to != "" {
+		status := d.faults.RedirectStatus
+		if status == 0 {
+			status = http.StatusTemporaryRedirect
+		}
+		http.Redirect(w, r, to, status)
+		return status, -1
+	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
@@ -447,7 +496,7 @@ func (v *Vendor) serve(w http.ResponseWriter, r *http.Request, product string, d
 	switch d.throttle {
 	case 0:
 	case http.StatusOK:
-		return v.reply(w, product, d.code, "")
+		return v.reply(w, product, d.throttleCode, "")
 	default:
 		if d.retry > 0 {
 			w.Header().Set("Retry-After", strconv.FormatInt(int64(math.Ceil(d.retry.Seconds())), 10))
@@ -478,7 +527,13 @@ func (v *Vendor) serve(w http.ResponseWriter, r *http.Request, product string, d
 	if d.c1001 {
 		return v.reply(w, product, codeInterface, "")
 	}
+	if d.code != 0 {
+		return v.reply(w, product, d.code, "")
+	}
 	payload, err := SyntheticPayload(product, params, v.extra)
+	if err == nil && v.overdue != nil && v.overdue(params["id_card"]) {
+		payload, err = makeOverdue(product, payload)
+	}
 	if err != nil { // a known product cannot fail; answer as an interface error
 		return v.reply(w, product, codeInterface, "")
 	}
@@ -494,7 +549,8 @@ func (v *Vendor) serve(w http.ResponseWriter, r *http.Request, product string, d
 	v.billed[product]++
 	v.billedFor[billKey{product, params["id_card"]}]++
 	v.mu.Unlock()
-	return v.reply(w, product, codeOK, encrypt(v.block, payload))
+	d.params = params
+	return v.success(w, product, payload, d)
 }
 
 // check validates a request in the vendor's order and returns its
@@ -579,17 +635,13 @@ func (v *Vendor) reply(w http.ResponseWriter, product string, code int, data str
 	v.mu.Lock()
 	v.seq++
 	tx := fmt.Sprintf("%s-%06d-%08x", product, v.seq, v.rng.Uint32())
-	message, ok := codeMessages[code]
-	if !ok && code == v.throttle.Code {
-		message = throttleMessage
-	}
+	seq := v.seq
 	v.mu.Unlock()
-	body, _ := json.Marshal(struct {
-		Code          int    `json:"code"`
-		Message       string `json:"message"`
-		TransactionID string `json:"transaction_id"`
-		Data          string `json:"data,omitempty"`
-	}{code, message, tx, data})
+	var raw json.RawMessage
+	if data != "" {
+		raw = mustMarshal(data)
+	}
+	body := v.envelope(code, tx, seq, raw)
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
 	w.Write(body)

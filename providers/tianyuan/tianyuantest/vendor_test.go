@@ -532,8 +532,8 @@ func TestRiskReportPayloads(t *testing.T) {
 			t.Errorf("applicant %d: FLXG0V4B = %s", i, fl.Data)
 		}
 	}
-	if share := float64(failed) / n; share < 0.02 || share > 0.09 {
-		t.Errorf("share of failed FLXG0V4B = %.3f, want about 0.05", share)
+	if failed != 0 {
+		t.Errorf("%d of %d FLXG0V4B answers failed, want none unless Shapes.SubFailure asks", failed, n)
 	}
 }
 
@@ -937,7 +937,7 @@ func TestThrottleAnswers(t *testing.T) {
 		{"503", tianyuantest.Throttle{Limit: 3, Status: 503}, "503/1s"},
 		{"fixed Retry-After rounded up", tianyuantest.Throttle{Limit: 3, RetryAfter: 2500 * time.Millisecond}, "429/3s"},
 		{"no Retry-After", tianyuantest.Throttle{Limit: 3, RetryAfter: -1}, "429/0s"},
-		{"vendor code", tianyuantest.Throttle{Limit: 3, Code: 1099}, "code 1099 请求过于频繁"},
+		{"vendor code", tianyuantest.Throttle{Limit: 3, Code: 1099}, "code 1099 "},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
