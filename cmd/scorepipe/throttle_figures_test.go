@@ -53,7 +53,7 @@ func (s throttleScenario) run(t *testing.T, dir string) map[string]throttleFigur
 		t.Fatal(err)
 	}
 	var b strings.Builder
-	b.WriteString("input: {files: [applicants.csv]}\noutput: {formats: [csv]}\nproducts:\n")
+	b.WriteString("input: {files: [applicants.csv]}\noutput: {formats: [csv]}\nvendor: {fake: true}\nproducts:\n")
 	for code, p := range s.products {
 		fmt.Fprintf(&b, "  %s: {rate_per_second: %v, burst: %d, concurrency: %d}\n", code, p.RatePerSecond, p.Burst, p.Concurrency)
 	}
