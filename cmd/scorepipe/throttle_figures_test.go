@@ -103,23 +103,6 @@ func (s throttleScenario) run(t *testing.T, dir string) map[string]throttleFigur
 			f.sustained = float64(n-p.Burst) / sent[n-1].Sub(sent[p.Burst-1]).Seconds()
 		}
 		f.busiestSent, f.busiestAnswer = busiest(sent), busiest(answered)
-		if os.Getenv("THROTTLE_HIST") != "" && len(sent) > 0 {
-			hist := map[int][2]int{}
-			for _, c := range vendor.Calls() {
-				if c.Product == code {
-					k := int(c.At.Sub(sent[0]).Seconds())
-					h := hist[k]
-					h[0]++
-					if !(c.Status == 200 && c.Code >= 0) {
-						h[1]++
-					}
-					hist[k] = h
-				}
-			}
-			for k := 0; k <= int(sent[len(sent)-1].Sub(sent[0]).Seconds()); k++ {
-				t.Logf("  %s second %d: %d sent, %d throttled", code, k, hist[k][0], hist[k][1])
-			}
-		}
 		figures[code] = f
 	}
 	return figures
@@ -156,9 +139,6 @@ func TestThrottleFigures(t *testing.T) {
 		{"JRZQ9E2A alone, limit 60/s, ceiling 100", 1500, map[string]pipeline.ProductConfig{"JRZQ9E2A": jrzq}, limits},
 		{"COMBTY11 alone, limit 40/s, ceiling 50", 1500, map[string]pipeline.ProductConfig{"COMBTY11": combty}, limits},
 		{"both", 1500, map[string]pipeline.ProductConfig{"JRZQ9E2A": jrzq, "COMBTY11": combty}, limits},
-	}
-	if only := os.Getenv("THROTTLE_ONLY"); only != "" {
-		scenarios = slices.DeleteFunc(scenarios, func(s throttleScenario) bool { return !strings.Contains(s.name, only) })
 	}
 	for round := range *throttleRounds {
 		seconds := map[string]float64{}
