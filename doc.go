@@ -10,7 +10,8 @@
 // The layout:
 //
 //	cmd/scorepipe          the command line: flags, config, wiring, exit codes
-//	pipeline               run orchestration: config, stages, limiters, retries, reply store, manifest
+//	pipeline               run orchestration: config, stages, limiters, retries, manifest
+//	store                  the reply store: every paid reply, durable, encrypted as received
 //	sources                applicant readers (CSV, XLSX) yielding records with file and row
 //	providers/tianyuan     the vendor protocol: AES envelope, typed error codes, the HTTP client
 //	providers/tianyuan/tianyuantest
@@ -23,6 +24,6 @@
 //	review                 the portfolio review: coverage, distributions, IV/KS, PSI, changes under rules
 //	samples                sample applicants and configuration
 //
-// sources, providers, mappings, sinks, publish, rundir and review never
-// import pipeline.
+// sources, providers, mappings, sinks, store, publish, rundir and review
+// never import pipeline.
 package scorepipe

@@ -157,6 +157,9 @@ type productStats struct {
 	// vendor may have billed all the same.
 	possiblyBilled atomic.Int64
 
+	undecryptable atomic.Int64 // stored replies paid for again: they did not decrypt with today's key
+	damaged       atomic.Int64 // stored replies paid for again: their record was damaged
+
 	mu        sync.Mutex
 	latencies []time.Duration // a bounded sample, for percentiles
 	seen      int64

@@ -137,15 +137,20 @@ type RetryConfig struct {
 	ThrottleBudget time.Duration `yaml:"throttle_budget" json:"throttle_budget"`
 }
 
-// CacheConfig locates the reply store.
+// CacheConfig locates the reply store and says how long replies are used
+// and kept.
 type CacheConfig struct {
-	Path        string        `yaml:"path" json:"path"`                 // "" → <output dir>/.scorepipe/replies.db
+	Path        string        `yaml:"path" json:"path"`                 // "" → replies.db in the state directory (see CachePath)
 	ReuseWithin time.Duration `yaml:"reuse_within" json:"reuse_within"` // 0 → reuse any stored reply
+	// Retain is how long replies are kept: older ones are removed from
+	// the store at the start of a run and by scorepipe store prune. 0
+	// keeps them for ever.
+	Retain time.Duration `yaml:"retain" json:"retain"`
 }
 
 // IdentityConfig locates the secret of the identity keys.
 type IdentityConfig struct {
-	SecretFile string `yaml:"secret_file" json:"secret_file"` // "" → identity.secret beside the reply store
+	SecretFile string `yaml:"secret_file" json:"secret_file"` // "" → identity.secret beside the reply store (see SecretPath)
 }
 
 // LimitsConfig caps what a run may spend; 0 means no cap. A run that would
@@ -506,6 +511,12 @@ func (c *Config) Validate() error {
 	if c.Cache.ReuseWithin < 0 {
 		return bad("cache.reuse_within", "must be ≥ 0")
 	}
+	if _, err := StateDir(); err != nil && (c.Cache.Path == "" || c.Identity.SecretFile == "") {
+		return bad("cache.path", "%v", err)
+	}
+	if c.Cache.Retain < 0 {
+		return bad("cache.retain", "must be ≥ 0 (0 keeps replies for ever), e.g. 2160h")
+	}
 	return c.validateReview()
 }
 
@@ -521,27 +532,6 @@ func (c *Config) ProductCodes() []string {
 	}
 	sort.Strings(codes)
 	return codes
-}
-
-// StateDir is where the reply store and identity secret live by default.
-func (c *Config) StateDir() string { return filepath.Join(c.Output.Dir, ".scorepipe") }
-
-// CachePath returns the reply store's path.
-func (c *Config) CachePath() string {
-	if c.Cache.Path != "" {
-		return c.Cache.Path
-	}
-	return filepath.Join(c.StateDir(), "replies.db")
-}
-
-// SecretPath returns the identity secret's path: identity.secret_file, or
-// identity.secret beside the reply store, whose keys it makes (so that a
-// store shared by runs into several output directories keeps its secret).
-func (c *Config) SecretPath() string {
-	if c.Identity.SecretFile != "" {
-		return c.Identity.SecretFile
-	}
-	return filepath.Join(filepath.Dir(c.CachePath()), "identity.secret")
 }
 
 // Effective returns the configuration as the run uses it, after --set and

@@ -34,6 +34,7 @@ type Manifest struct {
 	Unknowns     transform.Unknowns        `json:"unknowns"`
 	Outputs      []OutputFile              `json:"outputs"`
 	Rejects      map[string]int            `json:"reject_reasons,omitempty"` // by column
+	Store        *StoreCounts              `json:"store,omitempty"`
 	// PeakRSSMB is the most memory the run had resident, once every data
 	// file was written (Linux only).
 	PeakRSSMB float64        `json:"peak_rss_mb,omitempty"`
@@ -95,6 +96,9 @@ type ProductCounts struct {
 	// read (not JSON, malformed, over the size cap, a failure status
 	// carrying a success): the vendor may have billed them.
 	PossiblyBilled int64 `json:"possibly_billed"`
+
+	UndecryptableStored int64 `json:"undecryptable_stored"` // stored replies paid for again: encrypted with another access key
+	DamagedStored       int64 `json:"damaged_stored"`       // stored replies paid for again: their record in the store was damaged
 
 	// Pacing (see pacing.go). Rates are calls per second, 0 meaning
 	// unlimited.

@@ -1,8 +1,6 @@
 package pipeline
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,22 +17,6 @@ import (
 	"github.com/scorepipe/scorepipe/sinks"
 )
 
-// openStore opens the reply store and tells it about how many look-ups the
-// inputs will make, so that it can read its index into memory at once.
-func (r *run) openStore() error {
-	store, err := OpenStore(r.cfg.CachePath(), r.env.Secret)
-	if err != nil {
-		return err
-	}
-	r.store = store
-	rows := 0
-	for _, f := range r.files {
-		rows += f.rows
-	}
-	store.Expect(rows * len(r.prods)) // a look-up per product and row
-	return nil
-}
-
 // wrapCallers builds each product's caller:
 // store look-up ▸ retry ▸ limiter ▸ store write ▸ budget ▸ metering ▸ client.
 func (r *run) wrapCallers() {
@@ -46,13 +28,14 @@ func (r *run) wrapCallers() {
 	case r.cfg.Cache.ReuseWithin > 0:
 		notBefore = r.env.Now().Add(-r.cfg.Cache.ReuseWithin)
 	}
+	keys, check := newKeyer(r.env.Secret), r.keyCheck()
 	spend := &budget{maxCalls: r.cfg.Limits.MaxCalls, maxCost: r.cfg.Limits.MaxCost}
 	throttle := throttleRule{codes: r.cfg.Vendor.Codes.Throttle}
 	for _, p := range r.prods {
 		p.stats.pace = newPacer(p.code, p.cfg, r.cfg.Retry, defaultPacing, r.log)
 		var c tianyuan.Caller = &metered{next: r.env.Caller, stats: p.stats}
 		c = &budgeted{next: c, budget: spend, price: p.cfg.Price}
-		c = &persisted{next: c, store: r.store, policy: r.policy}
+		c = &persisted{next: c, store: r.store, keys: keys, keyCheck: check, policy: r.policy}
 		c = newLimited(c, p.stats.pace, throttle, p.cfg, r.cfg.Vendor.Timeout)
 		c = &retrying{next: c, policy: r.policy, throttle: throttle, maxAttempts: r.cfg.Retry.MaxAttempts,
 			base: r.cfg.Retry.BaseDelay, max: r.cfg.Retry.MaxDelay,
@@ -60,7 +43,7 @@ func (r *run) wrapCallers() {
 				p.stats.retries.Add(1)
 				r.log.Debug("retrying", "product", product, "attempt", attempt, "delay", delay, "error", err)
 			}}
-		p.caller = &stored{next: c, store: r.store, notBefore: notBefore,
+		p.caller = &stored{next: c, store: r.store, keys: keys, keyCheck: check, notBefore: notBefore,
 			runStart: runStart, stats: p.stats}
 	}
 }
@@ -290,59 +273,6 @@ func (r *run) abortError() error {
 	for _, p := range r.prods {
 		e.Billed += p.stats.billed.Load()
 	}
-	if n, err := r.store.Count(); err == nil {
-		e.Stored = n
-	}
+	e.Stored = r.store.Count()
 	return e
-}
-
-// LoadSecret reads the identity secret from path, creating it with 32
-// random bytes (hex, mode 0600) when it does not exist. Keys derived from
-// it stay stable as long as the file is kept.
-func LoadSecret(path string) ([]byte, error) {
-	data, err := os.ReadFile(path)
-	if err == nil {
-		s := strings.TrimSpace(string(data))
-		if len(s) < 16 {
-			return nil, fmt.Errorf("identity secret %s: too short (at least 16 characters)", path)
-		}
-		return []byte(s), nil
-	}
-	if !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("identity secret: %w", err)
-	}
-	buf := make([]byte, 32)
-	if _, err := rand.Read(buf); err != nil {
-		return nil, err
-	}
-	s := hex.EncodeToString(buf)
-	if err := mkdirPrivate(filepath.Dir(path)); err != nil {
-		return nil, fmt.Errorf("identity secret: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		if errors.Is(err, os.ErrExist) { // created by a concurrent run
-			return LoadSecret(path)
-		}
-		return nil, fmt.Errorf("identity secret: %w", err)
-	}
-	if _, err := f.WriteString(s + "\n"); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("identity secret: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("identity secret: %w", err)
-	}
-	return []byte(s), nil
-}
-
-// mkdirPrivate creates dir with mode 0700, its missing parents with 0755.
-func mkdirPrivate(dir string) error {
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-		return err
-	}
-	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
-		return err
-	}
-	return nil
 }

@@ -31,7 +31,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv("PIPELINE_TEST_CHILD") != "" {
 		os.Exit(childRun())
 	}
-	os.Exit(m.Run())
+	os.Exit(withTestState(m.Run))
 }
 
 // childRun runs the sample config on PIPELINE_TEST_INPUT into

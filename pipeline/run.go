@@ -21,6 +21,7 @@ import (
 	"github.com/scorepipe/scorepipe/publish"
 	"github.com/scorepipe/scorepipe/sinks"
 	"github.com/scorepipe/scorepipe/sources"
+	"github.com/scorepipe/scorepipe/store"
 	"github.com/scorepipe/scorepipe/transform"
 )
 
@@ -260,11 +261,13 @@ type run struct {
 	prods   []*productRun
 	files   []inputFile
 	schema  sinks.Schema
-	store   *Store
+	store   *store.Store
 	folder  *publish.Folder // the output folder, locked
 	review  *reviewPlan     // nil without review.baseline
 	out     []namedSink
 	rejects *sinks.Rejects
+
+	planOnly bool // the run only plans (Plan) and leaves the store as it is (see run.plan)
 
 	manifest *Manifest
 	unknowns transform.Unknowns
@@ -911,9 +914,8 @@ func (r *run) enrich(ctx context.Context, it *item, params []tianyuan.Params) {
 			params[i] = make(tianyuan.Params, len(p.catalog.Params))
 		}
 		it.app.FillParams(params[i], p.catalog.Params)
-		reply, win, err := p.caller.call(ctx, p.code, params[i])
-		it.replies[i] = r.reply(it, reply, err)
-		win.release() // the reply's data is decrypted: the store may read into its window again
+		var err error
+		it.replies[i], err = r.answer(ctx, it, p, params[i])
 		if err != nil && r.isFatal(err) {
 			if ctx.Err() == nil {
 				r.abort(err)
@@ -1101,6 +1103,8 @@ func (r *run) finishCounts() {
 		p.counts.Retries = p.stats.retries.Load()
 		p.counts.FromStore = p.stats.stored.Load()
 		p.counts.Deduplicated = p.stats.merged.Load()
+		p.counts.UndecryptableStored = p.stats.undecryptable.Load()
+		p.counts.DamagedStored = p.stats.damaged.Load()
 		p.counts.LatencyMS = p.stats.percentiles()
 		// The limiter idles when the calls in flight cannot cover
 		// latency × rate: say so, with the concurrency that would.

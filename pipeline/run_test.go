@@ -67,6 +67,7 @@ func sampleConfig(t *testing.T) *pipeline.Config {
 		t.Fatal(err)
 	}
 	cfg.Output.Dir = t.TempDir()
+	cfg.Cache.Path = filepath.Join(t.TempDir(), "state", "replies.db") // the test's own state
 	cfg.Output.Formats = []string{pipeline.FormatParquet, pipeline.FormatXLSX, pipeline.FormatCSV}
 	cfg.Retry.BaseDelay, cfg.Retry.MaxDelay = time.Millisecond, 5*time.Millisecond
 	for code, p := range cfg.Products {

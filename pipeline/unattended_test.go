@@ -150,6 +150,7 @@ func TestManifestProvenance(t *testing.T) {
 				t.Fatal(err)
 			}
 			cfg.Output.Dir = t.TempDir()
+			cfg.Cache.Path = filepath.Join(t.TempDir(), "state", "replies.db") // the test's own state: it pays
 			e := env(client)
 			e.Vendor = pipeline.VendorInfo{Endpoint: "https://vendor.example/api", Fake: fake}
 			e.Build = pipeline.Build{Version: "v1.2.3", Revision: "0123456789abcdef", Modified: true, Go: "go1.26"}

@@ -3,11 +3,12 @@ package pipeline
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"sort"
 	"time"
 
-	"github.com/scorepipe/scorepipe/providers/tianyuan"
 	"github.com/scorepipe/scorepipe/sources"
+	"github.com/scorepipe/scorepipe/store"
 	"github.com/scorepipe/scorepipe/transform"
 )
 
@@ -71,7 +72,8 @@ func Validate(ctx context.Context, cfg *Config, env Env) (*Report, error) {
 }
 
 // Plan is Validate plus what a run would pay: it consults the reply store
-// (read-only; it waits up to 5 s for a run that holds it) and counts the calls left after
+// (it fails at once when a run holds it; it checks the store, and repairs
+// its index as a run would, but stores nothing) and counts the calls left after
 // duplicates and stored replies, their cost and their duration at the
 // configured rates. It calls nothing. Its memory grows with the number of
 // distinct applicants (16 bytes each, plus map overhead).
@@ -81,6 +83,7 @@ func Plan(ctx context.Context, cfg *Config, env Env) (*Report, error) {
 		return nil, err
 	}
 	defer r.close()
+	r.planOnly = true
 	return r.plan(ctx, true)
 }
 
@@ -88,40 +91,61 @@ func Plan(ctx context.Context, cfg *Config, env Env) (*Report, error) {
 // stored reply (as --refresh pays for them again).
 func (r *run) plan(ctx context.Context, useStore bool) (*Report, error) {
 	cfg, env := r.cfg, r.env
-	var store *Store
-	if useStore {
-		s, err := OpenStoreReadOnly(cfg.CachePath(), env.Secret)
-		if err != nil {
+	// A run about to start opens its store here, as it will use it
+	// (pruned by cache.retain), and keeps it open; plan alone opens it
+	// only if it exists, and counts what cache.retain would remove as
+	// billable, without removing it.
+	var stored *store.Store
+	switch {
+	case !useStore:
+	case !r.planOnly:
+		if err := r.openStore(); err != nil {
 			return nil, err
 		}
-		if s != nil {
-			defer s.Close()
+		stored = r.store
+	default:
+		s, err := store.Open(cfg.CachePath(), store.Options{Secret: env.Secret, MustExist: true})
+		switch {
+		case errors.Is(err, store.ErrNotFound): // every call would be paid for
+		case err != nil:
+			return nil, err
+		default:
+			r.store, stored = s, s // closed with the run
 		}
-		store = s
 	}
 	notBefore := time.Time{}
 	if cfg.Cache.ReuseWithin > 0 {
 		notBefore = r.env.Now().Add(-cfg.Cache.ReuseWithin)
 	}
-	seen := make([]map[[keySize]byte]struct{}, len(r.prods))
-	for i := range seen {
-		seen[i] = map[[keySize]byte]struct{}{}
+	if retained := r.env.Now().Add(-cfg.Cache.Retain); cfg.Cache.Retain > 0 && retained.After(notBefore) {
+		notBefore = retained
 	}
-	keyer := &Store{secret: env.Secret}
+	seen := make([]map[store.Key]struct{}, len(r.prods))
+	for i := range seen {
+		seen[i] = map[store.Key]struct{}{}
+	}
+	keyer := newKeyer(env.Secret)
+	var keyCheck store.KeyCheck
+	if env.Cipher != nil {
+		keyCheck = env.Cipher.KeyCheck()
+	}
 	check := func(it *item, i int, plan *ProductPlan) error {
 		p := r.prods[i]
-		key := keyer.Key(p.code, tianyuan.Params(it.app.Params(p.catalog.Params)))
+		key := keyer.Key(p.code, it.app.Params(p.catalog.Params))
 		if _, dup := seen[i][key]; dup {
 			plan.Duplicates++
 			return nil
 		}
 		seen[i][key] = struct{}{}
-		if store != nil {
-			_, ok, err := store.Get(key[:], notBefore)
+		if stored != nil {
+			reply, found, err := stored.Get(key, notBefore)
 			if err != nil {
 				return err
 			}
-			if ok {
+			// A reply encrypted with another access key than env.Cipher's
+			// (when given) would be paid for again.
+			otherKey := keyCheck != (store.KeyCheck{}) && reply.KeyCheck != (store.KeyCheck{}) && reply.KeyCheck != keyCheck
+			if found == store.Fresh && !otherKey {
 				plan.Stored++
 				return nil
 			}

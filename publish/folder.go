@@ -606,7 +606,7 @@ func copyFile(src, dst string, perm os.FileMode) error {
 
 // writeSynced creates an empty file and syncs it.
 func writeSynced(name string) error {
-	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
 	if err != nil {
 		return err
 	}

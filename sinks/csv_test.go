@@ -224,3 +224,19 @@ func TestWriteJSONAtomic(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestOutputFileMode: output files are 0640, or less where the umask
+// takes more away; never readable by others.
+func TestOutputFileMode(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "manifest.json")
+	if err := WriteJSONAtomic(path, map[string]int{"rows": 1}); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fi.Mode().Perm(); got&^0o640 != 0 || got&0o600 != 0o600 {
+		t.Errorf("mode %o, want 0640 less what the umask takes (and the owner's read and write)", got)
+	}
+}

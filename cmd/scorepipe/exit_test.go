@@ -12,6 +12,7 @@ import (
 )
 
 func TestExitCodes(t *testing.T) {
+	isolateState(t)
 	dir := t.TempDir()
 	write := func(name, data string) string {
 		p := filepath.Join(dir, name)
@@ -76,6 +77,7 @@ func TestExitCodes(t *testing.T) {
 }
 
 func TestWrongKeyExitsThree(t *testing.T) {
+	isolateState(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	endpoint := startMockVendor(t, ctx)

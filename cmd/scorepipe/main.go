@@ -193,6 +193,11 @@ func exitCode(err error) int {
 		return exitOK
 	case errors.As(err, &abort), errors.As(err, &over), errors.As(err, &stopped):
 		return exitAborted
+	}
+	if code, ok := storeExitCode(err); ok {
+		return code
+	}
+	switch {
 	case errors.Is(err, pipeline.ErrRowsFailed), errors.As(err, &rowsErr), errors.As(err, &alerts):
 		return exitRows
 	case errors.As(err, &cfgErr), errors.As(err, &fileErr), errors.As(err, &mapErr):

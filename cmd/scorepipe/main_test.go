@@ -19,10 +19,11 @@ import (
 // runs main when SCOREPIPE_TEST_MAIN is set.
 func TestMain(m *testing.M) {
 	if os.Getenv("SCOREPIPE_TEST_MAIN") == "1" {
+		limitFileSize()
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	os.Exit(withStateDir(m.Run))
 }
 
 // command runs scorepipe with args in a subprocess.
@@ -30,6 +31,7 @@ func command(ctx context.Context, env []string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "SCOREPIPE_TEST_MAIN=1", "SCOREPIPE_ACCESS_ID=", "SCOREPIPE_ACCESS_KEY=", "SCOREPIPE_ENDPOINT=",
 		"SCOREPIPE_IDENTITY_SECRET=cmd-test-secret-0123456789abcdef")
+	cmd.Env = append(cmd.Env, stateFor(args)...)
 	cmd.Env = append(cmd.Env, env...)
 	return cmd
 }
@@ -128,7 +130,7 @@ func TestMockVendorGivesTheSameFeaturesAsTheBuiltInFake(t *testing.T) {
 		env []string
 	}{{builtIn, nil}, {separate, []string{"SCOREPIPE_ENDPOINT=" + endpoint}}} {
 		var stderr bytes.Buffer
-		cmd := command(ctx, run.env, "run", "--config", "../../samples/pipeline.yaml", "--out", run.out, "--formats", "csv",
+		cmd := command(ctx, append(run.env, "SCOREPIPE_STATE_DIR="+t.TempDir()), "run", "--config", "../../samples/pipeline.yaml", "--out", run.out, "--formats", "csv",
 			"--set", "products.JRZQ9E2A.rate_per_second=0", "--set", "products.COMBTY11.rate_per_second=0")
 		cmd.Stderr = &stderr
 		wantComplete(t, codeOf(t, cmd.Run()), stderr.String())

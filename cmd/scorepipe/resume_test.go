@@ -87,6 +87,7 @@ func resumableRun(ctx context.Context, endpoint, out string) *exec.Cmd {
 }
 
 func TestKilledThreeTimesThenRerun(t *testing.T) {
+	isolateState(t)
 	srv, v := tianyuantest.NewServer(tianyuantest.Options{Latency: 40 * time.Millisecond})
 	t.Cleanup(srv.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -175,6 +176,7 @@ func TestSignalStopsCleanly(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			isolateState(t)
 			srv, v := tianyuantest.NewServer(tianyuantest.Options{Latency: 40 * time.Millisecond})
 			t.Cleanup(srv.Close)
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -222,6 +224,7 @@ func TestSignalStopsCleanly(t *testing.T) {
 // still being finished: the run exits at once, with code 3, without
 // waiting for them.
 func TestSecondSignalExitsAtOnce(t *testing.T) {
+	isolateState(t)
 	srv, v := tianyuantest.NewServer(tianyuantest.Options{Latency: 3 * time.Second})
 	t.Cleanup(srv.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

@@ -33,7 +33,7 @@ func (j *jobFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringArrayVar(&j.sets, "set", nil, "override a config value, path=value, e.g. products.JRZQ9E2A.rate_per_second=200 (repeatable)")
 	cmd.Flags().StringSliceVar(&j.products, "products", nil, "run only these configured products, e.g. JRZQ9E2A,COMBTY11")
 	cmd.Flags().StringSliceVar(&j.formats, "formats", nil, "output formats instead of output.formats: parquet,xlsx,csv")
-	cmd.Flags().StringVar(&j.cache, "cache", "", "reply store path, instead of cache.path (default <out>/.scorepipe/replies.db)")
+	cmd.Flags().StringVar(&j.cache, "cache", "", "reply store path, instead of cache.path (default replies.db in the state directory, $SCOREPIPE_STATE_DIR)")
 	cmd.Flags().BoolVar(&j.fake, "fake-vendor", false, "use the built-in fake vendor (synthetic data), as vendor.fake: true does")
 	_ = cmd.MarkFlagRequired("config")
 }

@@ -37,6 +37,7 @@ func productCounts(t *testing.T, out, product string) (billed, fromStore int) {
 // run pays for nothing; with another secret, or without one, a run refuses
 // to start rather than pay for every row again.
 func TestSharedStoreKeepsItsSecret(t *testing.T) {
+	isolateState(t)
 	dir := t.TempDir()
 	input := filepath.Join(dir, "clean.csv")
 	err := os.WriteFile(input, []byte("姓名,身份证号,手机号,授权书编号\n张三,320102196709283870,15098778580,AUTH1\n李四,11010519491231002X,13800138000,AUTH2\n"), 0o644)

@@ -13,6 +13,7 @@ import (
 	"github.com/scorepipe/scorepipe/pipeline"
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
 	"github.com/scorepipe/scorepipe/providers/tianyuan/tianyuantest"
+	"github.com/scorepipe/scorepipe/store"
 )
 
 // Environment variables.
@@ -143,7 +144,7 @@ func identitySecret(cfg *pipeline.Config, create bool) ([]byte, error) {
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		// A new secret for a store that holds replies would find none of
 		// them: every row would be paid for again (and plan would say so).
-		held, err := pipeline.StoreHoldsReplies(cfg.CachePath())
+		held, err := store.HoldsReplies(cfg.CachePath())
 		if err != nil {
 			return nil, err
 		}

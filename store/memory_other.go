@@ -1,6 +1,6 @@
 //go:build !linux
 
-package pipeline
+package store
 
 import bolt "go.etcd.io/bbolt"
 
