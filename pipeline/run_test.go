@@ -504,13 +504,16 @@ func TestRateLimitWindow(t *testing.T) {
 		}
 		t.Logf("%s: busiest one-second window has %d calls (limit %d)", name, worst, rate+burst)
 	}
-	check("after the limiter", rec.at, rate+burst)
+	// The bucket grants at most rate + burst in any second, but a call is
+	// timed once its goroutine runs again, and at the vendor once its
+	// request arrives: on a busy machine calls granted evenly are timed
+	// bunched. A tenth more is allowed on both sides; a limiter that let
+	// calls through unpaced would give hundreds.
+	check("after the limiter", rec.at, rate+burst+rate/10)
 	var arrivals []time.Time
 	for _, c := range v.Calls() {
 		arrivals = append(arrivals, c.At)
 	}
-	// At the vendor, requests that left evenly may arrive bunched on a busy
-	// machine: a tenth more.
 	check("at the vendor", arrivals, rate+burst+rate/10)
 	p := m.Products["JRZQ9E2A"]
 	if int64(len(arrivals)) != p.Calls {
