@@ -156,6 +156,13 @@ func addProduct(t, p *pipeline.ProductCounts) {
 	t.FromStore += p.FromStore
 	t.Deduplicated += p.Deduplicated
 	t.PossiblyBilled += p.PossiblyBilled
+	// The shards pace at once, each its share: their throttling answers,
+	// pauses and rates add up.
+	t.Throttled += p.Throttled
+	t.PausedSeconds += p.PausedSeconds
+	t.RateMin += p.RateMin
+	t.RateFinal += p.RateFinal
+	t.RateSettled += p.RateSettled
 	t.Price = p.Price
 	t.Cost = roundMoney(t.Cost + p.Cost)
 	t.LatencyMS.P50 = max(t.LatencyMS.P50, p.LatencyMS.P50)

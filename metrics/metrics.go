@@ -63,6 +63,8 @@ type Product struct {
 	Deduplicated   int64
 	Throttled      int64   // throttling answers
 	PausedSeconds  float64 // time paused for the vendor's Retry-After
+	RateMin        float64 // the lowest rate the product was slowed to, calls a second (0: unlimited)
+	RateFinal      float64 // the rate at the end of the run
 	Cost           float64
 }
 
@@ -82,6 +84,8 @@ const (
 	NameDeduplicated   = "scorepipe_run_deduplicated"
 	NameThrottled      = "scorepipe_run_throttled"
 	NamePaused         = "scorepipe_run_paused_seconds"
+	NameRateMin        = "scorepipe_run_rate_min"
+	NameRateFinal      = "scorepipe_run_rate_final"
 	NameProductCost    = "scorepipe_run_product_cost"
 	NameCost           = "scorepipe_run_cost"
 	NameDuration       = "scorepipe_run_duration_seconds"
@@ -127,6 +131,8 @@ func (r *Run) Registry(labels prometheus.Labels) *prometheus.Registry {
 		{NameDeduplicated, "Calls the last run saved on identical applicants.", func(p *Product) float64 { return float64(p.Deduplicated) }},
 		{NameThrottled, "Throttling answers the last run received (429, 503 with Retry-After, throttling codes).", func(p *Product) float64 { return float64(p.Throttled) }},
 		{NamePaused, "Seconds the last run paused the product's calls for the vendor's Retry-After.", func(p *Product) float64 { return p.PausedSeconds }},
+		{NameRateMin, "The lowest rate, calls a second, the last run slowed the product to on throttling (0: unlimited).", func(p *Product) float64 { return p.RateMin }},
+		{NameRateFinal, "The product's rate, calls a second, at the end of the last run (0: unlimited).", func(p *Product) float64 { return p.RateFinal }},
 		{NameProductCost, "Money the last run spent on the product: billed replies × price.", func(p *Product) float64 { return p.Cost }},
 	}
 	vecs := make([]*prometheus.GaugeVec, len(perProduct))

@@ -27,7 +27,7 @@ func sampleRun() *Run {
 		Rows: Rows{Read: 225, Valid: 212, Rejected: 13, Written: 212, Blank: 2},
 		Products: []Product{
 			{Code: "JRZQ9E2A", Status: map[string]int64{"ok": 190, "no_record": 20, "failed": 2}, Calls: 215, Billed: 210,
-				PossiblyBilled: 1, Retries: 4, FromStore: 1, Deduplicated: 1, Throttled: 3, PausedSeconds: 1.5, Cost: 105},
+				PossiblyBilled: 1, Retries: 4, FromStore: 1, Deduplicated: 1, Throttled: 3, PausedSeconds: 1.5, RateMin: 12.5, RateFinal: 40, Cost: 105},
 			{Code: "COMBTY11", Status: map[string]int64{"ok": 200, "skipped": 12}, Calls: 200, Billed: 200, Cost: 400,
 				SubProducts: map[string]map[string]int64{"DWBG8B4D": {"ok": 199, "failed": 1}, "FLXG0V4B": {"ok": 200}}},
 		},
@@ -109,6 +109,8 @@ func checkFigures(t *testing.T, families map[string]*dto.MetricFamily, r *Run, l
 		check(NameDeduplicated, l, float64(p.Deduplicated))
 		check(NameThrottled, l, float64(p.Throttled))
 		check(NamePaused, l, p.PausedSeconds)
+		check(NameRateMin, l, p.RateMin)
+		check(NameRateFinal, l, p.RateFinal)
 		check(NameProductCost, l, p.Cost)
 	}
 	check(NameCost, nil, r.Cost)

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -111,6 +112,10 @@ type CodesConfig struct {
 	Retryable []int `yaml:"retryable" json:"retryable"`
 	Fatal     []int `yaml:"fatal" json:"fatal"`
 	NoRecord  []int `yaml:"no_record" json:"no_record"`
+	// Throttle lists the codes that mean "slow down": like HTTP 429 they
+	// lower the product's rate and are retried without counting as
+	// attempts. A code listed here and in Retryable is a throttling code.
+	Throttle []int `yaml:"throttle" json:"throttle"`
 }
 
 // ProductConfig enables a product and sets its limits.
@@ -126,6 +131,11 @@ type RetryConfig struct {
 	MaxAttempts int           `yaml:"max_attempts" json:"max_attempts"`
 	BaseDelay   time.Duration `yaml:"base_delay" json:"base_delay"`
 	MaxDelay    time.Duration `yaml:"max_delay" json:"max_delay"`
+	// ThrottleBudget is how long a product may be answered by nothing but
+	// throttling before the run stops (exit 3, resumable); 0 means no
+	// limit. A run that gets some answers through is never stopped by
+	// throttling: throttled calls are retried until answered.
+	ThrottleBudget time.Duration `yaml:"throttle_budget" json:"throttle_budget"`
 }
 
 // CacheConfig locates the reply store and says how long replies are used
@@ -176,7 +186,7 @@ func DefaultConfig() *Config {
 		Vendor: VendorConfig{BaseURL: "https://api.tianyuanapi.com", KeyFormat: "hex", Timeout: 15 * time.Second,
 			Codes: codesFromPolicy(tianyuan.DefaultCodePolicy())},
 		Products: map[string]ProductConfig{},
-		Retry:    RetryConfig{MaxAttempts: 5, BaseDelay: 200 * time.Millisecond, MaxDelay: 30 * time.Second},
+		Retry:    RetryConfig{MaxAttempts: 5, BaseDelay: 200 * time.Millisecond, MaxDelay: 30 * time.Second, ThrottleBudget: 10 * time.Minute},
 		Cache:    CacheConfig{ReuseWithin: 720 * time.Hour},
 	}
 }
@@ -185,7 +195,7 @@ func DefaultConfig() *Config {
 var DefaultProduct = ProductConfig{RatePerSecond: 20, Burst: 5, Concurrency: 8}
 
 func codesFromPolicy(p tianyuan.CodePolicy) CodesConfig {
-	return CodesConfig{Retryable: p.Retryable, Fatal: p.Fatal, NoRecord: p.NoRecord}
+	return CodesConfig{Retryable: p.Retryable, Fatal: p.Fatal, NoRecord: p.NoRecord, Throttle: []int{}}
 }
 
 // CodePolicy returns the vendor code policy the config describes.
@@ -474,6 +484,16 @@ func (c *Config) Validate() error {
 	if err := c.CodePolicy().Validate(); err != nil {
 		return bad("vendor.codes", "%v", strings.TrimPrefix(err.Error(), "tianyuan: code policy: "))
 	}
+	for _, code := range c.Vendor.Codes.Throttle {
+		switch {
+		case code == tianyuan.CodeOK:
+			return bad("vendor.codes.throttle", "code 0 means success and cannot be throttle")
+		case slices.Contains(c.Vendor.Codes.Fatal, code):
+			return bad("vendor.codes.throttle", "code %d is both fatal and throttle", code)
+		case slices.Contains(c.Vendor.Codes.NoRecord, code):
+			return bad("vendor.codes.throttle", "code %d is both no_record and throttle", code)
+		}
+	}
 	if c.Vendor.Timeout <= 0 {
 		return bad("vendor.timeout", "must be positive, e.g. 15s")
 	}
@@ -482,6 +502,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Retry.BaseDelay < 0 || c.Retry.MaxDelay < c.Retry.BaseDelay {
 		return bad("retry", "need 0 ≤ base_delay ≤ max_delay")
+	}
+	if c.Retry.ThrottleBudget < 0 {
+		return bad("retry.throttle_budget", "must be ≥ 0 (0 means no limit), e.g. 10m")
 	}
 	if c.Limits.MaxCalls < 0 {
 		return bad("limits.max_calls", "must be ≥ 0 (0 means no cap)")

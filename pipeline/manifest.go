@@ -105,6 +105,14 @@ type ProductCounts struct {
 	UndecryptableStored int64 `json:"undecryptable_stored"` // stored replies paid for again: encrypted with another access key
 	DamagedStored       int64 `json:"damaged_stored"`       // stored replies paid for again: their record in the store was damaged
 
+	// Pacing (see pacing.go). Rates are calls per second, 0 meaning
+	// unlimited.
+	Throttled     int64   `json:"throttled"`              // throttling answers (HTTP 429, 503 with Retry-After, vendor.codes.throttle), each retried
+	PausedSeconds float64 `json:"paused_seconds"`         // time the product's calls were paused for the vendor's Retry-After
+	RateMin       float64 `json:"rate_min"`               // the lowest rate the product was slowed to
+	RateFinal     float64 `json:"rate_final"`             // the rate at the end of the run
+	RateSettled   float64 `json:"rate_settled,omitempty"` // the rate settled at after the last throttling answer: just below what the vendor then let through
+
 	LatencyMS Percentiles `json:"latency_ms"`
 
 	SubProducts map[string]*StatusCounts `json:"sub_products,omitempty"`

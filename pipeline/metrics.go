@@ -79,7 +79,8 @@ func (m *Manifest) Figures(code int, reason string, published bool) metrics.Run 
 	for _, code := range codes {
 		p := m.Products[code]
 		fp := metrics.Product{Code: code, Status: statusFigures(p.StatusCounts), Calls: p.Calls, Billed: p.Billed,
-			PossiblyBilled: p.PossiblyBilled, Retries: p.Retries, FromStore: p.FromStore, Deduplicated: p.Deduplicated, Cost: p.Cost}
+			PossiblyBilled: p.PossiblyBilled, Retries: p.Retries, FromStore: p.FromStore, Deduplicated: p.Deduplicated,
+			Throttled: p.Throttled, PausedSeconds: p.PausedSeconds, RateMin: p.RateMin, RateFinal: p.RateFinal, Cost: p.Cost}
 		for sub, c := range p.SubProducts {
 			if fp.SubProducts == nil {
 				fp.SubProducts = map[string]map[string]int64{}

@@ -119,6 +119,10 @@ func checkAgainstManifest(t *testing.T, what string, data []byte, m *pipeline.Ma
 		expect(metrics.NameFromStore, l, float64(p.FromStore))
 		expect(metrics.NameDeduplicated, l, float64(p.Deduplicated))
 		expect(metrics.NameProductCost, l, p.Cost)
+		expect(metrics.NameThrottled, l, float64(p.Throttled))
+		expect(metrics.NamePaused, l, p.PausedSeconds)
+		expect(metrics.NameRateMin, l, p.RateMin)
+		expect(metrics.NameRateFinal, l, p.RateFinal)
 	}
 	expect(metrics.NameCost, nil, m.Cost)
 	expect(metrics.NameInfo, map[string]string{"run_id": m.RunID}, 1)
@@ -237,13 +241,19 @@ func TestMetricsOfAStoppedRun(t *testing.T) {
 	}
 }
 
+// TestMetricsOfAShard runs a shard against a vendor that throttles it, and
+// checks its metrics file and push: the shard's label and grouping, and
+// every figure the manifest has, the throttling ones included.
 func TestMetricsOfAShard(t *testing.T) {
-	_, client := fakeVendor(t, tianyuantest.Options{})
+	v, client := fakeVendor(t, tianyuantest.Options{Throttle: tianyuantest.Throttle{Products: map[string]int{"JRZQ9E2A": 20}}})
 	gw := &fakePushgateway{}
 	srv := httptest.NewServer(gw)
 	defer srv.Close()
 	cfg := sampleConfig(t)
 	cfg.Metrics = pipeline.MetricsConfig{Pushgateway: srv.URL, Job: "book"}
+	jr := cfg.Products["JRZQ9E2A"]
+	jr.RatePerSecond, jr.Burst = 150, 6 // the shard's share: 50/s, over the vendor's 20
+	cfg.Products["JRZQ9E2A"] = jr
 	e := env(client)
 	e.Shard = shards.Shard{Index: 1, Count: 3}
 	j, err := pipeline.Prepare(cfg, e)
@@ -256,6 +266,9 @@ func TestMetricsOfAShard(t *testing.T) {
 	}
 	j.Report(context.Background(), 0, "")
 	j.Close()
+	if th := m.Products["JRZQ9E2A"].Throttled; th == 0 || th != v.Throttled("JRZQ9E2A") {
+		t.Fatalf("throttled %d, the vendor throttled %d: want the same, and some", th, v.Throttled("JRZQ9E2A"))
+	}
 	data, err := os.ReadFile(filepath.Join(cfg.Output.Dir, e.Shard.File(shards.DirMetrics, ".prom")))
 	if err != nil {
 		t.Fatal(err)

@@ -101,8 +101,17 @@ func (r *run) rowRateCeiling(done int64) float64 {
 	return ceiling
 }
 
-// productRate is the calls a second a product is paced at.
-func (r *run) productRate(p *productRun) float64 { return p.cfg.RatePerSecond }
+// productRate is the calls a second a product is paced at: its rate now,
+// which throttling may have lowered (0 when unlimited).
+func (r *run) productRate(p *productRun) float64 {
+	if p.stats.pace == nil {
+		return p.cfg.RatePerSecond
+	}
+	if r := p.stats.pace.figures(time.Now()).rate; !math.IsInf(r, 1) {
+		return r
+	}
+	return 0
+}
 
 // sample reads the run's counts.
 func (r *run) sample(at time.Duration) progressSample {
@@ -154,7 +163,11 @@ func (r *run) startProgress() (stop func()) {
 			if max > 0 && f.Done > bar.GetMax64() {
 				bar.ChangeMax64(f.Done)
 			}
-			bar.Describe(f.short())
+			desc := f.short()
+			if pace := r.paceSummary(); pace != "" {
+				desc += "; " + pace
+			}
+			bar.Describe(desc)
 			_ = bar.Set64(f.Done)
 		}
 		go func() {
@@ -186,7 +199,7 @@ func (r *run) startProgress() (stop func()) {
 				select {
 				case <-t.C:
 					f := observe()
-					r.log.Info("progress", f.attrs()...)
+					r.log.Info("progress", append(f.attrs(), r.paceAttrs()...)...)
 				case <-done:
 					return
 				}

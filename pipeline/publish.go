@@ -31,13 +31,15 @@ func (r *run) wrapCallers() {
 	}
 	keys, check := newKeyer(r.env.Secret), r.keyCheck()
 	spend := &budget{maxCalls: r.cfg.Limits.MaxCalls, maxCost: r.cfg.Limits.MaxCost}
+	throttle := throttleRule{codes: r.cfg.Vendor.Codes.Throttle}
 	for _, p := range r.prods {
+		p.stats.pace = newPacer(p.code, p.cfg, r.cfg.Retry, defaultPacing, r.log)
 		var c tianyuan.Caller = &metered{next: r.env.Caller, stats: p.stats}
 		c = &audited{next: c, audit: r.audit.rec}
 		c = &budgeted{next: c, budget: spend, price: p.cfg.Price}
 		c = &persisted{next: c, store: r.store, keys: keys, keyCheck: check, policy: r.policy}
-		c = newLimited(c, p.cfg, r.cfg.Vendor.Timeout)
-		c = &retrying{next: c, policy: r.policy, maxAttempts: r.cfg.Retry.MaxAttempts,
+		c = newLimited(c, p.stats.pace, throttle, p.cfg, r.cfg.Vendor.Timeout)
+		c = &retrying{next: c, policy: r.policy, throttle: throttle, maxAttempts: r.cfg.Retry.MaxAttempts,
 			base: r.cfg.Retry.BaseDelay, max: r.cfg.Retry.MaxDelay,
 			onRetry: func(product string, attempt int, delay time.Duration, err error) {
 				p.stats.retries.Add(1)

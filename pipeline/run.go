@@ -970,8 +970,9 @@ func (r *run) isFatal(err error) bool {
 		se *StoreError
 		be *BudgetError
 		ae *AuditError
+		te *ThrottleBudgetError
 	)
-	return errors.As(err, &se) || errors.As(err, &be) || errors.As(err, &ae) || r.policy.Classify(err) == tianyuan.Fatal
+	return errors.As(err, &se) || errors.As(err, &be) || errors.As(err, &ae) || errors.As(err, &te) || r.policy.Classify(err) == tianyuan.Fatal
 }
 
 // plainSize is the size of the buffers replies are decrypted in; a larger
@@ -1161,4 +1162,5 @@ func (r *run) finishCounts() {
 	m.PlaceholderValues = r.placeholderValues()
 	m.FinishedAt = r.env.Now().UTC()
 	m.Seconds = m.FinishedAt.Sub(m.StartedAt).Seconds()
+	r.finishPacing()
 }

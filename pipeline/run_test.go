@@ -489,7 +489,7 @@ func TestRateLimitWindow(t *testing.T) {
 	if len(rec.at) < 150 {
 		t.Fatalf("only %d calls; the test needs several seconds of calls", len(rec.at))
 	}
-	check := func(name string, times []time.Time) {
+	check := func(name string, times []time.Time, most int) {
 		slices.SortFunc(times, func(a, b time.Time) int { return a.Compare(b) })
 		worst := 0
 		for i := range times {
@@ -499,18 +499,29 @@ func TestRateLimitWindow(t *testing.T) {
 			}
 			worst = max(worst, n)
 		}
-		if worst > rate+burst {
-			t.Errorf("%s: %d calls in one second, want ≤ rate %d + burst %d", name, worst, rate, burst)
+		if worst > most {
+			t.Errorf("%s: %d calls in one second, want ≤ %d", name, worst, most)
 		}
 		t.Logf("%s: busiest one-second window has %d calls (limit %d)", name, worst, rate+burst)
 	}
-	check("after the limiter", rec.at)
+	// The bucket grants at most rate + burst in any second, but a call is
+	// timed once its goroutine runs again, and at the vendor once its
+	// request arrives: on a busy machine calls granted evenly are timed
+	// bunched. A tenth more is allowed on both sides; a limiter that let
+	// calls through unpaced would give hundreds.
+	check("after the limiter", rec.at, rate+burst+rate/10)
 	var arrivals []time.Time
 	for _, c := range v.Calls() {
 		arrivals = append(arrivals, c.At)
 	}
-	if int64(len(arrivals)) != m.Products["JRZQ9E2A"].Calls {
-		t.Errorf("vendor logged %d calls, manifest %d", len(arrivals), m.Products["JRZQ9E2A"].Calls)
+	check("at the vendor", arrivals, rate+burst+rate/10)
+	p := m.Products["JRZQ9E2A"]
+	if int64(len(arrivals)) != p.Calls {
+		t.Errorf("vendor logged %d calls, manifest %d", len(arrivals), p.Calls)
+	}
+	// A vendor that does not throttle leaves the rate at the ceiling.
+	if p.Throttled != 0 || p.RateMin != rate || p.RateFinal != rate || p.PausedSeconds != 0 {
+		t.Errorf("throttled %d, rate_min %v, rate_final %v, paused %vs; want 0, %d, %d, 0", p.Throttled, p.RateMin, p.RateFinal, p.PausedSeconds, rate, rate)
 	}
 }
 
@@ -550,12 +561,14 @@ func TestWrongKeyStopsEarly(t *testing.T) {
 
 func TestTransientFaultsAreRetried(t *testing.T) {
 	// A body that is not JSON is not transient: it is tried once more
-	// only (see TestUnreadableRepliesAreNotPaidAgain).
-	v, client := fakeVendor(t, tianyuantest.Options{Seed: 7, Faults: tianyuantest.Faults{HTTP503: 0.25, Code1001: 0.05, HTTP429: 0.05, RetryAfter: time.Millisecond}})
+	// only (see TestUnreadableRepliesAreNotPaidAgain). HTTP 429 is not
+	// among them either: it is throttling, which slows the product down
+	// (see the throttling tests).
+	v, client := fakeVendor(t, tianyuantest.Options{Seed: 7, Faults: tianyuantest.Faults{HTTP503: 0.25, Code1001: 0.05}})
 	cfg := sampleConfig(t)
-	// With 35% of attempts failing, a call fails 8 attempts in a row with
-	// probability 0.35^8 = 2e-4: over about 430 calls, one run in eleven
-	// had a failed row. With 20 attempts, 0.35^20 = 8e-10 a call.
+	// With 30% of attempts failing, a call fails 8 attempts in a row with
+	// probability 0.3^8 = 7e-5: over about 430 calls, one run in thirty
+	// would have a failed row. With 20 attempts, 0.3^20 = 3e-11 a call.
 	const attempts = 20
 	cfg.Retry.MaxAttempts = attempts
 	m, err := pipeline.Run(context.Background(), cfg, env(client))
@@ -565,7 +578,7 @@ func TestTransientFaultsAreRetried(t *testing.T) {
 		t.Errorf("failed = %d, want 0 with %d attempts", p.Failed, attempts)
 	}
 	if p.Retries == 0 {
-		t.Error("no retries counted with 35% faults")
+		t.Error("no retries counted with 30% faults")
 	}
 	if got, want := v.Requests("JRZQ9E2A"), p.Calls; got != want {
 		t.Errorf("vendor saw %d requests, manifest %d", got, want)
