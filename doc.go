@@ -19,12 +19,17 @@
 //	transform              applicant validation, identity keys, masking, payload → feature row
 //	mappings               field catalogs and interval/enum tables, embedded and overridable
 //	sinks                  Parquet, Excel, CSV, rejects and manifest writers with atomic commit
-//	publish                the output folder: a lock, a staging folder, one swap to publish the set
+//	publish                the output folder: a lock, a staging folder, one swap to publish the set;
+//	                       a shard's part of it, under its own lock
+//	shards                 a shard of a run: --shard i/n, the shard of an applicant key, part names
+//	collect                publishes a sharded dataset once every shard has: checks, combined manifest
+//	metrics                a run's figures in Prometheus's text format (metrics.prom) and pushed
 //	rundir                 reader of published runs: manifest.json and features.parquet, streamed
 //	review                 the portfolio review: coverage, distributions, IV/KS, PSI, changes under rules
 //	audit                  the consent audit trail: every request and reuse, who, when, under which authorization
 //	samples                sample applicants and configuration
+//	deploy                 the container image (Dockerfile) and Kubernetes manifests, tested
 //
-// sources, providers, mappings, sinks, store, publish, rundir, review and
-// audit never import pipeline.
+// sources, providers, mappings, sinks, store, publish, shards, metrics,
+// rundir, review and audit never import pipeline.
 package scorepipe

@@ -12,6 +12,7 @@ import (
 
 	"github.com/scorepipe/scorepipe/audit"
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
+	"github.com/scorepipe/scorepipe/shards"
 	"github.com/scorepipe/scorepipe/transform"
 )
 
@@ -278,6 +279,9 @@ type AuditCounts struct {
 // cache.retain, as the store's replies.
 func (r *run) openAudit() error {
 	path := AuditPath(r.cfg)
+	if sh := r.env.Shard; sh.Sharded() {
+		path = shards.StorePath(path, sh) // shards run at once, and a log has one writer: audit.shard-3.jsonl
+	}
 	log, err := audit.Open(path, audit.Options{})
 	if err != nil {
 		return &AuditError{Err: err}

@@ -41,6 +41,7 @@ type Config struct {
 	Mappings MappingsConfig           `yaml:"mappings" json:"mappings"`
 	Limits   LimitsConfig             `yaml:"limits" json:"limits"`
 	Review   review.Config            `yaml:"review" json:"review"`
+	Metrics  MetricsConfig            `yaml:"metrics" json:"metrics"`
 
 	dir string // directory of the config file, for relative paths
 }
@@ -420,6 +421,9 @@ func (c *Config) Validate() error {
 		return bad("products", "no product configured (e.g. products: {JRZQ9E2A: {}})")
 	}
 	if err := checkNumbers(reflect.ValueOf(c).Elem(), ""); err != nil {
+		return err
+	}
+	if err := c.Metrics.validate(); err != nil {
 		return err
 	}
 	for _, code := range c.ProductCodes() {

@@ -46,6 +46,10 @@ type Manifest struct {
 	// column, the values written from them (see transform.Unknowns).
 	PlaceholderTables []mappings.Placeholder `json:"placeholder_tables"`
 	PlaceholderValues map[string]int64       `json:"placeholder_values"`
+
+	// Shard says which shard of a sharded run wrote this manifest (run
+	// --shard); absent for a whole run. Its counts are the shard's own.
+	Shard *ShardInfo `json:"shard,omitempty"`
 }
 
 // Exit is the run's verdict: code 0 when every row is complete, 2 when the

@@ -136,6 +136,9 @@ func (r *run) startProgress() (stop func()) {
 	for _, f := range r.files {
 		meter.total += int64(f.rows)
 	}
+	if s := r.env.Shard; s.Sharded() {
+		meter.total /= int64(s.Count) // about a shard's share: keys spread evenly
+	}
 	start := time.Now()
 	observe := func() progressFigures {
 		s := r.sample(time.Since(start))

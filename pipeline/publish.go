@@ -14,6 +14,7 @@ import (
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
 	"github.com/scorepipe/scorepipe/publish"
 	"github.com/scorepipe/scorepipe/review"
+	"github.com/scorepipe/scorepipe/shards"
 	"github.com/scorepipe/scorepipe/sinks"
 )
 
@@ -52,11 +53,11 @@ func (r *run) wrapCallers() {
 // ownedNames are the entries of an output folder that runs write: a run
 // replaces them all, and those its new set does not hold (a format not
 // asked for this time) are dropped. review.xlsx, review.json and
-// changes.parquet are the portfolio review's, features/ a sharded run's
-// parts and metrics.prom the run's metrics. Every other entry is the
-// user's, and carried over.
-var ownedNames = []string{FileParquet, FileXLSX, FileCSV, FileRejects, FileManifest, FileSuccess,
-	"review.xlsx", "review.json", "changes.parquet", "features", "metrics.prom"}
+// changes.parquet are the portfolio review's, the folders of shards.Dirs
+// and the markers _SUCCESS.part-* a sharded run's parts, and metrics.prom
+// the run's metrics. Every other entry is the user's, and carried over.
+var ownedNames = append([]string{FileParquet, FileXLSX, FileCSV, FileRejects, FileManifest, FileSuccess,
+	"review.xlsx", "review.json", "changes.parquet", FileMetrics, shards.MarkerPrefix + "part-*"}, shards.Dirs...)
 
 // keptDirs are the folders of an output folder that a run carries over:
 // .scorepipe is where earlier versions kept the reply store and the
@@ -70,6 +71,9 @@ var publishBeforeStep func(step string) error
 // openFolder locks the output folder, removes what killed runs left and
 // makes the staging folder the outputs are written into.
 func (r *run) openFolder() error {
+	if r.env.Shard.Sharded() {
+		return r.openPart()
+	}
 	names := append(slices.Clone(ownedNames), r.previousOutputs()...)
 	owned := slices.Clone(names)
 	for _, n := range names {
@@ -86,7 +90,7 @@ func (r *run) openFolder() error {
 	case err != nil:
 		return &AbortError{Cause: err}
 	}
-	r.folder = folder
+	r.folder = wholeFolder{folder}
 	return nil
 }
 
@@ -162,12 +166,12 @@ func (r *run) publish() (*Manifest, error) {
 			r.log.Warn("features.xlsx holds the first rows only (output.xlsx.max_rows); features.parquet has them all",
 				"xlsx_rows", rows, "rows", written)
 		}
-		r.manifest.Outputs = append(r.manifest.Outputs, OutputFile{Name: s.name, Rows: rows})
+		r.manifest.Outputs = append(r.manifest.Outputs, OutputFile{Name: r.folder.Name(s.name), Rows: rows})
 	}
 	if err := r.writeStep(FileRejects, r.rejects.Commit); err != nil {
 		return nil, r.publishFailed(err)
 	}
-	r.manifest.Outputs = append(r.manifest.Outputs, OutputFile{Name: FileRejects, Rows: r.rejects.Count()})
+	r.manifest.Outputs = append(r.manifest.Outputs, OutputFile{Name: r.folder.Name(FileRejects), Rows: r.rejects.Count()})
 	if r.review != nil {
 		if err := r.writeStep(review.FileWorkbook, r.writeReview); err != nil {
 			return nil, r.publishFailed(err)
@@ -178,9 +182,13 @@ func (r *run) publish() (*Manifest, error) {
 	if err != nil {
 		return nil, r.publishFailed(err)
 	}
+	if err := r.writeStep(FileMetrics, r.writePublishedMetrics); err != nil {
+		return nil, r.publishFailed(err)
+	}
 	if err := r.folder.Commit(); err != nil {
 		return nil, r.publishFailed(err)
 	}
+	r.published = true
 	return r.manifest, r.manifest.Exit.err()
 }
 

@@ -107,7 +107,7 @@ func readSet(t *testing.T, out string) outputSet {
 	for _, e := range entries {
 		name := e.Name()
 		switch name {
-		case pipeline.FileSuccess, pipeline.FileManifest, ".scorepipe":
+		case pipeline.FileSuccess, pipeline.FileManifest, pipeline.FileMetrics, ".scorepipe":
 			continue
 		}
 		want, ok := listed[name]

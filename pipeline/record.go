@@ -31,7 +31,7 @@ const ExitIncomplete = 2
 func (r *run) verdict() Exit {
 	m := r.manifest
 	reasons := []string{}
-	if m.Rows.Valid == 0 {
+	if m.Rows.Valid == 0 && !(m.Shard != nil && m.Rows.Read == 0 && r.otherShards > 0) { // a shard may hold no applicant
 		if m.Rows.Read == 0 {
 			reasons = append(reasons, "no valid row: the input files hold no data row")
 		} else {
@@ -108,6 +108,7 @@ func (r *run) resetCounts() {
 	}
 	r.read.Store(0)
 	r.rejected.Store(0)
+	r.otherShards = 0
 	clear(r.manifest.Rejects)
 	r.manifest.Rows = RowCounts{}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
+	"github.com/scorepipe/scorepipe/shards"
 	"github.com/scorepipe/scorepipe/store"
 	"github.com/scorepipe/scorepipe/transform"
 )
@@ -37,6 +38,11 @@ func (r *run) openStore() error {
 		opts.PruneBefore = r.env.Now().Add(-r.cfg.Cache.Retain)
 	}
 	path := r.cfg.CachePath()
+	if sh := r.env.Shard; sh.Sharded() {
+		path = shards.StorePath(path, sh) // shards run at once: a store each
+		r.manifest.Shard.Store = path
+		r.manifest.Shard.KeyCheck = KeyCheck(r.env.Secret)
+	}
 	s, err := store.Open(path, opts)
 	if err != nil {
 		return err

@@ -19,6 +19,7 @@ import (
 	"github.com/scorepipe/scorepipe/mappings"
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
 	"github.com/scorepipe/scorepipe/publish"
+	"github.com/scorepipe/scorepipe/shards"
 	"github.com/scorepipe/scorepipe/sinks"
 	"github.com/scorepipe/scorepipe/sources"
 	"github.com/scorepipe/scorepipe/store"
@@ -41,6 +42,11 @@ type Env struct {
 	Build   Build      // the build that runs, for the manifest
 	Command []string   // the command line, secrets redacted, for the manifest
 	RunID   string     // "" makes a new one
+
+	// Shard, when set, makes the run one shard of a sharded run: it takes
+	// the rows of its shard, a share of each rate and limit, and publishes
+	// its files as a part of the dataset in the output folder.
+	Shard shards.Shard
 }
 
 // ErrRowsFailed is returned, with the manifest, when the run completed but
@@ -68,6 +74,7 @@ const (
 	FileCSV      = "features.csv"
 	FileRejects  = "rejects.csv"
 	FileManifest = "manifest.json"
+	FileMetrics  = "metrics.prom"
 	FileSuccess  = publish.Marker
 )
 
@@ -262,8 +269,8 @@ type run struct {
 	files   []inputFile
 	schema  sinks.Schema
 	store   *store.Store
-	folder  *publish.Folder // the output folder, locked
-	review  *reviewPlan     // nil without review.baseline
+	folder  outputFolder // the output folder (or the shard's part of it), locked
+	review  *reviewPlan  // nil without review.baseline
 	out     []namedSink
 	rejects *sinks.Rejects
 
@@ -274,6 +281,10 @@ type run struct {
 	read     atomic.Int64
 	rejected atomic.Int64
 	written  atomic.Int64
+
+	otherShards int  // rows of the inputs left to other shards (scan's goroutine only)
+	closed      bool // close was called
+	published   bool // the outputs were published
 
 	abortOnce sync.Once
 	abortErr  error       // read only after the workers are done
@@ -341,6 +352,12 @@ func newRun(cfg *Config, env Env) (*run, error) {
 	r.manifest = &Manifest{Tool: "scorepipe", Version: env.Version, RunID: env.RunID, Build: env.Build,
 		Command: env.Command, StartedAt: env.Now().UTC(), Exit: Exit{Reasons: []string{}}, Vendor: env.Vendor,
 		Config: cfg.Effective(), ConfigSHA256: cfg.Hash(), Products: map[string]*ProductCounts{}, Rejects: map[string]int{}}
+	if env.Shard.Sharded() {
+		var err error
+		if cfg, err = r.startShard(); err != nil {
+			return nil, err
+		}
+	}
 	set, err := mappings.Load(cfg.Mappings.Dir)
 	if err != nil {
 		return nil, err
@@ -589,6 +606,10 @@ func (r *run) checkColumns() error {
 }
 
 func (r *run) close() {
+	if r.closed {
+		return
+	}
+	r.closed = true
 	for _, s := range r.out {
 		_ = s.sink.Abort()
 	}
@@ -796,15 +817,15 @@ func (r *run) scan(ctx context.Context,
 			for ctx.Err() == nil {
 				rec, err := rd.Read()
 				if errors.Is(err, io.EOF) {
-					f.counts.Blank = rd.Blank()
+					if r.env.Shard.Index == 0 { // blank lines are counted by one shard
+						f.counts.Blank = rd.Blank()
+					}
 					return nil
 				}
 				var rowErr *sources.RowError
 				if err != nil && !errors.As(err, &rowErr) {
 					return err
 				}
-				f.counts.Read++
-				r.read.Add(1)
 				var problems []transform.Problem
 				var it *item
 				if rowErr != nil {
@@ -812,6 +833,15 @@ func (r *run) scan(ctx context.Context,
 				} else {
 					it, problems = r.validate(keyer, fi, rec)
 				}
+				if !r.holds(fi, rec, rowErr, it, problems) {
+					r.otherShards++ // another shard's row: neither read nor rejected here
+					if it != nil {
+						r.freeItem(it)
+					}
+					continue
+				}
+				f.counts.Read++
+				r.read.Add(1)
 				if problems != nil {
 					f.counts.Rejected++
 					r.rejected.Add(1)
@@ -1093,6 +1123,9 @@ func (r *run) finishCounts() {
 	m := r.manifest
 	m.Inputs = m.Inputs[:0]
 	m.Rows = RowCounts{Written: int(r.written.Load())}
+	if m.Shard != nil {
+		m.Shard.RowsOtherShards = r.otherShards
+	}
 	for _, f := range r.files {
 		m.Inputs = append(m.Inputs, *f.counts)
 		m.Rows.Read += f.counts.Read

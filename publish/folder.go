@@ -85,11 +85,15 @@ type Folder struct {
 // folder.
 type LockedError struct {
 	Dir    string
+	Part   string // the part of the folder that is locked (see OpenPart); "" for the whole folder
 	Holder string // what the holder wrote into the lock: pid, host, start time; may be empty
 }
 
 func (e *LockedError) Error() string {
 	s := fmt.Sprintf("output folder %s is in use by another run", e.Dir)
+	if e.Part != "" {
+		s = fmt.Sprintf("%s of output folder %s is in use by another run", e.Part, e.Dir)
+	}
 	if e.Holder != "" {
 		s += " (" + e.Holder + ")"
 	}

@@ -27,6 +27,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv("PUBLISH_TEST_CHILD") != "" {
 		os.Exit(child())
 	}
+	if os.Getenv("PUBLISH_TEST_PART_CHILD") != "" {
+		os.Exit(partChild())
+	}
 	os.Exit(m.Run())
 }
 

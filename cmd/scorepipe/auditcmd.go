@@ -71,7 +71,7 @@ instead. A summary goes to standard error.`,
 	fl := cmd.Flags()
 	fl.StringVarP(&f.config, "config", "c", "", "job configuration (YAML): its cache.path and identity secret locate the log and the keys")
 	fl.StringArrayVar(&f.sets, "set", nil, "override a config value, path=value (repeatable)")
-	fl.StringVar(&f.logPath, "log", "", "the audit log (default: audit.jsonl beside the reply store)")
+	fl.StringVar(&f.logPath, "log", "", "the audit log (default: audit.jsonl beside the reply store, and the shards' audit.shard-N.jsonl)")
 	fl.StringVar(&f.idCard, "id-card", "", "the applicant's ID number (with --mobile and --name)")
 	fl.StringVar(&f.mobile, "mobile", "", "the applicant's mobile number")
 	fl.StringVar(&f.name, "name", "", "the applicant's name")
@@ -126,18 +126,10 @@ func runAudit(g *globalFlags, f *auditFlags, stdin io.Reader) error {
 		}
 	}
 
-	path := f.logPath
-	if path == "" {
-		path = pipeline.AuditPath(cfg)
+	paths := []string{f.logPath}
+	if f.logPath == "" {
+		paths = withShardLogs(pipeline.AuditPath(cfg))
 	}
-	in, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return &pipeline.ConfigError{Field: "--log", Msg: fmt.Sprintf("no audit log at %s: no run has written one there (--config or --log name another)", path)}
-	}
-	if err != nil {
-		return fmt.Errorf("audit log: %w", err)
-	}
-	defer in.Close()
 
 	out := bufio.NewWriterSize(g.stdout, 64<<10)
 	var emit func(*audit.Query) error
@@ -165,14 +157,27 @@ func runAudit(g *globalFlags, f *auditFlags, stdin io.Reader) error {
 			return nil
 		}
 	}
-	st, err := audit.Scan(in, filter, emit)
-	if ferr := out.Flush(); err == nil && ferr != nil {
-		err = ferr
+	for i, path := range paths {
+		in, err := os.Open(path)
+		if errors.Is(err, os.ErrNotExist) && i == 0 && len(paths) == 1 {
+			return &pipeline.ConfigError{Field: "--log", Msg: fmt.Sprintf("no audit log at %s: no run has written one there (--config or --log name another)", path)}
+		}
+		if errors.Is(err, os.ErrNotExist) {
+			continue // no whole run wrote one; the shards' are read
+		}
+		if err != nil {
+			return fmt.Errorf("audit log: %w", err)
+		}
+		st, err := audit.Scan(in, filter, emit)
+		in.Close()
+		if ferr := out.Flush(); err == nil && ferr != nil {
+			err = ferr
+		}
+		if err != nil {
+			return fmt.Errorf("audit log %s: %w", path, err)
+		}
+		fmt.Fprintln(g.stderr, auditSummary(path, st))
 	}
-	if err != nil {
-		return fmt.Errorf("audit log %s: %w", path, err)
-	}
-	fmt.Fprintln(g.stderr, auditSummary(path, st))
 	return nil
 }
 

@@ -17,9 +17,12 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/scorepipe/scorepipe/collect"
 	"github.com/scorepipe/scorepipe/mappings"
 	"github.com/scorepipe/scorepipe/pipeline"
+	"github.com/scorepipe/scorepipe/publish"
 	"github.com/scorepipe/scorepipe/review"
+	"github.com/scorepipe/scorepipe/shards"
 	"github.com/scorepipe/scorepipe/sources"
 )
 
@@ -187,12 +190,18 @@ func exitCode(err error) int {
 		mapErr  *mappings.Error
 		rowsErr *rowsRejected
 		alerts  *review.AlertError
+		notPub  *collect.NotPublishedError
+		mis     *collect.MismatchError
+		locked  *publish.LockedError
+		shErr   *shards.Error
 	)
 	switch {
 	case err == nil:
 		return exitOK
-	case errors.As(err, &abort), errors.As(err, &over), errors.As(err, &stopped):
+	case errors.As(err, &abort), errors.As(err, &over), errors.As(err, &stopped), errors.As(err, &notPub), errors.As(err, &locked):
 		return exitAborted
+	case errors.As(err, &mis), errors.As(err, &shErr):
+		return exitUsage
 	}
 	if code, ok := storeExitCode(err); ok {
 		return code
@@ -207,6 +216,14 @@ func exitCode(err error) int {
 		return exitUsage
 	}
 	return exitUsage
+}
+
+// reasonOf is why a command ended as it did, in one line: "" when done.
+func reasonOf(err error) string {
+	if err == nil {
+		return ""
+	}
+	return oneLine(err.Error())
 }
 
 // rowsRejected is validate's verdict when some rows would be rejected.

@@ -60,7 +60,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	root.PersistentPostRun = func(*cobra.Command, []string) { g.stop() }
 	root.AddCommand(newRunCommand(&g), newValidateCommand(&g), newPlanCommand(&g), newCatalogCommand(&g), newMockVendorCommand(&g),
 		newBenchCommand(&g), newVersionCommand(&g), newReviewCommand(&g), newStoreCommand(&g))
-	root.AddCommand(newAuditCommand(&g))
+	root.AddCommand(newAuditCommand(&g), newCollectCommand(&g))
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)

@@ -88,6 +88,7 @@ func newRunCommand(g *globalFlags) *cobra.Command {
 		job      jobFlags
 		refresh  bool
 		baseline string
+		shard    shardFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -113,7 +114,7 @@ product skipped for every row, no valid row): the last line says why and
 manifest.json lists it under exit.reasons; 3 stopped early, nothing published,
 rerun to resume.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) (err error) {
 			log, cfg, err := job.setup(g)
 			if err != nil {
 				return err
@@ -121,17 +122,31 @@ rerun to resume.`,
 			if baseline != "" {
 				cfg.Review.Baseline = baseline
 			}
+			sh, err := shard.resolve()
+			if err != nil {
+				return err
+			}
 			creds, err := vendorCredentials(cfg)
 			if err != nil {
 				return err
 			}
 			env := pipeline.Env{Logger: log, Progress: g.stderr, Terminal: g.progressBar(), Version: g.build.Version,
-				Build: g.build, Command: redactArgs(append([]string{"scorepipe"}, g.args...)), Refresh: refresh}
+				Build: g.build, Command: redactArgs(append([]string{"scorepipe"}, g.args...)), Refresh: refresh, Shard: sh}
 			j, err := pipeline.Prepare(cfg, env)
 			if err != nil {
 				return err
 			}
 			defer j.Close()
+			// However the run ends from here, its figures are reported:
+			// metrics.prom and the Pushgateway (metrics.pushgateway).
+			reported := false
+			report := func(err error) {
+				if !reported {
+					reported = true
+					j.Report(cmd.Context(), exitCode(err), reasonOf(err))
+				}
+			}
+			defer func() { report(err) }()
 			secret, err := identitySecret(cfg, true)
 			if err != nil {
 				return err
@@ -157,12 +172,20 @@ rerun to resume.`,
 			if v.info.Fake {
 				log.Warn("the features of this run are synthetic: they come from the fake vendor", "endpoint", v.info.Endpoint)
 			}
+			report(err)
+			if m != nil && shard.collect {
+				j.Close() // lets go of the shard's part before collecting
+				if cerr := collectAfter(log, cfg, sh); cerr != nil {
+					return cerr
+				}
+			}
 			return err
 		},
 	}
 	job.register(cmd)
 	cmd.Flags().BoolVar(&refresh, "refresh", false, "call the vendor again even for replies in the reply store")
 	cmd.Flags().StringVar(&baseline, "baseline", "", "write the portfolio review against this earlier run's output directory with the outputs (review.baseline)")
+	shard.register(cmd)
 	return cmd
 }
 
