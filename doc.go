@@ -10,7 +10,8 @@
 // The layout:
 //
 //	cmd/scorepipe          the command line: flags, config, wiring, exit codes
-//	pipeline               run orchestration: config, stages, limiters, retries, reply store, manifest
+//	pipeline               run orchestration: config, stages, limiters, retries, manifest
+//	store                  the reply store: every paid reply, durable, encrypted as received
 //	sources                applicant readers (CSV, XLSX) yielding records with file and row
 //	providers/tianyuan     the vendor protocol: AES envelope, typed error codes, the HTTP client
 //	providers/tianyuan/tianyuantest
@@ -18,7 +19,17 @@
 //	transform              applicant validation, identity keys, masking, payload → feature row
 //	mappings               field catalogs and interval/enum tables, embedded and overridable
 //	sinks                  Parquet, Excel, CSV, rejects and manifest writers with atomic commit
+//	publish                the output folder: a lock, a staging folder, one swap to publish the set;
+//	                       a shard's part of it, under its own lock
+//	shards                 a shard of a run: --shard i/n, the shard of an applicant key, part names
+//	collect                publishes a sharded dataset once every shard has: checks, combined manifest
+//	metrics                a run's figures in Prometheus's text format (metrics.prom) and pushed
+//	rundir                 reader of published runs: manifest.json and features.parquet, streamed
+//	review                 the portfolio review: coverage, distributions, IV/KS, PSI, changes under rules
+//	audit                  the consent audit trail: every request and reuse, who, when, under which authorization
 //	samples                sample applicants and configuration
+//	deploy                 the container image (Dockerfile) and Kubernetes manifests, tested
 //
-// sources, providers, mappings and sinks never import pipeline.
+// sources, providers, mappings, sinks, store, publish, shards, metrics,
+// rundir, review and audit never import pipeline.
 package scorepipe

@@ -1,12 +1,13 @@
 package mappings
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"reflect"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -109,8 +110,16 @@ type Field struct {
 	Unit      string
 	Range     string // documented range, e.g. [350,950]
 	ZH, EN    string // descriptions
-	Line      int    // line in the catalog file
-	table     *Table
+	// Integer: the field counts whole things (institutions, cases), so an
+	// interval's _low and _high are the smallest and largest whole numbers
+	// in it: "(0,9)" gives 1 and 8. Otherwise they are its ends as written.
+	Integer bool
+	// Assumed says what about the field the vendor's documents do not
+	// state (the field itself, its format, a sentinel); "" when they state
+	// all of it.
+	Assumed string
+	Line    int // line in the catalog file
+	table   *Table
 }
 
 // Lookup returns the table of an interval_code or enum field.
@@ -126,15 +135,39 @@ func (f *Field) IsSentinel(raw string) bool {
 	return false
 }
 
+// Bounds returns what the _low and _high columns of an interval field hold
+// for the interval iv: its ends as written, or for an Integer field the
+// smallest and largest whole numbers in it. An unbounded side has no value
+// (hasLow or hasHigh false); ok is false when an Integer field's interval
+// holds no whole number.
+func (f *Field) Bounds(iv Interval) (low, high float64, hasLow, hasHigh, ok bool) {
+	if f.Integer {
+		if iv, ok = iv.Integers(); !ok {
+			return 0, 0, false, false, false
+		}
+	}
+	return iv.Low, iv.High, iv.LowBounded(), iv.HighBounded(), true
+}
+
 // Columns returns the output columns of the field, in order.
 func (f *Field) Columns() []Column {
 	zh, en := f.ZH, f.EN
 	switch f.Type {
 	case IntervalCode, IntervalText:
+		codeZH, codeEN := "(原始代码)", " (code as received)"
+		if f.Type == IntervalText {
+			codeZH, codeEN = "(原始区间文本)", " (interval as received)"
+		}
+		lowZH, lowEN := "(下限: 区间下端原值; 开括号时端点本身不含)", " (lower bound: the range's lower end as written; with '(' the end itself is excluded)"
+		highZH, highEN := "(上限: 区间上端原值; 开括号时端点本身不含; 无上限为空)", " (upper bound: the range's upper end as written; with ')' the end itself is excluded; null when unbounded)"
+		if f.Integer {
+			lowZH, lowEN = "(下限: 区间内最小整数, 开区间端点不含)", " (lower bound: the smallest whole number in the range; an open end is excluded)"
+			highZH, highEN = "(上限: 区间内最大整数, 开区间端点不含; 无上限为空)", " (upper bound: the largest whole number in the range; an open end is excluded; null when unbounded)"
+		}
 		return []Column{
-			{f.Column + "_code", KindString, zh + "(原始代码)", en + " (code as received)", false},
-			{f.Column + "_low", KindFloat, zh + "(下限)", en + " (lower bound)", false},
-			{f.Column + "_high", KindFloat, zh + "(上限)", en + " (upper bound)", false},
+			{f.Column + "_code", KindString, zh + codeZH, en + codeEN, false},
+			{f.Column + "_low", KindFloat, zh + lowZH, en + lowEN, false},
+			{f.Column + "_high", KindFloat, zh + highZH, en + highEN, false},
 		}
 	case Flag, Enum:
 		return []Column{{f.Column, KindInt, zh, en, false}}
@@ -147,162 +180,357 @@ func (f *Field) Columns() []Column {
 	}
 }
 
-// catalogFile is the YAML form of a catalog.
-type catalogFile struct {
-	Product     string      `yaml:"product"`
-	NameZH      string      `yaml:"name_zh"`
-	NameEN      string      `yaml:"name_en"`
-	Params      []string    `yaml:"params"`
-	Fields      []fieldFile `yaml:"fields"`
-	Subproducts []subFile   `yaml:"subproducts"`
-}
-
-type subFile struct {
-	Code   string      `yaml:"code"`
-	NameZH string      `yaml:"name_zh"`
-	NameEN string      `yaml:"name_en"`
-	Fields []fieldFile `yaml:"fields"`
-	line   int
-}
-
-type fieldFile struct {
-	Path      string   `yaml:"path"`
-	Column    string   `yaml:"column"`
-	Type      string   `yaml:"type"`
-	Table     string   `yaml:"table"`
-	Sentinels []string `yaml:"sentinels"`
-	Unit      string   `yaml:"unit"`
-	Range     string   `yaml:"range"`
-	ZH        string   `yaml:"zh"`
-	EN        string   `yaml:"en"`
-	line      int
-}
-
-func (c *catalogFile) UnmarshalYAML(n *yaml.Node) error {
-	type plain catalogFile // without this method, so that Decode does not recurse
-	if err := checkKeys(n, reflect.TypeFor[plain]()); err != nil {
+// parseCatalog reads a catalog file. The YAML is walked node by node, so
+// that every problem is reported by line and key in words of our own:
+// nothing of the file is quoted.
+func parseCatalog(file string, data []byte) (*Catalog, error) {
+	fail := func(line int, field, format string, args ...any) error {
+		return &Error{File: file, Line: line, Field: field, Msg: fmt.Sprintf(format, args...)}
+	}
+	if !utf8.Valid(data) {
+		return nil, fail(invalidUTF8Line(data), "", "not valid UTF-8 (save the file as UTF-8)")
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, yamlError(file, err)
+	}
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
+		return nil, fail(0, "", "the file is empty")
+	}
+	d := &catalogDecoder{file: file}
+	c := &Catalog{File: file}
+	var (
+		fieldNodes []*yaml.Node
+		subNodes   *yaml.Node
+		root       = doc.Content[0]
+	)
+	err := d.mapping(root, "", []string{"product", "name_zh", "name_en", "params", "fields", "subproducts"}, func(key string, v *yaml.Node) error {
+		var err error
+		switch key {
+		case "product":
+			c.Product, err = d.str(v, key)
+		case "name_zh":
+			c.NameZH, err = d.str(v, key)
+		case "name_en":
+			c.NameEN, err = d.str(v, key)
+		case "params":
+			c.Params, err = d.strs(v, key)
+		case "fields":
+			fieldNodes, err = d.seq(v, key)
+		case "subproducts":
+			subNodes = v
+		}
 		return err
+	})
+	if err != nil {
+		return nil, err
 	}
-	return n.Decode((*plain)(c))
-}
-
-func (s *subFile) UnmarshalYAML(n *yaml.Node) error {
-	type plain subFile
-	if err := checkKeys(n, reflect.TypeFor[plain]()); err != nil {
-		return err
+	if c.Product == "" {
+		return nil, fail(root.Line, "product", "missing")
 	}
-	err := n.Decode((*plain)(s))
-	s.line = n.Line
-	return err
-}
-
-func (f *fieldFile) UnmarshalYAML(n *yaml.Node) error {
-	type plain fieldFile
-	if err := checkKeys(n, reflect.TypeFor[plain]()); err != nil {
-		return err
+	if !validProduct(c.Product) {
+		return nil, fail(root.Line, "product", "a product code is upper-case letters and digits, as JRZQ9E2A")
 	}
-	err := n.Decode((*plain)(f))
-	f.line = n.Line
-	return err
-}
-
-// lineError is a problem checkKeys found, with the line it is on.
-type lineError struct {
-	line int
-	msg  string
-}
-
-func (e *lineError) Error() string { return fmt.Sprintf("line %d: %s", e.line, e.msg) }
-
-// checkKeys refuses mapping keys that the struct type does not name, so that
-// a typo in a catalog is an error with its line rather than a silent default.
-func checkKeys(n *yaml.Node, rt reflect.Type) error {
-	if n.Kind != yaml.MappingNode {
-		return &lineError{n.Line, "expected a mapping"}
+	if len(c.Params) == 0 {
+		return nil, fail(root.Line, "params", "missing: list the request parameters the product takes")
 	}
-	known := map[string]bool{}
-	for i := 0; i < rt.NumField(); i++ {
-		if tag, _, _ := strings.Cut(rt.Field(i).Tag.Get("yaml"), ","); tag != "" {
-			known[tag] = true
+	if len(fieldNodes) > 0 && subNodes != nil {
+		return nil, fail(root.Line, "", "give either fields or subproducts, not both")
+	}
+	add := func(sub string, n *yaml.Node) error {
+		f, err := d.field(n, sub)
+		if err != nil {
+			return err
+		}
+		c.Fields = append(c.Fields, f)
+		return nil
+	}
+	for _, n := range fieldNodes {
+		if err := add("", n); err != nil {
+			return nil, err
 		}
 	}
+	if subNodes != nil {
+		subs, err := d.seq(subNodes, "subproducts")
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range subs {
+			var (
+				s      Sub
+				fields []*yaml.Node
+			)
+			err := d.mapping(n, "subproducts", []string{"code", "name_zh", "name_en", "fields"}, func(key string, v *yaml.Node) error {
+				var err error
+				switch key {
+				case "code":
+					s.Code, err = d.str(v, key)
+				case "name_zh":
+					s.NameZH, err = d.str(v, key)
+				case "name_en":
+					s.NameEN, err = d.str(v, key)
+				case "fields":
+					fields, err = d.seq(v, key)
+				}
+				return err
+			})
+			if err != nil {
+				return nil, err
+			}
+			if s.Code == "" {
+				return nil, fail(n.Line, "code", "missing: a subproduct needs its code")
+			}
+			if !validProduct(s.Code) {
+				return nil, fail(n.Line, "code", "a subproduct code is upper-case letters and digits, as FLXG0V4B")
+			}
+			for _, prev := range c.Subs {
+				if prev.Code == s.Code {
+					return nil, fail(n.Line, "code", "the same subproduct is already listed")
+				}
+			}
+			c.Subs = append(c.Subs, s)
+			for _, fn := range fields {
+				if err := add(s.Code, fn); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	if len(c.Fields) == 0 {
+		return nil, fail(root.Line, "fields", "the product has no fields")
+	}
+	return c, nil
+}
+
+// fieldKeys are the keys of a field in a catalog.
+var fieldKeys = []string{"path", "column", "type", "table", "sentinels", "unit", "range", "zh", "en", "integer", "assumed"}
+
+// field reads one field of a catalog.
+func (d *catalogDecoder) field(n *yaml.Node, sub string) (Field, error) {
+	f := Field{Sub: sub, Line: n.Line}
+	var typ string
+	err := d.mapping(n, "fields", fieldKeys, func(key string, v *yaml.Node) error {
+		var err error
+		switch key {
+		case "path":
+			f.Path, err = d.str(v, key)
+		case "column":
+			f.Column, err = d.str(v, key)
+		case "type":
+			typ, err = d.str(v, key)
+		case "table":
+			f.Table, err = d.str(v, key)
+		case "sentinels":
+			f.Sentinels, err = d.strs(v, key)
+		case "unit":
+			f.Unit, err = d.str(v, key)
+		case "range":
+			f.Range, err = d.str(v, key)
+		case "zh":
+			f.ZH, err = d.str(v, key)
+		case "en":
+			f.EN, err = d.str(v, key)
+		case "integer":
+			f.Integer, err = d.boolean(v, key)
+		case "assumed":
+			f.Assumed, err = d.str(v, key)
+		}
+		return err
+	})
+	if err != nil {
+		return f, err
+	}
+	f.Type = FieldType(typ)
+	fail := func(field, format string, args ...any) (Field, error) {
+		return f, &Error{File: d.file, Line: f.Line, Field: field, Msg: fmt.Sprintf(format, args...)}
+	}
+	switch {
+	case f.Path == "":
+		return fail("path", "missing")
+	case typ == "":
+		return fail("type", "missing (one of %s)", typeList())
+	case !knownType(f.Type):
+		return fail("type", "not a field type (one of %s)", typeList())
+	case f.Type.needsTable() && f.Table == "":
+		return fail("table", "missing: a field of type %s maps its codes through a table", f.Type)
+	case !f.Type.needsTable() && f.Table != "":
+		return fail("table", "a field of type %s takes no table", f.Type)
+	case f.Integer && f.Type != IntervalCode && f.Type != IntervalText:
+		return fail("integer", "only for interval_code and interval_text fields")
+	case f.ZH == "":
+		return fail("zh", "missing: every field needs a Chinese description")
+	}
+	if f.Column == "" {
+		f.Column = columnName(sub, f.Path)
+	}
+	if !validName(f.Column) {
+		return fail("column", "a column name is lower-case letters, digits and _")
+	}
+	return f, nil
+}
+
+// catalogDecoder reads the nodes of a catalog file.
+type catalogDecoder struct {
+	file string
+}
+
+func (d *catalogDecoder) fail(n *yaml.Node, field, format string, args ...any) error {
+	return &Error{File: d.file, Line: n.Line, Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+// mapping calls visit for each key of mapping node n, in order; a key not
+// in keys, or given twice, is an error. what names n in messages.
+func (d *catalogDecoder) mapping(n *yaml.Node, what string, keys []string, visit func(key string, v *yaml.Node) error) error {
+	if n.Kind == yaml.AliasNode {
+		return d.fail(n, what, "YAML aliases (*name) are not supported")
+	}
+	if n.Kind != yaml.MappingNode {
+		if what == "" {
+			return d.fail(n, what, "the file must be a mapping of keys (product, params, fields…)")
+		}
+		return d.fail(n, what, "want a mapping of keys (%s)", strings.Join(keys, ", "))
+	}
+	if err := d.plain(n, what); err != nil {
+		return err
+	}
+	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		if k := n.Content[i]; !known[k.Value] {
-			return &lineError{k.Line, fmt.Sprintf("unknown key %q", k.Value)}
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind != yaml.ScalarNode || !slices.Contains(keys, k.Value) {
+			return d.fail(k, what, "unknown key (known keys: %s)", strings.Join(keys, ", "))
+		}
+		if seen[k.Value] {
+			return d.fail(k, k.Value, "given twice")
+		}
+		seen[k.Value] = true
+		if err := visit(k.Value, v); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-func parseCatalog(file string, data []byte) (*Catalog, error) {
-	fail := func(line int, format string, args ...any) error {
-		return &Error{File: file, Line: line, Msg: fmt.Sprintf(format, args...)}
-	}
-	var cf catalogFile
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&cf); err != nil {
-		if le := (*lineError)(nil); errors.As(err, &le) {
-			return nil, fail(le.line, "%s", le.msg)
-		}
-		return nil, fail(0, "%v", err)
-	}
-	if cf.Product == "" {
-		return nil, fail(0, "missing product")
-	}
-	c := &Catalog{Product: cf.Product, NameZH: cf.NameZH, NameEN: cf.NameEN, Params: cf.Params, File: file}
-	if len(cf.Params) == 0 {
-		return nil, fail(0, "product %s: missing params (the request parameters it takes)", cf.Product)
-	}
-	if len(cf.Fields) > 0 && len(cf.Subproducts) > 0 {
-		return nil, fail(0, "product %s: give either fields or subproducts, not both", cf.Product)
-	}
-	add := func(sub string, ff fieldFile) error {
-		f := Field{Sub: sub, Path: ff.Path, Column: ff.Column, Type: FieldType(ff.Type), Table: ff.Table,
-			Sentinels: ff.Sentinels, Unit: ff.Unit, Range: ff.Range, ZH: ff.ZH, EN: ff.EN, Line: ff.line}
-		if f.Path == "" {
-			return fail(f.Line, "field without path")
-		}
-		if !knownType(f.Type) {
-			return fail(f.Line, "field %s: unknown type %q (one of %s)", f.Path, ff.Type, typeList())
-		}
-		if f.Type.needsTable() && f.Table == "" {
-			return fail(f.Line, "field %s: type %s needs a table", f.Path, f.Type)
-		}
-		if !f.Type.needsTable() && f.Table != "" {
-			return fail(f.Line, "field %s: type %s takes no table", f.Path, f.Type)
-		}
-		if f.ZH == "" {
-			return fail(f.Line, "field %s: missing zh description", f.Path)
-		}
-		if f.Column == "" {
-			f.Column = columnName(sub, f.Path)
-		}
-		if !validName(f.Column) {
-			return fail(f.Line, "field %s: column %q: use lower-case letters, digits and _", f.Path, f.Column)
-		}
-		c.Fields = append(c.Fields, f)
+// plain refuses a node with an explicit tag of its own (!!binary, !x):
+// a catalog is plain YAML.
+func (d *catalogDecoder) plain(n *yaml.Node, key string) error {
+	switch n.Tag {
+	case "", "!!str", "!!int", "!!float", "!!bool", "!!null", "!!seq", "!!map":
 		return nil
 	}
-	for _, ff := range cf.Fields {
-		if err := add("", ff); err != nil {
+	return d.fail(n, key, "YAML tags (!name) are not supported")
+}
+
+// str reads a scalar as text; a null is "".
+func (d *catalogDecoder) str(n *yaml.Node, key string) (string, error) {
+	if n.Kind != yaml.ScalarNode {
+		return "", d.fail(n, key, "want a single value, not a list or mapping")
+	}
+	if err := d.plain(n, key); err != nil {
+		return "", err
+	}
+	if n.Tag == "!!null" {
+		return "", nil
+	}
+	return n.Value, nil
+}
+
+// strs reads a list of scalars.
+func (d *catalogDecoder) strs(n *yaml.Node, key string) ([]string, error) {
+	items, err := d.seq(n, key)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(items))
+	for _, item := range items {
+		s, err := d.str(item, key)
+		if err != nil {
 			return nil, err
 		}
+		out = append(out, s)
 	}
-	for _, sf := range cf.Subproducts {
-		if sf.Code == "" {
-			return nil, fail(sf.line, "subproduct without code")
+	return out, nil
+}
+
+// seq reads a list; a null is an empty list.
+func (d *catalogDecoder) seq(n *yaml.Node, key string) ([]*yaml.Node, error) {
+	switch {
+	case n.Kind == yaml.ScalarNode && n.Tag == "!!null":
+		return nil, nil
+	case n.Kind == yaml.AliasNode:
+		return nil, d.fail(n, key, "YAML aliases (*name) are not supported")
+	case n.Kind != yaml.SequenceNode:
+		return nil, d.fail(n, key, "want a list")
+	}
+	if err := d.plain(n, key); err != nil {
+		return nil, err
+	}
+	return n.Content, nil
+}
+
+// boolean reads true or false.
+func (d *catalogDecoder) boolean(n *yaml.Node, key string) (bool, error) {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!bool" {
+		switch strings.ToLower(n.Value) {
+		case "true", "yes", "on":
+			return true, nil
+		case "false", "no", "off":
+			return false, nil
 		}
-		c.Subs = append(c.Subs, Sub{Code: sf.Code, NameZH: sf.NameZH, NameEN: sf.NameEN})
-		for _, ff := range sf.Fields {
-			if err := add(sf.Code, ff); err != nil {
-				return nil, err
-			}
+	}
+	return false, d.fail(n, key, "want true or false")
+}
+
+// yamlMessage splits a YAML parser message into its line and problem.
+var yamlMessage = regexp.MustCompile(`^yaml: (?:line (\d+): )?(.*)$`)
+
+// quotedPunctuation is how the parser's fixed phrases quote what it
+// expected: "did not find expected ',' or ']'".
+var quotedPunctuation = regexp.MustCompile(`'[,\]\[{}:\-]'`)
+
+// yamlError reports a file the YAML parser refused, by line. The parser's
+// words are kept when they are one of its fixed phrases ("did not find
+// expected key", "found a tab character that violates indentation"): once
+// the punctuation it quotes is set aside, no quote, digit or symbol is
+// left. Other messages may quote the file ("unknown anchor 'x'") and are
+// left out.
+func yamlError(file string, err error) error {
+	m := yamlMessage.FindStringSubmatch(err.Error())
+	if m == nil {
+		return &Error{File: file, Msg: "not valid YAML"}
+	}
+	line, _ := strconv.Atoi(m[1]) // the parser's line: for some problems, the one before
+	msg := "not valid YAML"
+	if problem := m[2]; len(problem) <= 80 && fixedPhrase(quotedPunctuation.ReplaceAllString(problem, "")) {
+		msg += ": " + problem
+	}
+	if line > 0 {
+		msg += " (at or after this line)"
+	}
+	return &Error{File: file, Line: line, Msg: msg}
+}
+
+// fixedPhrase reports whether s is lower-case words and spaces only.
+func fixedPhrase(s string) bool {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r == ' ' || r == '-') {
+			return false
 		}
 	}
-	if len(c.Fields) == 0 {
-		return nil, fail(0, "product %s has no fields", cf.Product)
+	return s != ""
+}
+
+// validProduct reports whether s is a product code: upper-case letters and
+// digits.
+func validProduct(s string) bool {
+	if s == "" || len(s) > 32 {
+		return false
 	}
-	return c, nil
+	for _, r := range s {
+		if !(r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // columnName derives a column name: a flat product keeps the vendor's

@@ -158,3 +158,37 @@ func parseBound(s string, allowEmpty bool) (float64, error) {
 	}
 	return 0, fmt.Errorf("%q is not a bound", s)
 }
+
+// Integers returns the whole numbers iv holds, as a closed interval: an open
+// end moves to the nearest whole number inside, a fractional end rounds
+// inwards, an unbounded side stays unbounded. "(0,9)" gives [1,8], "[1,5)"
+// [1,4], "(3,+∞)" [4,+∞). ok is false when iv holds no whole number, as
+// "(1,2)" or "[0.2,0.8]".
+func (iv Interval) Integers() (out Interval, ok bool) {
+	out = iv
+	if iv.LowBounded() {
+		out.Low, out.LowOpen = math.Ceil(iv.Low), false
+		if iv.LowOpen && out.Low == iv.Low {
+			out.Low = nextWhole(iv.Low, 1)
+		}
+	}
+	if iv.HighBounded() {
+		out.High, out.HighOpen = math.Floor(iv.High), false
+		if iv.HighOpen && out.High == iv.High {
+			out.High = nextWhole(iv.High, -1)
+		}
+	}
+	if out.Low > out.High || math.IsInf(out.Low, 1) || math.IsInf(out.High, -1) {
+		return Interval{}, false
+	}
+	return out, true
+}
+
+// nextWhole returns the whole number after x (dir 1) or before it (dir -1);
+// past 2^53, where every float64 is whole and x±1 is x, the next float64.
+func nextWhole(x float64, dir float64) float64 {
+	if y := x + dir; y != x {
+		return y
+	}
+	return math.Nextafter(x, math.Inf(int(dir)))
+}

@@ -257,6 +257,7 @@ func FuzzParseInterval(f *testing.F) {
 		if !iv.Overlaps(iv) {
 			t.Fatalf("ParseInterval(%q) = %+v, does not overlap itself", s, iv)
 		}
+		checkIntegers(t, s, iv)
 		again, ok, err := ParseInterval(iv.String())
 		if err != nil || !ok {
 			t.Fatalf("ParseInterval(%q) = %+v; its String %q does not parse: ok=%v err=%v", s, iv, iv.String(), ok, err)
@@ -265,4 +266,70 @@ func FuzzParseInterval(f *testing.F) {
 			t.Fatalf("ParseInterval(%q) = %+v; ParseInterval(%q) = %+v, want the same", s, iv, iv.String(), again)
 		}
 	})
+}
+
+// contains reports whether x lies in iv.
+func contains(iv Interval, x float64) bool {
+	above := x > iv.Low || x == iv.Low && !iv.LowOpen
+	below := x < iv.High || x == iv.High && !iv.HighOpen
+	return above && below
+}
+
+// checkIntegers checks iv.Integers against the definition: the whole
+// numbers of iv, as a closed interval, or none.
+func checkIntegers(t *testing.T, s string, iv Interval) {
+	w, ok := iv.Integers()
+	if !ok {
+		for _, n := range []float64{math.Ceil(iv.Low), math.Ceil(iv.Low) + 1, math.Floor(iv.High), math.Floor(iv.High) - 1, 0} {
+			if !math.IsInf(n, 0) && contains(iv, n) {
+				t.Fatalf("ParseInterval(%q) = %v: Integers says none, but %v is in it", s, iv, n)
+			}
+		}
+		return
+	}
+	if w.LowOpen != math.IsInf(w.Low, -1) || w.HighOpen != math.IsInf(w.High, 1) || w.Low > w.High {
+		t.Fatalf("ParseInterval(%q).Integers() = %+v: want closed finite ends, low ≤ high", s, w)
+	}
+	for _, end := range []struct {
+		x       float64
+		bounded bool
+		step    float64
+	}{{w.Low, w.LowBounded(), -1}, {w.High, w.HighBounded(), 1}} {
+		if !end.bounded {
+			continue
+		}
+		if end.x != math.Trunc(end.x) || !contains(iv, end.x) {
+			t.Fatalf("ParseInterval(%q).Integers() = %+v: end %v is not a whole number of %v", s, w, end.x, iv)
+		}
+		if next := end.x + end.step; next != end.x && contains(iv, next) {
+			t.Fatalf("ParseInterval(%q).Integers() = %+v: %v is in %v too", s, w, next, iv)
+		}
+	}
+}
+
+func TestIntegers(t *testing.T) {
+	tests := []struct {
+		in   string
+		want string // "" for none
+	}{
+		{"(0,9)", "[1,8]"}, {"[0,9]", "[0,9]"}, {"(0,9]", "[1,9]"}, {"[0,9)", "[0,8]"},
+		{"[1,5)", "[1,4]"}, {"(3,+∞)", "[4,+∞)"}, {"100+", "[100,+∞)"}, {"(-∞,0)", "(-∞,-1]"},
+		{"(0.5,2.5)", "[1,2]"}, {"[0.5,0.9]", ""}, {"(1,2)", ""}, {"42", "[42,42]"}, {"42.5", ""},
+		{"(-2.5,-0.5)", "[-2,-1]"}, {"(,)", "(-∞,+∞)"},
+	}
+	for _, tt := range tests {
+		iv, ok, err := ParseInterval(tt.in)
+		if err != nil || !ok {
+			t.Fatalf("ParseInterval(%q): %v", tt.in, err)
+		}
+		checkIntegers(t, tt.in, iv)
+		w, ok := iv.Integers()
+		got := ""
+		if ok {
+			got = w.String()
+		}
+		if got != tt.want {
+			t.Errorf("ParseInterval(%q).Integers() = %q, want %q", tt.in, got, tt.want)
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -20,18 +21,27 @@ import (
 //go:embed catalogs/*.yaml tables/*.csv
 var embedded embed.FS
 
-// Error is a problem in a mapping file, with the file and line it is on.
+// Error is a problem in a mapping file: the file, the line and the column
+// or key it is on, and what is wrong. Its message never quotes the file.
 type Error struct {
-	File string
-	Line int // 0 when the problem is not on one line
-	Msg  string
+	File  string
+	Line  int    // 0 when the problem is not on one line
+	Field string // the table column or catalog key at fault; "" for none
+	Msg   string
 }
 
 func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
 	if e.Line > 0 {
-		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+		fmt.Fprintf(&b, ":%d", e.Line)
 	}
-	return e.File + ": " + e.Msg
+	b.WriteString(": ")
+	if e.Field != "" {
+		b.WriteString(e.Field + ": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
 }
 
 // File is one mapping file that a Set was loaded from.
@@ -53,19 +63,28 @@ type Set struct {
 // file of the same name, any other adds to the set. Everything is validated:
 // the first problem found is returned as an *Error naming file and line.
 func Load(dir string) (*Set, error) {
+	if dir == "" {
+		return load(nil, "")
+	}
+	info, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("mappings directory: %w", err)
+	}
+	if !info.IsDir() {
+		return nil, fmt.Errorf("mappings directory %s is not a directory", dir)
+	}
+	return load(os.DirFS(dir), dir)
+}
+
+// load reads the embedded files and then those of user (when not nil),
+// named in errors and in the manifest as under dir.
+func load(user fs.FS, dir string) (*Set, error) {
 	sources := map[string]source{}
 	if err := collect(sources, embedded, "embedded"); err != nil {
 		return nil, err
 	}
-	if dir != "" {
-		info, err := os.Stat(dir)
-		if err != nil {
-			return nil, fmt.Errorf("mappings directory: %w", err)
-		}
-		if !info.IsDir() {
-			return nil, fmt.Errorf("mappings directory %s is not a directory", dir)
-		}
-		if err := collect(sources, os.DirFS(dir), dir); err != nil {
+	if user != nil {
+		if err := collect(sources, user, dir); err != nil {
 			return nil, err
 		}
 	}
@@ -81,7 +100,7 @@ func Load(dir string) (*Set, error) {
 		set.Files = append(set.Files, File{Name: name, Origin: src.origin, SHA256: hex.EncodeToString(sum[:])})
 		switch path.Dir(name) {
 		case "tables":
-			t, err := parseTable(src.display, strings.TrimSuffix(path.Base(name), ".csv"), src.data)
+			t, err := parseTable(src.display, strings.TrimSuffix(path.Base(name), ".csv"), src.data, src.origin != "embedded")
 			if err != nil {
 				return nil, err
 			}
@@ -92,7 +111,7 @@ func Load(dir string) (*Set, error) {
 				return nil, err
 			}
 			if prev, dup := set.Catalogs[c.Product]; dup {
-				return nil, &Error{File: src.display, Msg: fmt.Sprintf("product %s is already defined in %s", c.Product, prev.File)}
+				return nil, &Error{File: src.display, Field: "product", Msg: "the product is already defined in " + prev.File}
 			}
 			set.Catalogs[c.Product] = c
 		}
@@ -109,6 +128,10 @@ type source struct {
 	data    []byte
 }
 
+// maxFileSize bounds a mapping file: far above any real table (a
+// 200,000-code table is about 10 MB), far below what would hurt.
+const maxFileSize = 64 << 20
+
 func collect(into map[string]source, fsys fs.FS, origin string) error {
 	for _, pattern := range []string{"catalogs/*.yaml", "tables/*.csv"} {
 		matches, err := fs.Glob(fsys, pattern)
@@ -116,19 +139,65 @@ func collect(into map[string]source, fsys fs.FS, origin string) error {
 			return err
 		}
 		for _, name := range matches {
-			data, err := fs.ReadFile(fsys, name)
-			if err != nil {
-				return fmt.Errorf("read mapping file: %w", err)
-			}
 			display, fileOrigin := "mappings/"+name, "embedded"
 			if origin != "embedded" {
 				display = filepath.Join(origin, filepath.FromSlash(name))
 				fileOrigin = display
 			}
+			data, err := readMappingFile(fsys, name, display)
+			if err != nil {
+				return err
+			}
 			into[name] = source{origin: fileOrigin, display: display, data: data}
 		}
 	}
 	return nil
+}
+
+// readMappingFile reads one mapping file, which must be a regular file (a
+// symbolic link to one is followed) of at most maxFileSize bytes: a FIFO or
+// a device would block or never end.
+func readMappingFile(fsys fs.FS, name, display string) ([]byte, error) {
+	// Stat before Open: opening a FIFO blocks until something writes to it.
+	info, err := fs.Stat(fsys, name)
+	if err != nil {
+		return nil, &Error{File: display, Msg: "cannot be opened: " + describeOpenError(err)}
+	}
+	if !info.Mode().IsRegular() {
+		return nil, &Error{File: display, Msg: "not a regular file"}
+	}
+	if info.Size() > maxFileSize {
+		return nil, &Error{File: display, Msg: fmt.Sprintf("larger than %d MiB", maxFileSize>>20)}
+	}
+	f, err := fsys.Open(name)
+	if err != nil {
+		return nil, &Error{File: display, Msg: "cannot be opened: " + describeOpenError(err)}
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	if err != nil {
+		return nil, &Error{File: display, Msg: "cannot be read: " + describeOpenError(err)}
+	}
+	if len(data) > maxFileSize {
+		return nil, &Error{File: display, Msg: fmt.Sprintf("larger than %d MiB", maxFileSize>>20)}
+	}
+	return data, nil
+}
+
+// describeOpenError says why a file could not be opened or read, without
+// the path the error repeats.
+func describeOpenError(err error) string {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "no such file (a broken symbolic link?)"
+	case errors.Is(err, fs.ErrPermission):
+		return "permission denied"
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
 }
 
 // check validates what crosses files: table references and column names.
@@ -143,7 +212,7 @@ func (s *Set) check() error {
 		c := s.Catalogs[p]
 		for _, col := range c.StatusColumns() {
 			if prev, dup := columns[col.Name]; dup {
-				return &Error{File: c.File, Msg: fmt.Sprintf("status column %s is already produced by %s", col.Name, prev)}
+				return &Error{File: c.File, Field: "product", Msg: "its status columns are already produced by " + prev}
 			}
 			columns[col.Name] = c.File + " (status)"
 		}
@@ -152,25 +221,77 @@ func (s *Set) check() error {
 		c := s.Catalogs[p]
 		for i := range c.Fields {
 			f := &c.Fields[i]
+			fail := func(field, format string, args ...any) error {
+				return &Error{File: c.File, Line: f.Line, Field: field, Msg: fmt.Sprintf(format, args...)}
+			}
 			if f.Type.needsTable() {
 				t, ok := s.Tables[f.Table]
 				if !ok {
-					return &Error{File: c.File, Line: f.Line, Msg: fmt.Sprintf("field %s: unknown table %q", f.Path, f.Table)}
+					return fail("table", "no table has this name (tables: %s)", strings.Join(s.tableNames(), ", "))
 				}
 				if t.Kind != f.Type.tableKind() {
-					return &Error{File: c.File, Line: f.Line, Msg: fmt.Sprintf("field %s of type %s needs an %s table, %q is an %s table", f.Path, f.Type, f.Type.tableKind(), f.Table, t.Kind)}
+					return fail("table", "a field of type %s needs an %s table, this one is an %s table (%s)", f.Type, f.Type.tableKind(), t.Kind, t.File)
+				}
+				if f.Integer {
+					for _, e := range t.Entries {
+						if _, ok := e.Interval.Integers(); !ok {
+							return fail("integer", "the range on line %d of %s holds no whole number", e.Line, t.File)
+						}
+					}
 				}
 				f.table = t
 			}
 			for _, col := range f.Columns() {
 				if prev, dup := columns[col.Name]; dup {
-					return &Error{File: c.File, Line: f.Line, Msg: fmt.Sprintf("column %s is already produced by %s", col.Name, prev)}
+					which := "this field's column"
+					if rest, ok := strings.CutPrefix(col.Name, f.Column); ok && rest != "" {
+						which = "this field's " + rest + " column"
+					}
+					return fail("column", "%s has the name of one produced by %s", which, prev)
 				}
 				columns[col.Name] = fmt.Sprintf("%s:%d", c.File, f.Line)
 			}
 		}
 	}
 	return nil
+}
+
+func (s *Set) tableNames() []string {
+	names := make([]string, 0, len(s.Tables))
+	for n := range s.Tables {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Placeholder is a table in use that still holds sample entries.
+type Placeholder struct {
+	Table   string `json:"table"`
+	File    string `json:"file"`
+	Samples int    `json:"sample_entries"`
+	Entries int    `json:"entries"`
+}
+
+// Placeholders lists, by table name, the tables that the fields of the
+// given catalogs map through and that still hold sample entries.
+func Placeholders(catalogs ...*Catalog) []Placeholder {
+	seen := map[string]bool{}
+	var out []Placeholder
+	for _, c := range catalogs {
+		for i := range c.Fields {
+			t := c.Fields[i].Lookup()
+			if t == nil || seen[t.Name] {
+				continue
+			}
+			seen[t.Name] = true
+			if n := t.Count(SourceSample); n > 0 {
+				out = append(out, Placeholder{Table: t.Name, File: t.File, Samples: n, Entries: len(t.Entries)})
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Table < out[j].Table })
+	return out
 }
 
 // Catalog returns the catalog of a product.

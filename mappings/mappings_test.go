@@ -11,7 +11,7 @@ import (
 )
 
 // writeFiles writes files (slash-separated names relative to dir) into dir.
-func writeFiles(t *testing.T, dir string, files map[string]string) {
+func writeFiles(t testing.TB, dir string, files map[string]string) {
 	t.Helper()
 	for name, data := range files {
 		p := filepath.Join(dir, filepath.FromSlash(name))
@@ -108,8 +108,14 @@ func TestLoadEmbedded(t *testing.T) {
 	if v, ok := suggest.Lookup().Value("建议拒绝"); !ok || v != 3 {
 		t.Errorf("checkSuggest Value(建议拒绝) = %d, %v, want 3, true", v, ok)
 	}
-	if got, want := findField(t, combo, "entout.data.criminal.cases").Column, "flxg0v4b_criminal_cases"; got != want {
-		t.Errorf("entout.data.criminal.cases column = %s, want %s (set in the catalog)", got, want)
+	for path, want := range map[string]string{
+		"entout.data.criminal.dzzm":  "flxg0v4b_criminal_dzzm",
+		"entout.data.criminal.pcjg":  "flxg0v4b_criminal_pcjg",
+		"entout.data.civil.n_qsbdje": "flxg0v4b_civil_n_qsbdje",
+	} {
+		if got := findField(t, combo, path).Column; got != want {
+			t.Errorf("%s column = %s, want %s (set in the catalog)", path, got, want)
+		}
 	}
 
 	if got, want := len(s.Files), 7; got != want {
@@ -176,7 +182,7 @@ func TestLoadUserDir(t *testing.T) {
 	embeddedSum := findFile(t, embeddedSet, "tables/jrzq9e2a_count.csv").SHA256
 
 	dir := t.TempDir()
-	count := "code,range,source\n1,\"[1,5]\",vendor\n2,\"(5,+∞)\",vendor\n"
+	count := "code,range,source\n1,\"[1,5]\",user\n2,\"(5,+∞)\",\n"
 	writeFiles(t, dir, map[string]string{
 		"tables/jrzq9e2a_count.csv": count,
 		"tables/test_level.csv":     "\xef\xbb\xbfcode,value\n低,1\n高,2\n",
@@ -199,8 +205,13 @@ func TestLoadUserDir(t *testing.T) {
 	if got := len(tbl.Entries); got != 2 {
 		t.Errorf("user table has %d entries, want 2", got)
 	}
-	if got, want := tbl.Entries[0].Source, "vendor"; got != want {
-		t.Errorf("user table Entries[0].Source = %q, want %q", got, want)
+	for i, e := range tbl.Entries {
+		if e.Source != SourceUser {
+			t.Errorf("user table Entries[%d].Source = %q, want user (written user, or empty)", i, e.Source)
+		}
+	}
+	if !tbl.User {
+		t.Error("user table User = false, want true")
 	}
 
 	f := findFile(t, s, "tables/jrzq9e2a_count.csv")
@@ -262,203 +273,75 @@ func TestLoadErrors(t *testing.T) {
 		file    string // the file at fault, relative to the user dir
 		data    string
 		line    int
+		field   string
 		message string
 	}{
-		{
-			name:    "overlapping intervals",
-			file:    "tables/t_overlap.csv",
-			data:    "# counts\ncode,range\n1,\"(0,10)\"\n2,\"[10,20)\"\n3,\"[15,30)\"\n",
-			line:    5,
-			message: `code "3": range [15,30) overlaps [10,20) of code "2" on line 4`,
-		},
-		{
-			name:    "touching closed intervals",
-			file:    "tables/t_touch.csv",
-			data:    "code,range\n1,\"[0,10]\"\n2,\"[10,20]\"\n",
-			line:    3,
-			message: "overlaps",
-		},
-		{
-			name:    "inverted interval",
-			file:    "tables/t_inverted.csv",
-			data:    "code,range\n1,\"(0,9)\"\n2,\"(50,10)\"\n",
-			line:    3,
-			message: `code "2"`,
-		},
-		{
-			name:    "empty range",
-			file:    "tables/t_empty.csv",
-			data:    "code,range\n1,\n",
-			line:    2,
-			message: "empty range",
-		},
-		{
-			name:    "duplicate code",
-			file:    "tables/t_dup.csv",
-			data:    "code,range\n1,\"(0,9)\"\n2,\"[10,20)\"\n1,\"[20,30)\"\n",
-			line:    4,
-			message: `code "1" is already listed on line 2`,
-		},
-		{
-			name:    "enum value not an integer",
-			file:    "tables/t_enum.csv",
-			data:    "code,value\n低,1\n高,high\n",
-			line:    3,
-			message: `value "high" is not an integer`,
-		},
-		{
-			name:    "header without range or value",
-			file:    "tables/t_header.csv",
-			data:    "# a table\n\ncode,low,high\n1,0,9\n",
-			line:    3,
-			message: "header must name columns code and range",
-		},
-		{
-			name:    "header without code",
-			file:    "tables/t_nocode.csv",
-			data:    "key,range\n1,\"(0,9)\"\n",
-			line:    1,
-			message: "no code column",
-		},
-		{
-			name:    "table without rows",
-			file:    "tables/t_norows.csv",
-			data:    "code,range\n",
-			message: "no rows",
-		},
-		{
-			name:    "bad table name",
-			file:    "tables/Bad-Name.csv",
-			data:    "code,range\n1,\"(0,9)\"\n",
-			message: "table name",
-		},
-		{
-			name:    "unknown table",
-			file:    "catalogs/TEST0001.yaml",
-			data:    catalog("  - {path: a, type: flag, zh: 甲}\n  - {path: b, type: interval_code, table: no_such_table, zh: 乙}\n"),
-			line:    7,
-			message: `field b: unknown table "no_such_table"`,
-		},
-		{
-			name:    "enum table for interval_code",
-			file:    "catalogs/TEST0001.yaml",
-			data:    catalog("  - {path: a, type: interval_code, table: check_suggest, zh: 甲}\n"),
-			line:    6,
-			message: `needs an interval table, "check_suggest" is an enum table`,
-		},
-		{
-			name:    "interval table for enum",
-			file:    "catalogs/TEST0001.yaml",
-			data:    catalog("  - {path: a, type: flag, zh: 甲}\n  - {path: b, type: flag, zh: 乙}\n  - {path: c, type: enum, table: jrzq9e2a_count, zh: 丙}\n"),
-			line:    8,
-			message: "needs an enum table",
-		},
-		{
-			name:    "unknown field type",
-			file:    "catalogs/TEST0001.yaml",
-			data:    catalog("  - {path: a, type: flag, zh: 甲}\n  - {path: b, type: intervalcode, table: jrzq9e2a_count, zh: 乙}\n"),
-			line:    7,
-			message: `field b: unknown type "intervalcode"`,
-		},
-		{
-			name:    "unknown key in a field",
-			file:    "catalogs/TEST0001.yaml",
-			data:    catalog("  - path: a\n    type: interval_code\n    tabel: jrzq9e2a_count\n    zh: 甲\n"),
-			line:    8,
-			message: `unknown key "tabel"`,
-		},
-		{
-			name:    "unknown key at the top",
-			file:    "catalogs/TEST0001.yaml",
-			data:    "product: TEST0001\nparams: [name]\nfeilds:\n  - {path: a, type: flag, zh: 甲}\n",
-			line:    3,
-			message: `unknown key "feilds"`,
-		},
-		{
-			name:    "unknown key in a subproduct",
-			file:    "catalogs/TEST0001.yaml",
-			data:    "product: TEST0001\nparams: [name]\nsubproducts:\n  - code: SUB00001\n    name: 子产品\n    fields: []\n",
-			line:    5,
-			message: `unknown key "name"`,
-		},
-		{
-			name:    "table for a flag",
-			file:    "catalogs/TEST0001.yaml",
-			data:    catalog("  - {path: a, type: flag, table: jrzq9e2a_count, zh: 甲}\n"),
-			line:    6,
-			message: "takes no table",
-		},
-		{
-			name:    "interval_code without table",
-			file:    "catalogs/TEST0001.yaml",
-			data:    catalog("  - {path: a, type: interval_code, zh: 甲}\n"),
-			line:    6,
-			message: "needs a table",
-		},
-		{
-			name:    "missing zh",
-			file:    "catalogs/TEST0001.yaml",
-			data:    catalog("  - {path: a, type: flag, en: A}\n"),
-			line:    6,
-			message: "missing zh description",
-		},
-		{
-			name:    "bad column name",
-			file:    "catalogs/TEST0001.yaml",
-			data:    catalog("  - {path: a, column: Bad-Name, type: flag, zh: 甲}\n"),
-			line:    6,
-			message: `column "Bad-Name"`,
-		},
-		{
-			name:    "duplicate column across catalogs",
-			file:    "catalogs/TEST0001.yaml",
-			data:    catalog("  - {path: test_a, type: flag, zh: 甲}\n  - {path: xyp_cpl0044, type: flag, zh: 重复}\n"),
-			line:    7,
-			message: "column xyp_cpl0044 is already produced by mappings/catalogs/JRZQ9E2A.yaml:",
-		},
-		{
-			name:    "field column takes a status column's name",
-			file:    "catalogs/TEST0001.yaml",
-			data:    catalog("  - {path: a, column: jrzq9e2a_status, type: flag, zh: 甲}\n"),
-			line:    6,
-			message: "column jrzq9e2a_status is already produced by mappings/catalogs/JRZQ9E2A.yaml (status)",
-		},
-		{
-			name:    "duplicate column within a catalog",
-			file:    "catalogs/TEST0001.yaml",
-			data:    catalog("  - {path: a, type: interval_code, table: jrzq9e2a_count, zh: 甲}\n  - {path: a_low, type: number, zh: 乙}\n"),
-			line:    7,
-			message: "column a_low is already produced by",
-		},
-		{
-			name:    "product already defined",
-			file:    "catalogs/OTHER.yaml",
-			data:    "product: JRZQ9E2A\nparams: [name]\nfields:\n  - {path: a, type: flag, zh: 甲}\n",
-			message: "product JRZQ9E2A is already defined in mappings/catalogs/JRZQ9E2A.yaml",
-		},
-		{
-			name:    "missing params",
-			file:    "catalogs/TEST0001.yaml",
-			data:    "product: TEST0001\nfields:\n  - {path: a, type: flag, zh: 甲}\n",
-			message: "missing params",
-		},
-		{
-			name:    "fields and subproducts",
-			file:    "catalogs/TEST0001.yaml",
-			data:    "product: TEST0001\nparams: [name]\nfields:\n  - {path: a, type: flag, zh: 甲}\nsubproducts:\n  - {code: S, fields: [{path: b, type: flag, zh: 乙}]}\n",
-			message: "either fields or subproducts",
-		},
-		{
-			name:    "no fields",
-			file:    "catalogs/TEST0001.yaml",
-			data:    "product: TEST0001\nparams: [name]\n",
-			message: "has no fields",
-		},
+		{"overlapping intervals", "tables/t_overlap.csv", "# counts\ncode,range\n1,\"(0,10)\"\n2,\"[10,20)\"\n3,\"[15,30)\"\n", 5, "range", "overlaps the range on line 4"},
+		{"overlap found far apart in the file", "tables/t_far.csv", "code,range\n1,\"[50,60)\"\n2,\"[0,10)\"\n3,\"[20,30)\"\n4,\"[55,56]\"\n", 5, "range", "overlaps the range on line 2"},
+		{"overlap by containment", "tables/t_contain.csv", "code,range\n1,\"[0,100]\"\n2,\"[200,300]\"\n3,\"[10,20]\"\n", 4, "range", "overlaps the range on line 2"},
+		{"touching closed intervals", "tables/t_touch.csv", "code,range\n1,\"[0,10]\"\n2,\"[10,20]\"\n", 3, "range", "overlaps"},
+		{"same point twice", "tables/t_point.csv", "code,range\n1,42\n2,\"[42,42]\"\n", 3, "range", "overlaps the range on line 2"},
+		{"inverted interval", "tables/t_inverted.csv", "code,range\n1,\"(0,9)\"\n2,\"(50,10)\"\n", 3, "range", "not an interval"},
+		{"empty range", "tables/t_empty.csv", "code,range\n1,\n", 2, "range", "empty"},
+		{"empty code", "tables/t_nocodeval.csv", "code,range\n,\"(0,9)\"\n", 2, "code", "empty"},
+		{"duplicate code", "tables/t_dup.csv", "code,range\n1,\"(0,9)\"\n2,\"[10,20)\"\n1,\"[20,30)\"\n", 4, "code", "already listed on line 2"},
+		{"enum value not an integer", "tables/t_enum.csv", "code,value\n低,1\n高,high\n", 3, "value", "not an integer"},
+		{"unknown source", "tables/t_source.csv", "code,range,source\n1,\"(0,9)\",official\n", 2, "source", "must be user, seed, sample or empty"},
+		{"header without range or value", "tables/t_header.csv", "# a table\n\ncode,note\n1,0\n", 3, "", "header must name the columns code and range"},
+		{"header with an unknown column", "tables/t_unknown.csv", "code,range,sourse\n1,\"(0,9)\",user\n", 1, "", "header column 3 is not one of code, range, value, source, note"},
+		{"header with range and value", "tables/t_both.csv", "code,range,value\n1,\"(0,9)\",1\n", 1, "", "both range and value"},
+		{"header naming a column twice", "tables/t_twice.csv", "code,range,Code\n1,\"(0,9)\",2\n", 1, "", "columns 1 and 3 have the same name"},
+		{"header without code", "tables/t_nocode.csv", "range,note\n\"(0,9)\",x\n", 1, "", "no code column"},
+		{"table without rows", "tables/t_norows.csv", "code,range\n", 0, "", "no rows"},
+		{"empty table file", "tables/t_void.csv", "", 0, "", "no header row"},
+		{"bad table name", "tables/Bad-Name.csv", "code,range\n1,\"(0,9)\"\n", 0, "", "table name"},
+		{"unclosed quote", "tables/t_quote.csv", "code,range\n1,\"(0,9)\n2,\"[9,10]\"\n", 3, "", "column"},
+		{"bare quote", "tables/t_bare.csv", "code,range\n1,(0\"9)\n", 2, "", "bare"},
+		{"invalid UTF-8", "tables/t_utf8.csv", "code,range\n1,\"(0,9)\"\n\xff,\"[9,10]\"\n", 3, "", "not valid UTF-8"},
+		{"field too long", "tables/t_long.csv", "code,range,note\n1,\"(0,9)\"," + strings.Repeat("x", 2000) + "\n", 2, "", "longer than"},
+		{"shipped source missing", "", "", 0, "", ""}, // see TestEmbeddedSourcesRequired
+		{"unknown table", "catalogs/TEST0001.yaml", catalog("  - {path: a, type: flag, zh: 甲}\n  - {path: b, type: interval_code, table: no_such_table, zh: 乙}\n"), 7, "table", "no table has this name (tables: check_suggest,"},
+		{"enum table for interval_code", "catalogs/TEST0001.yaml", catalog("  - {path: a, type: interval_code, table: check_suggest, zh: 甲}\n"), 6, "table", "needs an interval table, this one is an enum table"},
+		{"interval table for enum", "catalogs/TEST0001.yaml", catalog("  - {path: a, type: flag, zh: 甲}\n  - {path: b, type: flag, zh: 乙}\n  - {path: c, type: enum, table: jrzq9e2a_count, zh: 丙}\n"), 8, "table", "needs an enum table"},
+		{"unknown field type", "catalogs/TEST0001.yaml", catalog("  - {path: a, type: flag, zh: 甲}\n  - {path: b, type: intervalcode, table: jrzq9e2a_count, zh: 乙}\n"), 7, "type", "not a field type (one of interval_code,"},
+		{"missing type", "catalogs/TEST0001.yaml", catalog("  - {path: a, zh: 甲}\n"), 6, "type", "missing"},
+		{"missing path", "catalogs/TEST0001.yaml", catalog("  - {type: flag, zh: 甲}\n"), 6, "path", "missing"},
+		{"unknown key in a field", "catalogs/TEST0001.yaml", catalog("  - path: a\n    type: interval_code\n    tabel: jrzq9e2a_count\n    zh: 甲\n"), 8, "fields", "unknown key (known keys: path, column,"},
+		{"key given twice", "catalogs/TEST0001.yaml", catalog("  - {path: a, type: flag, zh: 甲, zh: 乙}\n"), 6, "zh", "given twice"},
+		{"unknown key at the top", "catalogs/TEST0001.yaml", "product: TEST0001\nparams: [name]\nfeilds:\n  - {path: a, type: flag, zh: 甲}\n", 3, "", "unknown key (known keys: product,"},
+		{"unknown key in a subproduct", "catalogs/TEST0001.yaml", "product: TEST0001\nparams: [name]\nsubproducts:\n  - code: SUB00001\n    name: 子产品\n    fields: []\n", 5, "subproducts", "unknown key"},
+		{"subproduct without code", "catalogs/TEST0001.yaml", "product: TEST0001\nparams: [name]\nsubproducts:\n  - name_zh: 子产品\n    fields: [{path: a, type: flag, zh: 甲}]\n", 4, "code", "missing"},
+		{"subproduct twice", "catalogs/TEST0001.yaml", "product: TEST0001\nparams: [name]\nsubproducts:\n  - {code: S1, fields: [{path: a, type: flag, zh: 甲}]}\n  - {code: S1, fields: [{path: b, type: flag, zh: 乙}]}\n", 5, "code", "already listed"},
+		{"table for a flag", "catalogs/TEST0001.yaml", catalog("  - {path: a, type: flag, table: jrzq9e2a_count, zh: 甲}\n"), 6, "table", "takes no table"},
+		{"interval_code without table", "catalogs/TEST0001.yaml", catalog("  - {path: a, type: interval_code, zh: 甲}\n"), 6, "table", "missing"},
+		{"integer on a score", "catalogs/TEST0001.yaml", catalog("  - {path: a, type: score, integer: true, zh: 甲}\n"), 6, "integer", "only for interval_code and interval_text"},
+		{"integer not a boolean", "catalogs/TEST0001.yaml", catalog("  - {path: a, type: interval_text, integer: yes please, zh: 甲}\n"), 6, "integer", "want true or false"},
+		{"integer over a range with no whole number", "catalogs/TEST0001.yaml", catalog("  - {path: a, type: interval_code, table: t_frac, integer: true, zh: 甲}\n"), 6, "integer", "the range on line 3 of "},
+		{"missing zh", "catalogs/TEST0001.yaml", catalog("  - {path: a, type: flag, en: A}\n"), 6, "zh", "missing"},
+		{"zh a list", "catalogs/TEST0001.yaml", catalog("  - {path: a, type: flag, zh: [甲]}\n"), 6, "zh", "want a single value"},
+		{"params not a list", "catalogs/TEST0001.yaml", "product: TEST0001\nparams: {name: 1}\nfields:\n  - {path: a, type: flag, zh: 甲}\n", 2, "params", "want a list"},
+		{"bad column name", "catalogs/TEST0001.yaml", catalog("  - {path: a, column: Bad-Name, type: flag, zh: 甲}\n"), 6, "column", "lower-case letters, digits and _"},
+		{"duplicate column across catalogs", "catalogs/TEST0001.yaml", catalog("  - {path: test_a, type: flag, zh: 甲}\n  - {path: xyp_cpl0044, type: flag, zh: 重复}\n"), 7, "column", "this field's column has the name of one produced by mappings/catalogs/JRZQ9E2A.yaml:"},
+		{"field column takes a status column's name", "catalogs/TEST0001.yaml", catalog("  - {path: a, column: jrzq9e2a_status, type: flag, zh: 甲}\n"), 6, "column", "produced by mappings/catalogs/JRZQ9E2A.yaml (status)"},
+		{"duplicate column within a catalog", "catalogs/TEST0001.yaml", catalog("  - {path: a, type: interval_code, table: jrzq9e2a_count, zh: 甲}\n  - {path: a_low, type: number, zh: 乙}\n"), 7, "column", "has the name of one produced by"},
+		{"product already defined", "catalogs/OTHER.yaml", "product: JRZQ9E2A\nparams: [name]\nfields:\n  - {path: a, type: flag, zh: 甲}\n", 0, "product", "already defined in mappings/catalogs/JRZQ9E2A.yaml"},
+		{"bad product code", "catalogs/TEST0001.yaml", "product: test-1\nparams: [name]\nfields:\n  - {path: a, type: flag, zh: 甲}\n", 1, "product", "upper-case letters and digits"},
+		{"missing params", "catalogs/TEST0001.yaml", "product: TEST0001\nfields:\n  - {path: a, type: flag, zh: 甲}\n", 1, "params", "missing"},
+		{"fields and subproducts", "catalogs/TEST0001.yaml", "product: TEST0001\nparams: [name]\nfields:\n  - {path: a, type: flag, zh: 甲}\nsubproducts:\n  - {code: S, fields: [{path: b, type: flag, zh: 乙}]}\n", 1, "", "either fields or subproducts"},
+		{"no fields", "catalogs/TEST0001.yaml", "product: TEST0001\nparams: [name]\n", 1, "fields", "has no fields"},
+		{"not a mapping", "catalogs/TEST0001.yaml", "- a\n- b\n", 1, "", "must be a mapping"},
+		{"empty catalog", "catalogs/TEST0001.yaml", "# nothing\n", 0, "", "empty"},
+		{"alias", "catalogs/TEST0001.yaml", "product: TEST0001\nparams: &p [name]\nfields:\n  - &f {path: a, type: flag, zh: 甲}\n  - *f\n", 5, "fields", "aliases"},
+		{"YAML syntax", "catalogs/TEST0001.yaml", "product: TEST0001\nparams: [name\nfields: x\n", 1, "", "not valid YAML: did not find expected ',' or ']'"},
+		{"YAML tab indentation", "catalogs/TEST0001.yaml", "product: TEST0001\n\tparams: [name]\n", 2, "", "not valid YAML"},
 	}
 	for _, tt := range tests {
+		if tt.file == "" {
+			continue
+		}
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			writeFiles(t, dir, map[string]string{tt.file: tt.data})
+			writeFiles(t, dir, map[string]string{tt.file: tt.data, "tables/t_frac.csv": "code,range\n1,\"[1,2]\"\n2,\"(2,3)\"\n"})
 			s, err := Load(dir)
 			if err == nil {
 				t.Fatalf("Load() = %d catalogs, nil error, want an error", len(s.Catalogs))
@@ -468,10 +351,13 @@ func TestLoadErrors(t *testing.T) {
 				t.Fatalf("Load() error = %T %v, want a *mappings.Error", err, err)
 			}
 			if want := filepath.Join(dir, filepath.FromSlash(tt.file)); me.File != want {
-				t.Errorf("Load() error file = %q, want %q", me.File, want)
+				t.Errorf("Load() error file = %q, want %q (%v)", me.File, want, err)
 			}
 			if me.Line != tt.line {
 				t.Errorf("Load() error line = %d, want %d (%v)", me.Line, tt.line, err)
+			}
+			if me.Field != tt.field {
+				t.Errorf("Load() error field = %q, want %q (%v)", me.Field, tt.field, err)
 			}
 			if !strings.Contains(me.Msg, tt.message) {
 				t.Errorf("Load() error message = %q, want it to contain %q", me.Msg, tt.message)
@@ -487,6 +373,8 @@ func TestErrorString(t *testing.T) {
 	}{
 		{Error{File: "a.csv", Line: 3, Msg: "bad"}, "a.csv:3: bad"},
 		{Error{File: "a.csv", Msg: "bad"}, "a.csv: bad"},
+		{Error{File: "a.csv", Line: 3, Field: "range", Msg: "bad"}, "a.csv:3: range: bad"},
+		{Error{File: "a.yaml", Field: "product", Msg: "bad"}, "a.yaml: product: bad"},
 	}
 	for _, tt := range tests {
 		if got := tt.err.Error(); got != tt.want {

@@ -10,8 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
 )
 
@@ -20,28 +18,28 @@ import (
 //	metered   counts attempts, billed replies and latency
 //	budgeted  refuses a call that could go past limits.max_calls / max_cost
 //	persisted stores each paid reply before it goes further (see store.go)
-//	limited   at most Concurrency calls in flight and a token bucket per product;
+//	limited   at most Concurrency calls in flight and a token bucket per product
+//	         whose rate follows the vendor's throttling (see pacing.go);
 //	         the HTTP attempt is detached from cancellation, so that a call in
 //	         flight when the run stops still completes (and is stored), bounded
 //	         by the per-attempt timeout
-//	retrying retries transient failures with full-jitter backoff, honouring Retry-After
+//	retrying retries transient failures with full-jitter backoff, honouring Retry-After;
+//	         a throttled call goes again through the limiter, which is its wait
 //	stored   answers from the reply store, merges concurrent identical calls,
 //	         and stores every reply before handing it on (see store.go)
 
-// limited caps the calls in flight and their rate, per product.
+// limited caps the calls in flight and their rate, per product, and tells
+// the pacer what each answer was.
 type limited struct {
-	next    tianyuan.Caller
-	limiter *rate.Limiter
-	slots   chan struct{}
-	timeout time.Duration
+	next     tianyuan.Caller
+	pace     *pacer
+	throttle throttleRule
+	slots    chan struct{}
+	timeout  time.Duration
 }
 
-func newLimited(next tianyuan.Caller, p ProductConfig, timeout time.Duration) *limited {
-	limit := rate.Limit(p.RatePerSecond)
-	if p.RatePerSecond == 0 {
-		limit = rate.Inf
-	}
-	return &limited{next: next, limiter: rate.NewLimiter(limit, p.Burst), slots: make(chan struct{}, p.Concurrency), timeout: timeout}
+func newLimited(next tianyuan.Caller, pace *pacer, throttle throttleRule, p ProductConfig, timeout time.Duration) *limited {
+	return &limited{next: next, pace: pace, throttle: throttle, slots: make(chan struct{}, p.Concurrency), timeout: timeout}
 }
 
 func (l *limited) Call(ctx context.Context, product string, params tianyuan.Params) (*tianyuan.Reply, error) {
@@ -51,23 +49,29 @@ func (l *limited) Call(ctx context.Context, product string, params tianyuan.Para
 		return nil, ctx.Err()
 	}
 	defer func() { <-l.slots }()
-	if err := l.limiter.Wait(ctx); err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
+	sent, err := l.pace.wait(ctx)
+	if err != nil {
 		return nil, err
 	}
 	attempt, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.timeout)
 	defer cancel()
-	return l.next.Call(attempt, product, params)
+	reply, err := l.next.Call(attempt, product, params)
+	if perr := l.pace.observe(sent, time.Now(), l.throttle, reply, err); perr != nil {
+		return reply, perr
+	}
+	return reply, err
 }
 
 // retrying retries what the code policy says is worth another attempt
 // (tianyuan.CodePolicy.Retrier): transient failures, and a reply that was not
-// JSON at all once; never a reply that was understood to be malformed.
+// JSON at all once; never a reply that was understood to be malformed. It
+// also retries every throttling answer: the limiter further in has slowed
+// the product down or paused it, and is the wait; a throttled attempt is not
+// counted against maxAttempts.
 type retrying struct {
 	next        tianyuan.Caller
 	policy      tianyuan.CodePolicy
+	throttle    throttleRule
 	maxAttempts int
 	base, max   time.Duration
 	onRetry     func(product string, attempt int, delay time.Duration, err error)
@@ -77,6 +81,13 @@ func (r *retrying) Call(ctx context.Context, product string, params tianyuan.Par
 	again := r.policy.Retrier()
 	for attempt := 1; ; attempt++ {
 		reply, err := r.next.Call(ctx, product, params)
+		if throttled, _ := r.throttle.throttling(err); throttled && ctx.Err() == nil {
+			attempt-- // not an attempt: go again through the limiter at once
+			if r.onRetry != nil {
+				r.onRetry(product, attempt, 0, err)
+			}
+			continue
+		}
 		if err == nil || ctx.Err() != nil || attempt >= r.maxAttempts || !again(err) {
 			return reply, err
 		}
@@ -140,10 +151,14 @@ type productStats struct {
 	retries  atomic.Int64
 	stored   atomic.Int64 // answered from the reply store
 	merged   atomic.Int64 // answered by an identical call of the same run
+	pace     *pacer       // the product's rate and pauses
 
 	// possiblyBilled counts replies that could not be read, which the
 	// vendor may have billed all the same.
 	possiblyBilled atomic.Int64
+
+	undecryptable atomic.Int64 // stored replies paid for again: they did not decrypt with today's key
+	damaged       atomic.Int64 // stored replies paid for again: their record was damaged
 
 	mu        sync.Mutex
 	latencies []time.Duration // a bounded sample, for percentiles

@@ -14,6 +14,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -21,6 +23,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
+	"github.com/scorepipe/scorepipe/review"
+	"github.com/scorepipe/scorepipe/sources"
 	"github.com/scorepipe/scorepipe/transform"
 )
 
@@ -36,6 +40,8 @@ type Config struct {
 	Identity IdentityConfig           `yaml:"identity" json:"identity"`
 	Mappings MappingsConfig           `yaml:"mappings" json:"mappings"`
 	Limits   LimitsConfig             `yaml:"limits" json:"limits"`
+	Review   review.Config            `yaml:"review" json:"review"`
+	Metrics  MetricsConfig            `yaml:"metrics" json:"metrics"`
 
 	dir string // directory of the config file, for relative paths
 }
@@ -53,6 +59,14 @@ type InputConfig struct {
 	// empty, every input column other than identity and authorization passes
 	// through as a string.
 	Passthrough map[string]string `yaml:"passthrough" json:"passthrough"`
+	XLSX        InputXLSXConfig   `yaml:"xlsx" json:"xlsx"`
+}
+
+// InputXLSXConfig caps what an xlsx input may unpack to, against zip
+// bombs; a workbook past a cap is refused before it is read.
+type InputXLSXConfig struct {
+	MaxBytes int64 `yaml:"max_bytes" json:"max_bytes"` // all the parts of the workbook, unpacked
+	MaxCells int64 `yaml:"max_cells" json:"max_cells"` // cells of the sheet read, and shared strings
 }
 
 // OutputConfig says what to write where.
@@ -62,6 +76,14 @@ type OutputConfig struct {
 	PII          string     `yaml:"pii" json:"pii"`         // mask (default) or keep
 	RowGroupRows int        `yaml:"row_group_rows" json:"row_group_rows"`
 	XLSX         XLSXConfig `yaml:"xlsx" json:"xlsx"`
+	CSV          CSVConfig  `yaml:"csv" json:"csv"`
+}
+
+// CSVConfig shapes features.csv and rejects.csv.
+type CSVConfig struct {
+	// BOM starts both files with a UTF-8 byte order mark (the default), so
+	// that Excel reads their Chinese text as UTF-8 in every locale.
+	BOM bool `yaml:"bom" json:"bom"`
 }
 
 // XLSXConfig shapes the Excel output. excelize assembles the whole workbook
@@ -75,7 +97,11 @@ type XLSXConfig struct {
 // the file: SCOREPIPE_ACCESS_ID, SCOREPIPE_ACCESS_KEY, and SCOREPIPE_ENDPOINT
 // to override BaseURL.
 type VendorConfig struct {
-	BaseURL   string        `yaml:"base_url" json:"base_url"`
+	BaseURL string `yaml:"base_url" json:"base_url"`
+	// Fake runs the built-in fake vendor on loopback (synthetic replies,
+	// the real protocol); everything the run writes says so. Without it,
+	// a run needs SCOREPIPE_ACCESS_ID and SCOREPIPE_ACCESS_KEY.
+	Fake      bool          `yaml:"fake" json:"fake"`
 	KeyFormat string        `yaml:"key_format" json:"key_format"` // hex (default) or raw
 	Timeout   time.Duration `yaml:"timeout" json:"timeout"`       // per attempt
 	Codes     CodesConfig   `yaml:"codes" json:"codes"`
@@ -86,6 +112,10 @@ type CodesConfig struct {
 	Retryable []int `yaml:"retryable" json:"retryable"`
 	Fatal     []int `yaml:"fatal" json:"fatal"`
 	NoRecord  []int `yaml:"no_record" json:"no_record"`
+	// Throttle lists the codes that mean "slow down": like HTTP 429 they
+	// lower the product's rate and are retried without counting as
+	// attempts. A code listed here and in Retryable is a throttling code.
+	Throttle []int `yaml:"throttle" json:"throttle"`
 }
 
 // ProductConfig enables a product and sets its limits.
@@ -101,17 +131,27 @@ type RetryConfig struct {
 	MaxAttempts int           `yaml:"max_attempts" json:"max_attempts"`
 	BaseDelay   time.Duration `yaml:"base_delay" json:"base_delay"`
 	MaxDelay    time.Duration `yaml:"max_delay" json:"max_delay"`
+	// ThrottleBudget is how long a product may be answered by nothing but
+	// throttling before the run stops (exit 3, resumable); 0 means no
+	// limit. A run that gets some answers through is never stopped by
+	// throttling: throttled calls are retried until answered.
+	ThrottleBudget time.Duration `yaml:"throttle_budget" json:"throttle_budget"`
 }
 
-// CacheConfig locates the reply store.
+// CacheConfig locates the reply store and says how long replies are used
+// and kept.
 type CacheConfig struct {
-	Path        string        `yaml:"path" json:"path"`                 // "" → <output dir>/.scorepipe/replies.db
+	Path        string        `yaml:"path" json:"path"`                 // "" → replies.db in the state directory (see CachePath)
 	ReuseWithin time.Duration `yaml:"reuse_within" json:"reuse_within"` // 0 → reuse any stored reply
+	// Retain is how long replies are kept: older ones are removed from
+	// the store at the start of a run and by scorepipe store prune. 0
+	// keeps them for ever.
+	Retain time.Duration `yaml:"retain" json:"retain"`
 }
 
 // IdentityConfig locates the secret of the identity keys.
 type IdentityConfig struct {
-	SecretFile string `yaml:"secret_file" json:"secret_file"` // "" → identity.secret beside the reply store
+	SecretFile string `yaml:"secret_file" json:"secret_file"` // "" → identity.secret beside the reply store (see SecretPath)
 }
 
 // LimitsConfig caps what a run may spend; 0 means no cap. A run that would
@@ -124,6 +164,10 @@ type LimitsConfig struct {
 // MappingsConfig points at user mapping files.
 type MappingsConfig struct {
 	Dir string `yaml:"dir" json:"dir"`
+	// RequireOfficial refuses to start (a ConfigError) while a table the
+	// configured products use still holds placeholder entries (source
+	// sample): for production configs.
+	RequireOfficial bool `yaml:"require_official" json:"require_official"`
 }
 
 // Output formats.
@@ -136,11 +180,13 @@ const (
 // DefaultConfig returns the configuration every file starts from.
 func DefaultConfig() *Config {
 	return &Config{
-		Output: OutputConfig{Dir: "scorepipe-out", Formats: []string{FormatParquet, FormatXLSX}, PII: "mask", RowGroupRows: 16384},
+		Input: InputConfig{XLSX: InputXLSXConfig{MaxBytes: sources.DefaultXLSXMaxBytes, MaxCells: sources.DefaultXLSXMaxCells}},
+		Output: OutputConfig{Dir: "scorepipe-out", Formats: []string{FormatParquet, FormatXLSX}, PII: "mask", RowGroupRows: 16384,
+			CSV: CSVConfig{BOM: true}},
 		Vendor: VendorConfig{BaseURL: "https://api.tianyuanapi.com", KeyFormat: "hex", Timeout: 15 * time.Second,
 			Codes: codesFromPolicy(tianyuan.DefaultCodePolicy())},
 		Products: map[string]ProductConfig{},
-		Retry:    RetryConfig{MaxAttempts: 5, BaseDelay: 200 * time.Millisecond, MaxDelay: 30 * time.Second},
+		Retry:    RetryConfig{MaxAttempts: 5, BaseDelay: 200 * time.Millisecond, MaxDelay: 30 * time.Second, ThrottleBudget: 10 * time.Minute},
 		Cache:    CacheConfig{ReuseWithin: 720 * time.Hour},
 	}
 }
@@ -149,7 +195,7 @@ func DefaultConfig() *Config {
 var DefaultProduct = ProductConfig{RatePerSecond: 20, Burst: 5, Concurrency: 8}
 
 func codesFromPolicy(p tianyuan.CodePolicy) CodesConfig {
-	return CodesConfig{Retryable: p.Retryable, Fatal: p.Fatal, NoRecord: p.NoRecord}
+	return CodesConfig{Retryable: p.Retryable, Fatal: p.Fatal, NoRecord: p.NoRecord, Throttle: []int{}}
 }
 
 // CodePolicy returns the vendor code policy the config describes.
@@ -160,13 +206,17 @@ func (c *Config) CodePolicy() tianyuan.CodePolicy {
 // ConfigError is a mistake in the configuration.
 type ConfigError struct {
 	File  string // "" for flags
+	Line  int    // line in File, when known
 	Field string // e.g. products.JRZQ9E2A.burst
 	Msg   string
 }
 
 func (e *ConfigError) Error() string {
 	var b strings.Builder
-	if e.File != "" {
+	switch {
+	case e.File != "" && e.Line > 0:
+		fmt.Fprintf(&b, "%s:%d: ", e.File, e.Line)
+	case e.File != "":
 		b.WriteString(e.File + ": ")
 	}
 	if e.Field != "" {
@@ -178,14 +228,26 @@ func (e *ConfigError) Error() string {
 
 // LoadConfig reads a YAML config over the defaults. Unknown keys are
 // errors. Each override, "path=value" (products.JRZQ9E2A.rate_per_second=200),
-// sets a value as if the file held it; the value is read as YAML.
+// sets a value as if the file held it; the value is read as YAML. Errors
+// name the file and line, or the --set flag, and the field.
 func LoadConfig(path string, overrides ...string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, &ConfigError{File: path, Msg: err.Error()}
 	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, &ConfigError{File: path, Msg: plainYAMLError(err.Error())}
+	}
+	if err := checkDocument(&doc); err != nil {
+		var ce *ConfigError
+		if errors.As(err, &ce) {
+			ce.File = path
+		}
+		return nil, err
+	}
 	if len(overrides) > 0 {
-		if data, err = applyOverrides(data, overrides); err != nil {
+		if data, err = applyOverrides(&doc, overrides); err != nil {
 			return nil, err
 		}
 	}
@@ -195,7 +257,7 @@ func LoadConfig(path string, overrides ...string) (*Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
-		return nil, &ConfigError{File: path, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+		return nil, &ConfigError{File: path, Msg: plainYAMLError(err.Error())}
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -210,17 +272,18 @@ func LoadConfig(path string, overrides ...string) (*Config, error) {
 	cfg.Cache.Path = cfg.resolve(cfg.Cache.Path)
 	cfg.Identity.SecretFile = cfg.resolve(cfg.Identity.SecretFile)
 	cfg.Mappings.Dir = cfg.resolve(cfg.Mappings.Dir)
+	cfg.resolveReview()
 	for i, f := range cfg.Input.Files {
 		cfg.Input.Files[i] = cfg.resolve(f)
 	}
-	var doc yaml.Node
-	_ = yaml.Unmarshal(data, &doc) // it decoded above, so it parses
-	for code, set := range productKeys(&doc) {
+	var merged yaml.Node
+	_ = yaml.Unmarshal(data, &merged) // it decoded above, so it parses
+	for code, set := range productKeys(&merged) {
 		cfg.Products[code] = withProductDefaults(cfg.Products[code], set)
 	}
 	if err := cfg.Validate(); err != nil {
 		var ce *ConfigError
-		if errors.As(err, &ce) {
+		if errors.As(err, &ce) && ce.File == "" {
 			ce.File = path
 		}
 		return nil, err
@@ -228,33 +291,45 @@ func LoadConfig(path string, overrides ...string) (*Config, error) {
 	return cfg, nil
 }
 
-// applyOverrides sets "a.b.c=value" paths in a YAML document.
-func applyOverrides(data []byte, overrides []string) ([]byte, error) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, &ConfigError{Msg: err.Error()}
-	}
-	if doc.Kind == 0 {
-		doc = yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{{Kind: yaml.MappingNode}}}
+// applyOverrides sets "a.b.c=value" paths in a YAML document and returns
+// it. Each path must name a field of Config and each value must be of the
+// field's kind; an error names the flag and the key.
+func applyOverrides(doc *yaml.Node, overrides []string) ([]byte, error) {
+	if doc.Kind == 0 || len(doc.Content) == 0 {
+		*doc = yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{{Kind: yaml.MappingNode}}}
 	}
 	for _, o := range overrides {
 		path, value, ok := strings.Cut(o, "=")
+		flagErr := func(format string, args ...any) error {
+			return &ConfigError{Field: "--set " + o, Msg: fmt.Sprintf(format, args...)}
+		}
 		if !ok || path == "" {
-			return nil, &ConfigError{Field: "--set", Msg: fmt.Sprintf("%q is not path=value", o)}
+			return nil, flagErr("not path=value, e.g. --set limits.max_cost=100")
+		}
+		t, err := checkOverridePath(path)
+		if err != nil {
+			return nil, flagErr("%v", err)
 		}
 		var v yaml.Node
 		if err := yaml.Unmarshal([]byte(value), &v); err != nil {
-			return nil, &ConfigError{Field: "--set " + path, Msg: err.Error()}
+			return nil, flagErr("%s: cannot read the value: %s", path, plainYAMLError(err.Error()))
 		}
 		val := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null"}
 		if len(v.Content) > 0 {
 			val = v.Content[0]
 		}
+		if err := checkNode(val, t, path); err != nil {
+			var ce *ConfigError
+			if errors.As(err, &ce) {
+				return nil, flagErr("%s: %s", ce.Field, ce.Msg)
+			}
+			return nil, err
+		}
 		node := doc.Content[0]
 		parts := strings.Split(path, ".")
 		for i, part := range parts {
 			if node.Kind != yaml.MappingNode {
-				return nil, &ConfigError{Field: "--set " + path, Msg: strings.Join(parts[:i], ".") + " is not a mapping"}
+				return nil, flagErr("%s is not a mapping in the config file", strings.Join(parts[:i], "."))
 			}
 			next := mappingValue(node, part)
 			if i == len(parts)-1 {
@@ -265,14 +340,20 @@ func applyOverrides(data []byte, overrides []string) ([]byte, error) {
 				}
 				break
 			}
-			if next == nil {
-				next = &yaml.Node{Kind: yaml.MappingNode}
-				node.Content = append(node.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: part}, next)
+			if next == nil || next.Kind == yaml.ScalarNode && next.ShortTag() == "!!null" {
+				m := &yaml.Node{Kind: yaml.MappingNode}
+				if next != nil {
+					*next = *m
+					m = next
+				} else {
+					node.Content = append(node.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: part}, m)
+				}
+				next = m
 			}
 			node = next
 		}
 	}
-	return yaml.Marshal(&doc)
+	return yaml.Marshal(doc)
 }
 
 // productKeys returns, for each product in the document, the keys it sets.
@@ -339,12 +420,21 @@ func (c *Config) Validate() error {
 	if len(c.Products) == 0 {
 		return bad("products", "no product configured (e.g. products: {JRZQ9E2A: {}})")
 	}
+	if err := checkNumbers(reflect.ValueOf(c).Elem(), ""); err != nil {
+		return err
+	}
+	if err := c.Metrics.validate(); err != nil {
+		return err
+	}
 	for _, code := range c.ProductCodes() {
 		p := c.Products[code]
 		field := "products." + code
 		switch {
 		case p.RatePerSecond < 0:
 			return bad(field+".rate_per_second", "must be ≥ 0 (0 means unlimited)")
+		case p.RatePerSecond > 0 && p.RatePerSecond < MinRatePerSecond:
+			return bad(field+".rate_per_second", "%g is below one call a day: the run would wait for ever; use at least %.7f (one a day), or 0 for unlimited",
+				p.RatePerSecond, MinRatePerSecond)
 		case p.Burst < 1:
 			return bad(field+".burst", "must be ≥ 1")
 		case p.Concurrency < 1 || p.Concurrency > 1024:
@@ -359,6 +449,12 @@ func (c *Config) Validate() error {
 		default:
 			return bad("input.passthrough."+col, "type must be string, int, float or date, got %q", typ)
 		}
+	}
+	if c.Input.XLSX.MaxBytes < 1 {
+		return bad("input.xlsx.max_bytes", "must be ≥ 1")
+	}
+	if c.Input.XLSX.MaxCells < 1 {
+		return bad("input.xlsx.max_cells", "must be ≥ 1")
 	}
 	for _, f := range c.Output.Formats {
 		switch f {
@@ -388,6 +484,16 @@ func (c *Config) Validate() error {
 	if err := c.CodePolicy().Validate(); err != nil {
 		return bad("vendor.codes", "%v", strings.TrimPrefix(err.Error(), "tianyuan: code policy: "))
 	}
+	for _, code := range c.Vendor.Codes.Throttle {
+		switch {
+		case code == tianyuan.CodeOK:
+			return bad("vendor.codes.throttle", "code 0 means success and cannot be throttle")
+		case slices.Contains(c.Vendor.Codes.Fatal, code):
+			return bad("vendor.codes.throttle", "code %d is both fatal and throttle", code)
+		case slices.Contains(c.Vendor.Codes.NoRecord, code):
+			return bad("vendor.codes.throttle", "code %d is both no_record and throttle", code)
+		}
+	}
 	if c.Vendor.Timeout <= 0 {
 		return bad("vendor.timeout", "must be positive, e.g. 15s")
 	}
@@ -396,6 +502,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Retry.BaseDelay < 0 || c.Retry.MaxDelay < c.Retry.BaseDelay {
 		return bad("retry", "need 0 ≤ base_delay ≤ max_delay")
+	}
+	if c.Retry.ThrottleBudget < 0 {
+		return bad("retry.throttle_budget", "must be ≥ 0 (0 means no limit), e.g. 10m")
 	}
 	if c.Limits.MaxCalls < 0 {
 		return bad("limits.max_calls", "must be ≥ 0 (0 means no cap)")
@@ -406,8 +515,18 @@ func (c *Config) Validate() error {
 	if c.Cache.ReuseWithin < 0 {
 		return bad("cache.reuse_within", "must be ≥ 0")
 	}
-	return nil
+	if _, err := StateDir(); err != nil && (c.Cache.Path == "" || c.Identity.SecretFile == "") {
+		return bad("cache.path", "%v", err)
+	}
+	if c.Cache.Retain < 0 {
+		return bad("cache.retain", "must be ≥ 0 (0 keeps replies for ever), e.g. 2160h")
+	}
+	return c.validateReview()
 }
+
+// MinRatePerSecond is the slowest rate a product may be given: one call a
+// day.
+const MinRatePerSecond = 1.0 / 86400
 
 // ProductCodes returns the configured products, sorted.
 func (c *Config) ProductCodes() []string {
@@ -419,25 +538,30 @@ func (c *Config) ProductCodes() []string {
 	return codes
 }
 
-// StateDir is where the reply store and identity secret live by default.
-func (c *Config) StateDir() string { return filepath.Join(c.Output.Dir, ".scorepipe") }
-
-// CachePath returns the reply store's path.
-func (c *Config) CachePath() string {
-	if c.Cache.Path != "" {
-		return c.Cache.Path
+// Effective returns the configuration as the run uses it, after --set and
+// the defaults, as plain values for the manifest (durations as text such as
+// "15s"; the reply store's path and the output directory in full). The config holds no secret: credentials come only from the
+// environment.
+func (c *Config) Effective() map[string]any {
+	data, err := yaml.Marshal(c)
+	if err != nil {
+		return nil
 	}
-	return filepath.Join(c.StateDir(), "replies.db")
-}
-
-// SecretPath returns the identity secret's path: identity.secret_file, or
-// identity.secret beside the reply store, whose keys it makes (so that a
-// store shared by runs into several output directories keeps its secret).
-func (c *Config) SecretPath() string {
-	if c.Identity.SecretFile != "" {
-		return c.Identity.SecretFile
+	var m map[string]any
+	if err := yaml.Unmarshal(data, &m); err != nil {
+		return nil
 	}
-	return filepath.Join(filepath.Dir(c.CachePath()), "identity.secret")
+	// The places the run uses, where the file leaves them to defaults or
+	// to the working directory.
+	if cache, ok := m["cache"].(map[string]any); ok {
+		cache["path"] = c.CachePath()
+	}
+	if out, ok := m["output"].(map[string]any); ok {
+		if abs, err := filepath.Abs(c.Output.Dir); err == nil {
+			out["dir"] = abs
+		}
+	}
+	return m
 }
 
 // Hash returns the SHA-256 of the effective configuration, for the manifest.

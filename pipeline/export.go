@@ -8,9 +8,9 @@ import (
 	"io"
 	"time"
 
-	"github.com/scorepipe/scorepipe/providers/tianyuan"
 	"github.com/scorepipe/scorepipe/sinks"
 	"github.com/scorepipe/scorepipe/sources"
+	"github.com/scorepipe/scorepipe/store"
 	"github.com/scorepipe/scorepipe/transform"
 )
 
@@ -42,21 +42,22 @@ func ExportReplies(ctx context.Context, cfg *Config, env Env, product string, wi
 		}
 		withCols[r.schema.Index(name)] = name
 	}
-	store, err := OpenStoreReadOnly(cfg.CachePath(), env.Secret)
-	if err != nil || store == nil {
+	stored, err := store.Open(cfg.CachePath(), store.Options{Secret: env.Secret, MustExist: true})
+	if err != nil {
 		return 0, fmt.Errorf("reply store %s: %w", cfg.CachePath(), err)
 	}
-	defer store.Close()
+	defer stored.Close()
+	keys := newKeyer(env.Secret)
 	bw := bufio.NewWriterSize(w, 1<<16)
 	n := 0
 	reject := func(*inputFile, sources.Record, *transform.Applicant, []transform.Problem) error { return nil }
 	err = r.scan(ctx, reject, func(it *item) error {
-		storeKey := store.Key(p.code, tianyuan.Params(it.app.Params(p.catalog.Params)))
-		reply, ok, err := store.Get(storeKey[:], time.Time{})
-		if err != nil || !ok || reply.Code != 0 {
+		storeKey := keys.Key(p.code, it.app.Params(p.catalog.Params))
+		reply, found, err := stored.Get(storeKey, time.Time{})
+		if err != nil || found != store.Fresh || reply.Code != 0 {
 			return err
 		}
-		payload, err := env.Cipher.Payload(reply)
+		payload, err := env.Cipher.Payload(vendorReply(&reply))
 		if err != nil {
 			return err
 		}

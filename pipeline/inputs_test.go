@@ -168,9 +168,7 @@ func TestNumericIDColumnInXLSXIsRejectedWithoutCalls(t *testing.T) {
 	cfg := sampleConfig(t)
 	cfg.Input.Files = []string{path}
 	m, err := pipeline.Run(context.Background(), cfg, env(client))
-	if err != nil {
-		t.Fatal(err)
-	}
+	requireComplete(t, err)
 	_, rejects := readCSV(t, filepath.Join(cfg.Output.Dir, pipeline.FileRejects))
 	asNumber := 0
 	for _, r := range rejects {
@@ -234,10 +232,10 @@ func TestAwkwardInputFile(t *testing.T) {
 	v, client := fakeVendor(t, tianyuantest.Options{})
 	cfg := sampleConfig(t)
 	cfg.Input.Files = []string{path}
+	cfg.Input.Passthrough = map[string]string{"application_id": "string", "label": "int"}
+	cfg.Products = map[string]pipeline.ProductConfig{"JRZQ9E2A": unlimited} // no authorization for COMBTY11
 	m, err := pipeline.Run(context.Background(), cfg, env(client))
-	if err != nil {
-		t.Fatal(err)
-	}
+	requireComplete(t, err)
 	header2, feats := readCSV(t, filepath.Join(cfg.Output.Dir, pipeline.FileCSV))
 	appCol, keyCol := column(t, header2, "application_id"), column(t, header2, "applicant_key")
 	var accepted []string
@@ -295,10 +293,9 @@ func TestPassthroughTypes(t *testing.T) {
 	cfg := sampleConfig(t)
 	cfg.Input.Files = []string{path}
 	cfg.Input.Passthrough = map[string]string{"application_id": "string", "apply_date": "date", "label": "int", "income": "float"}
+	cfg.Products = map[string]pipeline.ProductConfig{"JRZQ9E2A": unlimited} // no authorization for COMBTY11
 	m, err := pipeline.Run(context.Background(), cfg, env(client))
-	if err != nil {
-		t.Fatal(err)
-	}
+	requireComplete(t, err)
 	tbl := readParquet(t, filepath.Join(cfg.Output.Dir, pipeline.FileParquet))
 	for name, want := range map[string]arrow.Type{"application_id": arrow.STRING, "apply_date": arrow.DATE32, "label": arrow.INT64, "income": arrow.FLOAT64} {
 		idx := tbl.Schema().FieldIndices(name)
@@ -340,9 +337,7 @@ func TestSeveralInputFilesByGlob(t *testing.T) {
 	cfg := sampleConfig(t)
 	cfg.Input.Files = []string{filepath.Join(dir, "part-*")}
 	m, err := pipeline.Run(context.Background(), cfg, env(client))
-	if err != nil {
-		t.Fatal(err)
-	}
+	requireComplete(t, err)
 	if len(m.Inputs) != 2 || m.Inputs[0].Read != 20 || m.Inputs[1].Read != 20 {
 		t.Fatalf("inputs %+v, want two files of 20 rows", m.Inputs)
 	}

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/scorepipe/scorepipe/mappings"
@@ -9,13 +10,22 @@ import (
 )
 
 // Manifest describes a finished run; it is written as manifest.json, after
-// every data file.
+// every data file. It is the run's provenance: which build ran which
+// command with which configuration on which input files against which
+// vendor, what that cost, and whether the result is complete (Exit).
 type Manifest struct {
 	Tool         string                    `json:"tool"`
 	Version      string                    `json:"version"`
+	RunID        string                    `json:"run_id"`
+	Build        Build                     `json:"build"`
+	Command      []string                  `json:"command,omitempty"` // secrets redacted
 	StartedAt    time.Time                 `json:"started_at"`
 	FinishedAt   time.Time                 `json:"finished_at"`
 	Seconds      float64                   `json:"seconds"`
+	Exit         Exit                      `json:"exit"`
+	Vendor       VendorInfo                `json:"vendor"`
+	Cost         float64                   `json:"cost"` // money spent by this run: billed × price, all products
+	Config       map[string]any            `json:"config"`
 	ConfigSHA256 string                    `json:"config_sha256"`
 	Mappings     []mappings.File           `json:"mappings"`
 	Inputs       []InputCounts             `json:"inputs"`
@@ -24,14 +34,43 @@ type Manifest struct {
 	Unknowns     transform.Unknowns        `json:"unknowns"`
 	Outputs      []OutputFile              `json:"outputs"`
 	Rejects      map[string]int            `json:"reject_reasons,omitempty"` // by column
+	Store        *StoreCounts              `json:"store,omitempty"`
 	// PeakRSSMB is the most memory the run had resident, once every data
 	// file was written (Linux only).
-	PeakRSSMB float64 `json:"peak_rss_mb,omitempty"`
+	PeakRSSMB float64        `json:"peak_rss_mb,omitempty"`
+	Review    *ReviewSummary `json:"review,omitempty"` // the review written with the outputs (review.baseline)
+	Audit     *AuditCounts   `json:"audit,omitempty"`  // the consent audit trail: where, lines written, lines pruned
+
+	// PlaceholderTables lists the tables in use that hold placeholder
+	// entries (source sample), and PlaceholderValues counts, by output
+	// column, the values written from them (see transform.Unknowns).
+	PlaceholderTables []mappings.Placeholder `json:"placeholder_tables"`
+	PlaceholderValues map[string]int64       `json:"placeholder_values"`
+
+	// Shard says which shard of a sharded run wrote this manifest (run
+	// --shard); absent for a whole run. Its counts are the shard's own.
+	Shard *ShardInfo `json:"shard,omitempty"`
+}
+
+// Exit is the run's verdict: code 0 when every row is complete, 2 when the
+// run finished but something a scheduler should look at happened, each
+// reason in one line.
+type Exit struct {
+	Code    int      `json:"code"`
+	Reasons []string `json:"reasons"`
+}
+
+// VendorInfo says which vendor answered.
+type VendorInfo struct {
+	Endpoint string `json:"endpoint"`
+	Fake     bool   `json:"fake"` // the built-in fake vendor: the features are synthetic
 }
 
 // InputCounts are the counts of one input file: read = valid + rejected.
 type InputCounts struct {
 	File     string `json:"file"`
+	Size     int64  `json:"size,omitempty"`   // bytes (manifest only)
+	SHA256   string `json:"sha256,omitempty"` // of the file's bytes (manifest only)
 	Read     int    `json:"read"`
 	Valid    int    `json:"valid"`
 	Rejected int    `json:"rejected"`
@@ -50,16 +89,29 @@ type RowCounts struct {
 type ProductCounts struct {
 	StatusCounts
 
-	Calls        int64 `json:"calls"`        // HTTP requests sent, retries included
-	Billed       int64 `json:"billed"`       // code-0 replies received in this run
-	Retries      int64 `json:"retries"`      // attempts after the first
-	FromStore    int64 `json:"from_store"`   // replies reused from the reply store, paid by earlier runs
-	Deduplicated int64 `json:"deduplicated"` // calls saved: rows answered by an identical applicant's call in this run
+	Calls        int64   `json:"calls"`        // HTTP requests sent, retries included
+	Billed       int64   `json:"billed"`       // code-0 replies received in this run
+	Retries      int64   `json:"retries"`      // attempts after the first
+	FromStore    int64   `json:"from_store"`   // replies reused from the reply store, paid by earlier runs
+	Deduplicated int64   `json:"deduplicated"` // calls saved: rows answered by an identical applicant's call in this run
+	Price        float64 `json:"price"`        // products.<CODE>.price
+	Cost         float64 `json:"cost"`         // money spent by this run: billed × price
 
 	// PossiblyBilled counts replies received in this run that could not be
 	// read (not JSON, malformed, over the size cap, a failure status
 	// carrying a success): the vendor may have billed them.
 	PossiblyBilled int64 `json:"possibly_billed"`
+
+	UndecryptableStored int64 `json:"undecryptable_stored"` // stored replies paid for again: encrypted with another access key
+	DamagedStored       int64 `json:"damaged_stored"`       // stored replies paid for again: their record in the store was damaged
+
+	// Pacing (see pacing.go). Rates are calls per second, 0 meaning
+	// unlimited.
+	Throttled     int64   `json:"throttled"`              // throttling answers (HTTP 429, 503 with Retry-After, vendor.codes.throttle), each retried
+	PausedSeconds float64 `json:"paused_seconds"`         // time the product's calls were paused for the vendor's Retry-After
+	RateMin       float64 `json:"rate_min"`               // the lowest rate the product was slowed to
+	RateFinal     float64 `json:"rate_final"`             // the rate at the end of the run
+	RateSettled   float64 `json:"rate_settled,omitempty"` // the rate settled at after the last throttling answer: just below what the vendor then let through
 
 	LatencyMS Percentiles `json:"latency_ms"`
 
@@ -110,4 +162,36 @@ func (s *productStats) percentiles() Percentiles {
 	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
 	ms := func(x time.Duration) float64 { return float64(x.Microseconds()) / 1000 }
 	return Percentiles{P50: ms(d[len(d)/2]), P95: ms(d[len(d)*95/100]), Max: ms(d[len(d)-1])}
+}
+
+// Build says which build of scorepipe ran: from the binary's build
+// information (runtime/debug.ReadBuildInfo) or the version stamped at link
+// time.
+type Build struct {
+	Version  string `json:"version"`            // module version, the stamped version, or "(devel)"
+	Revision string `json:"revision,omitempty"` // VCS revision the binary was built from
+	Time     string `json:"time,omitempty"`     // time of that revision
+	Modified bool   `json:"modified"`           // built from a tree with uncommitted changes
+	Go       string `json:"go"`                 // Go version
+}
+
+// String is the build on one line: "v1.2.0 (revision 3f2a…, modified, go1.26.8)".
+func (b Build) String() string {
+	s := b.Version
+	var parts []string
+	if b.Revision != "" {
+		parts = append(parts, "revision "+b.Revision)
+	} else {
+		parts = append(parts, "revision unknown")
+	}
+	if b.Time != "" {
+		parts = append(parts, b.Time)
+	}
+	if b.Modified {
+		parts = append(parts, "modified")
+	}
+	if b.Go != "" {
+		parts = append(parts, b.Go)
+	}
+	return s + " (" + strings.Join(parts, ", ") + ")"
 }

@@ -1,38 +1,25 @@
 package pipeline
 
 import (
-	"crypto/rand"
-	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
+	"github.com/scorepipe/scorepipe/publish"
+	"github.com/scorepipe/scorepipe/review"
+	"github.com/scorepipe/scorepipe/shards"
 	"github.com/scorepipe/scorepipe/sinks"
 )
 
-// openStore opens the reply store and tells it about how many look-ups the
-// inputs will make, so that it can read its index into memory at once.
-func (r *run) openStore() error {
-	store, err := OpenStore(r.cfg.CachePath(), r.env.Secret)
-	if err != nil {
-		return err
-	}
-	r.store = store
-	rows := 0
-	for _, f := range r.files {
-		rows += f.rows
-	}
-	store.Expect(rows * len(r.prods)) // a look-up per product and row
-	return nil
-}
-
 // wrapCallers builds each product's caller:
-// store look-up ▸ retry ▸ limiter ▸ store write ▸ budget ▸ metering ▸ client.
+// store look-up ▸ retry ▸ limiter ▸ store write ▸ budget ▸ audit ▸ metering ▸ client.
 func (r *run) wrapCallers() {
 	runStart := time.Now()
 	notBefore := time.Time{}
@@ -42,26 +29,97 @@ func (r *run) wrapCallers() {
 	case r.cfg.Cache.ReuseWithin > 0:
 		notBefore = r.env.Now().Add(-r.cfg.Cache.ReuseWithin)
 	}
+	keys, check := newKeyer(r.env.Secret), r.keyCheck()
 	spend := &budget{maxCalls: r.cfg.Limits.MaxCalls, maxCost: r.cfg.Limits.MaxCost}
+	throttle := throttleRule{codes: r.cfg.Vendor.Codes.Throttle}
 	for _, p := range r.prods {
+		p.stats.pace = newPacer(p.code, p.cfg, r.cfg.Retry, defaultPacing, r.log)
 		var c tianyuan.Caller = &metered{next: r.env.Caller, stats: p.stats}
+		c = &audited{next: c, audit: r.audit.rec}
 		c = &budgeted{next: c, budget: spend, price: p.cfg.Price}
-		c = &persisted{next: c, store: r.store, policy: r.policy}
-		c = newLimited(c, p.cfg, r.cfg.Vendor.Timeout)
-		c = &retrying{next: c, policy: r.policy, maxAttempts: r.cfg.Retry.MaxAttempts,
+		c = &persisted{next: c, store: r.store, keys: keys, keyCheck: check, policy: r.policy}
+		c = newLimited(c, p.stats.pace, throttle, p.cfg, r.cfg.Vendor.Timeout)
+		c = &retrying{next: c, policy: r.policy, throttle: throttle, maxAttempts: r.cfg.Retry.MaxAttempts,
 			base: r.cfg.Retry.BaseDelay, max: r.cfg.Retry.MaxDelay,
 			onRetry: func(product string, attempt int, delay time.Duration, err error) {
 				p.stats.retries.Add(1)
 				r.log.Debug("retrying", "product", product, "attempt", attempt, "delay", delay, "error", err)
 			}}
-		p.caller = &stored{next: c, store: r.store, notBefore: notBefore,
-			runStart: runStart, stats: p.stats}
+		p.caller = &stored{next: c, store: r.store, keys: keys, keyCheck: check, notBefore: notBefore,
+			runStart: runStart, stats: p.stats, audit: r.audit.rec}
 	}
 }
 
-// openSinks creates the temporary output files.
+// ownedNames are the entries of an output folder that runs write: a run
+// replaces them all, and those its new set does not hold (a format not
+// asked for this time) are dropped. review.xlsx, review.json and
+// changes.parquet are the portfolio review's, the folders of shards.Dirs
+// and the markers _SUCCESS.part-* a sharded run's parts, and metrics.prom
+// the run's metrics. Every other entry is the user's, and carried over.
+var ownedNames = append([]string{FileParquet, FileXLSX, FileCSV, FileRejects, FileManifest, FileSuccess,
+	"review.xlsx", "review.json", "changes.parquet", FileMetrics, shards.MarkerPrefix + "part-*"}, shards.Dirs...)
+
+// keptDirs are the folders of an output folder that a run carries over:
+// .scorepipe is where earlier versions kept the reply store and the
+// identity secret.
+var keptDirs = []string{".scorepipe"}
+
+// publishBeforeStep is the publish.Options.BeforeStep of every run; tests
+// set it to inject faults.
+var publishBeforeStep func(step string) error
+
+// openFolder locks the output folder, removes what killed runs left and
+// makes the staging folder the outputs are written into.
+func (r *run) openFolder() error {
+	if r.env.Shard.Sharded() {
+		return r.openPart()
+	}
+	names := append(slices.Clone(ownedNames), r.previousOutputs()...)
+	owned := slices.Clone(names)
+	for _, n := range names {
+		// Temporary files of sinks, which earlier versions wrote in the
+		// output folder itself.
+		owned = append(owned, "."+n+".tmp-*", "."+n+".spill-*")
+	}
+	folder, err := publish.Open(r.cfg.Output.Dir, publish.Options{Owned: owned, KeepDirs: keptDirs,
+		Logger: r.log, BeforeStep: publishBeforeStep})
+	var fe *publish.FolderError
+	switch {
+	case errors.As(err, &fe):
+		return &ConfigError{Field: "output.dir", Msg: err.Error()}
+	case err != nil:
+		return &AbortError{Cause: err}
+	}
+	r.folder = wholeFolder{folder}
+	return nil
+}
+
+// previousOutputs returns the names of the outputs the folder's manifest
+// lists, so that a run drops what an earlier version wrote under names
+// this one does not know.
+func (r *run) previousOutputs() []string {
+	data, err := os.ReadFile(filepath.Join(r.cfg.Output.Dir, FileManifest))
+	if err != nil {
+		return nil
+	}
+	var m struct {
+		Outputs []OutputFile `json:"outputs"`
+	}
+	if json.Unmarshal(data, &m) != nil {
+		return nil
+	}
+	var names []string
+	for _, o := range m.Outputs {
+		if o.Name != "" && o.Name == filepath.Base(o.Name) && !strings.HasPrefix(o.Name, ".") {
+			names = append(names, o.Name)
+		}
+	}
+	return names
+}
+
+// openSinks creates the output files in the staging folder.
 func (r *run) openSinks() error {
-	dir := r.cfg.Output.Dir
+	csvOpts := sinks.CSVOptions{BOM: r.cfg.Output.CSV.BOM}
 	for _, format := range r.cfg.Output.Formats {
 		var (
 			s    sinks.Sink
@@ -71,20 +129,20 @@ func (r *run) openSinks() error {
 		switch format {
 		case FormatParquet:
 			name = FileParquet
-			s, err = sinks.NewParquet(filepath.Join(dir, name), r.schema, sinks.ParquetOptions{RowGroupRows: r.cfg.Output.RowGroupRows})
+			s, err = sinks.NewParquet(r.folder.Path(name), r.schema, sinks.ParquetOptions{RowGroupRows: r.cfg.Output.RowGroupRows, Metadata: r.fileMetadata()})
 		case FormatXLSX:
 			name = FileXLSX
-			s, err = sinks.NewExcel(filepath.Join(dir, name), r.schema, sinks.ExcelOptions{Dictionary: r.dictionary(), MaxRows: r.cfg.Output.XLSX.MaxRows})
+			s, err = sinks.NewExcel(r.folder.Path(name), r.schema, sinks.ExcelOptions{Dictionary: r.dictionary(), MaxRows: r.cfg.Output.XLSX.MaxRows, About: r.about()})
 		case FormatCSV:
 			name = FileCSV
-			s, err = sinks.NewCSV(filepath.Join(dir, name), r.schema)
+			s, err = sinks.NewCSV(r.folder.Path(name), r.schema, csvOpts)
 		}
 		if err != nil {
 			return err
 		}
 		r.out = append(r.out, namedSink{name: name, sink: s})
 	}
-	rejects, err := sinks.NewRejects(filepath.Join(dir, FileRejects))
+	rejects, err := sinks.NewRejects(r.folder.Path(FileRejects), csvOpts)
 	if err != nil {
 		return err
 	}
@@ -92,17 +150,15 @@ func (r *run) openSinks() error {
 	return nil
 }
 
-// publish commits every file: the old _SUCCESS goes first, the data files
-// next, then the rejects, the manifest and a new _SUCCESS.
+// publish finishes every file in the staging folder (the data files, the
+// rejects, then the manifest) and swaps it with the output folder in one
+// step, _SUCCESS included: the folder holds the old set or the new one,
+// never a mix. A failure leaves the old set and gives an *AbortError.
 func (r *run) publish() (*Manifest, error) {
-	dir := r.cfg.Output.Dir
-	if err := os.Remove(filepath.Join(dir, FileSuccess)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("remove old %s: %w", FileSuccess, err)
-	}
 	written := int(r.written.Load())
 	for _, s := range r.out {
-		if err := s.sink.Commit(); err != nil {
-			return nil, err
+		if err := r.writeStep(s.name, s.sink.Commit); err != nil {
+			return nil, r.publishFailed(err)
 		}
 		rows := written
 		if x, ok := s.sink.(*sinks.Excel); ok && x.Truncated() > 0 {
@@ -110,25 +166,65 @@ func (r *run) publish() (*Manifest, error) {
 			r.log.Warn("features.xlsx holds the first rows only (output.xlsx.max_rows); features.parquet has them all",
 				"xlsx_rows", rows, "rows", written)
 		}
-		r.manifest.Outputs = append(r.manifest.Outputs, OutputFile{Name: s.name, Rows: rows})
+		r.manifest.Outputs = append(r.manifest.Outputs, OutputFile{Name: r.folder.Name(s.name), Rows: rows})
 	}
-	if err := r.rejects.Commit(); err != nil {
-		return nil, err
+	if err := r.writeStep(FileRejects, r.rejects.Commit); err != nil {
+		return nil, r.publishFailed(err)
 	}
-	r.manifest.Outputs = append(r.manifest.Outputs, OutputFile{Name: FileRejects, Rows: r.rejects.Count()})
-	r.manifest.PeakRSSMB = math.Round(peakResidentMB()*10) / 10
-	if err := sinks.WriteJSONAtomic(filepath.Join(dir, FileManifest), r.manifest); err != nil {
-		return nil, err
-	}
-	if err := sinks.WriteFileAtomic(filepath.Join(dir, FileSuccess), nil); err != nil {
-		return nil, err
-	}
-	for _, p := range r.prods {
-		if p.counts.Failed > 0 {
-			return r.manifest, ErrRowsFailed
+	r.manifest.Outputs = append(r.manifest.Outputs, OutputFile{Name: r.folder.Name(FileRejects), Rows: r.rejects.Count()})
+	if r.review != nil {
+		if err := r.writeStep(review.FileWorkbook, r.writeReview); err != nil {
+			return nil, r.publishFailed(err)
 		}
 	}
-	return r.manifest, nil
+	r.manifest.PeakRSSMB = math.Round(peakResidentMB()*10) / 10
+	err := r.writeStep(FileManifest, func() error { return sinks.WriteJSONAtomic(r.folder.Path(FileManifest), r.manifest) })
+	if err != nil {
+		return nil, r.publishFailed(err)
+	}
+	if err := r.writeStep(FileMetrics, r.writePublishedMetrics); err != nil {
+		return nil, r.publishFailed(err)
+	}
+	if err := r.folder.Commit(); err != nil {
+		return nil, r.publishFailed(err)
+	}
+	r.published = true
+	return r.manifest, r.manifest.Exit.err()
+}
+
+// stepWrite prefixes the steps of publishing that finish a file of the new
+// set in the staging folder ("write features.parquet"), as
+// publishBeforeStep sees them; the folder's own steps follow.
+const stepWrite = "write "
+
+// writeStep finishes the file name of the new set with fn.
+func (r *run) writeStep(name string, fn func() error) error {
+	if publishBeforeStep != nil {
+		if err := publishBeforeStep(stepWrite + name); err != nil {
+			return fmt.Errorf("write %s: %w", name, err)
+		}
+	}
+	return fn()
+}
+
+// PublishError is a failure while publishing: writing a file of the new
+// set, or swapping it in. The output folder still holds the old set.
+type PublishError struct {
+	Dir string
+	Err error
+}
+
+func (e *PublishError) Error() string {
+	return fmt.Sprintf("could not publish into %s: %v", e.Dir, e.Err)
+}
+
+func (e *PublishError) Unwrap() error { return e.Err }
+
+// publishFailed turns a failure while publishing into the run's
+// *AbortError.
+func (r *run) publishFailed(err error) error {
+	r.abortErr = &PublishError{Dir: r.folder.Dir(), Err: err}
+	return r.abortError()
 }
 
 // AbortError says why a run stopped early and what it kept: every reply
@@ -147,8 +243,13 @@ func (e *AbortError) Error() string {
 		ce  *tianyuan.CodeError
 		he  *tianyuan.HTTPError
 		be  *BudgetError
+		le  *publish.LockedError
+		pe  *PublishError
 		fix = "fix this and rerun the same command"
 	)
+	if errors.As(e.Cause, &le) {
+		return le.Error() + ": nothing was done; rerun the same command once that run has finished"
+	}
 	switch {
 	case e.Interrupted:
 		fmt.Fprintf(&b, "interrupted after %s paid calls", thousands(e.Billed))
@@ -161,6 +262,8 @@ func (e *AbortError) Error() string {
 		if ce.Code == tianyuan.CodeBalance {
 			fix = "top up and rerun the same command"
 		}
+	case errors.As(e.Cause, &pe):
+		fmt.Fprintf(&b, "%v, after %s paid calls; the folder holds what it held before", pe, thousands(e.Billed))
 	case errors.As(e.Cause, &he):
 		fmt.Fprintf(&b, "the vendor endpoint answered HTTP %d after %s paid calls: check SCOREPIPE_ENDPOINT / vendor.base_url and the credentials", he.StatusCode, thousands(e.Billed))
 	default:
@@ -179,59 +282,6 @@ func (r *run) abortError() error {
 	for _, p := range r.prods {
 		e.Billed += p.stats.billed.Load()
 	}
-	if n, err := r.store.Count(); err == nil {
-		e.Stored = n
-	}
+	e.Stored = r.store.Count()
 	return e
-}
-
-// LoadSecret reads the identity secret from path, creating it with 32
-// random bytes (hex, mode 0600) when it does not exist. Keys derived from
-// it stay stable as long as the file is kept.
-func LoadSecret(path string) ([]byte, error) {
-	data, err := os.ReadFile(path)
-	if err == nil {
-		s := strings.TrimSpace(string(data))
-		if len(s) < 16 {
-			return nil, fmt.Errorf("identity secret %s: too short (at least 16 characters)", path)
-		}
-		return []byte(s), nil
-	}
-	if !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("identity secret: %w", err)
-	}
-	buf := make([]byte, 32)
-	if _, err := rand.Read(buf); err != nil {
-		return nil, err
-	}
-	s := hex.EncodeToString(buf)
-	if err := mkdirPrivate(filepath.Dir(path)); err != nil {
-		return nil, fmt.Errorf("identity secret: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		if errors.Is(err, os.ErrExist) { // created by a concurrent run
-			return LoadSecret(path)
-		}
-		return nil, fmt.Errorf("identity secret: %w", err)
-	}
-	if _, err := f.WriteString(s + "\n"); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("identity secret: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("identity secret: %w", err)
-	}
-	return []byte(s), nil
-}
-
-// mkdirPrivate creates dir with mode 0700, its missing parents with 0755.
-func mkdirPrivate(dir string) error {
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-		return err
-	}
-	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
-		return err
-	}
-	return nil
 }

@@ -85,36 +85,93 @@ func TestBalanceRunsOut(t *testing.T) {
 	}
 }
 
-func TestBudgetStopsTheRun(t *testing.T) {
+// TestBudgetCheckedBeforePaying runs with limits below what the plan
+// says the run would pay: it stops before any call, with the plan's
+// figures; once the store holds enough of the replies, the same limit
+// lets the rest through.
+func TestBudgetCheckedBeforePaying(t *testing.T) {
 	v, client := fakeVendor(t, tianyuantest.Options{Latency: 2 * time.Millisecond})
 	cfg := sampleConfig(t)
 	cfg.Products = map[string]pipeline.ProductConfig{"JRZQ9E2A": {Burst: 1, Concurrency: 4, Price: 0.5}}
-	cfg.Limits.MaxCalls = 50
-	_, err := pipeline.Run(context.Background(), cfg, env(client))
-	var be *pipeline.BudgetError
-	if !errors.As(err, &be) {
-		t.Fatalf("Run error = %v, want a BudgetError", err)
+	// The samples hold 213 valid rows, 3 of them duplicates: 210 billable
+	// calls, 105.00.
+	cases := []struct {
+		name         string
+		calls        int64
+		cost         float64
+		refresh      bool
+		limit, value string
+	}{
+		{"max_calls", 50, 0, false, "limits.max_calls", "50"},
+		{"max_cost", 0, 20, false, "limits.max_cost", "20.00"},
+		{"max_calls one short", 209, 0, false, "limits.max_calls", "209"},
+		{"max_cost one call short", 0, 104.5, false, "limits.max_cost", "104.50"},
 	}
-	if got := v.Billed("JRZQ9E2A"); got > 50 {
-		t.Errorf("billed %d calls past limits.max_calls = 50", got)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg.Limits = pipeline.LimitsConfig{MaxCalls: c.calls, MaxCost: c.cost}
+			e := env(client)
+			e.Refresh = c.refresh
+			_, err := pipeline.Run(context.Background(), cfg, e)
+			var over *pipeline.OverBudget
+			if !errors.As(err, &over) {
+				t.Fatalf("Run error = %v, want *OverBudget", err)
+			}
+			if over.Limit != c.limit || over.Calls != 210 || over.Cost != 105 {
+				t.Errorf("over %s: %d calls costing %v, want %s: 210 calls, 105", over.Limit, over.Calls, over.Cost, c.limit)
+			}
+			for _, want := range []string{c.limit + " = " + c.value, "210 billable calls costing 105.00", "3 duplicates", "no call was made"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("message %q does not say %q", err, want)
+				}
+			}
+			if got := v.Requests("JRZQ9E2A"); got != 0 {
+				t.Errorf("the vendor saw %d requests, want 0", got)
+			}
+			if _, err := os.Stat(filepath.Join(cfg.Output.Dir, pipeline.FileSuccess)); err == nil {
+				t.Error("_SUCCESS written by a run over budget")
+			}
+		})
 	}
 
-	cfg.Limits.MaxCalls = 0
-	cfg.Limits.MaxCost = 20 // 40 more calls at 0.5
-	_, err = pipeline.Run(context.Background(), cfg, env(client))
-	if !errors.As(err, &be) || be.Limit != "limits.max_cost" {
-		t.Fatalf("Run error = %v, want limits.max_cost", err)
-	}
-	if got := v.Billed("JRZQ9E2A"); got > 90 {
-		t.Errorf("billed %d calls in all, want ≤ 50 + 40", got)
-	}
+	t.Run("exact budget passes", func(t *testing.T) {
+		cfg.Limits = pipeline.LimitsConfig{MaxCalls: 210, MaxCost: 105}
+		m, err := pipeline.Run(context.Background(), cfg, env(client))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Cost != 105 || m.Products["JRZQ9E2A"].Cost != 105 || m.Products["JRZQ9E2A"].Billed != 210 {
+			t.Errorf("manifest cost %v (product %v, billed %d), want 105 for 210 billed calls at 0.5",
+				m.Cost, m.Products["JRZQ9E2A"].Cost, m.Products["JRZQ9E2A"].Billed)
+		}
+	})
 
-	cfg.Limits.MaxCost = 0
-	if _, err := pipeline.Run(context.Background(), cfg, env(client)); err != nil {
-		t.Fatal(err)
-	}
+	t.Run("stored replies cost nothing", func(t *testing.T) {
+		cfg.Limits = pipeline.LimitsConfig{MaxCalls: 1}
+		m, err := pipeline.Run(context.Background(), cfg, env(client))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Cost != 0 || v.Requests("JRZQ9E2A") != 210 {
+			t.Errorf("rerun cost %v, vendor requests %d; want 0 and still 210", m.Cost, v.Requests("JRZQ9E2A"))
+		}
+	})
+
+	t.Run("refresh pays for stored replies again", func(t *testing.T) {
+		cfg.Limits = pipeline.LimitsConfig{MaxCalls: 100}
+		e := env(client)
+		e.Refresh = true
+		_, err := pipeline.Run(context.Background(), cfg, e)
+		var over *pipeline.OverBudget
+		if !errors.As(err, &over) || over.Calls != 210 {
+			t.Fatalf("Run --refresh with max_calls 100 = %v, want *OverBudget for 210 calls", err)
+		}
+		if got := v.Requests("JRZQ9E2A"); got != 210 {
+			t.Errorf("the vendor saw %d requests, want still 210", got)
+		}
+	})
 	if n := paidTwice(t, v, "JRZQ9E2A"); n != 0 {
-		t.Errorf("%d replies paid twice over three runs", n)
+		t.Errorf("%d replies paid twice", n)
 	}
 }
 
@@ -138,7 +195,10 @@ func TestFaultMix(t *testing.T) {
 		if float64(answered) < 0.98*float64(m.Rows.Valid) {
 			t.Errorf("%s: %d of %d rows answered, want ≥ 98%%", code, answered, m.Rows.Valid)
 		}
-		if got := v.Requests(code); got != p.Calls {
+		// An attempt that times out (100 ms) before its request reaches the
+		// vendor, as on a busy machine, is counted by the run and not by the
+		// vendor: never the other way round, and rarely.
+		if got := v.Requests(code); got > p.Calls || float64(p.Calls-got) > 0.02*float64(p.Calls) {
 			t.Errorf("%s: vendor saw %d requests, manifest %d", code, got, p.Calls)
 		}
 	}

@@ -18,8 +18,11 @@ import (
 
 	"github.com/scorepipe/scorepipe/mappings"
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
+	"github.com/scorepipe/scorepipe/publish"
+	"github.com/scorepipe/scorepipe/shards"
 	"github.com/scorepipe/scorepipe/sinks"
 	"github.com/scorepipe/scorepipe/sources"
+	"github.com/scorepipe/scorepipe/store"
 	"github.com/scorepipe/scorepipe/transform"
 )
 
@@ -34,11 +37,35 @@ type Env struct {
 	Now      func() time.Time
 	Version  string
 	Refresh  bool // call again: replies stored by earlier runs are not reused
+
+	Vendor  VendorInfo // the vendor Caller reaches, for Run (Job.Run takes it with the caller)
+	Build   Build      // the build that runs, for the manifest
+	Command []string   // the command line, secrets redacted, for the manifest
+	RunID   string     // "" makes a new one
+
+	// Shard, when set, makes the run one shard of a sharded run: it takes
+	// the rows of its shard, a share of each rate and limit, and publishes
+	// its files as a part of the dataset in the output folder.
+	Shard shards.Shard
 }
 
 // ErrRowsFailed is returned, with the manifest, when the run completed but
-// some valid rows have a product that failed at the vendor.
+// is not complete: see Incomplete.
 var ErrRowsFailed = errors.New("some rows failed at the vendor")
+
+// Incomplete is returned, with the manifest, when the run finished and
+// published but some valid rows failed at the vendor, a sub-product failed
+// for some rows, a product was skipped for every row, or no valid row was
+// left. It matches ErrRowsFailed; the manifest's exit holds the same
+// reasons.
+type Incomplete struct {
+	Reasons []string
+}
+
+func (e *Incomplete) Error() string { return "done, but " + strings.Join(e.Reasons, "; ") }
+
+// Is makes an Incomplete match ErrRowsFailed.
+func (e *Incomplete) Is(target error) bool { return target == ErrRowsFailed }
 
 // Output file names.
 const (
@@ -47,7 +74,8 @@ const (
 	FileCSV      = "features.csv"
 	FileRejects  = "rejects.csv"
 	FileManifest = "manifest.json"
-	FileSuccess  = "_SUCCESS"
+	FileMetrics  = "metrics.prom"
+	FileSuccess  = publish.Marker
 )
 
 // Fixed leading columns of every output row.
@@ -64,17 +92,170 @@ const (
 // Run executes a job: it reads every input file, validates each row, calls
 // the configured products for the valid ones and writes the feature files,
 // the rejects file and the manifest into the output directory, all or
-// nothing. It returns the manifest; with ErrRowsFailed when some rows
-// failed at the vendor; with an *AbortError when it stopped early (a fatal
-// vendor error, a store or disk failure, or ctx cancelled), in which case
-// nothing is published.
+// nothing. It returns the manifest; with an *Incomplete (ErrRowsFailed)
+// when the run is not complete; with an *OverBudget when the plan already
+// exceeds limits (no call made); with an *AbortError when it stopped early
+// (a fatal vendor error, a store or disk failure, or ctx cancelled), in
+// which case nothing is published. It is Prepare, then Job.Run.
 func Run(ctx context.Context, cfg *Config, env Env) (*Manifest, error) {
+	j, err := Prepare(cfg, env)
+	if err != nil {
+		return nil, err
+	}
+	defer j.Close()
+	return j.Run(ctx, Vendor{Caller: env.Caller, Cipher: env.Cipher, VendorInfo: env.Vendor})
+}
+
+// Job is a run whose configuration, mappings, input files and headers are
+// checked, ready to start. Preparing one writes nothing and needs no
+// vendor, so that a mistake in them is told before anything starts.
+type Job struct {
+	r       *run
+	checked bool // CheckBudget was called
+}
+
+// Vendor is what a job calls, and what the run writes about it.
+type Vendor struct {
+	Caller tianyuan.Caller  // the vendor client; Run wraps it in limiter, retry and store
+	Cipher *tianyuan.Cipher // decrypts reply payloads
+	VendorInfo
+}
+
+// Prepare loads the mappings, opens every input file and reads its
+// header, and checks the columns, without writing anything. env.Caller
+// and env.Cipher are not used.
+func Prepare(cfg *Config, env Env) (*Job, error) {
 	r, err := newRun(cfg, env)
 	if err != nil {
 		return nil, err
 	}
-	defer r.close()
+	return &Job{r: r}, nil
+}
+
+// EstimatedRows is about how many data rows the input files hold, or 0
+// when it cannot be told cheaply.
+func (j *Job) EstimatedRows() int {
+	n := 0
+	for _, f := range j.r.files {
+		n += f.rows
+	}
+	return n
+}
+
+// SetSecret sets the identity secret (see LoadSecret), for a job prepared
+// without one: applicant keys and store keys are made with it.
+func (j *Job) SetSecret(secret []byte) { j.r.env.Secret = secret }
+
+// RunID is the run's id, as the manifest and the files' metadata give it.
+func (j *Job) RunID() string { return j.r.manifest.RunID }
+
+// Inputs returns the paths of the input files, globs expanded.
+func (j *Job) Inputs() []string { return j.r.Inputs() }
+
+// Inputs returns the paths of the input files, globs expanded.
+func (r *run) Inputs() []string {
+	paths := make([]string, len(r.files))
+	for i, f := range r.files {
+		paths[i] = f.path
+	}
+	return paths
+}
+
+// Lock locks the output folder, so that a second run into it fails at
+// once, removes what killed runs left beside it and makes the staging
+// folder. CheckBudget and Run lock it first when it is not yet.
+func (j *Job) Lock() error {
+	if j.r.folder != nil {
+		return nil
+	}
+	return j.r.openFolder()
+}
+
+// CheckBudget works out what the run would pay, as Plan does (billable
+// calls after duplicates in the input and replies in the store, with
+// --refresh counting no stored reply), and returns an *OverBudget when
+// that already exceeds limits.max_calls or limits.max_cost. With no limit
+// set it reads nothing and returns a nil report. It calls nothing. It
+// locks the output folder first (see Lock).
+func (j *Job) CheckBudget(ctx context.Context) (*Report, error) {
+	if err := j.Lock(); err != nil {
+		return nil, err
+	}
+	j.checked = true
+	r := j.r
+	l := r.cfg.Limits
+	if l.MaxCalls == 0 && l.MaxCost == 0 {
+		return nil, nil
+	}
+	rep, err := r.plan(ctx, !r.env.Refresh)
+	r.resetCounts()
+	if err != nil {
+		return nil, err
+	}
+	if ctx.Err() != nil {
+		return nil, &AbortError{Cause: &interrupted{}, Interrupted: true}
+	}
+	over := &OverBudget{Products: rep.Products}
+	for _, p := range rep.Products {
+		over.Calls += int64(p.Billable)
+		over.Cost += p.Cost
+	}
+	switch {
+	case l.MaxCalls > 0 && over.Calls > l.MaxCalls:
+		over.Limit, over.Value = "limits.max_calls", thousands(l.MaxCalls)
+	case l.MaxCost > 0 && over.Cost > l.MaxCost+1e-9:
+		over.Limit, over.Value = "limits.max_cost", fmt.Sprintf("%.2f", l.MaxCost)
+	default:
+		return rep, nil
+	}
+	return rep, over
+}
+
+// Run starts the job against v: the budget check first (when CheckBudget
+// was not called), then the run. See the package function Run.
+func (j *Job) Run(ctx context.Context, v Vendor) (*Manifest, error) {
+	if !j.checked {
+		if _, err := j.CheckBudget(ctx); err != nil {
+			return nil, err
+		}
+	}
+	r := j.r
+	r.env.Caller, r.env.Cipher, r.env.Vendor = v.Caller, v.Cipher, v.VendorInfo
+	r.manifest.Vendor = v.VendorInfo
 	return r.execute(ctx)
+}
+
+// Close releases what the job holds. A job runs once.
+func (j *Job) Close() { j.r.close() }
+
+// OverBudget says the plan of a run already exceeds a limit: the run
+// stopped before any vendor call.
+type OverBudget struct {
+	Limit    string // limits.max_calls or limits.max_cost
+	Value    string // the limit
+	Calls    int64  // billable calls of the plan, all products
+	Cost     float64
+	Products map[string]*ProductPlan
+}
+
+func (e *OverBudget) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "the plan already exceeds %s = %s: %s billable calls costing %.2f (", e.Limit, e.Value, thousands(e.Calls), e.Cost)
+	codes := make([]string, 0, len(e.Products))
+	for code := range e.Products {
+		codes = append(codes, code)
+	}
+	sort.Strings(codes)
+	for i, code := range codes {
+		p := e.Products[code]
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "%s: %s rows, %s duplicates, %s stored, %s billable, %.2f",
+			code, thousands(int64(p.Rows)), thousands(int64(p.Duplicates)), thousands(int64(p.Stored)), thousands(int64(p.Billable)), p.Cost)
+	}
+	fmt.Fprintf(&b, "); no call was made and nothing was published; raise the limit (--set %s=…) or score fewer rows", e.Limit)
+	return b.String()
 }
 
 type run struct {
@@ -87,14 +268,23 @@ type run struct {
 	prods   []*productRun
 	files   []inputFile
 	schema  sinks.Schema
-	store   *Store
+	store   *store.Store
+	folder  outputFolder // the output folder (or the shard's part of it), locked
+	review  *reviewPlan  // nil without review.baseline
 	out     []namedSink
 	rejects *sinks.Rejects
+
+	planOnly bool // the run only plans (Plan) and leaves the store as it is (see run.plan)
 
 	manifest *Manifest
 	unknowns transform.Unknowns
 	read     atomic.Int64
+	rejected atomic.Int64
 	written  atomic.Int64
+
+	otherShards int  // rows of the inputs left to other shards (scan's goroutine only)
+	closed      bool // close was called
+	published   bool // the outputs were published
 
 	abortOnce sync.Once
 	abortErr  error       // read only after the workers are done
@@ -104,6 +294,7 @@ type run struct {
 	plains    sync.Pool   // of *[]byte: memory to decrypt replies in, reused once the row is built
 	items     sync.Pool   // of *item, reused once their row is written
 	stop      context.CancelCauseFunc
+	audit     *auditTrail // the consent audit trail (see audit.go)
 }
 
 type productRun struct {
@@ -115,6 +306,8 @@ type productRun struct {
 	stats   *productStats
 	counts  *ProductCounts
 	base    int // first column of the product in the schema
+
+	skipReasons map[string]int // why the product was skipped, over the written rows
 }
 
 type inputFile struct {
@@ -149,9 +342,22 @@ func newRun(cfg *Config, env Env) (*run, error) {
 	if env.Logger == nil {
 		env.Logger = slog.New(slog.DiscardHandler)
 	}
+	if env.RunID == "" {
+		env.RunID = newRunID(env.Now())
+	}
+	if env.Version == "" {
+		env.Version = env.Build.Version
+	}
 	r := &run{cfg: cfg, policy: cfg.CodePolicy(), env: env, log: env.Logger, today: env.Now()}
-	r.manifest = &Manifest{Tool: "scorepipe", Version: env.Version, StartedAt: env.Now().UTC(),
-		ConfigSHA256: cfg.Hash(), Products: map[string]*ProductCounts{}, Rejects: map[string]int{}}
+	r.manifest = &Manifest{Tool: "scorepipe", Version: env.Version, RunID: env.RunID, Build: env.Build,
+		Command: env.Command, StartedAt: env.Now().UTC(), Exit: Exit{Reasons: []string{}}, Vendor: env.Vendor,
+		Config: cfg.Effective(), ConfigSHA256: cfg.Hash(), Products: map[string]*ProductCounts{}, Rejects: map[string]int{}}
+	if env.Shard.Sharded() {
+		var err error
+		if cfg, err = r.startShard(); err != nil {
+			return nil, err
+		}
+	}
 	set, err := mappings.Load(cfg.Mappings.Dir)
 	if err != nil {
 		return nil, err
@@ -167,7 +373,9 @@ func newRun(cfg *Config, env Env) (*run, error) {
 		case isIdentityColumn(col):
 			return nil, &ConfigError{Field: "input.passthrough." + col, Msg: "identity and authorization columns do not pass through (output.pii: keep writes name, id_card, mobile_no raw)"}
 		case r.schema.Index(col) < 0:
-			return nil, &ConfigError{Field: "input.passthrough." + col, Msg: "no input file has this column"}
+			return nil, &ConfigError{Field: "input.passthrough." + col, Msg: fmt.Sprintf(
+				"no input file has this column (%s); list only columns of the input files, or set input.passthrough to {} to pass every column through as text",
+				strings.Join(r.Inputs(), ", "))}
 		}
 	}
 	for _, code := range cfg.ProductCodes() {
@@ -176,7 +384,7 @@ func newRun(cfg *Config, env Env) (*run, error) {
 			return nil, &ConfigError{Field: "products." + code, Msg: err.Error()}
 		}
 		p := &productRun{code: code, cfg: cfg.Products[code], catalog: catalog, fill: transform.NewProduct(catalog),
-			stats: &productStats{}, counts: &ProductCounts{}, base: len(r.schema)}
+			stats: &productStats{}, counts: &ProductCounts{Price: cfg.Products[code].Price}, base: len(r.schema)}
 		if len(catalog.Subs) > 0 {
 			p.counts.SubProducts = map[string]*StatusCounts{}
 			for _, s := range catalog.Subs {
@@ -190,6 +398,12 @@ func newRun(cfg *Config, env Env) (*run, error) {
 		r.manifest.Products[code] = p.counts
 	}
 	if err := r.checkColumns(); err != nil {
+		return nil, err
+	}
+	if err := r.checkPlaceholders(); err != nil {
+		return nil, err
+	}
+	if err := r.prepareReview(); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -237,6 +451,9 @@ func (r *run) openInputs() error {
 		header, rows := rd.Header(), rd.EstimatedRows()
 		rd.Close()
 		f := inputFile{path: p, rows: rows, header: header, identity: map[string]int{}, counts: &InputCounts{File: p}}
+		if st, err := os.Stat(p); err == nil {
+			f.counts.Size = st.Size()
+		}
 		for i, h := range header {
 			if isIdentityColumn(h) {
 				f.identity[h] = i
@@ -250,7 +467,8 @@ func (r *run) openInputs() error {
 
 func (r *run) sourceOptions() sources.Options {
 	in := r.cfg.Input
-	return sources.Options{Format: in.Format, Encoding: in.Encoding, Delimiter: in.Delimiter, Sheet: in.Sheet, Aliases: in.Columns}
+	return sources.Options{Format: in.Format, Encoding: in.Encoding, Delimiter: in.Delimiter, Sheet: in.Sheet, Aliases: in.Columns,
+		XLSXMaxBytes: in.XLSX.MaxBytes, XLSXMaxCells: in.XLSX.MaxCells}
 }
 
 func isIdentityColumn(name string) bool {
@@ -346,18 +564,40 @@ func (r *run) passthrough(f *inputFile, rec sources.Record, out []passValue) ([]
 	return out, problems
 }
 
-// checkColumns refuses an input column whose name an output column takes.
+// checkColumns refuses an input column passed through under the name of
+// another output column (applicant_key, source_row, a product's column),
+// or under a name that differs only in case from one, or from a column of
+// another input file: DuckDB, Spark and Excel take such names for one.
 func (r *run) checkColumns() error {
+	base := len(r.schema)
+	if len(r.prods) > 0 {
+		base = r.prods[0].base
+	}
+	outputs := map[string]string{} // lower-case name → output column not from the inputs
+	for i, c := range r.schema {
+		if i < leadingColumns || i >= base {
+			outputs[strings.ToLower(c.Name)] = c.Name
+		}
+	}
+	inputs := map[string]string{} // lower-case name → input column passed through
+	for _, f := range r.files {
+		for j, h := range f.header {
+			if f.columns[j] < 0 {
+				continue // not passed through
+			}
+			low := strings.ToLower(h)
+			if out, ok := outputs[low]; ok {
+				return &sources.FileError{File: f.path, Err: fmt.Errorf("input column %q has the name of the output column %q: rename it, or leave it out with input.passthrough", h, out)}
+			}
+			if other, ok := inputs[low]; ok && other != h {
+				return &sources.FileError{File: f.path, Err: fmt.Errorf("input column %q and the column %q of another input file differ only in case: rename one", h, other)}
+			}
+			inputs[low] = h
+		}
+	}
 	seen := map[string]bool{}
 	for _, c := range r.schema {
 		if seen[c.Name] {
-			for _, f := range r.files {
-				for _, h := range f.header {
-					if h == c.Name {
-						return &sources.FileError{File: f.path, Err: fmt.Errorf("input column %q has the name of an output column: rename it", h)}
-					}
-				}
-			}
 			return fmt.Errorf("output column %s appears twice", c.Name)
 		}
 		seen[c.Name] = true
@@ -366,6 +606,10 @@ func (r *run) checkColumns() error {
 }
 
 func (r *run) close() {
+	if r.closed {
+		return
+	}
+	r.closed = true
 	for _, s := range r.out {
 		_ = s.sink.Abort()
 	}
@@ -374,6 +618,10 @@ func (r *run) close() {
 	}
 	if r.store != nil {
 		_ = r.store.Close()
+	}
+	r.closeAudit()
+	if r.folder != nil {
+		_ = r.folder.Close() // removes the staging folder unless published, and unlocks
 	}
 }
 
@@ -424,10 +672,15 @@ func (r *run) freeItem(it *item) {
 }
 
 func (r *run) execute(ctx context.Context) (*Manifest, error) {
-	if err := os.MkdirAll(r.cfg.Output.Dir, 0o755); err != nil {
-		return nil, fmt.Errorf("output directory: %w", err)
+	if r.folder == nil {
+		if err := r.openFolder(); err != nil {
+			return nil, err
+		}
 	}
 	if err := r.openStore(); err != nil {
+		return nil, err
+	}
+	if err := r.openAudit(); err != nil {
 		return nil, err
 	}
 	if err := r.openSinks(); err != nil {
@@ -438,6 +691,7 @@ func (r *run) execute(ctx context.Context) (*Manifest, error) {
 	dctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
 	r.stop = stop
+	hashed := r.hashInputs(dctx)
 	progress := r.startProgress()
 
 	// The reader takes a window slot for each valid row and the writer
@@ -495,6 +749,14 @@ func (r *run) execute(ctx context.Context) (*Manifest, error) {
 	}
 	r.finishCounts()
 	if r.abortErr != nil {
+		return nil, r.abortError()
+	}
+	if err := hashed(); err != nil {
+		return nil, err
+	}
+	r.manifest.Exit = r.verdict()
+	if err := r.flushAudit(); err != nil {
+		r.abortErr = err
 		return nil, r.abortError()
 	}
 	return r.publish()
@@ -555,15 +817,15 @@ func (r *run) scan(ctx context.Context,
 			for ctx.Err() == nil {
 				rec, err := rd.Read()
 				if errors.Is(err, io.EOF) {
-					f.counts.Blank = rd.Blank()
+					if r.env.Shard.Index == 0 { // blank lines are counted by one shard
+						f.counts.Blank = rd.Blank()
+					}
 					return nil
 				}
 				var rowErr *sources.RowError
 				if err != nil && !errors.As(err, &rowErr) {
 					return err
 				}
-				f.counts.Read++
-				r.read.Add(1)
 				var problems []transform.Problem
 				var it *item
 				if rowErr != nil {
@@ -571,8 +833,18 @@ func (r *run) scan(ctx context.Context,
 				} else {
 					it, problems = r.validate(keyer, fi, rec)
 				}
+				if !r.holds(fi, rec, rowErr, it, problems) {
+					r.otherShards++ // another shard's row: neither read nor rejected here
+					if it != nil {
+						r.freeItem(it)
+					}
+					continue
+				}
+				f.counts.Read++
+				r.read.Add(1)
 				if problems != nil {
 					f.counts.Rejected++
+					r.rejected.Add(1)
 					for _, p := range problems {
 						r.manifest.Rejects[p.Reason]++
 					}
@@ -681,9 +953,8 @@ func (r *run) enrich(ctx context.Context, it *item, params []tianyuan.Params) {
 			params[i] = make(tianyuan.Params, len(p.catalog.Params))
 		}
 		it.app.FillParams(params[i], p.catalog.Params)
-		reply, win, err := p.caller.call(ctx, p.code, params[i])
-		it.replies[i] = r.reply(it, reply, err)
-		win.release() // the reply's data is decrypted: the store may read into its window again
+		var err error
+		it.replies[i], err = r.answer(ctx, it, p, params[i])
 		if err != nil && r.isFatal(err) {
 			if ctx.Err() == nil {
 				r.abort(err)
@@ -698,8 +969,10 @@ func (r *run) isFatal(err error) bool {
 	var (
 		se *StoreError
 		be *BudgetError
+		ae *AuditError
+		te *ThrottleBudgetError
 	)
-	return errors.As(err, &se) || errors.As(err, &be) || r.policy.Classify(err) == tianyuan.Fatal
+	return errors.As(err, &se) || errors.As(err, &be) || errors.As(err, &ae) || errors.As(err, &te) || r.policy.Classify(err) == tianyuan.Fatal
 }
 
 // plainSize is the size of the buffers replies are decrypted in; a larger
@@ -837,6 +1110,9 @@ func (r *run) fillRow(it *item, u *transform.Unknowns) {
 func (r *run) count(it *item) {
 	for i, p := range r.prods {
 		p.counts.add(it.statuses[i])
+		if it.statuses[i] == transform.StatusSkipped {
+			p.countSkip(&it.replies[i])
+		}
 		for j, s := range p.catalog.Subs {
 			p.counts.SubProducts[s.Code].add(it.subs[i][j])
 		}
@@ -847,12 +1123,16 @@ func (r *run) finishCounts() {
 	m := r.manifest
 	m.Inputs = m.Inputs[:0]
 	m.Rows = RowCounts{Written: int(r.written.Load())}
+	if m.Shard != nil {
+		m.Shard.RowsOtherShards = r.otherShards
+	}
 	for _, f := range r.files {
 		m.Inputs = append(m.Inputs, *f.counts)
 		m.Rows.Read += f.counts.Read
 		m.Rows.Valid += f.counts.Valid
 		m.Rows.Rejected += f.counts.Rejected
 	}
+	m.Cost = 0
 	for _, p := range r.prods {
 		p.counts.Calls = p.stats.attempts.Load()
 		p.counts.Billed = p.stats.billed.Load()
@@ -861,9 +1141,13 @@ func (r *run) finishCounts() {
 			r.log.Warn("replies could not be read; the vendor may have billed them (their rows failed)", "product", p.code,
 				"possibly_billed", p.counts.PossiblyBilled)
 		}
+		p.counts.Cost = roundMoney(float64(p.counts.Billed) * p.cfg.Price)
+		m.Cost += p.counts.Cost
 		p.counts.Retries = p.stats.retries.Load()
 		p.counts.FromStore = p.stats.stored.Load()
 		p.counts.Deduplicated = p.stats.merged.Load()
+		p.counts.UndecryptableStored = p.stats.undecryptable.Load()
+		p.counts.DamagedStored = p.stats.damaged.Load()
 		p.counts.LatencyMS = p.stats.percentiles()
 		// The limiter idles when the calls in flight cannot cover
 		// latency × rate: say so, with the concurrency that would.
@@ -873,7 +1157,10 @@ func (r *run) finishCounts() {
 				"latency_p95_ms", p.counts.LatencyMS.P95, "hint", fmt.Sprintf("set products.%s.concurrency to %d or more", p.code, int(need)+1))
 		}
 	}
+	m.Cost = roundMoney(m.Cost)
 	m.Unknowns = r.unknowns
+	m.PlaceholderValues = r.placeholderValues()
 	m.FinishedAt = r.env.Now().UTC()
 	m.Seconds = m.FinishedAt.Sub(m.StartedAt).Seconds()
+	r.finishPacing()
 }

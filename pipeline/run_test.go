@@ -1,6 +1,7 @@
 package pipeline_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -66,6 +67,7 @@ func sampleConfig(t *testing.T) *pipeline.Config {
 		t.Fatal(err)
 	}
 	cfg.Output.Dir = t.TempDir()
+	cfg.Cache.Path = filepath.Join(t.TempDir(), "state", "replies.db") // the test's own state
 	cfg.Output.Formats = []string{pipeline.FormatParquet, pipeline.FormatXLSX, pipeline.FormatCSV}
 	cfg.Retry.BaseDelay, cfg.Retry.MaxDelay = time.Millisecond, 5*time.Millisecond
 	for code, p := range cfg.Products {
@@ -75,19 +77,32 @@ func sampleConfig(t *testing.T) *pipeline.Config {
 	return cfg
 }
 
+// sampleComplete returns err: a run of the samples on the fake vendor
+// is complete, every product and sub-product answered for every row.
+func sampleComplete(err error) error { return err }
+
+// requireComplete fails the test unless the run was complete.
+func requireComplete(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+}
+
 func env(c *tianyuan.Client) pipeline.Env {
 	return pipeline.Env{Caller: c, Cipher: c.Cipher(), Secret: testSecret, Now: func() time.Time { return fixedNow }}
 }
 
-// readCSV reads a CSV output as header + rows.
+// readCSV reads a CSV file as header + rows, after its UTF-8 BOM if it
+// has one (outputs do by default: output.csv.bom).
 func readCSV(t *testing.T, path string) ([]string, [][]string) {
 	t.Helper()
-	f, err := os.Open(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	r := csv.NewReader(f)
+	data, _ = bytes.CutPrefix(data, []byte("\ufeff"))
+	r := csv.NewReader(bytes.NewReader(data))
 	r.FieldsPerRecord = -1
 	recs, err := r.ReadAll()
 	if err != nil {
@@ -109,9 +124,7 @@ func TestSamplesEndToEnd(t *testing.T) {
 	v, client := fakeVendor(t, tianyuantest.Options{})
 	cfg := sampleConfig(t)
 	m, err := pipeline.Run(context.Background(), cfg, env(client))
-	if err != nil {
-		t.Fatalf("Run: %v", err)
-	}
+	requireComplete(t, err)
 	out := cfg.Output.Dir
 
 	t.Run("manifest counts add up", func(t *testing.T) {
@@ -189,7 +202,7 @@ func TestSamplesEndToEnd(t *testing.T) {
 		}
 	})
 
-	t.Run("code 1 of xyp_cpl0001 is 0 to 9 in parquet and xlsx", func(t *testing.T) {
+	t.Run("code 1 of xyp_cpl0001, (0,9) institutions, is 1 to 8 in parquet and xlsx", func(t *testing.T) {
 		tbl := readParquet(t, filepath.Join(out, pipeline.FileParquet))
 		codes := stringColumn(t, tbl, "xyp_cpl0001_code")
 		lows, highs := floatColumn(t, tbl, "xyp_cpl0001_low"), floatColumn(t, tbl, "xyp_cpl0001_high")
@@ -197,8 +210,8 @@ func TestSamplesEndToEnd(t *testing.T) {
 		for i, c := range codes {
 			if c == "1" {
 				found++
-				if lows[i] == nil || *lows[i] != 0 || highs[i] == nil || *highs[i] != 9 {
-					t.Errorf("parquet row %d: code 1 → (%v, %v), want (0, 9)", i, lows[i], highs[i])
+				if lows[i] == nil || *lows[i] != 1 || highs[i] == nil || *highs[i] != 8 {
+					t.Errorf("parquet row %d: code 1 → (%v, %v), want (1, 8)", i, lows[i], highs[i])
 				}
 			}
 		}
@@ -220,8 +233,8 @@ func TestSamplesEndToEnd(t *testing.T) {
 		for _, r := range rows[1:] {
 			if len(r) > hi && r[ci] == "1" {
 				xfound++
-				if r[li] != "0" || r[hi] != "9" {
-					t.Errorf("xlsx: code 1 → (%s, %s), want (0, 9)", r[li], r[hi])
+				if r[li] != "1" || r[hi] != "8" {
+					t.Errorf("xlsx: code 1 → (%s, %s), want (1, 8)", r[li], r[hi])
 				}
 			}
 		}
@@ -238,7 +251,7 @@ func TestSamplesEndToEnd(t *testing.T) {
 		want := map[string]arrow.Type{
 			"source_row": arrow.INT64, "applicant_key": arrow.STRING, "jrzq9e2a_status": arrow.STRING,
 			"jrzq9e2a_code": arrow.INT64, "jrzq9e2a_queried_at": arrow.TIMESTAMP, "xyp_cpl0001_low": arrow.FLOAT64,
-			"xyp_cpl0044": arrow.INT64, "xyp_model_score_high": arrow.FLOAT64, "label": arrow.STRING,
+			"xyp_cpl0044": arrow.INT64, "xyp_model_score_high": arrow.FLOAT64, "label": arrow.INT64, "apply_date": arrow.DATE32, "application_id": arrow.STRING,
 		}
 		for name, typ := range want {
 			fields := tbl.Schema().FieldIndices(name)
@@ -372,15 +385,12 @@ func floatColumn(t *testing.T, tbl arrow.Table, name string) []*float64 {
 func TestRerunFromStorePaysNothing(t *testing.T) {
 	v, client := fakeVendor(t, tianyuantest.Options{})
 	cfg := sampleConfig(t)
-	if _, err := pipeline.Run(context.Background(), cfg, env(client)); err != nil {
-		t.Fatal(err)
-	}
+	_, err := pipeline.Run(context.Background(), cfg, env(client))
+	requireComplete(t, err)
 	first := v.Requests("JRZQ9E2A")
 	_, before := readCSV(t, filepath.Join(cfg.Output.Dir, pipeline.FileCSV))
 	m, err := pipeline.Run(context.Background(), cfg, env(client))
-	if err != nil {
-		t.Fatal(err)
-	}
+	requireComplete(t, err)
 	if got := v.Requests("JRZQ9E2A") - first; got != 0 {
 		t.Errorf("rerun made %d vendor requests, want 0", got)
 	}
@@ -440,9 +450,7 @@ func TestDuplicateApplicantsBilledOnce(t *testing.T) {
 	v, client := fakeVendor(t, tianyuantest.Options{Latency: 20 * time.Millisecond})
 	cfg := sampleConfig(t)
 	m, err := pipeline.Run(context.Background(), cfg, env(client))
-	if err != nil {
-		t.Fatal(err)
-	}
+	requireComplete(t, err)
 	p := m.Products["JRZQ9E2A"]
 	if got, want := v.Billed("JRZQ9E2A"), int64(m.Rows.Valid)-p.Deduplicated-p.FromStore; got != want {
 		t.Errorf("billed %d, want valid rows %d minus %d deduplicated", got, m.Rows.Valid, p.Deduplicated)
@@ -481,7 +489,7 @@ func TestRateLimitWindow(t *testing.T) {
 	if len(rec.at) < 150 {
 		t.Fatalf("only %d calls; the test needs several seconds of calls", len(rec.at))
 	}
-	check := func(name string, times []time.Time) {
+	check := func(name string, times []time.Time, most int) {
 		slices.SortFunc(times, func(a, b time.Time) int { return a.Compare(b) })
 		worst := 0
 		for i := range times {
@@ -491,18 +499,29 @@ func TestRateLimitWindow(t *testing.T) {
 			}
 			worst = max(worst, n)
 		}
-		if worst > rate+burst {
-			t.Errorf("%s: %d calls in one second, want ≤ rate %d + burst %d", name, worst, rate, burst)
+		if worst > most {
+			t.Errorf("%s: %d calls in one second, want ≤ %d", name, worst, most)
 		}
 		t.Logf("%s: busiest one-second window has %d calls (limit %d)", name, worst, rate+burst)
 	}
-	check("after the limiter", rec.at)
+	// The bucket grants at most rate + burst in any second, but a call is
+	// timed once its goroutine runs again, and at the vendor once its
+	// request arrives: on a busy machine calls granted evenly are timed
+	// bunched. A tenth more is allowed on both sides; a limiter that let
+	// calls through unpaced would give hundreds.
+	check("after the limiter", rec.at, rate+burst+rate/10)
 	var arrivals []time.Time
 	for _, c := range v.Calls() {
 		arrivals = append(arrivals, c.At)
 	}
-	if int64(len(arrivals)) != m.Products["JRZQ9E2A"].Calls {
-		t.Errorf("vendor logged %d calls, manifest %d", len(arrivals), m.Products["JRZQ9E2A"].Calls)
+	check("at the vendor", arrivals, rate+burst+rate/10)
+	p := m.Products["JRZQ9E2A"]
+	if int64(len(arrivals)) != p.Calls {
+		t.Errorf("vendor logged %d calls, manifest %d", len(arrivals), p.Calls)
+	}
+	// A vendor that does not throttle leaves the rate at the ceiling.
+	if p.Throttled != 0 || p.RateMin != rate || p.RateFinal != rate || p.PausedSeconds != 0 {
+		t.Errorf("throttled %d, rate_min %v, rate_final %v, paused %vs; want 0, %d, %d, 0", p.Throttled, p.RateMin, p.RateFinal, p.PausedSeconds, rate, rate)
 	}
 }
 
@@ -542,24 +561,24 @@ func TestWrongKeyStopsEarly(t *testing.T) {
 
 func TestTransientFaultsAreRetried(t *testing.T) {
 	// A body that is not JSON is not transient: it is tried once more
-	// only (see TestUnreadableRepliesAreNotPaidAgain).
-	v, client := fakeVendor(t, tianyuantest.Options{Seed: 7, Faults: tianyuantest.Faults{HTTP503: 0.25, Code1001: 0.05, HTTP429: 0.05, RetryAfter: time.Millisecond}})
+	// only (see TestUnreadableRepliesAreNotPaidAgain). HTTP 429 is not
+	// among them either: it is throttling, which slows the product down
+	// (see the throttling tests).
+	v, client := fakeVendor(t, tianyuantest.Options{Seed: 7, Faults: tianyuantest.Faults{HTTP503: 0.25, Code1001: 0.05}})
 	cfg := sampleConfig(t)
-	// With 35% of attempts failing, a call fails 8 attempts in a row with
-	// probability 0.35^8 = 2e-4: over about 430 calls, one run in eleven
-	// had a failed row. With 20 attempts, 0.35^20 = 8e-10 a call.
+	// With 30% of attempts failing, a call fails 8 attempts in a row with
+	// probability 0.3^8 = 7e-5: over about 430 calls, one run in thirty
+	// would have a failed row. With 20 attempts, 0.3^20 = 3e-11 a call.
 	const attempts = 20
 	cfg.Retry.MaxAttempts = attempts
 	m, err := pipeline.Run(context.Background(), cfg, env(client))
-	if err != nil {
-		t.Fatalf("Run: %v", err)
-	}
+	requireComplete(t, err)
 	p := m.Products["JRZQ9E2A"]
 	if p.Failed != 0 {
 		t.Errorf("failed = %d, want 0 with %d attempts", p.Failed, attempts)
 	}
 	if p.Retries == 0 {
-		t.Error("no retries counted with 35% faults")
+		t.Error("no retries counted with 30% faults")
 	}
 	if got, want := v.Requests("JRZQ9E2A"), p.Calls; got != want {
 		t.Errorf("vendor saw %d requests, manifest %d", got, want)

@@ -3,12 +3,12 @@ package pipeline
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"sort"
 	"time"
 
-	"github.com/scorepipe/scorepipe/providers/tianyuan"
-	"github.com/scorepipe/scorepipe/sinks"
 	"github.com/scorepipe/scorepipe/sources"
+	"github.com/scorepipe/scorepipe/store"
 	"github.com/scorepipe/scorepipe/transform"
 )
 
@@ -22,9 +22,20 @@ type Report struct {
 
 // ReasonCount is how many rows one reason rejects, with the first examples.
 type ReasonCount struct {
-	Reason   string         `json:"reason"`
-	Count    int            `json:"count"`
-	Examples []sinks.Reject `json:"examples"` // identity masked
+	Reason   string          `json:"reason"`
+	Count    int             `json:"count"`
+	Examples []RejectExample `json:"examples"` // identity masked
+}
+
+// RejectExample is a rejected row, identity masked, as rejects.csv holds it.
+type RejectExample struct {
+	File   string `json:"file"`
+	Row    int    `json:"row"`
+	Column string `json:"column"`
+	Reason string `json:"reason"`
+	Name   string `json:"name"`
+	IDCard string `json:"id_card"`
+	Mobile string `json:"mobile_no"`
 }
 
 // ProductPlan is what a product would be asked for.
@@ -61,7 +72,8 @@ func Validate(ctx context.Context, cfg *Config, env Env) (*Report, error) {
 }
 
 // Plan is Validate plus what a run would pay: it consults the reply store
-// (read-only; it waits up to 5 s for a run that holds it) and counts the calls left after
+// (it fails at once when a run holds it; it checks the store, and repairs
+// its index as a run would, but stores nothing) and counts the calls left after
 // duplicates and stored replies, their cost and their duration at the
 // configured rates. It calls nothing. Its memory grows with the number of
 // distinct applicants (16 bytes each, plus map overhead).
@@ -71,36 +83,69 @@ func Plan(ctx context.Context, cfg *Config, env Env) (*Report, error) {
 		return nil, err
 	}
 	defer r.close()
-	store, err := OpenStoreReadOnly(cfg.CachePath(), env.Secret)
-	if err != nil {
-		return nil, err
-	}
-	if store != nil {
-		defer store.Close()
+	r.planOnly = true
+	return r.plan(ctx, true)
+}
+
+// plan is Plan on a run that has not started; useStore false counts no
+// stored reply (as --refresh pays for them again).
+func (r *run) plan(ctx context.Context, useStore bool) (*Report, error) {
+	cfg, env := r.cfg, r.env
+	// A run about to start opens its store here, as it will use it
+	// (pruned by cache.retain), and keeps it open; plan alone opens it
+	// only if it exists, and counts what cache.retain would remove as
+	// billable, without removing it.
+	var stored *store.Store
+	switch {
+	case !useStore:
+	case !r.planOnly:
+		if err := r.openStore(); err != nil {
+			return nil, err
+		}
+		stored = r.store
+	default:
+		s, err := store.Open(cfg.CachePath(), store.Options{Secret: env.Secret, MustExist: true})
+		switch {
+		case errors.Is(err, store.ErrNotFound): // every call would be paid for
+		case err != nil:
+			return nil, err
+		default:
+			r.store, stored = s, s // closed with the run
+		}
 	}
 	notBefore := time.Time{}
 	if cfg.Cache.ReuseWithin > 0 {
 		notBefore = r.env.Now().Add(-cfg.Cache.ReuseWithin)
 	}
-	seen := make([]map[[keySize]byte]struct{}, len(r.prods))
-	for i := range seen {
-		seen[i] = map[[keySize]byte]struct{}{}
+	if retained := r.env.Now().Add(-cfg.Cache.Retain); cfg.Cache.Retain > 0 && retained.After(notBefore) {
+		notBefore = retained
 	}
-	keyer := &Store{secret: env.Secret}
+	seen := make([]map[store.Key]struct{}, len(r.prods))
+	for i := range seen {
+		seen[i] = map[store.Key]struct{}{}
+	}
+	keyer := newKeyer(env.Secret)
+	var keyCheck store.KeyCheck
+	if env.Cipher != nil {
+		keyCheck = env.Cipher.KeyCheck()
+	}
 	check := func(it *item, i int, plan *ProductPlan) error {
 		p := r.prods[i]
-		key := keyer.Key(p.code, tianyuan.Params(it.app.Params(p.catalog.Params)))
+		key := keyer.Key(p.code, it.app.Params(p.catalog.Params))
 		if _, dup := seen[i][key]; dup {
 			plan.Duplicates++
 			return nil
 		}
 		seen[i][key] = struct{}{}
-		if store != nil {
-			_, ok, err := store.Get(key[:], notBefore)
+		if stored != nil {
+			reply, found, err := stored.Get(key, notBefore)
 			if err != nil {
 				return err
 			}
-			if ok {
+			// A reply encrypted with another access key than env.Cipher's
+			// (when given) would be paid for again.
+			otherKey := keyCheck != (store.KeyCheck{}) && reply.KeyCheck != (store.KeyCheck{}) && reply.KeyCheck != keyCheck
+			if found == store.Fresh && !otherKey {
 				plan.Stored++
 				return nil
 			}
@@ -139,7 +184,8 @@ func (r *run) inspect(ctx context.Context, check func(it *item, product int, pla
 		}
 		rc.Count++
 		if len(rc.Examples) < maxExamples {
-			rc.Examples = append(rc.Examples, rj)
+			rc.Examples = append(rc.Examples, RejectExample{File: rj.File, Row: rj.Row, Column: rj.Column, Reason: rj.Reason,
+				Name: rj.Name, IDCard: rj.IDCard, Mobile: rj.Mobile})
 		}
 		return nil
 	}

@@ -26,7 +26,7 @@ func CreateAtomic(final string) (*AtomicFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", final, err)
 	}
-	if err := f.Chmod(0o644); err != nil { // CreateTemp makes 0600; outputs are for sharing
+	if err := f.Chmod(os.FileMode(fileMode)); err != nil { // CreateTemp makes 0600; outputs are for the owner's group
 		f.Close()
 		os.Remove(f.Name())
 		return nil, fmt.Errorf("create %s: %w", final, err)

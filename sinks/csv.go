@@ -1,17 +1,47 @@
 package sinks
 
 import (
-	"encoding/csv"
 	"fmt"
 	"strconv"
 	"time"
 )
 
-// CSVOptions configures a CSV sink. The zero value is ready to use.
+// CSVOptions configures a CSV sink or a rejects file. The zero value is
+// ready to use.
 type CSVOptions struct {
 	// BOM starts the file with a UTF-8 byte order mark, which Excel needs to
 	// read non-ASCII text in a CSV file correctly.
 	BOM bool
+}
+
+// csvOptions returns the one CSVOptions of opts, or the zero value.
+func csvOptions(path string, opts []CSVOptions) (CSVOptions, error) {
+	switch len(opts) {
+	case 0:
+		return CSVOptions{}, nil
+	case 1:
+		return opts[0], nil
+	}
+	return CSVOptions{}, fmt.Errorf("csv %s: %d CSVOptions given, want at most one", path, len(opts))
+}
+
+// createCSV creates the temporary file for a CSV file published at path,
+// with a BOM when asked, and writes the header; header cells are text
+// (neutralised like any text cell).
+func createCSV(path string, header []string, o CSVOptions) (*AtomicFile, *csvWriter, error) {
+	file, err := CreateAtomic(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	w := newCSVWriter(file)
+	if o.BOM {
+		w.w.WriteString("\ufeff")
+	}
+	if err := w.write(header, nil); err != nil {
+		_ = file.Abort()
+		return nil, nil, fmt.Errorf("write %s: %w", path, err)
+	}
+	return file, w, nil
 }
 
 // csvTimeLayout is RFC 3339 with milliseconds; timestamps are written in UTC.
@@ -20,13 +50,19 @@ const csvTimeLayout = "2006-01-02T15:04:05.000Z07:00"
 // CSV writes rows to a UTF-8 CSV file with a header row of column names.
 // Integers are decimal, floats the shortest text that reads back exactly
 // (strconv 'g'), timestamps RFC 3339 with milliseconds in UTC, and null an
-// empty field. A CSV is not safe for concurrent use.
+// empty field. Text cells (String columns and the header) that a
+// spreadsheet would read as a formula, those starting with =, +, -, @, tab
+// or carriage return, are written as OWASP advises: a single quote
+// before, and quoted. Numbers and times are written as they are: a
+// spreadsheet reads -1.5 as a number, not a formula. A CSV is not safe for
+// concurrent use.
 type CSV struct {
-	schema Schema
-	file   *AtomicFile
-	w      *csv.Writer
-	rec    []string
-	done   bool
+	schema   Schema
+	file     *AtomicFile
+	w        *csvWriter
+	rec      []string
+	verbatim []bool // per column: not text, written as it is
+	done     bool
 }
 
 var _ Sink = (*CSV)(nil)
@@ -38,30 +74,17 @@ func NewCSV(path string, schema Schema, opts ...CSVOptions) (*CSV, error) {
 	if err := checkSchema(schema); err != nil {
 		return nil, fmt.Errorf("csv %s: %w", path, err)
 	}
-	if len(opts) > 1 {
-		return nil, fmt.Errorf("csv %s: %d CSVOptions given, want at most one", path, len(opts))
-	}
-	var o CSVOptions
-	if len(opts) == 1 {
-		o = opts[0]
-	}
-	file, err := CreateAtomic(path)
+	o, err := csvOptions(path, opts)
 	if err != nil {
 		return nil, err
 	}
-	c := &CSV{schema: schema, file: file, w: csv.NewWriter(file), rec: make([]string, len(schema))}
-	if o.BOM {
-		if _, err := file.WriteString("\ufeff"); err != nil {
-			_ = file.Abort()
-			return nil, fmt.Errorf("write %s: %w", path, err)
-		}
-	}
+	c := &CSV{schema: schema, rec: make([]string, len(schema)), verbatim: make([]bool, len(schema))}
 	for i, col := range schema {
 		c.rec[i] = col.Name
+		c.verbatim[i] = col.Type != String
 	}
-	if err := c.w.Write(c.rec); err != nil {
-		_ = file.Abort()
-		return nil, fmt.Errorf("write %s: %w", path, err)
+	if c.file, c.w, err = createCSV(path, c.rec, o); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
@@ -79,7 +102,7 @@ func (c *CSV) Write(rows []Row) error {
 		for i, v := range r {
 			c.rec[i] = formatCSV(c.schema[i].Type, v)
 		}
-		if err := c.w.Write(c.rec); err != nil {
+		if err := c.w.write(c.rec, c.verbatim); err != nil {
 			return fmt.Errorf("write %s: %w", c.file.Final(), err)
 		}
 	}
@@ -124,9 +147,8 @@ func (c *CSV) Abort() error {
 }
 
 // commitCSV flushes w, which writes to file, and commits file.
-func commitCSV(w *csv.Writer, file *AtomicFile) error {
-	w.Flush()
-	if err := w.Error(); err != nil {
+func commitCSV(w *csvWriter, file *AtomicFile) error {
+	if err := w.flush(); err != nil {
 		_ = file.Abort()
 		return fmt.Errorf("write %s: %w", file.Final(), err)
 	}

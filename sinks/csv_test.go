@@ -52,7 +52,7 @@ leave`),
 			header,
 			{"张三", "-42", "0.1", "2024-03-01T08:00:00.123Z", "say \"hi\", then\nleave"},
 			{"", "0", "0", "1970-01-01T00:00:00.000Z", " "},
-			{"x", "4611686018427387904", "1e+21", "1969-12-31T23:59:59.999Z", "=1+1"},
+			{"x", "4611686018427387904", "1e+21", "1969-12-31T23:59:59.999Z", "'=1+1"},
 			{"y", "7", "1.23456789125e+08", "2024-03-01T08:00:00.000Z", "a,b"},
 			{"", "", "", "", ""},
 		}},
@@ -222,5 +222,21 @@ func TestWriteJSONAtomic(t *testing.T) {
 	var back map[string]any
 	if err := json.Unmarshal(b, &back); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestOutputFileMode: output files are 0640, or less where the umask
+// takes more away; never readable by others.
+func TestOutputFileMode(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "manifest.json")
+	if err := WriteJSONAtomic(path, map[string]int{"rows": 1}); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fi.Mode().Perm(); got&^0o640 != 0 || got&0o600 != 0o600 {
+		t.Errorf("mode %o, want 0640 less what the umask takes (and the owner's read and write)", got)
 	}
 }

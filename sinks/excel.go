@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -27,6 +28,9 @@ const (
 // DictionarySheet is the name of the data dictionary sheet.
 const DictionarySheet = "dictionary"
 
+// AboutSheet is the name of the sheet that says where the data comes from.
+const AboutSheet = "about"
+
 // ExcelOptions configures an Excel sink. The zero value is ready to use.
 type ExcelOptions struct {
 	// Sheet names the first data sheet; more data sheets are named
@@ -41,6 +45,10 @@ type ExcelOptions struct {
 	// Dictionary, when not nil, is written to a last sheet named
 	// DictionarySheet, one row per entry.
 	Dictionary []DictionaryEntry
+	// About, when not nil, is written to a sheet named AboutSheet after
+	// the dictionary, one item and its value a row: where the data comes
+	// from.
+	About [][2]string
 }
 
 // DictionaryEntry is one row of the data dictionary sheet.
@@ -52,14 +60,21 @@ type DictionaryEntry struct {
 	Unit          string
 	DescriptionZH string
 	DescriptionEN string
+	CodeSource    string // where the column's codes come from: table and sources of its entries
+	Codes         string // each code with its range or value as written and its source
+	Assumed       string // what the vendor's documents do not state about the field
 }
 
 // dictionaryHeader names the columns of the dictionary sheet, in the order
 // of DictionaryEntry's fields.
-var dictionaryHeader = []string{"column", "type", "product", "source", "unit", "description_zh", "description_en"}
+var dictionaryHeader = []string{"column", "type", "product", "source", "unit", "description_zh", "description_en",
+	"code_source", "codes", "assumed"}
 
 // dictionaryWidths are the column widths of the dictionary sheet.
-var dictionaryWidths = []float64{28, 10, 12, 24, 10, 40, 60}
+var dictionaryWidths = []float64{28, 10, 12, 24, 10, 40, 60, 28, 60, 40}
+
+// aboutWidths are the column widths of the about sheet.
+var aboutWidths = []float64{18, 100}
 
 // timestampFormat is the number format of timestamp cells, shown in UTC.
 const timestampFormat = "yyyy-mm-dd hh:mm:ss"
@@ -112,6 +127,9 @@ func NewExcel(path string, schema Schema, opts ExcelOptions) (*Excel, error) {
 	}
 	if opts.Dictionary != nil && strings.EqualFold(opts.Sheet, DictionarySheet) {
 		return nil, fmt.Errorf("excel %s: ExcelOptions.Sheet %q is the dictionary sheet's name", path, opts.Sheet)
+	}
+	if opts.About != nil && strings.EqualFold(opts.Sheet, AboutSheet) {
+		return nil, fmt.Errorf("excel %s: ExcelOptions.Sheet %q is the about sheet's name", path, opts.Sheet)
 	}
 	if opts.MaxRows < 0 {
 		return nil, fmt.Errorf("excel %s: ExcelOptions.MaxRows is %d, want 0 (no cap) or more", path, opts.MaxRows)
@@ -296,7 +314,9 @@ func (e *Excel) build() (err error) {
 		return wrap(fmt.Errorf("spill rows: %w", err))
 	}
 
-	f := excelize.NewFile()
+	// excelize's temporary files go beside the workbook, where the run
+	// that finds them left by a killed run removes them.
+	f := excelize.NewFile(excelize.Options{TmpDir: filepath.Dir(name)})
 	defer func() {
 		if cerr := f.Close(); err == nil && cerr != nil {
 			err = wrap(cerr)
@@ -327,6 +347,9 @@ func (e *Excel) build() (err error) {
 		if e.opts.Dictionary != nil && strings.EqualFold(n, DictionarySheet) {
 			return wrap(fmt.Errorf("data sheet %q would take the dictionary sheet's name", n))
 		}
+		if e.opts.About != nil && strings.EqualFold(n, AboutSheet) {
+			return wrap(fmt.Errorf("data sheet %q would take the about sheet's name", n))
+		}
 	}
 	if err := f.SetSheetName(f.GetSheetName(0), names[0]); err != nil {
 		return wrap(err)
@@ -338,6 +361,11 @@ func (e *Excel) build() (err error) {
 	}
 	if e.opts.Dictionary != nil {
 		if _, err := f.NewSheet(DictionarySheet); err != nil {
+			return wrap(err)
+		}
+	}
+	if e.opts.About != nil {
+		if _, err := f.NewSheet(AboutSheet); err != nil {
 			return wrap(err)
 		}
 	}
@@ -406,7 +434,8 @@ func (e *Excel) build() (err error) {
 		next := func() ([]any, error) {
 			d := &e.opts.Dictionary[i]
 			i++
-			for j, s := range []string{d.Column, d.Type, d.Product, d.Source, d.Unit, d.DescriptionZH, d.DescriptionEN} {
+			for j, s := range []string{d.Column, d.Type, d.Product, d.Source, d.Unit, d.DescriptionZH, d.DescriptionEN,
+				d.CodeSource, d.Codes, d.Assumed} {
 				if s == "" {
 					vals[j] = nil
 				} else {
@@ -416,6 +445,21 @@ func (e *Excel) build() (err error) {
 			return vals, nil
 		}
 		if err := writeSheet(f, DictionarySheet, header, dictionaryWidths, bold, len(e.opts.Dictionary), next); err != nil {
+			return wrap(err)
+		}
+	}
+
+	if e.opts.About != nil {
+		vals := make([]any, 2)
+		i := 0
+		next := func() ([]any, error) {
+			for j, s := range e.opts.About[i] {
+				vals[j] = cutCell(s)
+			}
+			i++
+			return vals, nil
+		}
+		if err := writeSheet(f, AboutSheet, []any{"item", "value"}, aboutWidths, bold, len(e.opts.About), next); err != nil {
 			return wrap(err)
 		}
 	}

@@ -111,6 +111,8 @@ func TestExcel(t *testing.T) {
 	dict := []DictionaryEntry{
 		{Column: "name", Type: "string", Product: "", Source: "input", DescriptionZH: "姓名", DescriptionEN: "applicant name"},
 		{Column: "score", Type: "int64", Product: "JRZQ9E2A", Source: "xyp_model_score_high", Unit: "points"},
+		{Column: "x_low", Type: "float64", Product: "JRZQ9E2A", Source: "x", CodeSource: "t: seed 1, sample 1",
+			Codes: "1 = (0,9) → [1,8] (seed); 2 = [9,+∞) (sample)", Assumed: "the table"},
 	}
 	tests := []struct {
 		name          string
@@ -128,8 +130,8 @@ func TestExcel(t *testing.T) {
 		{"max rows", ExcelOptions{MaxRows: 5}, 8, []int{4, 4}, []string{"features"}, []string{"A1:D6"}, 3},
 		{"max rows and split", ExcelOptions{MaxRows: 5, SheetRows: 3}, 8, nil, []string{"features", "features_2"}, []string{"A1:D4", "A1:D3"}, 3},
 		{"sheet name", ExcelOptions{Sheet: "数据", SheetRows: 6}, 7, nil, []string{"数据", "数据_2"}, []string{"A1:D7", "A1:D2"}, 0},
-		{"dictionary", ExcelOptions{Dictionary: dict}, 3, nil, []string{"features", "dictionary"}, []string{"A1:D4", "A1:G3"}, 0},
-		{"empty dictionary", ExcelOptions{Dictionary: []DictionaryEntry{}}, 1, nil, []string{"features", "dictionary"}, []string{"A1:D2", "A1:G1"}, 0},
+		{"dictionary", ExcelOptions{Dictionary: dict}, 3, nil, []string{"features", "dictionary"}, []string{"A1:D4", "A1:J4"}, 0},
+		{"empty dictionary", ExcelOptions{Dictionary: []DictionaryEntry{}}, 1, nil, []string{"features", "dictionary"}, []string{"A1:D2", "A1:J1"}, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -224,7 +226,8 @@ func TestExcel(t *testing.T) {
 				}
 				want := [][]string{dictionaryHeader}
 				for _, d := range tt.opts.Dictionary {
-					want = append(want, []string{d.Column, d.Type, d.Product, d.Source, d.Unit, d.DescriptionZH, d.DescriptionEN})
+					want = append(want, []string{d.Column, d.Type, d.Product, d.Source, d.Unit, d.DescriptionZH, d.DescriptionEN,
+						d.CodeSource, d.Codes, d.Assumed})
 				}
 				for i := range got {
 					got[i] = pad(got[i], len(dictionaryHeader))

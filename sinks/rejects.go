@@ -1,7 +1,6 @@
 package sinks
 
 import (
-	"encoding/csv"
 	"fmt"
 	"strconv"
 	"sync"
@@ -23,30 +22,32 @@ type Reject struct {
 var rejectsHeader = []string{"source_file", "source_row", "column", "reason", "name", "id_card", "mobile_no"}
 
 // Rejects writes the rejected input rows to a CSV file (rejects.csv), which
-// Commit publishes even when it holds only the header. It is safe for
-// concurrent use: every stage may report rejects.
+// Commit publishes even when it holds only the header. Every cell is text,
+// neutralised as CSV's text cells are (an input file named -x.csv, a
+// masked name such as =****). It is safe for concurrent use: every stage
+// may report rejects.
 type Rejects struct {
 	mu   sync.Mutex
 	file *AtomicFile
-	w    *csv.Writer
+	w    *csvWriter
 	rec  []string
 	n    int
 	done bool
 }
 
 // NewRejects creates the temporary file for a rejects file published at
-// path by Commit, and writes the header. The directory must exist.
-func NewRejects(path string) (*Rejects, error) {
-	file, err := CreateAtomic(path)
+// path by Commit, and writes the header. The directory must exist. At most
+// one CSVOptions may be given.
+func NewRejects(path string, opts ...CSVOptions) (*Rejects, error) {
+	o, err := csvOptions(path, opts)
 	if err != nil {
 		return nil, err
 	}
-	r := &Rejects{file: file, w: csv.NewWriter(file), rec: make([]string, len(rejectsHeader))}
-	if err := r.w.Write(rejectsHeader); err != nil {
-		_ = file.Abort()
-		return nil, fmt.Errorf("write %s: %w", path, err)
+	file, w, err := createCSV(path, rejectsHeader, o)
+	if err != nil {
+		return nil, err
 	}
-	return r, nil
+	return &Rejects{file: file, w: w, rec: make([]string, len(rejectsHeader))}, nil
 }
 
 // Add appends one reject.
@@ -62,7 +63,7 @@ func (r *Rejects) Add(x Reject) error {
 	}
 	r.rec[0], r.rec[1], r.rec[2], r.rec[3] = x.File, row, x.Column, x.Reason
 	r.rec[4], r.rec[5], r.rec[6] = x.Name, x.IDCard, x.Mobile
-	if err := r.w.Write(r.rec); err != nil {
+	if err := r.w.write(r.rec, nil); err != nil {
 		return fmt.Errorf("write %s: %w", r.file.Final(), err)
 	}
 	r.n++

@@ -29,9 +29,11 @@ func (r *Record) IsNumeric(i int) bool {
 //
 // Header returns the column names, identity columns under their canonical
 // names (see Canonical). Read returns the next row, and io.EOF after the last
-// one. A row that cannot be used as a whole (wrong number of fields) comes
-// back as a *RowError carrying the row's file and number; reading can go on.
-// Any other error ends the file. Rows whose fields are all blank are skipped
+// one. A row that cannot be used (a quote that never closes, text the
+// file's encoding cannot hold, the wrong number of fields) comes back as a
+// *RowError carrying the row's file and number, and the column at fault
+// when there is one; its fields hold valid UTF-8 only, and reading can go
+// on. Any other error ends the file. Rows whose fields are all blank are skipped
 // and counted by Blank. EstimatedRows tells, before reading, about how many
 // data rows the file holds, or 0 when it cannot tell cheaply. Close releases
 // the file.
@@ -66,13 +68,20 @@ func (e *FileError) Error() string { return e.File + ": " + e.Err.Error() }
 func (e *FileError) Unwrap() error { return e.Err }
 
 // Options says how to read applicant files. The zero value detects
-// everything.
+// everything and applies the default caps.
 type Options struct {
 	Format    string              // "csv" or "xlsx"; "" chooses by extension
 	Encoding  string              // CSV: "utf-8", "gbk", "gb18030"; "" detects
 	Delimiter string              // CSV: ",", "\t", ";"; "" detects
 	Sheet     string              // XLSX: sheet name; "" is the first sheet
 	Aliases   map[string][]string // more header names per canonical column
+
+	// XLSXMaxBytes caps what a workbook unpacks to, all its parts together;
+	// 0 is DefaultXLSXMaxBytes.
+	XLSXMaxBytes int64
+	// XLSXMaxCells caps the cells of the sheet read, and the shared
+	// strings of the workbook; 0 is DefaultXLSXMaxCells.
+	XLSXMaxCells int64
 }
 
 // Open opens an applicant file.
@@ -109,9 +118,15 @@ var DefaultAliases = map[string][]string{
 }
 
 // Canonical resolves a header row: identity columns get their canonical
-// names, others keep their text (trimmed, line breaks removed). Two columns
-// resolving to the same name, or an empty name, are errors.
+// names, others keep their text (trimmed, line breaks removed). A header
+// cell holding what looks like an ID number or a mobile number (a file
+// without a header row) is an error that does not repeat the cell; so are
+// two columns resolving to the same name or to names that differ only in
+// case, and no ID number column.
 func Canonical(header []string, extra map[string][]string) ([]string, error) {
+	if err := headerLooksLikeData(header); err != nil {
+		return nil, err
+	}
 	lookup := map[string]string{}
 	for canon, names := range DefaultAliases {
 		for _, n := range names {
@@ -126,6 +141,7 @@ func Canonical(header []string, extra map[string][]string) ([]string, error) {
 	}
 	out := make([]string, len(header))
 	seen := map[string]int{}
+	folded := map[string]int{} // lower-case name → column
 	for i, h := range header {
 		name := cleanHeader(h)
 		if canon, ok := lookup[headerKey(h)]; ok {
@@ -137,7 +153,11 @@ func Canonical(header []string, extra map[string][]string) ([]string, error) {
 		if j, dup := seen[name]; dup {
 			return nil, fmt.Errorf("columns %d (%q) and %d (%q) are both %s", j+1, cleanHeader(header[j]), i+1, cleanHeader(h), name)
 		}
+		if j, dup := folded[strings.ToLower(name)]; dup {
+			return nil, fmt.Errorf("columns %d (%q) and %d (%q) differ only in case: rename one (DuckDB, Spark and Excel take them for one column)", j+1, out[j], i+1, name)
+		}
 		seen[name] = i
+		folded[strings.ToLower(name)] = i
 		out[i] = name
 	}
 	if _, ok := seen["id_card"]; !ok {

@@ -1,6 +1,7 @@
 package sources
 
 import (
+	"archive/zip"
 	"errors"
 	"fmt"
 	"io"
@@ -24,11 +25,21 @@ type xlsxReader struct {
 }
 
 func openXLSX(path string, opts Options) (Reader, error) {
-	f, err := excelize.OpenFile(path)
+	lim := opts.xlsxLimits()
+	zr, err := zip.OpenReader(path)
 	if err != nil {
 		return nil, &FileError{path, fmt.Errorf("not a readable xlsx file: %w", err)}
 	}
-	rd, err := newXLSX(path, f, opts.Sheet, opts.Aliases)
+	err = checkWorkbook(&zr.Reader, lim)
+	zr.Close()
+	if err != nil {
+		return nil, &FileError{path, err}
+	}
+	f, err := excelize.OpenFile(path, excelize.Options{UnzipSizeLimit: lim.bytes, UnzipXMLSizeLimit: min(lim.bytes, excelizeMemoryXML)})
+	if err != nil {
+		return nil, &FileError{path, fmt.Errorf("not a readable xlsx file: %w", err)}
+	}
+	rd, err := newXLSX(path, f, opts.Sheet, opts.Aliases, lim)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -36,7 +47,7 @@ func openXLSX(path string, opts Options) (Reader, error) {
 	return rd, nil
 }
 
-func newXLSX(path string, f *excelize.File, sheet string, aliases map[string][]string) (*xlsxReader, error) {
+func newXLSX(path string, f *excelize.File, sheet string, aliases map[string][]string, lim xlsxLimits) (*xlsxReader, error) {
 	sheets := f.GetSheetList()
 	if len(sheets) == 0 {
 		return nil, &FileError{path, errors.New("the workbook has no sheet")}
@@ -46,13 +57,17 @@ func newXLSX(path string, f *excelize.File, sheet string, aliases map[string][]s
 	} else if !contains(sheets, sheet) {
 		return nil, &FileError{path, fmt.Errorf("no sheet %q (sheets: %s)", sheet, strings.Join(sheets, ", "))}
 	}
-	rows, err := f.Rows(sheet)
+	kinds, err := openCellKinds(path, sheet)
 	if err != nil {
 		return nil, &FileError{path, fmt.Errorf("sheet %q: %w", sheet, err)}
 	}
-	kinds, err := openCellKinds(path, sheet)
+	if err := checkSheetCells(&kinds.zr.Reader, kinds.part, lim); err != nil {
+		kinds.Close()
+		return nil, &FileError{path, fmt.Errorf("sheet %q: %w", sheet, err)}
+	}
+	rows, err := f.Rows(sheet)
 	if err != nil {
-		rows.Close()
+		kinds.Close()
 		return nil, &FileError{path, fmt.Errorf("sheet %q: %w", sheet, err)}
 	}
 	x := &xlsxReader{file: path, f: f, rows: rows, kinds: kinds}
@@ -71,6 +86,10 @@ func newXLSX(path string, f *excelize.File, sheet string, aliases map[string][]s
 	}
 	for len(header) > 0 && strings.TrimSpace(header[len(header)-1]) == "" {
 		header = header[:len(header)-1]
+	}
+	if i, reason := textFault(header, false); i >= 0 {
+		col, _ := excelize.ColumnNumberToName(i + 1)
+		return fail(fmt.Errorf("sheet %q header row, column %s: %s", sheet, col, reason))
 	}
 	names, err := Canonical(header, aliases)
 	if err != nil {
@@ -114,6 +133,14 @@ func (x *xlsxReader) Read() (Record, error) {
 		}
 		rec.Numeric = make([]bool, len(x.header))
 		copy(rec.Numeric, numeric)
+		if i, reason := textFault(cells, false); i >= 0 {
+			sanitize(rec.Fields)
+			name := ""
+			if i < len(x.header) {
+				name = x.header[i]
+			}
+			return rec, &RowError{File: x.file, Row: x.row, Column: name, Reason: reason}
+		}
 		for i := len(x.header); i < len(cells); i++ {
 			if strings.TrimSpace(cells[i]) != "" {
 				col, _ := excelize.ColumnNumberToName(i + 1)

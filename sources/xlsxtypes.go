@@ -17,12 +17,13 @@ import (
 // alone cannot always show it (110101199003071000 may pass the checksum),
 // the cell type does.
 type cellKinds struct {
-	zr  *zip.ReadCloser
-	rc  io.ReadCloser
-	dec *xml.Decoder
-	row int    // number of the row whose kinds are in kinds
-	num []bool // kinds of that row: true for a number cell, by column
-	eof bool
+	zr   *zip.ReadCloser
+	part string // the sheet's part, e.g. xl/worksheets/sheet1.xml
+	rc   io.ReadCloser
+	dec  *xml.Decoder
+	row  int    // number of the row whose kinds are in kinds
+	num  []bool // kinds of that row: true for a number cell, by column
+	eof  bool
 }
 
 // openCellKinds finds the XML part of the named sheet through the
@@ -41,7 +42,7 @@ func openCellKinds(file, sheet string) (*cellKinds, error) {
 					zr.Close()
 					return nil, err
 				}
-				return &cellKinds{zr: zr, rc: rc, dec: xml.NewDecoder(rc)}, nil
+				return &cellKinds{zr: zr, part: part, rc: rc, dec: xml.NewDecoder(rc)}, nil
 			}
 		}
 		err = fmt.Errorf("no part %s", part)
@@ -147,6 +148,9 @@ func (k *cellKinds) next() error {
 				} else {
 					col++
 				}
+				if col < 1 || col > maxColumns {
+					return fmt.Errorf("row %d: a cell past column XFD, the last Excel has", k.row)
+				}
 				t := attr(el, "t")
 				for len(k.num) < col {
 					k.num = append(k.num, false)
@@ -170,11 +174,16 @@ func attr(el xml.StartElement, name string) string {
 	return ""
 }
 
+// maxColumns is the number of columns of an Excel sheet, A to XFD.
+const maxColumns = 16384
+
 // columnIndex returns the 1-based column of a cell reference such as "AB12".
 func columnIndex(ref string) int {
 	n := 0
 	for _, c := range ref {
 		switch {
+		case n > maxColumns:
+			return n // past the last column: enough to tell
 		case c >= 'A' && c <= 'Z':
 			n = n*26 + int(c-'A') + 1
 		case c >= 'a' && c <= 'z':

@@ -49,11 +49,19 @@ type RowWriter interface {
 
 // Unknowns counts what the catalog and tables could not place: payload
 // fields the catalog does not list, codes missing from their table, values
-// that could not be read. None of them stops a run.
+// that could not be read. None of them stops a run. Apart from those, it
+// counts the values placed through placeholder table entries (source
+// sample): Placeholders, which Empty and Summary leave out and the manifest
+// reports as placeholder_values.
 type Unknowns struct {
 	Fields   map[string]int64 `json:"fields,omitempty"`   // PRODUCT.path
 	Codes    map[string]int64 `json:"codes,omitempty"`    // column=code
 	Unparsed map[string]int64 `json:"unparsed,omitempty"` // column
+
+	// Placeholders counts, by output column, the cells given a value from
+	// a sample entry: an interval code's <col>_low and <col>_high (each
+	// when it has a value: an unbounded end has none), an enum's column.
+	Placeholders map[string]int64 `json:"-"`
 }
 
 func (u *Unknowns) add(m *map[string]int64, k string) { addCount(m, k, 1) }
@@ -65,7 +73,8 @@ func addCount(m *map[string]int64, k string, n int64) {
 	(*m)[k] += n
 }
 
-// Empty reports whether nothing was counted.
+// Empty reports whether nothing was counted that the mappings could not
+// place (Placeholders aside).
 func (u *Unknowns) Empty() bool {
 	return len(u.Fields) == 0 && len(u.Codes) == 0 && len(u.Unparsed) == 0
 }
@@ -80,6 +89,9 @@ func (u *Unknowns) Merge(o *Unknowns) {
 	}
 	for k, v := range o.Unparsed {
 		addCount(&u.Unparsed, k, v)
+	}
+	for k, v := range o.Placeholders {
+		addCount(&u.Placeholders, k, v)
 	}
 }
 
@@ -139,23 +151,50 @@ type fieldPlan struct {
 	codes     map[string]codePlan // table codes and sentinels, for interval_code and enum fields
 	sentinels []float64           // the sentinels that are numbers
 	countName string              // the field's Unparsed name as a list: <column>_count
+	lowName   string              // <column>_low and <column>_high, the Placeholders names of an interval field
+	highName  string
 }
 
 // codePlan is what Fill knows in advance of a value of an interval_code or
 // enum field that is a code of its table or a sentinel: one map look-up
 // per cell instead of three.
 type codePlan struct {
-	s        string            // the code, a string that needs no allocation
-	sentinel bool              // f.IsSentinel(s)
-	ok       bool              // the table gives s an interval (interval_code) or a value (enum)
-	iv       mappings.Interval // an interval_code's interval
-	n        int64             // an enum's value
+	s        string // the code, a string that needs no allocation
+	sentinel bool   // f.IsSentinel(s)
+	ok       bool   // the table gives s an interval (interval_code) or a value (enum)
+	sample   bool   // the table entry is a placeholder
+	b        bounds // an interval_code's _low and _high
+	n        int64  // an enum's value
+}
+
+// bounds are the values of an interval field's _low and _high columns.
+type bounds struct {
+	low, high       float64
+	hasLow, hasHigh bool
+}
+
+// boundsOf returns the _low and _high of iv for field f (see
+// mappings.Field.Bounds); ok is false when f is an integer field and iv
+// holds no whole number.
+func boundsOf(f *mappings.Field, iv mappings.Interval) (bounds, bool) {
+	var b bounds
+	var ok bool
+	b.low, b.high, b.hasLow, b.hasHigh, ok = f.Bounds(iv)
+	return b, ok
 }
 
 func newCodePlan(f *mappings.Field, code string) codePlan {
 	cp := codePlan{s: code, sentinel: f.IsSentinel(code)}
+	e, found := f.Lookup().Entry(code)
+	if !found {
+		return cp
+	}
+	cp.sample = e.Source == mappings.SourceSample
 	if f.Type == mappings.IntervalCode {
-		cp.iv, cp.ok = f.Lookup().Interval(code)
+		// An integer field's table holds a whole number in every range
+		// (mappings.Load checks it); were it not so, no bounds.
+		cp.b, _ = boundsOf(f, e.Interval)
+		cp.ok = f.Lookup().Kind == mappings.IntervalTable
 	} else {
 		cp.n, cp.ok = f.Lookup().Value(code)
 	}
@@ -169,6 +208,7 @@ type subPlan struct {
 	statusCol int    // offset of the sub-product's status column
 	answer    int    // index into fillState.subs of the answer it takes
 	known     map[string]bool
+	inner     map[string]bool // the proper prefixes of catalog paths: where an empty object or null is not unknown
 	root      *pathNode
 	fields    []int // indices into Product.fields, in catalog order
 	lo, hi    int   // the ids of its path nodes
@@ -201,7 +241,8 @@ func NewProduct(c *mappings.Catalog) *Product {
 	p.columns = c.StatusColumns()
 	for i := range c.Fields {
 		f := &c.Fields[i]
-		fp := fieldPlan{f: f, col: len(p.columns), node: -1, countName: f.Column + "_count"}
+		fp := fieldPlan{f: f, col: len(p.columns), node: -1, countName: f.Column + "_count",
+			lowName: f.Column + "_low", highName: f.Column + "_high"}
 		p.columns = append(p.columns, f.Columns()...)
 		if t := f.Lookup(); t != nil && (f.Type == mappings.IntervalCode || f.Type == mappings.Enum) {
 			fp.codes = map[string]codePlan{}
@@ -234,7 +275,7 @@ func NewProduct(c *mappings.Catalog) *Product {
 	}
 	for si := range p.data {
 		sp := &p.data[si]
-		sp.known = map[string]bool{}
+		sp.known, sp.inner = map[string]bool{}, map[string]bool{}
 		sp.lo = p.nodes
 		sp.root = &pathNode{id: p.nodes}
 		p.nodes++
@@ -245,6 +286,11 @@ func NewProduct(c *mappings.Catalog) *Product {
 				continue
 			}
 			sp.known[fp.f.Path] = true
+			for i := range len(fp.f.Path) {
+				if fp.f.Path[i] == '.' {
+					sp.inner[fp.f.Path[:i]] = true
+				}
+			}
 			n := sp.root
 			plain = plain && !slices.Contains(strings.Split(fp.f.Path, "."), "")
 			for part := range strings.SplitSeq(fp.f.Path, ".") {

@@ -172,7 +172,7 @@ func (d *diffProduct) diff(got, want fillResult) string {
 	for _, m := range []struct {
 		kind      string
 		got, want map[string]int64
-	}{{"fields", got.u.Fields, want.u.Fields}, {"codes", got.u.Codes, want.u.Codes}, {"unparsed", got.u.Unparsed, want.u.Unparsed}} {
+	}{{"fields", got.u.Fields, want.u.Fields}, {"codes", got.u.Codes, want.u.Codes}, {"unparsed", got.u.Unparsed, want.u.Unparsed}, {"placeholders", got.u.Placeholders, want.u.Placeholders}} {
 		if !reflect.DeepEqual(m.got, m.want) {
 			out = append(out, fmt.Sprintf("unknown %s %v, want %v", m.kind, m.got, m.want))
 		}
@@ -287,6 +287,18 @@ var edgePayloads = []string{
 	`{"responses":[{"api_code":"FLXG0V4B","success":true,"data":{"entout":{"data":{"criminal":{"count":1e0,"cases":[[],{}]},"zz":{"y":1}},"zz":2}}}]}`,
 	`{"responses":[{"api_code":"FLXG0V4B","success":true,"data":{"entout":"x","sxbzxr":"x","xgbzxr":1}}]}`,
 	`{"responses":[{"api_code":"FLXG0V4B","success":true,"data":{"entout":{"data":{"criminal":{"count":1,"count":null}}}}}],"zz":{"a":1}}`,
+	// FLXG0V4B in the documented shape, and around it.
+	`{"responses":[{"api_code":"FLXG0V4B","success":true,"data":{"sxbzxr":[{"ah":"x"}],"entout":{"data":{"criminal":{"dzzm":"盗窃罪","pcjg":"拘役"},"civil":{"n_qsbdje":"(0,1000)"}}}}}]}`,
+	`{"responses":[{"api_code":"FLXG0V4B","success":true,"data":{"entout":{"data":{"criminal":{"dzzm":["a"," b ","",null,1,true],"pcjg":[]},"civil":{"n_qsbdje":12000.5}}}}}]}`,
+	`{"responses":[{"api_code":"FLXG0V4B","success":true,"data":{"entout":{"data":{"criminal":{"dzzm":[["a"]],"pcjg":[{}]},"civil":{"n_qsbdje":["1"]}}}}}]}`,
+	`{"responses":[{"api_code":"FLXG0V4B","success":true,"data":{"entout":{"data":{"criminal":{},"civil":null}},"xgbzxr":null}}]}`,
+	`{"responses":[{"api_code":"FLXG0V4B","success":true,"data":{"entout":null}},{"api_code":"DWBG8B4D","success":true,"data":{"riskWarning":{},"overdueRiskProduct":null}}]}`,
+	`{"responses":[{"api_code":"FLXG0V4B","success":true,"data":{"entout.data":{"criminal":{},"civil":{"n_qsbdje":"1"}},"entout":{"data.criminal":{}},"entout.data.criminal":null}}]}`,
+	`{"responses":[{"api_code":"FLXG0V4B","success":true,"data":{"entout":{"data":{"criminal":"x","civil":[],"zz":{}}}}}]}`,
+	`{"responses":[{"api_code":"DWBG8B4D","success":true,"data":{"overdueRiskProduct":{"totalLoanInstitutions":"(1,2)","currentOverdueInstitutionCount":"[0.5,3.5]","currentOverdueAmount":"(1,2)"}}}]}`,
+	`{"responses":[{"api_code":"DWBG8B4D","success":true,"data":{"overdueRiskProduct":{"totalLoanInstitutions":"(9007199254740992,9007199254740996)","currentOverdueInstitutionCount":"(1e308,+∞)"}}}]}`,
+	`{"responses":[{"api_code":"DWBG8B4D","success":true,"data":{"checkSuggest":"建议通过","fraudRule":"低风险"}}]}`,
+	`{"x":null,"a":{"c":{}},"g":{"":null},"":{},"g.":{}}`, `{"x":{},"a":{"c":null}}`, `{"t":["a",["b"]],"a":["x","y"]}`,
 }
 
 // manyUnknowns is a payload with n unknown factors, every third given twice

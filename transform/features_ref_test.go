@@ -33,6 +33,7 @@ type refProduct struct {
 	subCol    map[string]int // offset of each sub-product's status column
 	subIndex  map[string]int // sub-product code → index in catalog.Subs
 	known     map[string]map[string]bool
+	inner     map[string]map[string]bool // proper prefixes of the catalog paths
 	listPaths map[string]map[string]bool
 }
 
@@ -49,7 +50,7 @@ const (
 // newRefProduct prepares the columns of a product from its catalog.
 func newRefProduct(c *mappings.Catalog) *refProduct {
 	p := &refProduct{catalog: c, subCol: map[string]int{}, subIndex: map[string]int{},
-		known: map[string]map[string]bool{}, listPaths: map[string]map[string]bool{}}
+		known: map[string]map[string]bool{}, inner: map[string]map[string]bool{}, listPaths: map[string]map[string]bool{}}
 	p.columns = c.StatusColumns()
 	for i, s := range c.Subs {
 		p.subIndex[s.Code] = i
@@ -61,9 +62,14 @@ func newRefProduct(c *mappings.Catalog) *refProduct {
 		p.columns = append(p.columns, f.Columns()...)
 		if p.known[f.Sub] == nil {
 			p.known[f.Sub] = map[string]bool{}
+			p.inner[f.Sub] = map[string]bool{}
 			p.listPaths[f.Sub] = map[string]bool{}
 		}
 		p.known[f.Sub][f.Path] = true
+		parts := strings.Split(f.Path, ".")
+		for i := 1; i < len(parts); i++ {
+			p.inner[f.Sub][strings.Join(parts[:i], ".")] = true
+		}
 		if f.Type == mappings.ListCount {
 			p.listPaths[f.Sub][f.Path] = true
 		}
@@ -226,6 +232,9 @@ func (p *refProduct) refCountUnknown(sub, prefix string, data map[string]any, u 
 			p.refCountUnknown(sub, path, m, u)
 			continue
 		}
+		if m, ok := v.(map[string]any); (v == nil || ok && len(m) == 0) && p.inner[sub][path] {
+			continue // an empty catalog object
+		}
 		owner := p.catalog.Product
 		if sub != "" {
 			owner += "." + sub
@@ -293,6 +302,9 @@ func refFillField(row transform.RowWriter, col int, f *mappings.Field, v any, u 
 		return false
 	}
 	raw, ok := refScalar(v)
+	if list, isList := v.([]any); isList && f.Type == mappings.Text {
+		raw, ok = refJoin(list)
+	}
 	if !ok {
 		refAdd(&u.Unparsed, f.Column)
 		return false
@@ -306,12 +318,17 @@ func refFillField(row transform.RowWriter, col int, f *mappings.Field, v any, u 
 		if f.IsSentinel(raw) {
 			return true
 		}
-		var iv mappings.Interval
+		var (
+			iv     mappings.Interval
+			sample bool
+		)
 		if f.Type == mappings.IntervalCode {
-			if iv, ok = f.Lookup().Interval(raw); !ok {
+			e, found := f.Lookup().Entry(raw)
+			if !found {
 				refAdd(&u.Codes, f.Column+"="+raw)
 				return true
 			}
+			iv, sample = e.Interval, e.Source == mappings.SourceSample
 		} else {
 			var err error
 			if iv, ok, err = mappings.ParseInterval(raw); err != nil || !ok {
@@ -319,11 +336,25 @@ func refFillField(row transform.RowWriter, col int, f *mappings.Field, v any, u 
 				return true
 			}
 		}
+		// The bracket rule (tested in mappings): an integer field's bounds
+		// are the smallest and largest whole numbers in the range.
+		if f.Integer {
+			if iv, ok = iv.Integers(); !ok {
+				refAdd(&u.Unparsed, f.Column)
+				return true
+			}
+		}
 		if iv.LowBounded() {
 			row.SetFloat(col+1, iv.Low)
+			if sample {
+				refAdd(&u.Placeholders, f.Column+"_low")
+			}
 		}
 		if iv.HighBounded() {
 			row.SetFloat(col+2, iv.High)
+			if sample {
+				refAdd(&u.Placeholders, f.Column+"_high")
+			}
 		}
 	case mappings.Flag:
 		switch raw {
@@ -338,12 +369,15 @@ func refFillField(row transform.RowWriter, col int, f *mappings.Field, v any, u 
 		if f.IsSentinel(raw) {
 			return true
 		}
-		n, ok := f.Lookup().Value(raw)
-		if !ok {
+		e, found := f.Lookup().Entry(raw)
+		if !found {
 			refAdd(&u.Codes, f.Column+"="+raw)
 			return true
 		}
-		row.SetInt(col, n)
+		row.SetInt(col, e.Value)
+		if e.Source == mappings.SourceSample {
+			refAdd(&u.Placeholders, f.Column)
+		}
 	case mappings.Number, mappings.Score:
 		x, err := strconv.ParseFloat(raw, 64)
 		if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
@@ -358,6 +392,23 @@ func refFillField(row transform.RowWriter, col int, f *mappings.Field, v any, u 
 		row.SetString(col, raw)
 	}
 	return true
+}
+
+// refJoin is a list of scalars as a text field holds it: trimmed, the
+// empty ones and nulls left out, joined by "; ". ok is false when an item
+// is an object or a list.
+func refJoin(list []any) (string, bool) {
+	var parts []string
+	for _, item := range list {
+		s, ok := refScalar(item)
+		if !ok {
+			return "", false
+		}
+		if s != "" {
+			parts = append(parts, s)
+		}
+	}
+	return strings.Join(parts, "; "), true
 }
 
 func refIsNumericSentinel(f *mappings.Field, x float64) bool {

@@ -195,7 +195,7 @@ func TestFeaturesJRZQ9E2A(t *testing.T) {
 				"xyp_model_score_low":"","xyp_cpl9001":"3"}`),
 			status: transform.StatusOK,
 			cells: map[string]any{
-				"xyp_cpl0001_code": "1", "xyp_cpl0001_low": 0.0, "xyp_cpl0001_high": 9.0,
+				"xyp_cpl0001_code": "1", "xyp_cpl0001_low": 1.0, "xyp_cpl0001_high": 8.0, // (0,9), whole institutions
 				"xyp_cpl0002_code": "6", "xyp_cpl0002_low": 100.0, "xyp_cpl0002_high": nil,
 				"xyp_cpl0072_code": "8", "xyp_cpl0072_low": 100000.0, "xyp_cpl0072_high": nil,
 				"xyp_cpl0007_code": nil, "xyp_cpl0007_low": nil, "xyp_cpl0007_high": nil,
@@ -203,7 +203,10 @@ func TestFeaturesJRZQ9E2A(t *testing.T) {
 				"xyp_cpl0081":          0.1234,
 				"xyp_model_score_high": nil, "xyp_model_score_mid": 612.0, "xyp_model_score_low": nil,
 			},
-			unknowns: transform.Unknowns{Fields: map[string]int64{"JRZQ9E2A.xyp_cpl9001": 1}},
+			// Code 1 is the documentation's (seed); 6 and the amount's 8 are
+			// placeholders (sample): their bounded ends are counted.
+			unknowns: transform.Unknowns{Fields: map[string]int64{"JRZQ9E2A.xyp_cpl9001": 1},
+				Placeholders: map[string]int64{"xyp_cpl0002_low": 1, "xyp_cpl0072_low": 1}},
 		},
 		{
 			name:   "score 612",
@@ -216,14 +219,15 @@ func TestFeaturesJRZQ9E2A(t *testing.T) {
 			reply:  okReply(`{"xyp_cpl0001":"9","xyp_cpl0002":"2"}`),
 			status: transform.StatusOK,
 			cells: map[string]any{"xyp_cpl0001_code": "9", "xyp_cpl0001_low": nil, "xyp_cpl0001_high": nil,
-				"xyp_cpl0002_code": "2", "xyp_cpl0002_low": 10.0, "xyp_cpl0002_high": 19.0},
-			unknowns: transform.Unknowns{Codes: map[string]int64{"xyp_cpl0001=9": 1}},
+				"xyp_cpl0002_code": "2", "xyp_cpl0002_low": 9.0, "xyp_cpl0002_high": 19.0},
+			unknowns: transform.Unknowns{Codes: map[string]int64{"xyp_cpl0001=9": 1},
+				Placeholders: map[string]int64{"xyp_cpl0002_low": 1, "xyp_cpl0002_high": 1}},
 		},
 		{
 			name:   "JSON numbers and booleans",
 			reply:  okReply(`{"xyp_cpl0001":1,"xyp_cpl0044":true,"xyp_cpl0028":false,"xyp_cpl0031":"1.0","xyp_cpl0081":0.5,"xyp_model_score_high":-1,"xyp_model_score_mid":"-1.0","xyp_model_score_low":700}`),
 			status: transform.StatusOK,
-			cells: map[string]any{"xyp_cpl0001_code": "1", "xyp_cpl0001_low": 0.0, "xyp_cpl0001_high": 9.0,
+			cells: map[string]any{"xyp_cpl0001_code": "1", "xyp_cpl0001_low": 1.0, "xyp_cpl0001_high": 8.0,
 				"xyp_cpl0044": 1, "xyp_cpl0028": 0, "xyp_cpl0031": 1, "xyp_cpl0081": 0.5,
 				"xyp_model_score_high": nil, "xyp_model_score_mid": nil, "xyp_model_score_low": 700.0},
 		},
@@ -231,7 +235,7 @@ func TestFeaturesJRZQ9E2A(t *testing.T) {
 			name:   "values with spaces",
 			reply:  okReply(`{"xyp_cpl0001":" 1 ","xyp_model_score_mid":" 612 "}`),
 			status: transform.StatusOK,
-			cells:  map[string]any{"xyp_cpl0001_code": "1", "xyp_cpl0001_high": 9.0, "xyp_model_score_mid": 612.0},
+			cells:  map[string]any{"xyp_cpl0001_code": "1", "xyp_cpl0001_high": 8.0, "xyp_model_score_mid": 612.0},
 		},
 		{
 			name:   "unreadable values",
@@ -356,12 +360,19 @@ const comboPayload = `{"responses":[
      "currentOverdueInstitutionCount":"(3,+∞)","totalLoanInstitutions":"10+"}}},
  {"api_code":"FLXG0V4B","success":false,"message":"数据源异常","data":null}]}`
 
+// comboJudicial is FLXG0V4B in the documented shape: sxbzxr and xgbzxr
+// lists, entout.data.criminal {dzzm, pcjg}, entout.data.civil {n_qsbdje}.
 const comboJudicial = `{"responses":[
  {"api_code":"DWBG8B4D","success":true,"data":{}},
  {"api_code":"FLXG0V4B","success":true,"data":{
-   "sxbzxr":[{"caseCode":"(2023)京0101执1号"},{"caseCode":"(2024)京0101执2号"}],
+   "sxbzxr":[{"ah":"(2023)京0101执1号"},{"ah":"(2024)京0101执2号"}],
    "xgbzxr":[],
-   "entout":{"data":{"criminal":{"count":1,"cases":[{"c":1}]},"civil":{"count":0,"cases":[]}}}}}]}`
+   "entout":{"data":{"criminal":{"dzzm":"盗窃罪","pcjg":"有期徒刑六个月"},"civil":{"n_qsbdje":"[10000,50000)"}}}}}]}`
+
+// judicialPayload is a combo reply whose FLXG0V4B data is entout.data.
+func judicialPayload(entoutData string) *transform.Reply {
+	return okReply(`{"responses":[{"api_code":"FLXG0V4B","success":true,"data":{"entout":{"data":` + entoutData + `}}}]}`)
+}
 
 func TestProductColumnsCOMBTY11(t *testing.T) {
 	pt := newProductTest(t, "COMBTY11")
@@ -381,7 +392,8 @@ func TestFeaturesCOMBTY11(t *testing.T) {
 	dwbgNull := map[string]any{"dwbg8b4d_fraud_score": nil, "dwbg8b4d_check_suggest": nil,
 		"dwbg8b4d_risk_warning_has_criminal_record": nil, "dwbg8b4d_overdue_risk_product_current_overdue_amount_code": nil}
 	flxgNull := map[string]any{"flxg0v4b_sxbzxr_count": nil, "flxg0v4b_xgbzxr_count": nil,
-		"flxg0v4b_criminal_count": nil, "flxg0v4b_criminal_cases_count": nil}
+		"flxg0v4b_criminal_dzzm": nil, "flxg0v4b_criminal_pcjg": nil, "flxg0v4b_civil_n_qsbdje_code": nil,
+		"flxg0v4b_civil_n_qsbdje_low": nil, "flxg0v4b_civil_n_qsbdje_high": nil}
 	tests := []struct {
 		name     string
 		reply    *transform.Reply
@@ -412,7 +424,7 @@ func TestFeaturesCOMBTY11(t *testing.T) {
 				"dwbg8b4d_overdue_risk_product_current_overdue_amount_low":             0.0,
 				"dwbg8b4d_overdue_risk_product_current_overdue_amount_high":            1000.0,
 				"dwbg8b4d_overdue_risk_product_current_overdue_institution_count_code": "(3,+∞)",
-				"dwbg8b4d_overdue_risk_product_current_overdue_institution_count_low":  3.0,
+				"dwbg8b4d_overdue_risk_product_current_overdue_institution_count_low":  4.0, // (3,+∞) of whole institutions
 				"dwbg8b4d_overdue_risk_product_current_overdue_institution_count_high": nil,
 				"dwbg8b4d_overdue_risk_product_total_loan_institutions_code":           "10+",
 				"dwbg8b4d_overdue_risk_product_total_loan_institutions_low":            10.0,
@@ -428,9 +440,64 @@ func TestFeaturesCOMBTY11(t *testing.T) {
 			cells: []map[string]any{{
 				"combty11_status": "ok", "dwbg8b4d_status": "no_record", "flxg0v4b_status": "ok",
 				"flxg0v4b_sxbzxr_count": 2, "flxg0v4b_xgbzxr_count": 0,
-				"flxg0v4b_criminal_count": 1.0, "flxg0v4b_criminal_cases_count": 1,
-				"flxg0v4b_civil_count": 0.0, "flxg0v4b_civil_cases_count": 0,
+				"flxg0v4b_criminal_dzzm": "盗窃罪", "flxg0v4b_criminal_pcjg": "有期徒刑六个月",
+				"flxg0v4b_civil_n_qsbdje_code": "[10000,50000)", "flxg0v4b_civil_n_qsbdje_low": 10000.0,
+				"flxg0v4b_civil_n_qsbdje_high": 50000.0,
 			}, dwbgNull},
+		},
+		{
+			name: "judicial: several charges, an amount claimed",
+			reply: judicialPayload(`{"criminal":{"dzzm":["诈骗罪"," 组织、领导传销活动罪 ",""],"pcjg":"有期徒刑一年，缓刑一年"},
+				"civil":{"n_qsbdje":12000.5}}`),
+			status: transform.StatusOK,
+			cells: []map[string]any{{
+				"flxg0v4b_status": "ok", "flxg0v4b_sxbzxr_count": nil,
+				"flxg0v4b_criminal_dzzm": "诈骗罪; 组织、领导传销活动罪", "flxg0v4b_criminal_pcjg": "有期徒刑一年，缓刑一年",
+				"flxg0v4b_civil_n_qsbdje_code": "12000.5", "flxg0v4b_civil_n_qsbdje_low": 12000.5, "flxg0v4b_civil_n_qsbdje_high": 12000.5,
+			}},
+		},
+		{
+			name:   "judicial: charges in one text, an amount as text, an open interval",
+			reply:  judicialPayload(`{"criminal":{"dzzm":"盗窃罪,诈骗罪"},"civil":{"n_qsbdje":"(0,1000)"}}`),
+			status: transform.StatusOK,
+			cells: []map[string]any{{
+				"flxg0v4b_criminal_dzzm": "盗窃罪,诈骗罪", "flxg0v4b_criminal_pcjg": nil,
+				"flxg0v4b_civil_n_qsbdje_code": "(0,1000)", "flxg0v4b_civil_n_qsbdje_low": 0.0, "flxg0v4b_civil_n_qsbdje_high": 1000.0,
+			}},
+		},
+		{
+			name:   "judicial: no case",
+			reply:  judicialPayload(`{"criminal":{},"civil":{"n_qsbdje":""}}`),
+			status: transform.StatusNoRecord,
+			cells:  []map[string]any{{"flxg0v4b_status": "no_record"}, flxgNull},
+		},
+		{
+			name:   "judicial: shapes that are not the documented ones are counted, not guessed at",
+			reply:  judicialPayload(`{"criminal":{"count":1,"cases":[{"dzzm":"盗窃罪"}],"dzzm":[{"a":1}]},"civil":{"n_qsbdje":"about 5000"}}`),
+			status: transform.StatusOK,
+			cells: []map[string]any{{
+				"flxg0v4b_criminal_dzzm": nil, "flxg0v4b_civil_n_qsbdje_code": "about 5000",
+				"flxg0v4b_civil_n_qsbdje_low": nil, "flxg0v4b_civil_n_qsbdje_high": nil,
+			}},
+			unknowns: transform.Unknowns{
+				Fields: map[string]int64{"COMBTY11.FLXG0V4B.entout.data.criminal.count": 1,
+					"COMBTY11.FLXG0V4B.entout.data.criminal.cases": 1},
+				Unparsed: map[string]int64{"flxg0v4b_criminal_dzzm": 1, "flxg0v4b_civil_n_qsbdje": 1},
+			},
+		},
+		{
+			name: "placeholder entry of an enum",
+			reply: okReply(`{"responses":[{"api_code":"DWBG8B4D","success":true,"data":{"checkSuggest":"建议通过",
+				"overdueRiskProduct":{"totalLoanInstitutions":"[1,5)","currentOverdueInstitutionCount":"(1,2)"}}}]}`),
+			status: transform.StatusOK,
+			cells: []map[string]any{{
+				"dwbg8b4d_check_suggest": 1, "dwbg8b4d_overdue_risk_product_total_loan_institutions_low": 1.0,
+				"dwbg8b4d_overdue_risk_product_total_loan_institutions_high":           4.0,
+				"dwbg8b4d_overdue_risk_product_current_overdue_institution_count_code": "(1,2)",
+				"dwbg8b4d_overdue_risk_product_current_overdue_institution_count_low":  nil,
+			}},
+			unknowns: transform.Unknowns{Placeholders: map[string]int64{"dwbg8b4d_check_suggest": 1},
+				Unparsed: map[string]int64{"dwbg8b4d_overdue_risk_product_current_overdue_institution_count": 1}},
 		},
 		{
 			name: "both failed",

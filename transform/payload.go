@@ -56,6 +56,7 @@ type fillState struct {
 	entries  []unknownEntry    // keys the catalog does not list, of the objects being walked
 	path     []byte            // owner and path of the object being walked: JRZQ9E2A.a.b
 	num      []byte            // the text of a number
+	text     []byte            // a list joined as text
 	name     []byte            // an Unknowns.Codes name being built
 	msg      []byte            // what the sub-products that failed said
 	subs     []subResult       // per sub-product
@@ -452,6 +453,9 @@ func (st *fillState) walk(sp *subPlan, n *pathNode, o *fastjson.Object, count bo
 				}
 				continue
 			}
+			if t := e.v.Type(); (t == fastjson.TypeObject || t == fastjson.TypeNull) && sp.inner[e.name[len(sp.owner):]] {
+				continue // a catalog object with nothing in it: criminal {}
+			}
 			u.add(&u.Fields, e.name)
 		}
 		st.entries = st.entries[:start]
@@ -539,7 +543,16 @@ func (st *fillState) fillField(row RowWriter, col int, fp *fieldPlan, v *fastjso
 		raw = textOne
 	case fastjson.TypeFalse:
 		raw = textZero
-	default: // an object or a list
+	case fastjson.TypeArray:
+		var ok bool
+		if f.Type == mappings.Text {
+			raw, ok = st.joinList(v)
+		}
+		if !ok {
+			u.add(&u.Unparsed, f.Column)
+			return false
+		}
+	default: // an object
 		u.add(&u.Unparsed, f.Column)
 		return false
 	}
@@ -548,7 +561,7 @@ func (st *fillState) fillField(row RowWriter, col int, fp *fieldPlan, v *fastjso
 	}
 	switch f.Type {
 	case mappings.IntervalCode, mappings.IntervalText:
-		var iv mappings.Interval
+		var b bounds
 		if cp, known := fp.codes[string(raw)]; known {
 			row.SetString(col, cp.s)
 			if cp.sentinel {
@@ -558,29 +571,35 @@ func (st *fillState) fillField(row RowWriter, col int, fp *fieldPlan, v *fastjso
 				st.countCode(u, f, cp.s)
 				return true
 			}
-			iv = cp.iv
+			b = cp.b
+			if cp.sample {
+				fp.countPlaceholder(u, b)
+			}
 		} else {
 			s, _ := st.intern(raw) // for interval_text, interned: see parseInterval
 			row.SetString(col, s)
 			if f.IsSentinel(s) {
 				return true
 			}
-			var ok bool
 			if f.Type == mappings.IntervalCode {
-				if iv, ok = f.Lookup().Interval(s); !ok {
-					st.countCode(u, f, s)
-					return true
-				}
-			} else if iv, ok = st.parseInterval(s); !ok {
+				// fp.codes holds every code of the table: s is not one.
+				st.countCode(u, f, s)
+				return true
+			}
+			iv, ok := st.parseInterval(s)
+			if ok {
+				b, ok = boundsOf(f, iv)
+			}
+			if !ok {
 				u.add(&u.Unparsed, f.Column)
 				return true
 			}
 		}
-		if iv.LowBounded() {
-			row.SetFloat(col+1, iv.Low)
+		if b.hasLow {
+			row.SetFloat(col+1, b.low)
 		}
-		if iv.HighBounded() {
-			row.SetFloat(col+2, iv.High)
+		if b.hasHigh {
+			row.SetFloat(col+2, b.high)
 		}
 	case mappings.Flag:
 		switch string(raw) {
@@ -597,21 +616,18 @@ func (st *fillState) fillField(row RowWriter, col int, fp *fieldPlan, v *fastjso
 			case cp.sentinel:
 			case cp.ok:
 				row.SetInt(col, cp.n)
+				if cp.sample {
+					u.add(&u.Placeholders, f.Column)
+				}
 			default:
 				st.countCode(u, f, cp.s)
 			}
 			return true
 		}
+		// fp.codes holds every code of the table and every sentinel: raw
+		// is none of them.
 		s, _ := st.intern(raw)
-		if f.IsSentinel(s) {
-			return true
-		}
-		n, ok := f.Lookup().Value(s)
-		if !ok {
-			st.countCode(u, f, s)
-			return true
-		}
-		row.SetInt(col, n)
+		st.countCode(u, f, s)
 	case mappings.Number, mappings.Score:
 		x, err := strconv.ParseFloat(string(raw), 64)
 		if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
@@ -627,6 +643,52 @@ func (st *fillState) fillField(row RowWriter, col int, fp *fieldPlan, v *fastjso
 		row.SetString(col, s)
 	}
 	return true
+}
+
+// countPlaceholder counts the _low and _high values an interval field took
+// from a placeholder entry.
+func (fp *fieldPlan) countPlaceholder(u *Unknowns, b bounds) {
+	if b.hasLow {
+		u.add(&u.Placeholders, fp.lowName)
+	}
+	if b.hasHigh {
+		u.add(&u.Placeholders, fp.highName)
+	}
+}
+
+// joinList returns the scalars of list v as text, trimmed, the empty ones
+// and nulls left out, joined by "; ": how a text field holds a list (the
+// charges of a conviction). ok is false when an item is an object or a list.
+// The text is in st.text, valid until the next call.
+func (st *fillState) joinList(v *fastjson.Value) (text []byte, ok bool) {
+	st.text = st.text[:0]
+	for _, item := range v.GetArray() {
+		var b []byte
+		switch item.Type() {
+		case fastjson.TypeNull:
+			continue
+		case fastjson.TypeString:
+			b, _ = item.StringBytes()
+			b = bytes.TrimSpace(b)
+		case fastjson.TypeNumber:
+			st.num = item.MarshalTo(st.num[:0])
+			b = st.num
+		case fastjson.TypeTrue:
+			b = textOne
+		case fastjson.TypeFalse:
+			b = textZero
+		default:
+			return nil, false
+		}
+		if len(b) == 0 {
+			continue
+		}
+		if len(st.text) > 0 {
+			st.text = append(st.text, "; "...)
+		}
+		st.text = append(st.text, b...)
+	}
+	return st.text, true
 }
 
 // parseInterval is mappings.ParseInterval(s) with err == nil && ok, which it

@@ -14,6 +14,7 @@ import (
 // the store is filled, every timed run answers from it, and the figures
 // are there.
 func TestBenchSmall(t *testing.T) {
+	isolateState(t)
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -107,6 +107,7 @@ func runBench(ctx context.Context, out io.Writer, dir string, rows, runs, apiCal
 	config := filepath.Join(dir, "bench.yaml")
 	err := os.WriteFile(config, []byte(`input: {files: [applicants.csv], passthrough: {application_id: string, apply_date: date, label: int}}
 output: {formats: [parquet]}
+vendor: {fake: true}
 products:
   JRZQ9E2A: {rate_per_second: 0, burst: 1, concurrency: 64}
 cache: {path: store/replies.db}
@@ -190,7 +191,7 @@ func benchRun(ctx context.Context, endpoint, config, out string, extra ...string
 	}
 	args := append([]string{"run", "--config", config, "--out", out, "--log-level", "warn"}, extra...)
 	cmd := exec.CommandContext(ctx, self, args...)
-	// No credentials: the fake vendor at endpoint. No secret from the
+	// The fake vendor (vendor.fake) at endpoint. No secret from the
 	// environment: the directory's identity.secret.
 	cmd.Env = append(os.Environ(), envEndpoint+"="+endpoint, envAccessID+"=", envKey+"=", envSecret+"=")
 	if os.Getenv("SCOREPIPE_TEST_MAIN") != "" { // under go test the binary is the test binary
@@ -243,16 +244,29 @@ func exportForDuckDB(ctx context.Context, dir, config string) (int, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "tables"), 0o755); err != nil {
 		return n, err
 	}
-	for _, name := range []string{"jrzq9e2a_count", "jrzq9e2a_amount"} {
+	// The bounds each code gives, by the bracket rule of a field that uses
+	// the table: what scorepipe writes.
+	catalog := set.Catalogs["JRZQ9E2A"]
+	for name, field := range map[string]string{"jrzq9e2a_count": "xyp_cpl0001", "jrzq9e2a_amount": "xyp_cpl0072"} {
+		var f *mappings.Field
+		for i := range catalog.Fields {
+			if catalog.Fields[i].Path == field {
+				f = &catalog.Fields[i]
+			}
+		}
+		if f == nil || f.Table != name {
+			return n, fmt.Errorf("the JRZQ9E2A catalog has no field %s using table %s", field, name)
+		}
 		var b strings.Builder
 		b.WriteString("code,low,high\n")
 		for _, e := range set.Tables[name].Entries {
 			low, high := "", ""
-			if e.Interval.LowBounded() {
-				low = fmt.Sprint(e.Interval.Low)
+			lo, hi, hasLow, hasHigh, _ := f.Bounds(e.Interval)
+			if hasLow {
+				low = fmt.Sprint(lo)
 			}
-			if e.Interval.HighBounded() {
-				high = fmt.Sprint(e.Interval.High)
+			if hasHigh {
+				high = fmt.Sprint(hi)
 			}
 			fmt.Fprintf(&b, "%s,%s,%s\n", e.Code, low, high)
 		}
@@ -284,6 +298,7 @@ func benchAPI(ctx context.Context, dir string, calls int, res *benchResult) erro
 	config := filepath.Join(apiDir, "api.yaml")
 	err := os.WriteFile(config, []byte(fmt.Sprintf(`input: {files: [applicants.csv]}
 output: {formats: [parquet]}
+vendor: {fake: true}
 products:
   JRZQ9E2A: {rate_per_second: %d, burst: %d, concurrency: 16}
 cache: {path: store/replies.db}

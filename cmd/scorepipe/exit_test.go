@@ -12,6 +12,7 @@ import (
 )
 
 func TestExitCodes(t *testing.T) {
+	isolateState(t)
 	dir := t.TempDir()
 	write := func(name, data string) string {
 		p := filepath.Join(dir, name)
@@ -48,9 +49,9 @@ func TestExitCodes(t *testing.T) {
 		{"unknown product", nil, []string{"validate", "-c", unknownProduct}, exitUsage, "NOPE1234"},
 		{"missing input", nil, []string{"validate", "-c", missingInput}, exitUsage, "no-such-file.csv"},
 		{"overlapping table", nil, []string{"validate", "-c", badMappings}, exitUsage, "jrzq9e2a_count.csv:3"},
-		{"short key", []string{"SCOREPIPE_ACCESS_ID=x", "SCOREPIPE_ACCESS_KEY=abc"}, []string{"run", "-c", "../../samples/pipeline.yaml", "-o", filepath.Join(dir, "o1")}, exitUsage, "32 hex"},
+		{"short key", []string{"SCOREPIPE_ACCESS_ID=x", "SCOREPIPE_ACCESS_KEY=abc"}, []string{"run", "-c", "../../samples/pipeline.yaml", "--set", "vendor.fake=false", "-o", filepath.Join(dir, "o1")}, exitUsage, "32 hex"},
 		{"rows rejected", nil, []string{"validate", "-c", "../../samples/pipeline.yaml"}, exitRows, "would be rejected"},
-		{"clean input", nil, []string{"validate", "-c", "../../samples/pipeline.yaml", "-i", clean, "--products", "JRZQ9E2A"}, exitOK, ""},
+		{"clean input", nil, []string{"validate", "-c", "../../samples/pipeline.yaml", "-i", clean, "--products", "JRZQ9E2A", "--set", "input.passthrough={}"}, exitOK, ""},
 		{"catalog format", nil, []string{"catalog", "--format", "xml"}, exitUsage, "--format"},
 	}
 	for _, c := range cases {
@@ -76,6 +77,7 @@ func TestExitCodes(t *testing.T) {
 }
 
 func TestWrongKeyExitsThree(t *testing.T) {
+	isolateState(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	endpoint := startMockVendor(t, ctx)

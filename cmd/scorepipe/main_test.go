@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,10 +19,11 @@ import (
 // runs main when SCOREPIPE_TEST_MAIN is set.
 func TestMain(m *testing.M) {
 	if os.Getenv("SCOREPIPE_TEST_MAIN") == "1" {
+		limitFileSize()
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	os.Exit(withStateDir(m.Run))
 }
 
 // command runs scorepipe with args in a subprocess.
@@ -29,6 +31,7 @@ func command(ctx context.Context, env []string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "SCOREPIPE_TEST_MAIN=1", "SCOREPIPE_ACCESS_ID=", "SCOREPIPE_ACCESS_KEY=", "SCOREPIPE_ENDPOINT=",
 		"SCOREPIPE_IDENTITY_SECRET=cmd-test-secret-0123456789abcdef")
+	cmd.Env = append(cmd.Env, stateFor(args)...)
 	cmd.Env = append(cmd.Env, env...)
 	return cmd
 }
@@ -87,6 +90,35 @@ func startMockVendor(t *testing.T, ctx context.Context, flags ...string) string 
 	return ""
 }
 
+// wantComplete fails the test unless the run exited 0. stderr is the
+// run's, JSON lines.
+func wantComplete(t *testing.T, code int, stderr string) {
+	t.Helper()
+	if code != exitOK {
+		t.Fatalf("run: exit %d\n%s", code, stderr)
+	}
+}
+
+// codeOf is the exit code of a command that ran.
+func codeOf(t *testing.T, err error) int {
+	t.Helper()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.ExitCode()
+	}
+	t.Fatal(err)
+	return 0
+}
+
+// lastLine is the last line of s that is not empty.
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
 func TestMockVendorGivesTheSameFeaturesAsTheBuiltInFake(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -98,12 +130,10 @@ func TestMockVendorGivesTheSameFeaturesAsTheBuiltInFake(t *testing.T) {
 		env []string
 	}{{builtIn, nil}, {separate, []string{"SCOREPIPE_ENDPOINT=" + endpoint}}} {
 		var stderr bytes.Buffer
-		cmd := command(ctx, run.env, "run", "--config", "../../samples/pipeline.yaml", "--out", run.out, "--formats", "csv",
+		cmd := command(ctx, append(run.env, "SCOREPIPE_STATE_DIR="+t.TempDir()), "run", "--config", "../../samples/pipeline.yaml", "--out", run.out, "--formats", "csv",
 			"--set", "products.JRZQ9E2A.rate_per_second=0", "--set", "products.COMBTY11.rate_per_second=0")
 		cmd.Stderr = &stderr
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("run %v: %v\n%s", run.env, err, stderr.String())
-		}
+		wantComplete(t, codeOf(t, cmd.Run()), stderr.String())
 		if strings.Contains(stderr.String(), "built-in fake") != (run.env == nil) {
 			t.Errorf("run %v: log does not say which vendor it used:\n%s", run.env, stderr.String())
 		}

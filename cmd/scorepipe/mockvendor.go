@@ -25,6 +25,7 @@ func newMockVendorCommand(g *globalFlags) *cobra.Command {
 		shapes  tianyuantest.Shapes
 		codes   []string
 		extra   int
+		limits  tianyuantest.Throttle
 	)
 	cmd := &cobra.Command{
 		Use:   "mock-vendor",
@@ -38,7 +39,12 @@ Point a run at it with SCOREPIPE_ENDPOINT=http://ADDR.
 Flags make it answer in any reply shape the vendor's documents allow (COMBTY11
 plain or enveloped, data as a JSON string, message and transaction_id absent,
 null or numbers, empty factors, failed sub-products) and inject faults (HTTP
-errors, codes, bodies no client can read, oversized bodies, redirects).`,
+errors, codes, bodies no client can read, oversized bodies, redirects).
+
+--throttle-limit N makes it enforce a rate limit as a vendor does: requests for
+a product are counted over a sliding second, throttled ones too, and a request
+that finds N already counted is answered HTTP 429 with Retry-After (or HTTP 503,
+or a vendor code: --throttle-status, --throttle-code).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := g.logger()
@@ -51,7 +57,7 @@ errors, codes, bodies no client can read, oversized bodies, redirects).`,
 			if err := shapes.Validate(); err != nil {
 				return err
 			}
-			opts := tianyuantest.Options{Latency: latency, Faults: faults, ExtraFields: extra, Shapes: shapes}
+			opts := tianyuantest.Options{Latency: latency, Faults: faults, ExtraFields: extra, Shapes: shapes, Throttle: limits}
 			if id, key := os.Getenv(envAccessID), os.Getenv(envKey); id != "" || key != "" {
 				k, err := tianyuan.ParseKey(key, tianyuan.KeyHex)
 				if err != nil {
@@ -62,6 +68,9 @@ errors, codes, bodies no client can read, oversized bodies, redirects).`,
 				fmt.Fprintf(g.stdout, "demo credentials:\n  export %s=%s\n  export %s=%s\n", envAccessID, tianyuantest.DemoAccessID, envKey, tianyuantest.DemoAccessKey)
 			}
 			if err := faults.Validate(); err != nil {
+				return err
+			}
+			if err := limits.Validate(); err != nil {
 				return err
 			}
 			ln, err := net.Listen("tcp", addr)
@@ -110,6 +119,13 @@ errors, codes, bodies no client can read, oversized bodies, redirects).`,
 	cmd.Flags().Float64Var(&shapes.AllEmpty, "all-empty", 0, "share of JRZQ9E2A replies in which every factor is empty (still billed)")
 	cmd.Flags().Float64Var(&shapes.EmptyFactor, "empty-factor", 0, "share of JRZQ9E2A factors answered empty (missing)")
 	cmd.Flags().Float64Var(&shapes.SubFailure, "sub-failure", 0, "share of COMBTY11 sub-products answered success: false")
+
+	// A rate limit, as a vendor enforces it.
+	cmd.Flags().IntVar(&limits.Limit, "throttle-limit", 0, "requests per sliding second and product above which requests are throttled (0: no limit)")
+	cmd.Flags().StringToIntVar(&limits.Products, "throttle-product-limit", nil, "a limit per product, e.g. COMBTY11=20 (replaces --throttle-limit for it)")
+	cmd.Flags().IntVar(&limits.Status, "throttle-status", 429, "HTTP status of a throttled answer (429 or 503)")
+	cmd.Flags().DurationVar(&limits.RetryAfter, "throttle-retry-after", 0, "Retry-After of a throttled answer, whole seconds rounded up (0: until the window has room; negative: no header)")
+	cmd.Flags().IntVar(&limits.Code, "throttle-code", 0, "answer a throttled request HTTP 200 with this vendor code instead")
 	return cmd
 }
 

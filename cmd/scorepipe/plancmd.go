@@ -39,6 +39,9 @@ It makes no vendor call and writes nothing.`,
 			if err != nil {
 				return err
 			}
+			if cmd.Context().Err() != nil {
+				return &interrupted{what: "the plan"}
+			}
 			if asJSON {
 				enc := json.NewEncoder(g.stdout)
 				enc.SetIndent("", "  ")

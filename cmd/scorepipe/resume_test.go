@@ -87,6 +87,7 @@ func resumableRun(ctx context.Context, endpoint, out string) *exec.Cmd {
 }
 
 func TestKilledThreeTimesThenRerun(t *testing.T) {
+	isolateState(t)
 	srv, v := tianyuantest.NewServer(tianyuantest.Options{Latency: 40 * time.Millisecond})
 	t.Cleanup(srv.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -104,9 +105,7 @@ func TestKilledThreeTimesThenRerun(t *testing.T) {
 		}
 		before := v.Billed("JRZQ9E2A")
 		// Kill once a few more replies have been paid for.
-		for v.Billed("JRZQ9E2A") < before+20 {
-			time.Sleep(5 * time.Millisecond)
-		}
+		waitFor(t, time.Minute, "20 more paid replies", func() bool { return v.Billed("JRZQ9E2A") >= before+20 })
 		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
@@ -146,39 +145,112 @@ func TestKilledThreeTimesThenRerun(t *testing.T) {
 	}
 }
 
-func TestSIGTERMStopsCleanly(t *testing.T) {
-	srv, v := tianyuantest.NewServer(tianyuantest.Options{Latency: 40 * time.Millisecond})
+// waitFor polls cond until it holds, and fails the test when it does not
+// within d.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %v for %s", d, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestSignalStopsCleanly stops a run with each signal a scheduler or a
+// closing terminal sends, also delivered twice at once as "timeout" does
+// (to the process and to its process group): the run stops dispatching,
+// lets the calls in flight finish and be stored, publishes nothing and
+// exits 3; a rerun pays for nothing twice.
+func TestSignalStopsCleanly(t *testing.T) {
+	cases := []struct {
+		name  string
+		sig   syscall.Signal
+		group bool // also to the process group, at once
+	}{
+		{"SIGTERM", syscall.SIGTERM, false},
+		{"SIGINT", syscall.SIGINT, false},
+		{"SIGHUP", syscall.SIGHUP, false},
+		{"SIGTERM to the process and its group", syscall.SIGTERM, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			isolateState(t)
+			srv, v := tianyuantest.NewServer(tianyuantest.Options{Latency: 40 * time.Millisecond})
+			t.Cleanup(srv.Close)
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			out := t.TempDir()
+			cmd := resumableRun(ctx, srv.URL, out)
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, time.Minute, "20 paid replies", func() bool { return v.Billed("JRZQ9E2A") >= 20 })
+			signalled := time.Now()
+			if err := cmd.Process.Signal(c.sig); err != nil {
+				t.Fatal(err)
+			}
+			if c.group {
+				if err := syscall.Kill(-cmd.Process.Pid, c.sig); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err := cmd.Wait()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != exitAborted {
+				t.Fatalf("exit after %s: %v, want code %d\n%s", c.name, err, exitAborted, stderr.String())
+			}
+			t.Logf("exited %v after %s", time.Since(signalled).Round(time.Millisecond), c.name)
+			if !strings.Contains(stderr.String(), "interrupted") || strings.Contains(stderr.String(), "exiting at once") {
+				t.Errorf("stderr does not say the run was interrupted, or says it exited at once:\n%s", stderr.String())
+			}
+			checkNoBrokenOutput(t, out)
+			if msg, err := resumableRun(ctx, srv.URL, out).CombinedOutput(); err != nil {
+				t.Fatalf("rerun: %v\n%s", err, msg)
+			}
+			if twice := paidTwice(t, v); twice != 0 {
+				t.Errorf("%d replies paid twice after %s: calls in flight finish and are stored", twice, c.name)
+			}
+		})
+	}
+}
+
+// TestSecondSignalExitsAtOnce sends a second signal more than a second
+// after the first, while the calls in flight (slow at the vendor) are
+// still being finished: the run exits at once, with code 3, without
+// waiting for them.
+func TestSecondSignalExitsAtOnce(t *testing.T) {
+	isolateState(t)
+	srv, v := tianyuantest.NewServer(tianyuantest.Options{Latency: 3 * time.Second})
 	t.Cleanup(srv.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	out := t.TempDir()
-	cmd := resumableRun(ctx, srv.URL, out)
+	cmd := resumableRun(ctx, srv.URL, t.TempDir())
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	for v.Billed("JRZQ9E2A") < 20 {
-		time.Sleep(5 * time.Millisecond)
-	}
-	signalled := time.Now()
+	// The first 4 calls (the concurrency) are answered after 3 s; a fifth
+	// request at the vendor is in flight for 3 s more.
+	waitFor(t, time.Minute, "a call of the second round in flight", func() bool { return v.Requests("JRZQ9E2A") >= 5 })
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
+	}
+	time.Sleep(sameSignal + 200*time.Millisecond)
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatalf("the run ended before the second signal, though its calls take 3 s: %v\n%s", err, stderr.String())
 	}
 	err := cmd.Wait()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != exitAborted {
-		t.Fatalf("exit after SIGTERM: %v, want code %d\n%s", err, exitAborted, stderr.String())
+		t.Fatalf("exit after the second signal: %v, want code %d\n%s", err, exitAborted, stderr.String())
 	}
-	t.Logf("exited %v after SIGTERM", time.Since(signalled).Round(time.Millisecond))
-	if !strings.Contains(stderr.String(), "interrupted") {
-		t.Errorf("stderr does not say the run was interrupted:\n%s", stderr.String())
-	}
-	checkNoBrokenOutput(t, out)
-	if msg, err := resumableRun(ctx, srv.URL, out).CombinedOutput(); err != nil {
-		t.Fatalf("rerun: %v\n%s", err, msg)
-	}
-	if twice := paidTwice(t, v); twice != 0 {
-		t.Errorf("%d replies paid twice after a SIGTERM: calls in flight finish and are stored", twice)
+	if !strings.Contains(stderr.String(), "exiting at once") || strings.Contains(stderr.String(), "interrupted after") {
+		t.Errorf("stderr does not say the run exited at once, or says it finished its calls:\n%s", stderr.String())
 	}
 }

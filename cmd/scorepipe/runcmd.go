@@ -1,9 +1,12 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"os"
+	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -20,6 +23,7 @@ type jobFlags struct {
 	products []string
 	formats  []string
 	cache    string
+	fake     bool
 }
 
 func (j *jobFlags) register(cmd *cobra.Command) {
@@ -29,7 +33,8 @@ func (j *jobFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringArrayVar(&j.sets, "set", nil, "override a config value, path=value, e.g. products.JRZQ9E2A.rate_per_second=200 (repeatable)")
 	cmd.Flags().StringSliceVar(&j.products, "products", nil, "run only these configured products, e.g. JRZQ9E2A,COMBTY11")
 	cmd.Flags().StringSliceVar(&j.formats, "formats", nil, "output formats instead of output.formats: parquet,xlsx,csv")
-	cmd.Flags().StringVar(&j.cache, "cache", "", "reply store path, instead of cache.path (default <out>/.scorepipe/replies.db)")
+	cmd.Flags().StringVar(&j.cache, "cache", "", "reply store path, instead of cache.path (default replies.db in the state directory, $SCOREPIPE_STATE_DIR)")
+	cmd.Flags().BoolVar(&j.fake, "fake-vendor", false, "use the built-in fake vendor (synthetic data), as vendor.fake: true does")
 	_ = cmd.MarkFlagRequired("config")
 }
 
@@ -72,13 +77,18 @@ func (j *jobFlags) load() (*pipeline.Config, error) {
 	if j.out != "" {
 		cfg.Output.Dir = j.out
 	}
+	if j.fake {
+		cfg.Vendor.Fake = true
+	}
 	return cfg, cfg.Validate()
 }
 
 func newRunCommand(g *globalFlags) *cobra.Command {
 	var (
-		job     jobFlags
-		refresh bool
+		job      jobFlags
+		refresh  bool
+		baseline string
+		shard    shardFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -89,49 +99,133 @@ features.parquet / features.xlsx / features.csv, manifest.json and _SUCCESS into
 the output directory, all or nothing.
 
 Credentials come only from the environment: SCOREPIPE_ACCESS_ID and
-SCOREPIPE_ACCESS_KEY; SCOREPIPE_ENDPOINT overrides vendor.base_url. With none of
-them set, run starts the built-in fake vendor on loopback (synthetic data).`,
+SCOREPIPE_ACCESS_KEY; SCOREPIPE_ENDPOINT overrides vendor.base_url. Without
+them a run stops (exit 1) unless the config asks for the built-in fake vendor
+(vendor.fake: true, or --fake-vendor): synthetic data, said so in the log,
+manifest.json, the Parquet metadata and the workbook's about sheet.
+
+Before anything starts, run checks the config, the mappings, every input file
+and header, and, when limits.max_calls or limits.max_cost is set, what the run
+would pay (as plan does): a plan over a limit exits 3 before any call.
+
+Exit codes: 0 done; 1 usage, config, input or mapping error; 2 done but not
+complete (rows failed at the vendor, a sub-product failed for some rows, a
+product skipped for every row, no valid row): the last line says why and
+manifest.json lists it under exit.reasons; 3 stopped early, nothing published,
+rerun to resume.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) (err error) {
 			log, cfg, err := job.setup(g)
 			if err != nil {
 				return err
 			}
-			v, err := connectVendor(cfg, log)
+			if baseline != "" {
+				cfg.Review.Baseline = baseline
+			}
+			sh, err := shard.resolve()
 			if err != nil {
 				return err
 			}
-			defer v.close()
+			creds, err := vendorCredentials(cfg)
+			if err != nil {
+				return err
+			}
+			env := pipeline.Env{Logger: log, Progress: g.stderr, Terminal: g.progressBar(), Version: g.build.Version,
+				Build: g.build, Command: redactArgs(append([]string{"scorepipe"}, g.args...)), Refresh: refresh, Shard: sh}
+			j, err := pipeline.Prepare(cfg, env)
+			if err != nil {
+				return err
+			}
+			defer j.Close()
+			// However the run ends from here, its figures are reported:
+			// metrics.prom and the Pushgateway (metrics.pushgateway).
+			reported := false
+			report := func(err error) {
+				if !reported {
+					reported = true
+					j.Report(cmd.Context(), exitCode(err), reasonOf(err))
+				}
+			}
+			defer func() { report(err) }()
 			secret, err := identitySecret(cfg, true)
 			if err != nil {
 				return err
 			}
-			env := pipeline.Env{Caller: v.caller, Cipher: v.cipher, Secret: secret, Logger: log,
-				Progress: g.stderr, Terminal: g.stderrTerminal(), Version: version, Refresh: refresh}
-			log.Info("run started", "inputs", cfg.Input.Files, "out", cfg.Output.Dir, "products", cfg.ProductCodes(), "vendor", v.describe)
-			m, err := pipeline.Run(cmd.Context(), cfg, env)
+			j.SetSecret(secret)
+			if err := j.Lock(); err != nil {
+				return err
+			}
+			if _, err := j.CheckBudget(cmd.Context()); err != nil {
+				return err
+			}
+			v, err := connectVendor(cfg, creds, log)
+			if err != nil {
+				return err
+			}
+			defer v.close()
+			log.Info("run started", "run_id", j.RunID(), "inputs", j.Inputs(), "rows_estimated", j.EstimatedRows(),
+				"out", cfg.Output.Dir, "products", cfg.ProductCodes(), "vendor", v.info.Endpoint, "fake_vendor", v.info.Fake)
+			m, err := j.Run(cmd.Context(), pipeline.Vendor{Caller: v.caller, Cipher: v.cipher, VendorInfo: v.info})
 			if m != nil {
 				logSummary(log, m)
 			}
-			if errors.Is(err, pipeline.ErrRowsFailed) {
-				return fmt.Errorf("%w: see the <product>_status and <product>_message columns", err)
+			if v.info.Fake {
+				log.Warn("the features of this run are synthetic: they come from the fake vendor", "endpoint", v.info.Endpoint)
+			}
+			report(err)
+			if m != nil && shard.collect {
+				j.Close() // lets go of the shard's part before collecting
+				if cerr := collectAfter(log, cfg, sh); cerr != nil {
+					return cerr
+				}
 			}
 			return err
 		},
 	}
 	job.register(cmd)
 	cmd.Flags().BoolVar(&refresh, "refresh", false, "call the vendor again even for replies in the reply store")
+	cmd.Flags().StringVar(&baseline, "baseline", "", "write the portfolio review against this earlier run's output directory with the outputs (review.baseline)")
+	shard.register(cmd)
 	return cmd
 }
 
 func logSummary(log *slog.Logger, m *pipeline.Manifest) {
-	log.Info("run finished", "rows_read", m.Rows.Read, "valid", m.Rows.Valid, "rejected", m.Rows.Rejected,
-		"written", m.Rows.Written, "seconds", fmt.Sprintf("%.1f", m.Seconds))
-	for code, p := range m.Products {
+	log.Info("run finished", "run_id", m.RunID, "rows_read", m.Rows.Read, "valid", m.Rows.Valid, "rejected", m.Rows.Rejected,
+		"written", m.Rows.Written, "seconds", fmt.Sprintf("%.1f", m.Seconds), "cost", m.Cost)
+	for _, code := range slices.Sorted(maps.Keys(m.Products)) {
+		p := m.Products[code]
 		log.Info("product", "product", code, "ok", p.OK, "no_record", p.NoRecord, "failed", p.Failed,
-			"skipped", p.Skipped, "calls", p.Calls, "billed", p.Billed, "from_store", p.FromStore, "deduplicated", p.Deduplicated)
+			"skipped", p.Skipped, "calls", p.Calls, "billed", p.Billed, "from_store", p.FromStore, "deduplicated", p.Deduplicated,
+			"cost", p.Cost)
 	}
 	if !m.Unknowns.Empty() {
 		log.Warn("values the mappings could not place (counted in manifest.json)", "summary", m.Unknowns.Summary(5))
 	}
 }
+
+// redactArgs returns the command line with secrets replaced: the values of
+// the credential and secret variables wherever they appear, and the value
+// of a --set whose key names a secret, key, password or token.
+func redactArgs(args []string) []string {
+	var secrets []string
+	for _, name := range []string{envKey, envAccessID, envSecret} {
+		if v := os.Getenv(name); len(v) >= 4 {
+			secrets = append(secrets, v)
+		}
+	}
+	out := make([]string, len(args))
+	for i, a := range args {
+		for _, s := range secrets {
+			a = strings.ReplaceAll(a, s, "REDACTED")
+		}
+		if k, _, ok := strings.Cut(a, "="); ok && secretKey.MatchString(k) {
+			a = k + "=REDACTED"
+		}
+		out[i] = a
+	}
+	return out
+}
+
+// secretKey matches the key of a --set value (or of a flag) that names a
+// secret; "secret_file" names a path, not a secret.
+var secretKey = regexp.MustCompile(`(?i)(secret|password|passwd|token|access_key|credential)$`)

@@ -37,6 +37,7 @@ func productCounts(t *testing.T, out, product string) (billed, fromStore int) {
 // run pays for nothing; with another secret, or without one, a run refuses
 // to start rather than pay for every row again.
 func TestSharedStoreKeepsItsSecret(t *testing.T) {
+	isolateState(t)
 	dir := t.TempDir()
 	input := filepath.Join(dir, "clean.csv")
 	err := os.WriteFile(input, []byte("姓名,身份证号,手机号,授权书编号\n张三,320102196709283870,15098778580,AUTH1\n李四,11010519491231002X,13800138000,AUTH2\n"), 0o644)
@@ -49,7 +50,7 @@ func TestSharedStoreKeepsItsSecret(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		return command(ctx, []string{"SCOREPIPE_IDENTITY_SECRET="}, verb, "-c", "../../samples/pipeline.yaml", "-i", input,
-			"--products", "JRZQ9E2A", "--cache", store, "-o", filepath.Join(dir, out)).CombinedOutput()
+			"--set", "input.passthrough={}", "--products", "JRZQ9E2A", "--cache", store, "-o", filepath.Join(dir, out)).CombinedOutput()
 	}
 	run := func(out string) ([]byte, error) { return scorepipe("run", out) }
 	steps := []struct {
@@ -80,7 +81,7 @@ func TestSharedStoreKeepsItsSecret(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		b, err := command(ctx, []string{"SCOREPIPE_IDENTITY_SECRET=another-secret-0123456789abcdef"}, "run", "-c", "../../samples/pipeline.yaml",
-			"-i", input, "--products", "JRZQ9E2A", "--cache", store, "-o", filepath.Join(dir, "out-other")).CombinedOutput()
+			"-i", input, "--set", "input.passthrough={}", "--products", "JRZQ9E2A", "--cache", store, "-o", filepath.Join(dir, "out-other")).CombinedOutput()
 		var ee *exec.ExitError
 		if !errors.As(err, &ee) || ee.ExitCode() != exitUsage {
 			t.Fatalf("exit %v, want %d\n%s", err, exitUsage, b)

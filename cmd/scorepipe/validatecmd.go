@@ -33,6 +33,9 @@ Exit code 0 when every row is usable, 2 when some would be rejected.`,
 			if err != nil {
 				return err
 			}
+			if cmd.Context().Err() != nil {
+				return &interrupted{what: "the report"}
+			}
 			if asJSON {
 				enc := json.NewEncoder(g.stdout)
 				enc.SetIndent("", "  ")

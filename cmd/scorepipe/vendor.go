@@ -13,6 +13,7 @@ import (
 	"github.com/scorepipe/scorepipe/pipeline"
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
 	"github.com/scorepipe/scorepipe/providers/tianyuan/tianyuantest"
+	"github.com/scorepipe/scorepipe/store"
 )
 
 // Environment variables.
@@ -25,48 +26,85 @@ const (
 
 // vendorConn is the client a run talks to, and what to close after.
 type vendorConn struct {
-	caller   *tianyuan.Client
-	cipher   *tianyuan.Cipher
-	describe string
-	close    func()
+	caller *tianyuan.Client
+	cipher *tianyuan.Cipher
+	info   pipeline.VendorInfo
+	close  func()
 }
 
-// connectVendor builds the vendor client from the environment. With no
-// endpoint and no credentials it starts the built-in fake vendor on
-// loopback; with an endpoint but no credentials it uses the fake's demo
-// credentials (for a separately started mock-vendor).
-func connectVendor(cfg *pipeline.Config, log *slog.Logger) (*vendorConn, error) {
-	id, key, endpoint := os.Getenv(envAccessID), os.Getenv(envKey), os.Getenv(envEndpoint)
-	conn := &vendorConn{close: func() {}}
+// credentials say which vendor a run calls and how it signs in, from the
+// config and the environment.
+type credentials struct {
+	id, key  string
+	endpoint string // "" for the built-in fake vendor
+	fake     bool   // the built-in fake, or a mock-vendor at endpoint
+	ignored  bool   // credentials were set but the config asks for the fake
+}
+
+// vendorCredentials reads the credentials from the environment and checks
+// them against the config, before anything is written or started. A
+// config that does not ask for the fake vendor (vendor.fake, --fake-vendor)
+// needs SCOREPIPE_ACCESS_ID and SCOREPIPE_ACCESS_KEY. A config that asks
+// for it gets the built-in one, or with SCOREPIPE_ENDPOINT a separately
+// started mock-vendor, signed in with the credentials set or else the
+// fake's demo ones.
+func vendorCredentials(cfg *pipeline.Config) (credentials, error) {
+	c := credentials{id: os.Getenv(envAccessID), key: os.Getenv(envKey), endpoint: os.Getenv(envEndpoint), fake: cfg.Vendor.Fake}
 	keyFormat := tianyuan.KeyFormat(cfg.Vendor.KeyFormat)
 	switch {
-	case (id == "") != (key == ""):
-		return nil, &pipeline.ConfigError{Field: envAccessID + "/" + envKey, Msg: "set both or neither"}
-	case id == "" && endpoint == "":
+	case (c.id == "") != (c.key == ""):
+		return c, &pipeline.ConfigError{Field: envAccessID + "/" + envKey, Msg: "set both or neither"}
+	case c.fake && c.endpoint == "":
+		c.ignored = c.id != ""
+		c.id, c.key, keyFormat = tianyuantest.DemoAccessID, tianyuantest.DemoAccessKey, tianyuan.KeyHex
+	case c.fake && c.id == "":
+		c.id, c.key, keyFormat = tianyuantest.DemoAccessID, tianyuantest.DemoAccessKey, tianyuan.KeyHex
+	case c.fake:
+	case c.id == "":
+		return c, &pipeline.ConfigError{Field: "vendor", Msg: "no credentials: set " + envAccessID + " and " + envKey +
+			" to call the vendor; or, for synthetic data from the built-in fake vendor, set vendor.fake: true or use --fake-vendor"}
+	case c.endpoint == "":
+		c.endpoint = cfg.Vendor.BaseURL
+	}
+	if _, err := tianyuan.ParseKey(c.key, keyFormat); err != nil {
+		return c, &pipeline.ConfigError{Field: envKey, Msg: strings.TrimPrefix(err.Error(), "tianyuan: ")}
+	}
+	return c, nil
+}
+
+// connectVendor builds the vendor client, starting the built-in fake
+// vendor on loopback when the credentials ask for it. A fake vendor is
+// told in the log, as every file of the run tells it.
+func connectVendor(cfg *pipeline.Config, c credentials, log *slog.Logger) (*vendorConn, error) {
+	conn := &vendorConn{close: func() {}, info: pipeline.VendorInfo{Endpoint: c.endpoint, Fake: c.fake}}
+	keyFormat := tianyuan.KeyFormat(cfg.Vendor.KeyFormat)
+	if c.fake && c.key == tianyuantest.DemoAccessKey {
+		keyFormat = tianyuan.KeyHex
+	}
+	if c.fake && c.endpoint == "" {
 		srv, _ := tianyuantest.NewServer(tianyuantest.Options{})
 		conn.close = srv.Close
-		endpoint, id, key, keyFormat = srv.URL, tianyuantest.DemoAccessID, tianyuantest.DemoAccessKey, tianyuan.KeyHex
-		conn.describe = "built-in fake vendor at " + srv.URL
-		log.Warn("no credentials and no endpoint: using the built-in fake vendor on loopback; the features are synthetic",
-			"endpoint", srv.URL, "hint", "set "+envAccessID+" and "+envKey+" for the real vendor")
-	case id == "":
-		id, key, keyFormat = tianyuantest.DemoAccessID, tianyuantest.DemoAccessKey, tianyuan.KeyHex
-		conn.describe = endpoint + " with the demo credentials"
-		log.Warn("no credentials: using the demo credentials of mock-vendor", "endpoint", endpoint)
-	default:
-		if endpoint == "" {
-			endpoint = cfg.Vendor.BaseURL
-		}
-		conn.describe = endpoint
+		conn.info.Endpoint = srv.URL
 	}
-	k, err := tianyuan.ParseKey(key, keyFormat)
+	if c.fake {
+		which := "the built-in fake vendor answers on loopback"
+		if c.endpoint != "" {
+			which = "a fake vendor (mock-vendor) at " + envEndpoint + " answers"
+		}
+		log.Warn(which+" (vendor.fake or --fake-vendor): the features are synthetic",
+			"endpoint", conn.info.Endpoint, "hint", "for the real vendor set "+envAccessID+" and "+envKey+" and leave vendor.fake unset")
+		if c.ignored {
+			log.Warn("the credentials in the environment are not used: the config asks for the fake vendor")
+		}
+	}
+	k, err := tianyuan.ParseKey(c.key, keyFormat)
 	if err != nil {
 		conn.close()
-		return nil, &pipeline.ConfigError{Field: envKey, Msg: err.Error()}
+		return nil, &pipeline.ConfigError{Field: envKey, Msg: strings.TrimPrefix(err.Error(), "tianyuan: ")}
 	}
 	// The client follows no redirect, whatever this http.Client says: a
 	// redirect stops the run naming where it pointed (a wrong endpoint).
-	client, err := tianyuan.NewClient(tianyuan.ClientConfig{BaseURL: strings.TrimRight(endpoint, "/"), AccessID: id, Key: k,
+	client, err := tianyuan.NewClient(tianyuan.ClientConfig{BaseURL: strings.TrimRight(conn.info.Endpoint, "/"), AccessID: c.id, Key: k,
 		HTTP: &http.Client{Transport: transport(cfg)}})
 	if err != nil {
 		conn.close()
@@ -106,7 +144,7 @@ func identitySecret(cfg *pipeline.Config, create bool) ([]byte, error) {
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		// A new secret for a store that holds replies would find none of
 		// them: every row would be paid for again (and plan would say so).
-		held, err := pipeline.StoreHoldsReplies(cfg.CachePath())
+		held, err := store.HoldsReplies(cfg.CachePath())
 		if err != nil {
 			return nil, err
 		}

@@ -227,10 +227,13 @@ func caseNumber(r *rand.Rand, kind string) string {
 	return fmt.Sprintf("(%d)%s%s%d号", 2018+r.IntN(7), courts[r.IntN(len(courts))], kind, 100+r.IntN(9900))
 }
 
+// judicial answers FLXG0V4B in the shape the vendor's documentation gives:
+// the sxbzxr and xgbzxr lists, and entout.data holding criminal {dzzm
+// 定罪罪名, pcjg 判处结果} and civil {n_qsbdje 起诉标的金额}; an object with
+// nothing in it when there is no such case. Two charges come as a list;
+// the amount claimed as interval text or as a number. It always succeeds:
+// sub-product failures are asked for with Shapes.SubFailure.
 func judicial(r *rand.Rand) map[string]any {
-	if chance(r, 0.05) {
-		return map[string]any{"api_code": "FLXG0V4B", "success": false, "data": nil, "message": "查询失败"}
-	}
 	dishonest := []any{}
 	for range pick(r, 88, 7, 3, 2) {
 		dishonest = append(dishonest, map[string]any{
@@ -245,25 +248,26 @@ func judicial(r *rand.Rand) map[string]any {
 			"fbrq": fmt.Sprintf("%d-%02d-%02d", 2018+r.IntN(7), 1+r.IntN(12), 1+r.IntN(28)),
 		})
 	}
-	criminal := []any{}
-	for range pick(r, 95, 4, 1) {
-		criminal = append(criminal, map[string]any{
-			"dzzm": crimes[r.IntN(len(crimes))],
-			"pcjg": results[r.IntN(len(results))],
-		})
+	criminal := map[string]any{}
+	switch pick(r, 94, 5, 1) {
+	case 1:
+		criminal["dzzm"] = crimes[r.IntN(len(crimes))]
+		criminal["pcjg"] = results[r.IntN(len(results))]
+	case 2:
+		first := r.IntN(len(crimes))
+		criminal["dzzm"] = []string{crimes[first], crimes[(first+1+r.IntN(len(crimes)-1))%len(crimes)]}
+		criminal["pcjg"] = results[r.IntN(len(results))]
 	}
-	civil := []any{}
-	for range pick(r, 80, 12, 5, 3) {
-		civil = append(civil, map[string]any{
-			"n_qsbdje": fmt.Sprintf("%d.%02d", 1000+r.IntN(200000), r.IntN(100)),
-		})
+	civil := map[string]any{}
+	switch pick(r, 80, 10, 10) {
+	case 1:
+		civil["n_qsbdje"] = []string{"(0,1000)", "[1000,5000)", "[5000,10000)", "[10000,50000)", "[50000,+∞)"}[pick(r, 20, 30, 20, 20, 10)]
+	case 2:
+		civil["n_qsbdje"] = float64(100000+r.IntN(20000000)) / 100
 	}
 	return map[string]any{"api_code": "FLXG0V4B", "success": true, "data": map[string]any{
 		"sxbzxr": dishonest,
 		"xgbzxr": restricted,
-		"entout": map[string]any{"data": map[string]any{
-			"criminal": map[string]any{"count": len(criminal), "cases": criminal},
-			"civil":    map[string]any{"count": len(civil), "cases": civil},
-		}},
+		"entout": map[string]any{"data": map[string]any{"criminal": criminal, "civil": civil}},
 	}}
 }

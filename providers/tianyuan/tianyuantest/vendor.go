@@ -140,6 +140,61 @@ type Options struct {
 	CallLog int
 	// Shapes choose among the reply shapes the vendor's documents allow.
 	Shapes Shapes
+	// CurrentlyOverdue, when set, makes the applicants (by id_card) for
+	// which it returns true currently overdue in every product's reply,
+	// the rest of their reply unchanged: a later "month" of the same book.
+	CurrentlyOverdue func(idCard string) bool
+	// Throttle enforces a rate limit as a vendor does; the zero value
+	// enforces none.
+	Throttle Throttle
+}
+
+// Throttle is the fake's rate limit. Requests are counted per product over
+// a sliding second, every request received counting, answered or not (as
+// vendors that count at their gateway do): a request that finds Limit
+// requests already counted in the second before it is throttled. A client
+// that keeps sending above the limit is thus throttled on every request.
+type Throttle struct {
+	Limit    int            // requests per sliding second for every product; 0 means no limit
+	Products map[string]int // a limit per product, replacing Limit for those listed (0: no limit)
+	// Status is the HTTP status of a throttled answer: 0 means 429; 503 is
+	// the other usual choice.
+	Status int
+	// RetryAfter is the Retry-After sent with a throttled answer, in whole
+	// seconds rounded up: 0 sends the time until the window has room
+	// (which rounds up to 1s); a negative value sends no header.
+	RetryAfter time.Duration
+	// Code, when not 0, makes a throttled answer HTTP 200 with this vendor
+	// code in the envelope, as vendors that signal throttling by a code do
+	// (Status and RetryAfter are then unused).
+	Code int
+}
+
+// limit returns the limit of product, 0 for none.
+func (t *Throttle) limit(product string) int {
+	if n, ok := t.Products[product]; ok {
+		return n
+	}
+	return t.Limit
+}
+
+// Validate reports a negative limit or a Status that is not an HTTP error.
+func (t Throttle) Validate() error {
+	if t.Limit < 0 {
+		return fmt.Errorf("tianyuantest: throttle limit %d, want >= 0", t.Limit)
+	}
+	for p, n := range t.Products {
+		if n < 0 {
+			return fmt.Errorf("tianyuantest: throttle limit of %s %d, want >= 0", p, n)
+		}
+	}
+	if t.Status != 0 && (t.Status < 400 || t.Status > 599) {
+		return fmt.Errorf("tianyuantest: throttle status %d, want 4xx or 5xx", t.Status)
+	}
+	if t.Code < 0 {
+		return fmt.Errorf("tianyuantest: throttle code %d, want > 0", t.Code)
+	}
+	return nil
 }
 
 // Call is one request as the fake saw it.
@@ -160,6 +215,7 @@ type Vendor struct {
 	extra    int
 	callCap  int
 	shapes   Shapes
+	overdue  func(idCard string) bool
 
 	inFlight, maxInFlight atomic.Int64
 
@@ -176,6 +232,9 @@ type Vendor struct {
 	callCount   int64 // calls ever logged
 	// malformedTurn picks the next of MalformedKinds.
 	malformedTurn int
+	throttle      Throttle
+	window        map[string][]time.Time // per product, arrivals in the last second, oldest first
+	throttled     map[string]int64
 }
 
 type billKey struct{ product, idCard string }
@@ -190,11 +249,15 @@ func New(opts Options) *Vendor {
 		extra:     max(opts.ExtraFields, 0),
 		callCap:   opts.CallLog,
 		shapes:    opts.Shapes,
+		overdue:   opts.CurrentlyOverdue,
 		faults:    opts.Faults,
 		rng:       rand.New(rand.NewPCG(uint64(opts.Seed), 0x7469616e7975616e)),
 		requests:  map[string]int64{},
 		billed:    map[string]int64{},
 		billedFor: map[billKey]int64{},
+		throttle:  opts.Throttle,
+		window:    map[string][]time.Time{},
+		throttled: map[string]int64{},
 	}
 	if v.accessID == "" {
 		v.accessID = DemoAccessID
@@ -229,6 +292,21 @@ func (v *Vendor) SetFaults(f Faults) {
 	v.mu.Lock()
 	v.faults = f
 	v.mu.Unlock()
+}
+
+// SetThrottle replaces the rate limit. Arrivals counted while a product
+// had a limit stay in its window; a product without one counts nothing.
+func (v *Vendor) SetThrottle(t Throttle) {
+	v.mu.Lock()
+	v.throttle = t
+	v.mu.Unlock()
+}
+
+// Throttled counts the requests for product answered as throttled.
+func (v *Vendor) Throttled(product string) int64 {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.throttled[product]
 }
 
 // Requests counts every HTTP request seen for product, faulted ones
@@ -269,16 +347,18 @@ func (v *Vendor) Calls() []Call {
 	return append([]Call(nil), v.calls...)
 }
 
-// draw is what the fault dice said for one request.
+// draw is what the fault dice, and the rate limit, said for one request.
 type draw struct {
-	http   int // 0, 503, 429, or 200 for garbage
-	retry  time.Duration
-	stall  time.Duration
-	c1001  bool
-	code   int    // a code of Faults.Codes to answer, or 0
-	broken broken // what to send instead of the code-0 answer
-	faults Faults
-	params map[string]string // the request's, once checked
+	http         int // 0, 503, 429, or 200 for garbage
+	retry        time.Duration
+	stall        time.Duration
+	c1001        bool
+	code         int    // a code of Faults.Codes to answer, or 0
+	broken       broken // what to send instead of the code-0 answer
+	faults       Faults
+	params       map[string]string // the request's, once checked
+	throttle     int               // when not 0, a throttled answer: the HTTP status, or 200 with throttleCode
+	throttleCode int               // the throttling vendor code of a 200 throttled answer
 }
 
 func (v *Vendor) arrive(product string) (int64, draw) {
@@ -290,12 +370,16 @@ func (v *Vendor) arrive(product string) (int64, draw) {
 		v.calls = append(v.calls[:0], v.calls[drop:]...)
 		v.callBase += int64(drop)
 	}
-	v.calls = append(v.calls, Call{Product: product, At: v.now(), Code: -1})
+	now := v.now()
+	v.calls = append(v.calls, Call{Product: product, At: now, Code: -1})
 	id := v.callCount
 	v.callCount++
 
 	f := v.faults
 	d := draw{faults: f}
+	if v.throttles(product, now, &d) {
+		return id, d
+	}
 	switch u := v.rng.Float64(); {
 	case u < f.HTTP503:
 		d.http = http.StatusServiceUnavailable
@@ -321,6 +405,46 @@ func (v *Vendor) arrive(product string) (int64, draw) {
 		d.code = f.drawCode(v.rng.Float64())
 	}
 	return id, d
+}
+
+// throttles counts the arrival of a request for product in its sliding
+// second and says whether the request is over the limit, setting d's
+// answer if so. v.mu is held.
+func (v *Vendor) throttles(product string, now time.Time, d *draw) bool {
+	limit := v.throttle.limit(product)
+	if limit <= 0 {
+		delete(v.window, product)
+		return false
+	}
+	w := v.window[product]
+	i := 0
+	for i < len(w) && !w[i].After(now.Add(-time.Second)) {
+		i++
+	}
+	over := len(w)-i >= limit
+	w = append(w[i:], now)
+	v.window[product] = w
+	if !over {
+		return false
+	}
+	v.throttled[product]++
+	if v.throttle.Code != 0 {
+		d.throttle, d.throttleCode = http.StatusOK, v.throttle.Code
+		return true
+	}
+	d.throttle = v.throttle.Status
+	if d.throttle == 0 {
+		d.throttle = http.StatusTooManyRequests
+	}
+	switch ra := v.throttle.RetryAfter; {
+	case ra > 0:
+		d.retry = ra
+	case ra == 0:
+		// The window has room again once all but limit-1 of its
+		// arrivals, this one included, are a second old.
+		d.retry = w[len(w)-limit].Add(time.Second).Sub(now)
+	}
+	return true
 }
 
 func (v *Vendor) finish(id int64, status, code int) {
@@ -369,6 +493,17 @@ func (v *Vendor) serve(w http.ResponseWriter, r *http.Request, product string, d
 	if !sleep(r.Context(), v.latency) || !sleep(r.Context(), d.stall) {
 		return 0, -1
 	}
+	switch d.throttle {
+	case 0:
+	case http.StatusOK:
+		return v.reply(w, product, d.throttleCode, "")
+	default:
+		if d.retry > 0 {
+			w.Header().Set("Retry-After", strconv.FormatInt(int64(math.Ceil(d.retry.Seconds())), 10))
+		}
+		http.Error(w, "rate limit exceeded", d.throttle)
+		return d.throttle, -1
+	}
 	switch d.http {
 	case http.StatusServiceUnavailable:
 		http.Error(w, "service unavailable", d.http)
@@ -396,6 +531,9 @@ func (v *Vendor) serve(w http.ResponseWriter, r *http.Request, product string, d
 		return v.reply(w, product, d.code, "")
 	}
 	payload, err := SyntheticPayload(product, params, v.extra)
+	if err == nil && v.overdue != nil && v.overdue(params["id_card"]) {
+		payload, err = makeOverdue(product, payload)
+	}
 	if err != nil { // a known product cannot fail; answer as an interface error
 		return v.reply(w, product, codeInterface, "")
 	}

@@ -1,0 +1,130 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/scorepipe/scorepipe/review"
+	"github.com/scorepipe/scorepipe/rundir"
+)
+
+// resolveReview makes the review section's paths relative to the config
+// file.
+func (c *Config) resolveReview() {
+	c.Review.Baseline = c.resolve(c.Review.Baseline)
+	c.Review.Rules = c.resolve(c.Review.Rules)
+}
+
+// validateReview checks the review section.
+func (c *Config) validateReview() error {
+	err := c.Review.Validate()
+	var fe *review.FieldError
+	if errors.As(err, &fe) {
+		return &ConfigError{Field: fe.Field, Msg: fe.Msg}
+	}
+	return err
+}
+
+// ReviewSummary is what the manifest says of the portfolio review a run
+// wrote with its outputs (review.baseline).
+type ReviewSummary struct {
+	Baseline string           `json:"baseline"`
+	Files    []string         `json:"files"`
+	Changes  map[string]int64 `json:"changes"` // applicants per change rule
+	Alerts   []review.Alert   `json:"alerts"`
+}
+
+// reviewPlan is the review a run writes: the baseline opened and the
+// rules read before anything is paid for.
+type reviewPlan struct {
+	baseline *rundir.Run
+	rules    *review.Rules
+}
+
+// prepareReview opens review.baseline and the rules, so that a mistake
+// there stops the run before its first call (exit 1).
+func (r *run) prepareReview() error {
+	rc := r.cfg.Review
+	if rc.Baseline == "" {
+		return nil
+	}
+	if !slices.Contains(r.cfg.Output.Formats, FormatParquet) {
+		return &ConfigError{Field: "review.baseline", Msg: "the review reads features.parquet: add parquet to output.formats"}
+	}
+	base, err := rundir.Open(rc.Baseline)
+	if err != nil {
+		return &ConfigError{Field: "review.baseline", Msg: err.Error()}
+	}
+	rules := review.DefaultRules()
+	if rc.Rules != "" {
+		if rules, err = review.LoadRules(rc.Rules); err != nil {
+			return err
+		}
+	}
+	if err := rc.Alerts.CheckRules("review.alerts.", rules); err != nil {
+		var fe *review.FieldError
+		if errors.As(err, &fe) {
+			return &ConfigError{Field: fe.Field, Msg: fe.Msg}
+		}
+		return err
+	}
+	if rc.Label != "" && r.schema.Index(rc.Label) < 0 {
+		return &ConfigError{Field: "review.label", Msg: fmt.Sprintf("the run has no column %q", rc.Label)}
+	}
+	r.review = &reviewPlan{baseline: base, rules: rules}
+	return nil
+}
+
+// writeReview reviews the staged features.parquet against the baseline:
+// review.xlsx, review.json and changes.parquet join the new set, and the
+// manifest says what the review found. An alert is a reason of the run's
+// verdict (exit 2, published all the same); any other failure fails the
+// publish.
+func (r *run) writeReview() error {
+	cur, err := rundir.OpenData(r.folder.Staging())
+	if err != nil {
+		return err
+	}
+	if data, err := json.Marshal(r.manifest); err == nil { // the facts known so far
+		cur.Manifest, _ = rundir.ParseManifest(data)
+	}
+	rc := r.cfg.Review
+	out := r.folder.Path(review.FileWorkbook)
+	// Publishing is not interrupted: the review runs to its end.
+	rep, err := review.Run(context.Background(), review.Options{Current: cur, Baseline: r.review.baseline, Label: rc.Label,
+		Rules: r.review.rules, Mappings: r.set, Alerts: rc.Alerts, Out: out, Version: r.env.Version, Now: r.env.Now})
+	var alerts *review.AlertError
+	if err != nil && !errors.As(err, &alerts) {
+		return err
+	}
+	sum := &ReviewSummary{Baseline: rc.Baseline, Changes: map[string]int64{}, Alerts: rep.Alerts}
+	for _, f := range []string{review.FileWorkbook, "review.json"} {
+		sum.Files = append(sum.Files, f)
+		r.manifest.Outputs = append(r.manifest.Outputs, OutputFile{Name: f})
+	}
+	if rep.Changes != nil {
+		sum.Files = append(sum.Files, review.FileChanges)
+		r.manifest.Outputs = append(r.manifest.Outputs, OutputFile{Name: review.FileChanges, Rows: int(rep.Changes.Rows)})
+	}
+	for _, rule := range rep.Rules {
+		sum.Changes[rule.Name] = rule.Applicants
+	}
+	if sum.Alerts == nil {
+		sum.Alerts = []review.Alert{}
+	}
+	r.manifest.Review = sum
+	for _, a := range rep.Alerts {
+		r.log.Warn("review alert: "+a.Message, "kind", a.Kind, "subject", a.Subject, "value", a.Value, "threshold", a.Threshold)
+		r.manifest.Exit.Reasons = append(r.manifest.Exit.Reasons, "review alert: "+a.Message)
+		r.manifest.Exit.Code = ExitIncomplete
+	}
+	return nil
+}
+
+// PeakResidentMB returns the most memory this process has had resident
+// so far, in MB (Linux; 0 elsewhere), as the manifest's peak_rss_mb.
+func PeakResidentMB() float64 { return math.Round(peakResidentMB()*10) / 10 }

@@ -1,0 +1,6 @@
+//go:build !unix
+
+package sinks
+
+// fileMode is the mode of every output file.
+const fileMode = 0o640
