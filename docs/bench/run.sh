@@ -52,9 +52,12 @@ fi
 modes=(training replies)
 
 # runs prints "wall cpu peak_rss_mb" of a run of build $1 from the store.
+# Every run appends a line per row to the consent audit log beside the
+# store; it is removed first, so that each run starts from the same state
+# and a million-row bench does not leave gigabytes of log behind.
 runs() {
   local out="$work/out"
-  rm -rf "$out"
+  rm -rf "$out" "$data/store/audit.jsonl"
   /usr/bin/time -f '%e %U %S' -o "$work/time" "$1" run -c "$data/bench.yaml" --out "$out" --log-level warn >/dev/null 2>"$work/stderr" || {
     cat "$work/stderr" >&2
     exit 1
