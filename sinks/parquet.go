@@ -32,11 +32,12 @@ type ParquetOptions struct {
 	Metadata map[string]string
 }
 
-// Parquet writes rows to a Parquet file through the page writer and the
-// metadata builders of arrow's parquet/file package, encoding the pages
-// itself (parquetWriter) with the bytes arrow's column writers would
-// write: every column is nullable, strings are
-// UTF-8, timestamps are milliseconds adjusted to UTC, pages are compressed
+// Parquet writes rows to a Parquet file through arrow's parquet/file
+// package: its column writers encode the plain column chunks, and the
+// sink encodes the pages of dictionary-encoded chunks itself
+// (parquetWriter) with the bytes arrow's column writers would write, for
+// arrow's page writer and metadata builders. Every column is nullable,
+// strings are UTF-8, timestamps are milliseconds adjusted to UTC, pages are compressed
 // with zstd at its fastest level, and the Arrow schema (with the column
 // descriptions as field metadata "description") is stored in the file, as
 // pqarrow stores it, so that Arrow-based readers get the exact types back.
@@ -79,7 +80,7 @@ var _ Sink = (*Parquet)(nil)
 // NewParquet creates the temporary file for a Parquet file published at path
 // by Commit. The directory must exist.
 func NewParquet(path string, schema Schema, opts ParquetOptions) (*Parquet, error) {
-	return newParquet(path, schema, opts, &reusingAllocator{})
+	return newParquet(path, schema, opts, memory.DefaultAllocator)
 }
 
 func newParquet(path string, s Schema, opts ParquetOptions, mem memory.Allocator) (*Parquet, error) {
