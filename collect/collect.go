@@ -35,6 +35,7 @@ import (
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/scorepipe/scorepipe/config"
 	"github.com/scorepipe/scorepipe/metrics"
 	"github.com/scorepipe/scorepipe/pipeline"
 	"github.com/scorepipe/scorepipe/publish"
@@ -72,7 +73,7 @@ type Options struct {
 	// manifest.
 	Command []string
 	// MetricsJob labels the dataset's metrics.prom (scorepipe_job) and is
-	// the job of its push; "" is pipeline.DefaultMetricsJob.
+	// the job of its push; "" is config.DefaultMetricsJob.
 	MetricsJob string
 	// Pushgateway, when set, is where the dataset's figures are pushed
 	// once published (grouped by job alone; the shards push theirs with a
@@ -563,7 +564,7 @@ func (c *collector) metricsJob() string {
 	if c.opts.MetricsJob != "" {
 		return c.opts.MetricsJob
 	}
-	return pipeline.DefaultMetricsJob
+	return config.DefaultMetricsJob
 }
 
 // fileHash returns the size and SHA-256 of a file.

@@ -18,6 +18,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/scorepipe/scorepipe/collect"
+	"github.com/scorepipe/scorepipe/config"
 	"github.com/scorepipe/scorepipe/metrics"
 	"github.com/scorepipe/scorepipe/pipeline"
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
@@ -50,14 +51,14 @@ func newFixture(t *testing.T) *fixture {
 	return &fixture{t: t, client: c, out: filepath.Join(t.TempDir(), "dataset"), state: t.TempDir()}
 }
 
-func (f *fixture) config() *pipeline.Config {
+func (f *fixture) config() *config.Config {
 	f.t.Helper()
-	cfg, err := pipeline.LoadConfig("../samples/pipeline.yaml")
+	cfg, err := config.LoadConfig("../samples/pipeline.yaml")
 	if err != nil {
 		f.t.Fatal(err)
 	}
 	cfg.Output.Dir = f.out
-	cfg.Output.Formats = []string{pipeline.FormatParquet, pipeline.FormatCSV}
+	cfg.Output.Formats = []string{config.FormatParquet, config.FormatCSV}
 	cfg.Cache.Path = filepath.Join(f.state, "replies.db")
 	cfg.Retry.BaseDelay, cfg.Retry.MaxDelay = time.Millisecond, 5*time.Millisecond
 	for code, p := range cfg.Products {
@@ -72,7 +73,7 @@ func (f *fixture) env(s shards.Shard) pipeline.Env {
 }
 
 // shard runs shard i of n with cfg (the fixture's when nil).
-func (f *fixture) shard(i, n int, cfg *pipeline.Config) *pipeline.Manifest {
+func (f *fixture) shard(i, n int, cfg *config.Config) *pipeline.Manifest {
 	f.t.Helper()
 	if cfg == nil {
 		cfg = f.config()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,12 +14,6 @@ import (
 	"github.com/scorepipe/scorepipe/shards"
 	"github.com/scorepipe/scorepipe/transform"
 )
-
-// AuditPath returns the consent audit log's path: audit.jsonl beside the
-// reply store.
-func AuditPath(c *Config) string {
-	return filepath.Join(filepath.Dir(c.CachePath()), audit.FileName)
-}
 
 // Auditor records every request sent to the vendor and every reply used
 // for a row without one, for the consent audit trail (package audit).
@@ -278,7 +271,7 @@ type AuditCounts struct {
 // open: no other run holds it) and removes its lines older than
 // cache.retain, as the store's replies.
 func (r *run) openAudit() error {
-	path := AuditPath(r.cfg)
+	path := r.cfg.AuditPath()
 	if sh := r.env.Shard; sh.Sharded() {
 		path = shards.StorePath(path, sh) // shards run at once, and a log has one writer: audit.shard-3.jsonl
 	}

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/scorepipe/scorepipe/config"
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
 )
 
@@ -38,7 +39,7 @@ type limited struct {
 	timeout  time.Duration
 }
 
-func newLimited(next tianyuan.Caller, pace *pacer, throttle throttleRule, p ProductConfig, timeout time.Duration) *limited {
+func newLimited(next tianyuan.Caller, pace *pacer, throttle throttleRule, p config.ProductConfig, timeout time.Duration) *limited {
 	return &limited{next: next, pace: pace, throttle: throttle, slots: make(chan struct{}, p.Concurrency), timeout: timeout}
 }
 

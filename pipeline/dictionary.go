@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/scorepipe/scorepipe/config"
 	"github.com/scorepipe/scorepipe/mappings"
 	"github.com/scorepipe/scorepipe/sinks"
 	"github.com/scorepipe/scorepipe/transform"
@@ -247,7 +248,7 @@ func Catalog(mappingsDir string, products []string) ([]ColumnDoc, error) {
 	for _, code := range products {
 		c, err := set.Catalog(code)
 		if err != nil {
-			return nil, &ConfigError{Field: "products", Msg: err.Error()}
+			return nil, &config.ConfigError{Field: "products", Msg: err.Error()}
 		}
 		docs = append(docs, productDocs(transform.NewProduct(c))...)
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/scorepipe/scorepipe/config"
 	"github.com/scorepipe/scorepipe/sinks"
 	"github.com/scorepipe/scorepipe/sources"
 	"github.com/scorepipe/scorepipe/store"
@@ -20,7 +21,7 @@ import (
 // payload's fields. It is what a data scientist holding the raw replies
 // would start from; the benchmark feeds it to other tools. It calls nothing
 // and returns the number of lines written.
-func ExportReplies(ctx context.Context, cfg *Config, env Env, product string, with []string, w io.Writer) (int, error) {
+func ExportReplies(ctx context.Context, cfg *config.Config, env Env, product string, with []string, w io.Writer) (int, error) {
 	r, err := newRun(cfg, env)
 	if err != nil {
 		return 0, err
@@ -33,12 +34,12 @@ func ExportReplies(ctx context.Context, cfg *Config, env Env, product string, wi
 		}
 	}
 	if p == nil {
-		return 0, &ConfigError{Field: "products", Msg: product + " is not configured"}
+		return 0, &config.ConfigError{Field: "products", Msg: product + " is not configured"}
 	}
 	withCols := make(map[int]string, len(with))
 	for _, name := range with {
 		if _, ok := cfg.Input.Passthrough[name]; !ok {
-			return 0, &ConfigError{Field: "input.passthrough", Msg: name + " is not passed through"}
+			return 0, &config.ConfigError{Field: "input.passthrough", Msg: name + " is not passed through"}
 		}
 		withCols[r.schema.Index(name)] = name
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/scorepipe/scorepipe/config"
 	"github.com/scorepipe/scorepipe/sources"
 	"github.com/scorepipe/scorepipe/store"
 	"github.com/scorepipe/scorepipe/transform"
@@ -12,7 +13,7 @@ import (
 // ForgetKeyChecks stores again, without the check of the key its data is
 // encrypted with, every reply the store holds for cfg's valid input rows:
 // as the store's first format kept them. It returns how many.
-func ForgetKeyChecks(cfg *Config, env Env) (int, error) {
+func ForgetKeyChecks(cfg *config.Config, env Env) (int, error) {
 	r, err := newRun(cfg, env)
 	if err != nil {
 		return 0, err

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/scorepipe/scorepipe/config"
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
 )
 
@@ -178,7 +179,7 @@ type pacer struct {
 }
 
 // newPacer returns the pacer of a product configured as p.
-func newPacer(product string, p ProductConfig, retry RetryConfig, tune pacing, log *slog.Logger) *pacer {
+func newPacer(product string, p config.ProductConfig, retry config.RetryConfig, tune pacing, log *slog.Logger) *pacer {
 	ceiling := p.RatePerSecond
 	if ceiling == 0 {
 		ceiling = math.Inf(1)

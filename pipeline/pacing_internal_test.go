@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scorepipe/scorepipe/config"
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
 )
 
@@ -82,8 +83,8 @@ func TestSendLogCountBefore(t *testing.T) {
 // testPacer returns a pacer of a product at ceiling calls/s (0: unlimited)
 // that sent at perSecond from start-1s to start.
 func testPacer(ceiling float64, budget time.Duration, start time.Time, perSecond int) *pacer {
-	p := newPacer("JRZQ9E2A", ProductConfig{RatePerSecond: ceiling, Burst: 5, Concurrency: 16},
-		RetryConfig{MaxDelay: 30 * time.Second, ThrottleBudget: budget}, defaultPacing, slog.New(slog.DiscardHandler))
+	p := newPacer("JRZQ9E2A", config.ProductConfig{RatePerSecond: ceiling, Burst: 5, Concurrency: 16},
+		config.RetryConfig{MaxDelay: 30 * time.Second, ThrottleBudget: budget}, defaultPacing, slog.New(slog.DiscardHandler))
 	for i := range perSecond {
 		p.sent.add(start.Add(-time.Second + time.Duration(i)*time.Second/time.Duration(perSecond)))
 	}
@@ -389,7 +390,7 @@ func TestRetryingThrottled(t *testing.T) {
 			pace := testPacer(1000, 0, time.Now(), 500) // the vendor counted 500 in the second before
 			rule := throttleRule{codes: []int{1099}}
 			retries := 0
-			r := &retrying{next: newLimited(next, pace, rule, ProductConfig{Concurrency: 1}, time.Minute), policy: tianyuan.DefaultCodePolicy(),
+			r := &retrying{next: newLimited(next, pace, rule, config.ProductConfig{Concurrency: 1}, time.Minute), policy: tianyuan.DefaultCodePolicy(),
 				throttle: rule, maxAttempts: tt.attempts, base: tt.base, max: time.Hour,
 				onRetry: func(string, int, time.Duration, error) { retries++ }}
 			_, err := r.Call(ctx, "JRZQ9E2A", tianyuan.Params{})
@@ -413,7 +414,7 @@ func TestRetryAfterPausesEveryCall(t *testing.T) {
 	const retryAfter = 300 * time.Millisecond
 	next := &scriptedCaller{script: []error{&tianyuan.HTTPError{StatusCode: 429, RetryAfter: retryAfter}}}
 	pace := testPacer(1000, 0, time.Now(), 0)
-	l := newLimited(next, pace, throttleRule{}, ProductConfig{Concurrency: 4}, time.Minute)
+	l := newLimited(next, pace, throttleRule{}, config.ProductConfig{Concurrency: 4}, time.Minute)
 	before := time.Now()
 	if _, err := l.Call(context.Background(), "JRZQ9E2A", tianyuan.Params{}); err == nil {
 		t.Fatal("the first call was not throttled")

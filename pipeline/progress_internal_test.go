@@ -4,6 +4,8 @@ import (
 	"math"
 	"testing"
 	"time"
+
+	"github.com/scorepipe/scorepipe/config"
 )
 
 // TestProgressMeter feeds the meter the counts of runs at known paces and
@@ -83,7 +85,7 @@ func TestProgressMeter(t *testing.T) {
 // product at the calls it needs a row.
 func TestRowRateCeiling(t *testing.T) {
 	product := func(rate float64, calls int64) *productRun {
-		p := &productRun{cfg: ProductConfig{RatePerSecond: rate}, stats: &productStats{}}
+		p := &productRun{cfg: config.ProductConfig{RatePerSecond: rate}, stats: &productStats{}}
 		p.stats.attempts.Store(calls)
 		return p
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scorepipe/scorepipe/config"
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
 	"github.com/scorepipe/scorepipe/publish"
 	"github.com/scorepipe/scorepipe/review"
@@ -86,7 +87,7 @@ func (r *run) openFolder() error {
 	var fe *publish.FolderError
 	switch {
 	case errors.As(err, &fe):
-		return &ConfigError{Field: "output.dir", Msg: err.Error()}
+		return &config.ConfigError{Field: "output.dir", Msg: err.Error()}
 	case err != nil:
 		return &AbortError{Cause: err}
 	}
@@ -127,13 +128,13 @@ func (r *run) openSinks() error {
 			err  error
 		)
 		switch format {
-		case FormatParquet:
+		case config.FormatParquet:
 			name = FileParquet
 			s, err = sinks.NewParquet(r.folder.Path(name), r.schema, sinks.ParquetOptions{RowGroupRows: r.cfg.Output.RowGroupRows, Metadata: r.fileMetadata()})
-		case FormatXLSX:
+		case config.FormatXLSX:
 			name = FileXLSX
 			s, err = sinks.NewExcel(r.folder.Path(name), r.schema, sinks.ExcelOptions{Dictionary: r.dictionary(), MaxRows: r.cfg.Output.XLSX.MaxRows, About: r.about()})
-		case FormatCSV:
+		case config.FormatCSV:
 			name = FileCSV
 			s, err = sinks.NewCSV(r.folder.Path(name), r.schema, csvOpts)
 		}

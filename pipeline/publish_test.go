@@ -20,6 +20,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/xuri/excelize/v2"
 
+	"github.com/scorepipe/scorepipe/config"
 	"github.com/scorepipe/scorepipe/pipeline"
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
 	"github.com/scorepipe/scorepipe/providers/tianyuan/tianyuantest"
@@ -38,7 +39,7 @@ func TestMain(m *testing.M) {
 // PIPELINE_TEST_OUT with PIPELINE_TEST_FORMATS, against an in-process fake
 // vendor, killing itself at publishing step PIPELINE_TEST_KILL_AT.
 func childRun() int {
-	cfg, err := pipeline.LoadConfig("../samples/pipeline.yaml")
+	cfg, err := config.LoadConfig("../samples/pipeline.yaml")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -200,8 +201,8 @@ func runInto(t *testing.T, client *tianyuan.Client, out, input string, formats .
 }
 
 var (
-	allFormats = []string{pipeline.FormatParquet, pipeline.FormatXLSX, pipeline.FormatCSV}
-	twoFormats = []string{pipeline.FormatParquet, pipeline.FormatCSV}
+	allFormats = []string{config.FormatParquet, config.FormatXLSX, config.FormatCSV}
+	twoFormats = []string{config.FormatParquet, config.FormatCSV}
 )
 
 // publishSteps are the steps of publishing a parquet+csv run, in order.
@@ -529,7 +530,7 @@ func TestOutputFolderWithForeignEntries(t *testing.T) {
 		e := env(client)
 		e.Caller = counter
 		_, err := pipeline.Run(context.Background(), cfg, e)
-		var ce *pipeline.ConfigError
+		var ce *config.ConfigError
 		if !errors.As(err, &ce) || ce.Field != "output.dir" || !strings.Contains(err.Error(), "archive/") {
 			t.Fatalf("Run = %v, want a *ConfigError on output.dir naming archive/", err)
 		}
@@ -637,7 +638,7 @@ func TestCSVByteOrderMarkSetting(t *testing.T) {
 		want bool
 	}{{nil, true}, {[]string{"output.csv.bom=false"}, false}, {[]string{"output.csv.bom=true"}, true}} {
 		t.Run(fmt.Sprint(c.set), func(t *testing.T) {
-			cfg, err := pipeline.LoadConfig("../samples/pipeline.yaml", c.set...)
+			cfg, err := config.LoadConfig("../samples/pipeline.yaml", c.set...)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -8,26 +8,10 @@ import (
 	"math"
 	"slices"
 
+	"github.com/scorepipe/scorepipe/config"
 	"github.com/scorepipe/scorepipe/review"
 	"github.com/scorepipe/scorepipe/rundir"
 )
-
-// resolveReview makes the review section's paths relative to the config
-// file.
-func (c *Config) resolveReview() {
-	c.Review.Baseline = c.resolve(c.Review.Baseline)
-	c.Review.Rules = c.resolve(c.Review.Rules)
-}
-
-// validateReview checks the review section.
-func (c *Config) validateReview() error {
-	err := c.Review.Validate()
-	var fe *review.FieldError
-	if errors.As(err, &fe) {
-		return &ConfigError{Field: fe.Field, Msg: fe.Msg}
-	}
-	return err
-}
 
 // ReviewSummary is what the manifest says of the portfolio review a run
 // wrote with its outputs (review.baseline).
@@ -52,12 +36,12 @@ func (r *run) prepareReview() error {
 	if rc.Baseline == "" {
 		return nil
 	}
-	if !slices.Contains(r.cfg.Output.Formats, FormatParquet) {
-		return &ConfigError{Field: "review.baseline", Msg: "the review reads features.parquet: add parquet to output.formats"}
+	if !slices.Contains(r.cfg.Output.Formats, config.FormatParquet) {
+		return &config.ConfigError{Field: "review.baseline", Msg: "the review reads features.parquet: add parquet to output.formats"}
 	}
 	base, err := rundir.Open(rc.Baseline)
 	if err != nil {
-		return &ConfigError{Field: "review.baseline", Msg: err.Error()}
+		return &config.ConfigError{Field: "review.baseline", Msg: err.Error()}
 	}
 	rules := review.DefaultRules()
 	if rc.Rules != "" {
@@ -68,12 +52,12 @@ func (r *run) prepareReview() error {
 	if err := rc.Alerts.CheckRules("review.alerts.", rules); err != nil {
 		var fe *review.FieldError
 		if errors.As(err, &fe) {
-			return &ConfigError{Field: fe.Field, Msg: fe.Msg}
+			return &config.ConfigError{Field: fe.Field, Msg: fe.Msg}
 		}
 		return err
 	}
 	if rc.Label != "" && r.schema.Index(rc.Label) < 0 {
-		return &ConfigError{Field: "review.label", Msg: fmt.Sprintf("the run has no column %q", rc.Label)}
+		return &config.ConfigError{Field: "review.label", Msg: fmt.Sprintf("the run has no column %q", rc.Label)}
 	}
 	r.review = &reviewPlan{baseline: base, rules: rules}
 	return nil

@@ -1,3 +1,7 @@
+// Package pipeline runs a scoring job: it reads and validates applicants,
+// calls the vendor for each under per-product rate limits with retries and a
+// reply store, turns the replies into feature rows and writes them, in input
+// order, to the configured sinks.
 package pipeline
 
 import (
@@ -16,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/scorepipe/scorepipe/config"
 	"github.com/scorepipe/scorepipe/mappings"
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
 	"github.com/scorepipe/scorepipe/publish"
@@ -30,7 +35,7 @@ import (
 type Env struct {
 	Caller   tianyuan.Caller  // the vendor client; Run wraps it in limiter, retry and store
 	Cipher   *tianyuan.Cipher // decrypts reply payloads
-	Secret   []byte           // identity secret (see LoadSecret)
+	Secret   []byte           // identity secret (see config.LoadSecret)
 	Logger   *slog.Logger
 	Progress io.Writer // where progress goes; nil for none
 	Terminal bool      // Progress is a terminal: draw a bar rather than log lines
@@ -97,7 +102,7 @@ const (
 // exceeds limits (no call made); with an *AbortError when it stopped early
 // (a fatal vendor error, a store or disk failure, or ctx cancelled), in
 // which case nothing is published. It is Prepare, then Job.Run.
-func Run(ctx context.Context, cfg *Config, env Env) (*Manifest, error) {
+func Run(ctx context.Context, cfg *config.Config, env Env) (*Manifest, error) {
 	j, err := Prepare(cfg, env)
 	if err != nil {
 		return nil, err
@@ -124,7 +129,7 @@ type Vendor struct {
 // Prepare loads the mappings, opens every input file and reads its
 // header, and checks the columns, without writing anything. env.Caller
 // and env.Cipher are not used.
-func Prepare(cfg *Config, env Env) (*Job, error) {
+func Prepare(cfg *config.Config, env Env) (*Job, error) {
 	r, err := newRun(cfg, env)
 	if err != nil {
 		return nil, err
@@ -142,7 +147,7 @@ func (j *Job) EstimatedRows() int {
 	return n
 }
 
-// SetSecret sets the identity secret (see LoadSecret), for a job prepared
+// SetSecret sets the identity secret (see config.LoadSecret), for a job prepared
 // without one: applicant keys and store keys are made with it.
 func (j *Job) SetSecret(secret []byte) { j.r.env.Secret = secret }
 
@@ -259,7 +264,7 @@ func (e *OverBudget) Error() string {
 }
 
 type run struct {
-	cfg     *Config
+	cfg     *config.Config
 	policy  tianyuan.CodePolicy // cfg's vendor codes
 	env     Env
 	log     *slog.Logger
@@ -299,7 +304,7 @@ type run struct {
 
 type productRun struct {
 	code    string
-	cfg     ProductConfig
+	cfg     config.ProductConfig
 	catalog *mappings.Catalog
 	fill    *transform.Product
 	caller  *stored
@@ -335,7 +340,7 @@ type namedSink struct {
 var identityColumns = []string{transform.ParamName, transform.ParamIDCard, transform.ParamMobile,
 	transform.ParamAuthCode, transform.ParamAuthURL, transform.ParamAuthDate}
 
-func newRun(cfg *Config, env Env) (*run, error) {
+func newRun(cfg *config.Config, env Env) (*run, error) {
 	if env.Now == nil {
 		env.Now = time.Now
 	}
@@ -371,9 +376,9 @@ func newRun(cfg *Config, env Env) (*run, error) {
 	for col := range cfg.Input.Passthrough {
 		switch {
 		case isIdentityColumn(col):
-			return nil, &ConfigError{Field: "input.passthrough." + col, Msg: "identity and authorization columns do not pass through (output.pii: keep writes name, id_card, mobile_no raw)"}
+			return nil, &config.ConfigError{Field: "input.passthrough." + col, Msg: "identity and authorization columns do not pass through (output.pii: keep writes name, id_card, mobile_no raw)"}
 		case r.schema.Index(col) < 0:
-			return nil, &ConfigError{Field: "input.passthrough." + col, Msg: fmt.Sprintf(
+			return nil, &config.ConfigError{Field: "input.passthrough." + col, Msg: fmt.Sprintf(
 				"no input file has this column (%s); list only columns of the input files, or set input.passthrough to {} to pass every column through as text",
 				strings.Join(r.Inputs(), ", "))}
 		}
@@ -381,7 +386,7 @@ func newRun(cfg *Config, env Env) (*run, error) {
 	for _, code := range cfg.ProductCodes() {
 		catalog, err := set.Catalog(code)
 		if err != nil {
-			return nil, &ConfigError{Field: "products." + code, Msg: err.Error()}
+			return nil, &config.ConfigError{Field: "products." + code, Msg: err.Error()}
 		}
 		p := &productRun{code: code, cfg: cfg.Products[code], catalog: catalog, fill: transform.NewProduct(catalog),
 			stats: &productStats{}, counts: &ProductCounts{Price: cfg.Products[code].Price}, base: len(r.schema)}
@@ -426,13 +431,13 @@ func sinkType(k mappings.ColumnKind) sinks.Type {
 // the first row.
 func (r *run) openInputs() error {
 	if len(r.cfg.Input.Files) == 0 {
-		return &ConfigError{Field: "input.files", Msg: "no input file (set input.files or use --input)"}
+		return &config.ConfigError{Field: "input.files", Msg: "no input file (set input.files or use --input)"}
 	}
 	var paths []string
 	for _, pattern := range r.cfg.Input.Files {
 		matches, err := filepath.Glob(pattern)
 		if err != nil {
-			return &ConfigError{Field: "input.files", Msg: fmt.Sprintf("bad pattern %q: %v", pattern, err)}
+			return &config.ConfigError{Field: "input.files", Msg: fmt.Sprintf("bad pattern %q: %v", pattern, err)}
 		}
 		if len(matches) == 0 {
 			if _, err := os.Stat(pattern); err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 
+	"github.com/scorepipe/scorepipe/config"
 	"github.com/scorepipe/scorepipe/pipeline"
 	"github.com/scorepipe/scorepipe/providers/tianyuan/tianyuantest"
 	"github.com/scorepipe/scorepipe/publish"
@@ -69,7 +70,7 @@ func valueText(a arrow.Array, i int) string {
 func TestShardsTogetherAreTheWholeRun(t *testing.T) {
 	v, client := fakeVendor(t, tianyuantest.Options{})
 	whole := sampleConfig(t)
-	whole.Output.Formats = []string{pipeline.FormatParquet, pipeline.FormatCSV}
+	whole.Output.Formats = []string{config.FormatParquet, config.FormatCSV}
 	whole.Cache.Path = filepath.Join(t.TempDir(), "whole", "replies.db")
 	wm, err := pipeline.Run(context.Background(), whole, env(client))
 	if err != nil {
@@ -91,7 +92,7 @@ func TestShardsTogetherAreTheWholeRun(t *testing.T) {
 	for i := range n {
 		cfg := sampleConfig(t)
 		cfg.Output.Dir = out
-		cfg.Output.Formats = []string{pipeline.FormatParquet, pipeline.FormatXLSX, pipeline.FormatCSV}
+		cfg.Output.Formats = []string{config.FormatParquet, config.FormatXLSX, config.FormatCSV}
 		cfg.Cache.Path = filepath.Join(state, "replies.db")
 		e := env(client)
 		e.Shard = shards.Shard{Index: i, Count: n}
@@ -242,22 +243,22 @@ func TestShardRunRefuses(t *testing.T) {
 	_, client := fakeVendor(t, tianyuantest.Options{})
 	tests := []struct {
 		name    string
-		prepare func(t *testing.T, cfg *pipeline.Config)
+		prepare func(t *testing.T, cfg *config.Config)
 		field   string
 		msg     string
 	}{
-		{"no parquet", func(t *testing.T, cfg *pipeline.Config) {
-			cfg.Output.Formats = []string{pipeline.FormatCSV, pipeline.FormatXLSX}
+		{"no parquet", func(t *testing.T, cfg *config.Config) {
+			cfg.Output.Formats = []string{config.FormatCSV, config.FormatXLSX}
 		}, "output.formats", "add parquet"},
-		{"a whole run's folder", func(t *testing.T, cfg *pipeline.Config) {
+		{"a whole run's folder", func(t *testing.T, cfg *config.Config) {
 			c := sampleConfig(t)
 			c.Output.Dir = cfg.Output.Dir
-			c.Output.Formats = []string{pipeline.FormatCSV}
+			c.Output.Formats = []string{config.FormatCSV}
 			if _, err := pipeline.Run(context.Background(), c, env(client)); err != nil {
 				t.Fatal(err)
 			}
 		}, "output.dir", "features.csv of a run that was not sharded"},
-		{"a foreign manifest", func(t *testing.T, cfg *pipeline.Config) {
+		{"a foreign manifest", func(t *testing.T, cfg *config.Config) {
 			if err := os.MkdirAll(cfg.Output.Dir, 0o755); err != nil {
 				t.Fatal(err)
 			}
@@ -274,7 +275,7 @@ func TestShardRunRefuses(t *testing.T) {
 			e := env(client)
 			e.Shard = shards.Shard{Index: 0, Count: 2}
 			_, err := pipeline.Run(context.Background(), cfg, e)
-			var ce *pipeline.ConfigError
+			var ce *config.ConfigError
 			if !errors.As(err, &ce) || ce.Field != tt.field || !strings.Contains(err.Error(), tt.msg) {
 				t.Fatalf("Run = %v, want a *ConfigError for %s saying %q", err, tt.field, tt.msg)
 			}

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/scorepipe/scorepipe/config"
 	"github.com/scorepipe/scorepipe/sources"
 	"github.com/scorepipe/scorepipe/store"
 	"github.com/scorepipe/scorepipe/transform"
@@ -58,7 +59,7 @@ const maxExamples = 3
 // Validate reads every input row and validates it as Run would, without
 // calling the vendor or writing anything, in memory that does not grow with
 // the input.
-func Validate(ctx context.Context, cfg *Config, env Env) (*Report, error) {
+func Validate(ctx context.Context, cfg *config.Config, env Env) (*Report, error) {
 	if env.Secret == nil {
 		env.Secret = make([]byte, 32) // keys are not shown: any secret will do
 		_, _ = rand.Read(env.Secret)
@@ -77,7 +78,7 @@ func Validate(ctx context.Context, cfg *Config, env Env) (*Report, error) {
 // duplicates and stored replies, their cost and their duration at the
 // configured rates. It calls nothing. Its memory grows with the number of
 // distinct applicants (16 bytes each, plus map overhead).
-func Plan(ctx context.Context, cfg *Config, env Env) (*Report, error) {
+func Plan(ctx context.Context, cfg *config.Config, env Env) (*Report, error) {
 	r, err := newRun(cfg, env)
 	if err != nil {
 		return nil, err

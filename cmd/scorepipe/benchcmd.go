@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/scorepipe/scorepipe/config"
 	"github.com/scorepipe/scorepipe/mappings"
 	"github.com/scorepipe/scorepipe/pipeline"
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
@@ -219,8 +220,8 @@ func benchRun(ctx context.Context, endpoint, config, out string, extra ...string
 }
 
 // exportForDuckDB writes replies.ndjson and the JRZQ9E2A tables.
-func exportForDuckDB(ctx context.Context, dir, config string) (int, error) {
-	cfg, err := pipeline.LoadConfig(config)
+func exportForDuckDB(ctx context.Context, dir, configFile string) (int, error) {
+	cfg, err := config.LoadConfig(configFile)
 	if err != nil {
 		return 0, err
 	}

@@ -11,12 +11,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/scorepipe/scorepipe/config"
 	"github.com/scorepipe/scorepipe/pipeline"
 )
 
 func newCatalogCommand(g *globalFlags) *cobra.Command {
 	var (
-		config      string
+		configFile  string
 		mappingsDir string
 		products    []string
 		format      string
@@ -34,8 +35,8 @@ that job's products and mappings; otherwise every product of the embedded
 mappings (and of --mappings DIR).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if config != "" {
-				cfg, err := pipeline.LoadConfig(config)
+			if configFile != "" {
+				cfg, err := config.LoadConfig(configFile)
 				if err != nil {
 					return err
 				}
@@ -53,7 +54,7 @@ mappings (and of --mappings DIR).`,
 			return printCatalog(g.stdout, format, entries)
 		},
 	}
-	cmd.Flags().StringVarP(&config, "config", "c", "", "job configuration: describe its products")
+	cmd.Flags().StringVarP(&configFile, "config", "c", "", "job configuration: describe its products")
 	cmd.Flags().StringVar(&mappingsDir, "mappings", "", "directory of user catalogs and tables")
 	cmd.Flags().StringSliceVar(&products, "products", nil, "only these products")
 	cmd.Flags().StringVar(&format, "format", "table", "table, csv, json or md")
@@ -103,7 +104,7 @@ func printCatalog(w io.Writer, format string, docs []pipeline.ColumnDoc) error {
 	case "table":
 		return printCatalogTable(w, docs)
 	}
-	return &pipeline.ConfigError{Field: "--format", Msg: fmt.Sprintf("must be table, csv, json or md, got %q", format)}
+	return &config.ConfigError{Field: "--format", Msg: fmt.Sprintf("must be table, csv, json or md, got %q", format)}
 }
 
 // printCatalogTable prints the columns aligned, then the codes of every

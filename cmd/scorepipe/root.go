@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/scorepipe/scorepipe/config"
 	"github.com/scorepipe/scorepipe/pipeline"
 )
 
@@ -113,7 +114,7 @@ func (g *globalFlags) progressBar() bool {
 func (g *globalFlags) logger() (*slog.Logger, error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(g.logLevel)); err != nil {
-		return nil, &pipeline.ConfigError{Field: "--log-level", Msg: fmt.Sprintf("must be debug, info, warn or error, got %q", g.logLevel)}
+		return nil, &config.ConfigError{Field: "--log-level", Msg: fmt.Sprintf("must be debug, info, warn or error, got %q", g.logLevel)}
 	}
 	opts := &slog.HandlerOptions{Level: level}
 	format := g.logFormat
@@ -129,7 +130,7 @@ func (g *globalFlags) logger() (*slog.Logger, error) {
 	case "json":
 		return slog.New(slog.NewJSONHandler(g.stderr, opts)), nil
 	}
-	return nil, &pipeline.ConfigError{Field: "--log-format", Msg: fmt.Sprintf("must be text or json, got %q", format)}
+	return nil, &config.ConfigError{Field: "--log-format", Msg: fmt.Sprintf("must be text or json, got %q", format)}
 }
 
 // plainFlagError rewrites the parse errors of flag values, which name Go
@@ -139,7 +140,7 @@ func plainFlagError(err error) error {
 	for _, r := range flagErrorWords {
 		msg = r.re.ReplaceAllString(msg, r.with)
 	}
-	return &pipeline.ConfigError{Msg: msg}
+	return &config.ConfigError{Msg: msg}
 }
 
 var flagErrorWords = []struct {
