@@ -105,7 +105,7 @@ type ProductCounts struct {
 	UndecryptableStored int64 `json:"undecryptable_stored"` // stored replies paid for again: encrypted with another access key
 	DamagedStored       int64 `json:"damaged_stored"`       // stored replies paid for again: their record in the store was damaged
 
-	// Pacing (see pacing.go). Rates are calls per second, 0 meaning
+	// Pacing (see package pacing). Rates are calls per second, 0 meaning
 	// unlimited.
 	Throttled     int64   `json:"throttled"`              // throttling answers (HTTP 429, 503 with Retry-After, vendor.codes.throttle), each retried
 	PausedSeconds float64 `json:"paused_seconds"`         // time the product's calls were paused for the vendor's Retry-After

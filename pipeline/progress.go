@@ -107,7 +107,7 @@ func (r *run) productRate(p *productRun) float64 {
 	if p.stats.pace == nil {
 		return p.cfg.RatePerSecond
 	}
-	if r := p.stats.pace.figures(time.Now()).rate; !math.IsInf(r, 1) {
+	if r := p.stats.pace.Figures(time.Now()).Rate; !math.IsInf(r, 1) {
 		return r
 	}
 	return 0

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/scorepipe/scorepipe/config"
+	"github.com/scorepipe/scorepipe/pacing"
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
 	"github.com/scorepipe/scorepipe/publish"
 	"github.com/scorepipe/scorepipe/review"
@@ -32,7 +33,7 @@ func (r *run) wrapCallers() {
 	}
 	keys, check := newKeyer(r.env.Secret), r.keyCheck()
 	spend := &budget{maxCalls: r.cfg.Limits.MaxCalls, maxCost: r.cfg.Limits.MaxCost}
-	throttle := throttleRule{codes: r.cfg.Vendor.Codes.Throttle}
+	throttle := pacing.ThrottleRule{Codes: r.cfg.Vendor.Codes.Throttle}
 	for _, p := range r.prods {
 		p.stats.pace = newPacer(p.code, p.cfg, r.cfg.Retry, defaultPacing, r.log)
 		var c tianyuan.Caller = &metered{next: r.env.Caller, stats: p.stats}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/scorepipe/scorepipe/config"
 	"github.com/scorepipe/scorepipe/mappings"
+	"github.com/scorepipe/scorepipe/pacing"
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
 	"github.com/scorepipe/scorepipe/publish"
 	"github.com/scorepipe/scorepipe/shards"
@@ -975,7 +976,7 @@ func (r *run) isFatal(err error) bool {
 		se *StoreError
 		be *BudgetError
 		ae *AuditError
-		te *ThrottleBudgetError
+		te *pacing.ThrottleBudgetError
 	)
 	return errors.As(err, &se) || errors.As(err, &be) || errors.As(err, &ae) || errors.As(err, &te) || r.policy.Classify(err) == tianyuan.Fatal
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/scorepipe/scorepipe/config"
+	"github.com/scorepipe/scorepipe/pacing"
 	"github.com/scorepipe/scorepipe/pipeline"
 	"github.com/scorepipe/scorepipe/providers/tianyuan/tianyuantest"
 )
@@ -315,7 +316,7 @@ func TestThrottleBudgetStopsTheRun(t *testing.T) {
 		vendor: tianyuantest.Options{Faults: tianyuantest.Faults{HTTP429: 1, RetryAfter: -1}},
 		setup:  func(cfg *config.Config) { cfg.Retry.ThrottleBudget = 300 * time.Millisecond }}.run(t)
 	var abort *pipeline.AbortError
-	var budget *pipeline.ThrottleBudgetError
+	var budget *pacing.ThrottleBudgetError
 	if !errors.As(r.err, &abort) || !errors.As(r.err, &budget) {
 		t.Fatalf("err = %v, want an AbortError for retry.throttle_budget", r.err)
 	}
