@@ -303,17 +303,12 @@ func (s *persisted) Call(ctx context.Context, product string, params tianyuan.Pa
 		// stop the run with the audit's failure.
 		answer = replyError(reply)
 	}
-	if reply != nil && keep(s.policy, reply, answer) {
+	if reply != nil && s.policy.BilledAnswer(reply, answer) {
 		if perr := room.Put(s.keys.Key(product, params), storeReply(reply, s.keyCheck)); perr != nil {
 			return reply, &StoreError{Err: perr}
 		}
 	}
 	return reply, err
-}
-
-// keep reports whether a reply is worth storing: a billed answer.
-func keep(policy tianyuan.CodePolicy, r *tianyuan.Reply, err error) bool {
-	return err == nil && r.Code == 0 || policy.ClassifyCode(r.Code) == tianyuan.NoRecord
 }
 
 // replyError gives a stored reply the error its code carries.
