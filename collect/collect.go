@@ -36,6 +36,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/scorepipe/scorepipe/config"
+	"github.com/scorepipe/scorepipe/manifest"
 	"github.com/scorepipe/scorepipe/metrics"
 	"github.com/scorepipe/scorepipe/pipeline"
 	"github.com/scorepipe/scorepipe/publish"
@@ -223,7 +224,7 @@ type collector struct {
 // part is one shard's published part.
 type part struct {
 	shard    shards.Shard
-	manifest *pipeline.Manifest
+	manifest *manifest.Manifest
 	files    []string // relative paths
 	schema   *arrow.Schema
 	rows     int64 // in its Parquet file
@@ -396,7 +397,7 @@ func (c *collector) readParts() error {
 		if err != nil {
 			return &MismatchError{Dir: c.dir, Msg: s.Describe() + " is marked but its manifest cannot be read: " + err.Error()}
 		}
-		var m pipeline.Manifest
+		var m manifest.Manifest
 		if err := json.Unmarshal(data, &m); err != nil {
 			return &MismatchError{Dir: c.dir, Msg: rel + " is not a manifest: " + err.Error()}
 		}
@@ -463,11 +464,11 @@ func short(h string) string {
 	return h
 }
 
-func sameInputs(a, b []pipeline.InputCounts) bool {
-	return slices.EqualFunc(a, b, func(x, y pipeline.InputCounts) bool { return inputID(x) == inputID(y) })
+func sameInputs(a, b []manifest.InputCounts) bool {
+	return slices.EqualFunc(a, b, func(x, y manifest.InputCounts) bool { return inputID(x) == inputID(y) })
 }
 
-func inputNames(in []pipeline.InputCounts) []string {
+func inputNames(in []manifest.InputCounts) []string {
 	out := make([]string, len(in))
 	for i, f := range in {
 		out[i] = inputID(f)
@@ -475,7 +476,7 @@ func inputNames(in []pipeline.InputCounts) []string {
 	return out
 }
 
-func sameMappings(a, b *pipeline.Manifest) bool {
+func sameMappings(a, b *manifest.Manifest) bool {
 	ja, _ := json.Marshal(a.Mappings)
 	jb, _ := json.Marshal(b.Mappings)
 	return string(ja) == string(jb)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/scorepipe/scorepipe/collect"
 	"github.com/scorepipe/scorepipe/config"
+	"github.com/scorepipe/scorepipe/manifest"
 	"github.com/scorepipe/scorepipe/metrics"
 	"github.com/scorepipe/scorepipe/pipeline"
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
@@ -73,7 +74,7 @@ func (f *fixture) env(s shards.Shard) pipeline.Env {
 }
 
 // shard runs shard i of n with cfg (the fixture's when nil).
-func (f *fixture) shard(i, n int, cfg *config.Config) *pipeline.Manifest {
+func (f *fixture) shard(i, n int, cfg *config.Config) *manifest.Manifest {
 	f.t.Helper()
 	if cfg == nil {
 		cfg = f.config()
@@ -86,7 +87,7 @@ func (f *fixture) shard(i, n int, cfg *config.Config) *pipeline.Manifest {
 }
 
 // whole runs the sample applicants unsharded into a folder of its own.
-func (f *fixture) whole() *pipeline.Manifest {
+func (f *fixture) whole() *manifest.Manifest {
 	f.t.Helper()
 	cfg := f.config()
 	cfg.Output.Dir = filepath.Join(f.t.TempDir(), "whole")
@@ -173,7 +174,7 @@ func TestCollectPublishesTheDataset(t *testing.T) {
 		if !mapsEqual(got.Rejects, whole.Rejects) {
 			t.Errorf("combined reject reasons %v, the whole run's %v", got.Rejects, whole.Rejects)
 		}
-		if got.Shards.Count != n || len(got.Shards.Parts) != n || got.Shards.KeyCheck != pipeline.KeyCheck(testSecret) || !got.Shards.CollectedAt.Equal(fixedNow) {
+		if got.Shards.Count != n || len(got.Shards.Parts) != n || got.Shards.KeyCheck != manifest.KeyCheck(testSecret) || !got.Shards.CollectedAt.Equal(fixedNow) {
 			t.Errorf("shards %+v", got.Shards)
 		}
 	}
@@ -260,7 +261,7 @@ func (g *pushgateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // checkMetrics parses figures written in the text format with
 // Prometheus's parser and checks that their counts are the manifest's.
-func checkMetrics(t *testing.T, what string, data []byte, m *pipeline.Manifest, labels map[string]string) {
+func checkMetrics(t *testing.T, what string, data []byte, m *manifest.Manifest, labels map[string]string) {
 	t.Helper()
 	families, err := metrics.Parse(data)
 	if err != nil {

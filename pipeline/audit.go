@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/scorepipe/scorepipe/audit"
+	"github.com/scorepipe/scorepipe/manifest"
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
 	"github.com/scorepipe/scorepipe/shards"
 )
@@ -77,15 +78,6 @@ type auditTrail struct {
 	rec *audit.Recorder
 }
 
-// AuditCounts say what a run wrote to the audit log, for the manifest.
-type AuditCounts struct {
-	Path  string `json:"path"`
-	Lines int64  `json:"lines"` // lines written by this run
-	// Pruned is how many lines older than cache.retain were removed at
-	// the start of the run.
-	Pruned int `json:"pruned"`
-}
-
 // openAudit opens the audit log beside the reply store (the store is
 // open: no other run holds it) and removes its lines older than
 // cache.retain, as the store's replies.
@@ -104,7 +96,7 @@ func (r *run) openAudit() error {
 		return err
 	}
 	r.audit = &auditTrail{log: log, rec: rec}
-	r.manifest.Audit = &AuditCounts{Path: path}
+	r.manifest.Audit = &manifest.AuditCounts{Path: path}
 	if r.cfg.Cache.Retain > 0 {
 		n, err := log.Prune(r.env.Now().Add(-r.cfg.Cache.Retain))
 		if err != nil {

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/scorepipe/scorepipe/config"
+	"github.com/scorepipe/scorepipe/manifest"
 	"github.com/scorepipe/scorepipe/pacing"
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
 )
@@ -180,6 +182,18 @@ func (s *productStats) observe(d time.Duration) {
 	if i := rand.Int64N(s.seen); i < latencySample { // reservoir sampling
 		s.latencies[i] = d
 	}
+}
+
+func (s *productStats) percentiles() manifest.Percentiles {
+	s.mu.Lock()
+	d := append([]time.Duration(nil), s.latencies...)
+	s.mu.Unlock()
+	if len(d) == 0 {
+		return manifest.Percentiles{}
+	}
+	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+	ms := func(x time.Duration) float64 { return float64(x.Microseconds()) / 1000 }
+	return manifest.Percentiles{P50: ms(d[len(d)/2]), P95: ms(d[len(d)*95/100]), Max: ms(d[len(d)-1])}
 }
 
 // budget is what a run may still spend, shared by every product.

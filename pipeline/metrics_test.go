@@ -16,6 +16,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/scorepipe/scorepipe/config"
+	"github.com/scorepipe/scorepipe/manifest"
 	"github.com/scorepipe/scorepipe/metrics"
 	"github.com/scorepipe/scorepipe/pipeline"
 	"github.com/scorepipe/scorepipe/providers/tianyuan/tianyuantest"
@@ -73,7 +74,7 @@ func gauge(t *testing.T, families map[string]*dto.MetricFamily, name string, wan
 
 // checkAgainstManifest parses figures with Prometheus's text parser and
 // checks that every count is the manifest's.
-func checkAgainstManifest(t *testing.T, what string, data []byte, m *pipeline.Manifest, labels map[string]string) map[string]*dto.MetricFamily {
+func checkAgainstManifest(t *testing.T, what string, data []byte, m *manifest.Manifest, labels map[string]string) map[string]*dto.MetricFamily {
 	t.Helper()
 	families, err := metrics.Parse(data)
 	if err != nil {

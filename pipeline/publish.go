@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/scorepipe/scorepipe/config"
+	"github.com/scorepipe/scorepipe/manifest"
 	"github.com/scorepipe/scorepipe/pacing"
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
 	"github.com/scorepipe/scorepipe/publish"
@@ -105,7 +106,7 @@ func (r *run) previousOutputs() []string {
 		return nil
 	}
 	var m struct {
-		Outputs []OutputFile `json:"outputs"`
+		Outputs []manifest.OutputFile `json:"outputs"`
 	}
 	if json.Unmarshal(data, &m) != nil {
 		return nil
@@ -131,10 +132,10 @@ func (r *run) openSinks() error {
 		switch format {
 		case config.FormatParquet:
 			name = FileParquet
-			s, err = sinks.NewParquet(r.folder.Path(name), r.schema, sinks.ParquetOptions{RowGroupRows: r.cfg.Output.RowGroupRows, Metadata: r.fileMetadata()})
+			s, err = sinks.NewParquet(r.folder.Path(name), r.schema, sinks.ParquetOptions{RowGroupRows: r.cfg.Output.RowGroupRows, Metadata: r.manifest.FileMetadata()})
 		case config.FormatXLSX:
 			name = FileXLSX
-			s, err = sinks.NewExcel(r.folder.Path(name), r.schema, sinks.ExcelOptions{Dictionary: r.dictionary(), MaxRows: r.cfg.Output.XLSX.MaxRows, About: r.about()})
+			s, err = sinks.NewExcel(r.folder.Path(name), r.schema, sinks.ExcelOptions{Dictionary: r.dictionary(), MaxRows: r.cfg.Output.XLSX.MaxRows, About: r.manifest.About()})
 		case config.FormatCSV:
 			name = FileCSV
 			s, err = sinks.NewCSV(r.folder.Path(name), r.schema, csvOpts)
@@ -156,7 +157,7 @@ func (r *run) openSinks() error {
 // rejects, then the manifest) and swaps it with the output folder in one
 // step, _SUCCESS included: the folder holds the old set or the new one,
 // never a mix. A failure leaves the old set and gives an *AbortError.
-func (r *run) publish() (*Manifest, error) {
+func (r *run) publish() (*manifest.Manifest, error) {
 	written := int(r.written.Load())
 	for _, s := range r.out {
 		if err := r.writeStep(s.name, s.sink.Commit); err != nil {
@@ -168,12 +169,12 @@ func (r *run) publish() (*Manifest, error) {
 			r.log.Warn("features.xlsx holds the first rows only (output.xlsx.max_rows); features.parquet has them all",
 				"xlsx_rows", rows, "rows", written)
 		}
-		r.manifest.Outputs = append(r.manifest.Outputs, OutputFile{Name: r.folder.Name(s.name), Rows: rows})
+		r.manifest.Outputs = append(r.manifest.Outputs, manifest.OutputFile{Name: r.folder.Name(s.name), Rows: rows})
 	}
 	if err := r.writeStep(FileRejects, r.rejects.Commit); err != nil {
 		return nil, r.publishFailed(err)
 	}
-	r.manifest.Outputs = append(r.manifest.Outputs, OutputFile{Name: r.folder.Name(FileRejects), Rows: r.rejects.Count()})
+	r.manifest.Outputs = append(r.manifest.Outputs, manifest.OutputFile{Name: r.folder.Name(FileRejects), Rows: r.rejects.Count()})
 	if r.review != nil {
 		if err := r.writeStep(review.FileWorkbook, r.writeReview); err != nil {
 			return nil, r.publishFailed(err)
@@ -191,7 +192,7 @@ func (r *run) publish() (*Manifest, error) {
 		return nil, r.publishFailed(err)
 	}
 	r.published = true
-	return r.manifest, r.manifest.Exit.err()
+	return r.manifest, exitError(r.manifest.Exit)
 }
 
 // stepWrite prefixes the steps of publishing that finish a file of the new

@@ -21,6 +21,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/scorepipe/scorepipe/config"
+	"github.com/scorepipe/scorepipe/manifest"
 	"github.com/scorepipe/scorepipe/pipeline"
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
 	"github.com/scorepipe/scorepipe/providers/tianyuan/tianyuantest"
@@ -92,7 +93,7 @@ func readSet(t *testing.T, out string) outputSet {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var m pipeline.Manifest
+	var m manifest.Manifest
 	if err := json.Unmarshal(data, &m); err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +191,7 @@ func twoInputs(t *testing.T) (all, some string) {
 	return all, some
 }
 
-func runInto(t *testing.T, client *tianyuan.Client, out, input string, formats ...string) (*pipeline.Manifest, error) {
+func runInto(t *testing.T, client *tianyuan.Client, out, input string, formats ...string) (*manifest.Manifest, error) {
 	t.Helper()
 	cfg := sampleConfig(t)
 	cfg.Output.Dir = out

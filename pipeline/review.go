@@ -9,18 +9,10 @@ import (
 	"slices"
 
 	"github.com/scorepipe/scorepipe/config"
+	"github.com/scorepipe/scorepipe/manifest"
 	"github.com/scorepipe/scorepipe/review"
 	"github.com/scorepipe/scorepipe/rundir"
 )
-
-// ReviewSummary is what the manifest says of the portfolio review a run
-// wrote with its outputs (review.baseline).
-type ReviewSummary struct {
-	Baseline string           `json:"baseline"`
-	Files    []string         `json:"files"`
-	Changes  map[string]int64 `json:"changes"` // applicants per change rule
-	Alerts   []review.Alert   `json:"alerts"`
-}
 
 // reviewPlan is the review a run writes: the baseline opened and the
 // rules read before anything is paid for.
@@ -85,14 +77,14 @@ func (r *run) writeReview() error {
 	if err != nil && !errors.As(err, &alerts) {
 		return err
 	}
-	sum := &ReviewSummary{Baseline: rc.Baseline, Changes: map[string]int64{}, Alerts: rep.Alerts}
+	sum := &manifest.ReviewSummary{Baseline: rc.Baseline, Changes: map[string]int64{}, Alerts: rep.Alerts}
 	for _, f := range []string{review.FileWorkbook, "review.json"} {
 		sum.Files = append(sum.Files, f)
-		r.manifest.Outputs = append(r.manifest.Outputs, OutputFile{Name: f})
+		r.manifest.Outputs = append(r.manifest.Outputs, manifest.OutputFile{Name: f})
 	}
 	if rep.Changes != nil {
 		sum.Files = append(sum.Files, review.FileChanges)
-		r.manifest.Outputs = append(r.manifest.Outputs, OutputFile{Name: review.FileChanges, Rows: int(rep.Changes.Rows)})
+		r.manifest.Outputs = append(r.manifest.Outputs, manifest.OutputFile{Name: review.FileChanges, Rows: int(rep.Changes.Rows)})
 	}
 	for _, rule := range rep.Rules {
 		sum.Changes[rule.Name] = rule.Applicants

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/scorepipe/scorepipe/config"
+	"github.com/scorepipe/scorepipe/manifest"
 	"github.com/scorepipe/scorepipe/pipeline"
 	"github.com/scorepipe/scorepipe/providers/tianyuan/tianyuantest"
 	"github.com/scorepipe/scorepipe/review"
@@ -47,7 +48,7 @@ func TestRunWritesTheReview(t *testing.T) {
 		cfg.Output.Formats = []string{config.FormatParquet}
 		return cfg
 	}
-	month := func(cfg *config.Config, opts tianyuantest.Options) (*pipeline.Manifest, *tianyuantest.Vendor, error) {
+	month := func(cfg *config.Config, opts tianyuantest.Options) (*manifest.Manifest, *tianyuantest.Vendor, error) {
 		v, c := fakeVendor(t, opts)
 		e := env(c)
 		e.Refresh = true // a new month: ask again
@@ -73,9 +74,9 @@ func TestRunWritesTheReview(t *testing.T) {
 		t.Fatalf("manifest review = %+v, exit %+v: want the changes, the alert and exit 2", m.Review, m.Exit)
 	}
 	var onDisk struct {
-		Review  *pipeline.ReviewSummary `json:"review"`
-		Outputs []pipeline.OutputFile   `json:"outputs"`
-		Exit    pipeline.Exit           `json:"exit"`
+		Review  *manifest.ReviewSummary `json:"review"`
+		Outputs []manifest.OutputFile   `json:"outputs"`
+		Exit    manifest.Exit           `json:"exit"`
 	}
 	data, err := os.ReadFile(filepath.Join(cur, pipeline.FileManifest))
 	if err != nil {

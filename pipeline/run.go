@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/scorepipe/scorepipe/config"
+	"github.com/scorepipe/scorepipe/manifest"
 	"github.com/scorepipe/scorepipe/mappings"
 	"github.com/scorepipe/scorepipe/pacing"
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
@@ -44,10 +45,10 @@ type Env struct {
 	Version  string
 	Refresh  bool // call again: replies stored by earlier runs are not reused
 
-	Vendor  VendorInfo // the vendor Caller reaches, for Run (Job.Run takes it with the caller)
-	Build   Build      // the build that runs, for the manifest
-	Command []string   // the command line, secrets redacted, for the manifest
-	RunID   string     // "" makes a new one
+	Vendor  manifest.VendorInfo // the vendor Caller reaches, for Run (Job.Run takes it with the caller)
+	Build   manifest.Build      // the build that runs, for the manifest
+	Command []string            // the command line, secrets redacted, for the manifest
+	RunID   string              // "" makes a new one
 
 	// Shard, when set, makes the run one shard of a sharded run: it takes
 	// the rows of its shard, a share of each rate and limit, and publishes
@@ -79,7 +80,7 @@ const (
 	FileXLSX     = "features.xlsx"
 	FileCSV      = "features.csv"
 	FileRejects  = "rejects.csv"
-	FileManifest = "manifest.json"
+	FileManifest = manifest.FileName
 	FileMetrics  = "metrics.prom"
 	FileSuccess  = publish.Marker
 )
@@ -103,7 +104,7 @@ const (
 // exceeds limits (no call made); with an *AbortError when it stopped early
 // (a fatal vendor error, a store or disk failure, or ctx cancelled), in
 // which case nothing is published. It is Prepare, then Job.Run.
-func Run(ctx context.Context, cfg *config.Config, env Env) (*Manifest, error) {
+func Run(ctx context.Context, cfg *config.Config, env Env) (*manifest.Manifest, error) {
 	j, err := Prepare(cfg, env)
 	if err != nil {
 		return nil, err
@@ -124,7 +125,7 @@ type Job struct {
 type Vendor struct {
 	Caller tianyuan.Caller  // the vendor client; Run wraps it in limiter, retry and store
 	Cipher *tianyuan.Cipher // decrypts reply payloads
-	VendorInfo
+	manifest.VendorInfo
 }
 
 // Prepare loads the mappings, opens every input file and reads its
@@ -219,7 +220,7 @@ func (j *Job) CheckBudget(ctx context.Context) (*Report, error) {
 
 // Run starts the job against v: the budget check first (when CheckBudget
 // was not called), then the run. See the package function Run.
-func (j *Job) Run(ctx context.Context, v Vendor) (*Manifest, error) {
+func (j *Job) Run(ctx context.Context, v Vendor) (*manifest.Manifest, error) {
 	if !j.checked {
 		if _, err := j.CheckBudget(ctx); err != nil {
 			return nil, err
@@ -282,7 +283,7 @@ type run struct {
 
 	planOnly bool // the run only plans (Plan) and leaves the store as it is (see run.plan)
 
-	manifest *Manifest
+	manifest *manifest.Manifest
 	unknowns transform.Unknowns
 	read     atomic.Int64
 	rejected atomic.Int64
@@ -310,7 +311,7 @@ type productRun struct {
 	fill    *transform.Product
 	caller  *stored
 	stats   *productStats
-	counts  *ProductCounts
+	counts  *manifest.ProductCounts
 	base    int // first column of the product in the schema
 
 	skipReasons map[string]int // why the product was skipped, over the written rows
@@ -322,7 +323,7 @@ type inputFile struct {
 	header   []string
 	identity map[string]int // canonical identity column → field index
 	columns  []int          // field index → schema column, or -1
-	counts   *InputCounts
+	counts   *manifest.InputCounts
 }
 
 // passValue is a passed-through input value, typed, bound for a column.
@@ -349,15 +350,15 @@ func newRun(cfg *config.Config, env Env) (*run, error) {
 		env.Logger = slog.New(slog.DiscardHandler)
 	}
 	if env.RunID == "" {
-		env.RunID = newRunID(env.Now())
+		env.RunID = manifest.NewRunID(env.Now())
 	}
 	if env.Version == "" {
 		env.Version = env.Build.Version
 	}
 	r := &run{cfg: cfg, policy: cfg.CodePolicy(), env: env, log: env.Logger, today: env.Now()}
-	r.manifest = &Manifest{Tool: "scorepipe", Version: env.Version, RunID: env.RunID, Build: env.Build,
-		Command: env.Command, StartedAt: env.Now().UTC(), Exit: Exit{Reasons: []string{}}, Vendor: env.Vendor,
-		Config: cfg.Effective(), ConfigSHA256: cfg.Hash(), Products: map[string]*ProductCounts{}, Rejects: map[string]int{}}
+	r.manifest = &manifest.Manifest{Tool: "scorepipe", Version: env.Version, RunID: env.RunID, Build: env.Build,
+		Command: env.Command, StartedAt: env.Now().UTC(), Exit: manifest.Exit{Reasons: []string{}}, Vendor: env.Vendor,
+		Config: cfg.Effective(), ConfigSHA256: cfg.Hash(), Products: map[string]*manifest.ProductCounts{}, Rejects: map[string]int{}}
 	if env.Shard.Sharded() {
 		var err error
 		if cfg, err = r.startShard(); err != nil {
@@ -390,11 +391,11 @@ func newRun(cfg *config.Config, env Env) (*run, error) {
 			return nil, &config.ConfigError{Field: "products." + code, Msg: err.Error()}
 		}
 		p := &productRun{code: code, cfg: cfg.Products[code], catalog: catalog, fill: transform.NewProduct(catalog),
-			stats: &productStats{}, counts: &ProductCounts{Price: cfg.Products[code].Price}, base: len(r.schema)}
+			stats: &productStats{}, counts: &manifest.ProductCounts{Price: cfg.Products[code].Price}, base: len(r.schema)}
 		if len(catalog.Subs) > 0 {
-			p.counts.SubProducts = map[string]*StatusCounts{}
+			p.counts.SubProducts = map[string]*manifest.StatusCounts{}
 			for _, s := range catalog.Subs {
-				p.counts.SubProducts[s.Code] = &StatusCounts{}
+				p.counts.SubProducts[s.Code] = &manifest.StatusCounts{}
 			}
 		}
 		for _, c := range p.fill.Columns() {
@@ -456,7 +457,7 @@ func (r *run) openInputs() error {
 		}
 		header, rows := rd.Header(), rd.EstimatedRows()
 		rd.Close()
-		f := inputFile{path: p, rows: rows, header: header, identity: map[string]int{}, counts: &InputCounts{File: p}}
+		f := inputFile{path: p, rows: rows, header: header, identity: map[string]int{}, counts: &manifest.InputCounts{File: p}}
 		if st, err := os.Stat(p); err == nil {
 			f.counts.Size = st.Size()
 		}
@@ -677,7 +678,7 @@ func (r *run) freeItem(it *item) {
 	r.items.Put(it)
 }
 
-func (r *run) execute(ctx context.Context) (*Manifest, error) {
+func (r *run) execute(ctx context.Context) (*manifest.Manifest, error) {
 	if r.folder == nil {
 		if err := r.openFolder(); err != nil {
 			return nil, err
@@ -1115,12 +1116,12 @@ func (r *run) fillRow(it *item, u *transform.Unknowns) {
 // count adds a written row's outcomes to the product counts.
 func (r *run) count(it *item) {
 	for i, p := range r.prods {
-		p.counts.add(it.statuses[i])
+		p.counts.Add(it.statuses[i])
 		if it.statuses[i] == transform.StatusSkipped {
 			p.countSkip(&it.replies[i])
 		}
 		for j, s := range p.catalog.Subs {
-			p.counts.SubProducts[s.Code].add(it.subs[i][j])
+			p.counts.SubProducts[s.Code].Add(it.subs[i][j])
 		}
 	}
 }
@@ -1128,7 +1129,7 @@ func (r *run) count(it *item) {
 func (r *run) finishCounts() {
 	m := r.manifest
 	m.Inputs = m.Inputs[:0]
-	m.Rows = RowCounts{Written: int(r.written.Load())}
+	m.Rows = manifest.RowCounts{Written: int(r.written.Load())}
 	if m.Shard != nil {
 		m.Shard.RowsOtherShards = r.otherShards
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/scorepipe/scorepipe/config"
+	"github.com/scorepipe/scorepipe/manifest"
 	"github.com/scorepipe/scorepipe/pipeline"
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
 	"github.com/scorepipe/scorepipe/providers/tianyuan/tianyuantest"
@@ -145,7 +146,7 @@ func TestSamplesEndToEnd(t *testing.T) {
 		if got, want := v.Requests("JRZQ9E2A"), p.Calls; got != want {
 			t.Errorf("vendor saw %d requests, manifest says %d calls", got, want)
 		}
-		var onDisk pipeline.Manifest
+		var onDisk manifest.Manifest
 		data, err := os.ReadFile(filepath.Join(out, pipeline.FileManifest))
 		if err != nil {
 			t.Fatal(err)

@@ -1,9 +1,6 @@
 package pipeline
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,44 +9,13 @@ import (
 	"strings"
 
 	"github.com/scorepipe/scorepipe/config"
+	"github.com/scorepipe/scorepipe/manifest"
 	"github.com/scorepipe/scorepipe/publish"
 	"github.com/scorepipe/scorepipe/shards"
 	"github.com/scorepipe/scorepipe/sinks"
 	"github.com/scorepipe/scorepipe/sources"
 	"github.com/scorepipe/scorepipe/transform"
 )
-
-// ShardInfo is what a shard's manifest says of its shard: which part of
-// the dataset it is, what it left to the other shards, and what all the
-// shards of a dataset must agree on.
-type ShardInfo struct {
-	Index int    `json:"index"`
-	Count int    `json:"count"`
-	Part  string `json:"part"` // part-00003-of-00008: the name of its files
-	// RowsOtherShards counts the input rows read and left to the other
-	// shards: rows.read + rows_other_shards is every row of the inputs,
-	// in every shard.
-	RowsOtherShards int `json:"rows_other_shards"`
-	// KeyCheck is an HMAC of a fixed text with the identity secret (not
-	// the secret): shards that agree on it shard by the same keys.
-	KeyCheck string `json:"key_check"`
-	// Share is the share of each product's rate, burst and concurrency,
-	// and of limits.max_calls and max_cost, that the shard took: 1/count.
-	Share float64 `json:"share"`
-	// Store is the reply store the shard used (one per shard index).
-	Store string `json:"store"`
-}
-
-// keyCheckText is what KeyCheck is an HMAC of.
-const keyCheckText = "scorepipe shard key check"
-
-// KeyCheck returns the check of an identity secret that a shard's
-// manifest holds: 16 hex characters of an HMAC of a fixed text.
-func KeyCheck(secret []byte) string {
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte(keyCheckText))
-	return hex.EncodeToString(m.Sum(nil)[:8])
-}
 
 // shareConfig returns a copy of cfg with the share of one shard of n: each
 // product's rate divided by n, its burst too (at least 1), its concurrency
@@ -81,7 +47,7 @@ func (r *run) startShard() (*config.Config, error) {
 		return nil, &config.ConfigError{Field: "review.baseline", Msg: "a shard holds a part of the applicants: review the collected dataset instead (scorepipe review DIR, once collect has published it)"}
 	}
 	r.cfg = shareConfig(r.cfg, s.Count)
-	r.manifest.Shard = &ShardInfo{Index: s.Index, Count: s.Count, Part: s.Name(), Share: 1 / float64(s.Count)}
+	r.manifest.Shard = &manifest.ShardInfo{Index: s.Index, Count: s.Count, Part: s.Name(), Share: 1 / float64(s.Count)}
 	if err := r.checkShardFormats(); err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 
 	"github.com/scorepipe/scorepipe/config"
+	"github.com/scorepipe/scorepipe/manifest"
 	"github.com/scorepipe/scorepipe/pipeline"
 	"github.com/scorepipe/scorepipe/providers/tianyuan/tianyuantest"
 	"github.com/scorepipe/scorepipe/publish"
@@ -86,8 +87,8 @@ func TestShardsTogetherAreTheWholeRun(t *testing.T) {
 	gotRows := map[string]string{}
 	var gotRejects [][]string
 	keyShard := map[string]int{}
-	var sum pipeline.RowCounts
-	sumProducts := map[string]pipeline.ProductCounts{}
+	var sum manifest.RowCounts
+	sumProducts := map[string]manifest.ProductCounts{}
 	configHash := ""
 	for i := range n {
 		cfg := sampleConfig(t)
@@ -107,7 +108,7 @@ func TestShardsTogetherAreTheWholeRun(t *testing.T) {
 		if got, want := m.Rows.Read+m.Shard.RowsOtherShards, wm.Rows.Read; got != want {
 			t.Errorf("shard %d: read %d + other shards %d = %d, want every input row, %d", i, m.Rows.Read, m.Shard.RowsOtherShards, got, want)
 		}
-		if m.Shard.KeyCheck != pipeline.KeyCheck(testSecret) || m.Shard.Store != shards.StorePath(cfg.Cache.Path, s) {
+		if m.Shard.KeyCheck != manifest.KeyCheck(testSecret) || m.Shard.Store != shards.StorePath(cfg.Cache.Path, s) {
 			t.Errorf("shard %d: key check %q, store %q", i, m.Shard.KeyCheck, m.Shard.Store)
 		}
 		if _, err := os.Stat(m.Shard.Store); err != nil {
@@ -127,7 +128,7 @@ func TestShardsTogetherAreTheWholeRun(t *testing.T) {
 		if want := []string{s.File(shards.DirFeatures, ".parquet"), s.File(shards.DirCSV, ".csv"), s.File(shards.DirRejects, ".csv")}; !slices.Equal(listed, want) {
 			t.Errorf("shard %d: outputs %v, want %v (no workbook)", i, listed, want)
 		}
-		var onDisk pipeline.Manifest
+		var onDisk manifest.Manifest
 		data, err := os.ReadFile(filepath.Join(out, s.File(shards.DirManifests, ".json")))
 		if err != nil {
 			t.Fatal(err)

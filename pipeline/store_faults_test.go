@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/scorepipe/scorepipe/config"
+	"github.com/scorepipe/scorepipe/manifest"
 	"github.com/scorepipe/scorepipe/pipeline"
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
 	"github.com/scorepipe/scorepipe/providers/tianyuan/tianyuantest"
@@ -26,7 +27,7 @@ func oneProduct(t *testing.T) *config.Config {
 }
 
 // run runs cfg and fails the test on any error but failed rows.
-func run(t *testing.T, cfg *config.Config, e pipeline.Env) *pipeline.Manifest {
+func run(t *testing.T, cfg *config.Config, e pipeline.Env) *manifest.Manifest {
 	t.Helper()
 	m, err := pipeline.Run(context.Background(), cfg, e)
 	if err != nil && !errors.Is(err, pipeline.ErrRowsFailed) {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/scorepipe/scorepipe/config"
+	"github.com/scorepipe/scorepipe/manifest"
 	"github.com/scorepipe/scorepipe/pacing"
 	"github.com/scorepipe/scorepipe/pipeline"
 	"github.com/scorepipe/scorepipe/providers/tianyuan/tianyuantest"
@@ -32,7 +33,7 @@ type throttleJob struct {
 
 // throttleResult is what the run and the vendor saw.
 type throttleResult struct {
-	m       *pipeline.Manifest
+	m       *manifest.Manifest
 	err     error
 	calls   []tianyuantest.Call
 	seconds float64 // the run's wall time

@@ -20,6 +20,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/scorepipe/scorepipe/config"
+	"github.com/scorepipe/scorepipe/manifest"
 	"github.com/scorepipe/scorepipe/pipeline"
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
 	"github.com/scorepipe/scorepipe/providers/tianyuan/tianyuantest"
@@ -38,13 +39,13 @@ func writeRows(t *testing.T, name string, rows [][]string) string {
 }
 
 // readManifest reads manifest.json as written.
-func readManifest(t *testing.T, dir string) pipeline.Manifest {
+func readManifest(t *testing.T, dir string) manifest.Manifest {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(dir, pipeline.FileManifest))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var m pipeline.Manifest
+	var m manifest.Manifest
 	if err := json.Unmarshal(data, &m); err != nil {
 		t.Fatal(err)
 	}
@@ -153,8 +154,8 @@ func TestManifestProvenance(t *testing.T) {
 			cfg.Output.Dir = t.TempDir()
 			cfg.Cache.Path = filepath.Join(t.TempDir(), "state", "replies.db") // the test's own state: it pays
 			e := env(client)
-			e.Vendor = pipeline.VendorInfo{Endpoint: "https://vendor.example/api", Fake: fake}
-			e.Build = pipeline.Build{Version: "v1.2.3", Revision: "0123456789abcdef", Modified: true, Go: "go1.26"}
+			e.Vendor = manifest.VendorInfo{Endpoint: "https://vendor.example/api", Fake: fake}
+			e.Build = manifest.Build{Version: "v1.2.3", Revision: "0123456789abcdef", Modified: true, Go: "go1.26"}
 			e.Command = []string{"scorepipe", "run", "--set", "products.JRZQ9E2A.price=0.35"}
 			start := time.Now()
 			_, err = pipeline.Run(context.Background(), cfg, e)

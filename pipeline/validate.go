@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/scorepipe/scorepipe/config"
+	"github.com/scorepipe/scorepipe/manifest"
 	"github.com/scorepipe/scorepipe/sources"
 	"github.com/scorepipe/scorepipe/store"
 	"github.com/scorepipe/scorepipe/transform"
@@ -15,8 +16,8 @@ import (
 
 // Report is what a dry pass over the inputs found: no vendor call is made.
 type Report struct {
-	Inputs   []InputCounts           `json:"inputs"`
-	Rows     RowCounts               `json:"rows"`
+	Inputs   []manifest.InputCounts  `json:"inputs"`
+	Rows     manifest.RowCounts      `json:"rows"`
 	Reasons  []ReasonCount           `json:"reject_reasons"`
 	Products map[string]*ProductPlan `json:"products"`
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/scorepipe/scorepipe/config"
+	"github.com/scorepipe/scorepipe/manifest"
 	"github.com/scorepipe/scorepipe/mappings"
 	"github.com/scorepipe/scorepipe/pipeline"
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
@@ -209,7 +210,7 @@ func benchRun(ctx context.Context, endpoint, config, out string, extra ...string
 	// The run's own peak, from its manifest: getrusage's ru_maxrss would, on
 	// Linux, also count the memory of this process when it started the run,
 	// and reading the run's /proc status while it ran slowed it down.
-	var m pipeline.Manifest
+	var m manifest.Manifest
 	if b, err := os.ReadFile(filepath.Join(out, pipeline.FileManifest)); err == nil && json.Unmarshal(b, &m) == nil {
 		rss = int64(m.PeakRSSMB * 1024)
 	}

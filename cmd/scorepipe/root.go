@@ -17,7 +17,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/scorepipe/scorepipe/config"
-	"github.com/scorepipe/scorepipe/pipeline"
+	"github.com/scorepipe/scorepipe/manifest"
 )
 
 // run builds the command tree and executes it.
@@ -81,7 +81,7 @@ type globalFlags struct {
 	stopAllocs   func()
 	stdout       io.Writer
 	stderr       io.Writer
-	build        pipeline.Build
+	build        manifest.Build
 	args         []string // the command line after the program name
 }
 
@@ -158,8 +158,8 @@ var flagErrorWords = []struct {
 // revision, its time and whether the tree was modified, from the build
 // information go build records; the values stamped at link time fill what
 // it lacks.
-func readBuild() pipeline.Build {
-	b := pipeline.Build{Version: "(devel)", Go: runtime.Version()}
+func readBuild() manifest.Build {
+	b := manifest.Build{Version: "(devel)", Go: runtime.Version()}
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		if bi.Main.Version != "" {
 			b.Version = bi.Main.Version
@@ -194,7 +194,7 @@ var (
 )
 
 // buildText is the build facts, a line each.
-func buildText(b pipeline.Build) string {
+func buildText(b manifest.Build) string {
 	var s strings.Builder
 	fmt.Fprintf(&s, "scorepipe %s\n", b.Version)
 	rev := b.Revision

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/scorepipe/scorepipe/config"
+	"github.com/scorepipe/scorepipe/manifest"
 	"github.com/scorepipe/scorepipe/pipeline"
 )
 
@@ -190,7 +191,7 @@ rerun to resume.`,
 	return cmd
 }
 
-func logSummary(log *slog.Logger, m *pipeline.Manifest) {
+func logSummary(log *slog.Logger, m *manifest.Manifest) {
 	log.Info("run finished", "run_id", m.RunID, "rows_read", m.Rows.Read, "valid", m.Rows.Valid, "rejected", m.Rows.Rejected,
 		"written", m.Rows.Written, "seconds", fmt.Sprintf("%.1f", m.Seconds), "cost", m.Cost)
 	for _, code := range slices.Sorted(maps.Keys(m.Products)) {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/scorepipe/scorepipe/config"
+	"github.com/scorepipe/scorepipe/manifest"
 	"github.com/scorepipe/scorepipe/pipeline"
 	"github.com/scorepipe/scorepipe/providers/tianyuan/tianyuantest"
 )
@@ -34,7 +35,7 @@ type throttleScenario struct {
 
 // throttleFigure is what one product saw in a scenario.
 type throttleFigure struct {
-	m                          *pipeline.ProductCounts
+	m                          *manifest.ProductCounts
 	requests, throttled        int
 	answeredPerSecond          float64 // answered requests, first to last, at the vendor
 	sustained                  float64 // requests after the initial burst, per second, at the vendor
@@ -74,7 +75,7 @@ func (s throttleScenario) run(t *testing.T, dir string) map[string]throttleFigur
 	if err != nil {
 		t.Fatal(err)
 	}
-	var m pipeline.Manifest
+	var m manifest.Manifest
 	if err := json.Unmarshal(data, &m); err != nil {
 		t.Fatal(err)
 	}

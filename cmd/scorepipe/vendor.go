@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/scorepipe/scorepipe/config"
-	"github.com/scorepipe/scorepipe/pipeline"
+	"github.com/scorepipe/scorepipe/manifest"
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
 	"github.com/scorepipe/scorepipe/providers/tianyuan/tianyuantest"
 	"github.com/scorepipe/scorepipe/store"
@@ -29,7 +29,7 @@ const (
 type vendorConn struct {
 	caller *tianyuan.Client
 	cipher *tianyuan.Cipher
-	info   pipeline.VendorInfo
+	info   manifest.VendorInfo
 	close  func()
 }
 
@@ -77,7 +77,7 @@ func vendorCredentials(cfg *config.Config) (credentials, error) {
 // vendor on loopback when the credentials ask for it. A fake vendor is
 // told in the log, as every file of the run tells it.
 func connectVendor(cfg *config.Config, c credentials, log *slog.Logger) (*vendorConn, error) {
-	conn := &vendorConn{close: func() {}, info: pipeline.VendorInfo{Endpoint: c.endpoint, Fake: c.fake}}
+	conn := &vendorConn{close: func() {}, info: manifest.VendorInfo{Endpoint: c.endpoint, Fake: c.fake}}
 	keyFormat := tianyuan.KeyFormat(cfg.Vendor.KeyFormat)
 	if c.fake && c.key == tianyuantest.DemoAccessKey {
 		keyFormat = tianyuan.KeyHex
