@@ -235,7 +235,7 @@ func exportForDuckDB(ctx context.Context, dir, configFile string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	n, err := pipeline.ExportReplies(ctx, cfg, pipeline.Env{Secret: []byte(benchSecret), Cipher: cipher}, "JRZQ9E2A", []string{"application_id"}, f)
+	n, err := exportReplies(ctx, cfg, pipeline.Env{Secret: []byte(benchSecret), Cipher: cipher}, "JRZQ9E2A", []string{"application_id"}, f)
 	if err != nil {
 		return n, err
 	}
