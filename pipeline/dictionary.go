@@ -4,45 +4,20 @@ import (
 	"slices"
 
 	"github.com/scorepipe/scorepipe/config"
+	"github.com/scorepipe/scorepipe/inputs"
 	"github.com/scorepipe/scorepipe/mappings"
 	"github.com/scorepipe/scorepipe/sinks"
 	"github.com/scorepipe/scorepipe/transform"
 )
 
-// leadingColumn is one of the columns every output row starts with.
-type leadingColumn struct {
-	Name          string
-	Type          sinks.Type
-	DescriptionZH string
-	DescriptionEN string
-	Distinct      bool // most values differ (see sinks.Column)
-}
-
-// leading returns the columns every output row starts with, in order (see
-// the col* constants).
-func leading(masked bool) []leadingColumn {
-	zh, en := "", ""
-	if masked {
-		zh, en = "(脱敏)", " (masked)"
-	}
-	return []leadingColumn{
-		{"source_file", sinks.String, "输入文件", "Input file", false},
-		{"source_row", sinks.Int64, "输入行号(表头为第1行)", "Row in the input file (the header is row 1)", true},
-		{"applicant_key", sinks.String, "申请人标识(HMAC-SHA256), 用于关联", "Applicant key (HMAC-SHA256 of the identity), for joins", true},
-		{"name", sinks.String, "姓名" + zh, "Name" + en, !masked}, // a masked name keeps the surname only: few values
-		{"id_card", sinks.String, "身份证号" + zh, "ID number" + en, true},
-		{"mobile_no", sinks.String, "手机号" + zh, "Mobile number" + en, true},
-	}
-}
-
 // dictionary describes every output column of the run, for the xlsx
 // dictionary sheet.
 func (r *run) dictionary() []sinks.DictionaryEntry {
 	var docs []transform.ColumnDoc
-	for _, c := range leading(r.cfg.Output.PII != "keep") {
+	for _, c := range inputs.Leading(r.cfg.Output.PII != "keep") {
 		docs = append(docs, transform.ColumnDoc{Column: c.Name, Type: c.Type.String(), DescriptionZH: c.DescriptionZH, DescriptionEN: c.DescriptionEN})
 	}
-	for _, c := range r.schema[leadingColumns:r.prods[0].base] {
+	for _, c := range r.schema[inputs.NumLeading:r.prods[0].base] {
 		docs = append(docs, transform.ColumnDoc{Column: c.Name, Type: c.Type.String(), Source: "input",
 			DescriptionZH: c.Description, DescriptionEN: "Input column " + c.Name})
 	}
@@ -78,7 +53,7 @@ func Catalog(mappingsDir string, products []string) ([]transform.ColumnDoc, erro
 		}
 	}
 	var docs []transform.ColumnDoc
-	for _, c := range leading(true) {
+	for _, c := range inputs.Leading(true) {
 		docs = append(docs, transform.ColumnDoc{Column: c.Name, Type: c.Type.String(), DescriptionZH: c.DescriptionZH, DescriptionEN: c.DescriptionEN})
 	}
 	slices.Sort(products)

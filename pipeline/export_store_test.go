@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/scorepipe/scorepipe/config"
+	"github.com/scorepipe/scorepipe/inputs"
 	"github.com/scorepipe/scorepipe/sources"
 	"github.com/scorepipe/scorepipe/store"
 	"github.com/scorepipe/scorepipe/transform"
@@ -26,7 +27,7 @@ func ForgetKeyChecks(cfg *config.Config, env Env) (int, error) {
 	defer s.Close()
 	keys := newKeyer(env.Secret)
 	n := 0
-	reject := func(*inputFile, sources.Record, *transform.Applicant, []transform.Problem) error { return nil }
+	reject := func(*inputs.File, sources.Record, *transform.Applicant, []transform.Problem) error { return nil }
 	err = r.scan(context.Background(), reject, func(it *item) error {
 		for i, p := range r.prods {
 			if it.replies[i].Status == transform.StatusSkipped {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/scorepipe/scorepipe/config"
+	"github.com/scorepipe/scorepipe/inputs"
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
 	"github.com/scorepipe/scorepipe/sinks"
 	"github.com/scorepipe/scorepipe/sources"
@@ -39,12 +40,12 @@ func InputRows(ctx context.Context, cfg *config.Config, env Env, product string,
 		}
 		withCols[r.schema.Index(name)] = name
 	}
-	reject := func(*inputFile, sources.Record, *transform.Applicant, []transform.Problem) error { return nil }
+	reject := func(*inputs.File, sources.Record, *transform.Applicant, []transform.Problem) error { return nil }
 	return r.scan(ctx, reject, func(it *item) error {
 		values := make(map[string]any, len(withCols))
 		for _, pv := range it.pass {
-			if name, ok := withCols[pv.col]; ok {
-				values[name] = plainValue(r.schema[pv.col].Type, pv.v)
+			if name, ok := withCols[pv.Col]; ok {
+				values[name] = plainValue(r.schema[pv.Col].Type, pv.V)
 			}
 		}
 		return fn(it.key, it.app.Params(p.catalog.Params), values)

@@ -16,7 +16,7 @@ func (r *run) startProgress() (stop func()) {
 	}
 	var total int64
 	for _, f := range r.files {
-		total += int64(f.rows)
+		total += int64(f.Rows)
 	}
 	if s := r.env.Shard; s.Sharded() {
 		total /= int64(s.Count) // about a shard's share: keys spread evenly

@@ -102,7 +102,7 @@ func (p *productRun) countSkip(reply *transform.Reply) {
 func (r *run) resetCounts() {
 	for i := range r.files {
 		f := &r.files[i]
-		*f.counts = manifest.InputCounts{File: f.path, Size: f.counts.Size}
+		*f.Counts = manifest.InputCounts{File: f.Path, Size: f.Counts.Size}
 	}
 	r.read.Store(0)
 	r.rejected.Store(0)
@@ -122,7 +122,7 @@ func (r *run) hashInputs(ctx context.Context) (wait func() error) {
 	results := make(chan result, len(r.files))
 	go func() {
 		for i := range r.files {
-			sum, err := fileSHA256(ctx, r.files[i].path)
+			sum, err := fileSHA256(ctx, r.files[i].Path)
 			results <- result{i, sum, err}
 		}
 	}()
@@ -130,13 +130,13 @@ func (r *run) hashInputs(ctx context.Context) (wait func() error) {
 		for range r.files {
 			res := <-results
 			if res.err != nil {
-				return fmt.Errorf("input %s: %w", r.files[res.i].path, res.err)
+				return fmt.Errorf("input %s: %w", r.files[res.i].Path, res.err)
 			}
-			r.files[res.i].counts.SHA256 = res.sum
+			r.files[res.i].Counts.SHA256 = res.sum
 		}
 		r.manifest.Inputs = r.manifest.Inputs[:0]
 		for _, f := range r.files {
-			r.manifest.Inputs = append(r.manifest.Inputs, *f.counts)
+			r.manifest.Inputs = append(r.manifest.Inputs, *f.Counts)
 		}
 		return nil
 	}

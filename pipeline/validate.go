@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/scorepipe/scorepipe/config"
+	"github.com/scorepipe/scorepipe/inputs"
 	"github.com/scorepipe/scorepipe/manifest"
 	"github.com/scorepipe/scorepipe/sources"
 	"github.com/scorepipe/scorepipe/store"
@@ -177,7 +178,7 @@ func (r *run) inspect(ctx context.Context, check func(it *item, product int, pla
 		rep.Products[p.code] = &ProductPlan{SkipReasons: map[string]int{}}
 	}
 	byReason := map[string]*ReasonCount{}
-	reject := func(f *inputFile, rec sources.Record, app *transform.Applicant, problems []transform.Problem) error {
+	reject := func(f *inputs.File, rec sources.Record, app *transform.Applicant, problems []transform.Problem) error {
 		rj := r.rejectRecord(f, rec, app, problems)
 		rc := byReason[rj.Reason]
 		if rc == nil {
