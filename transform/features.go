@@ -401,7 +401,7 @@ func (p *Product) fillPayload(row RowWriter, base int, payload []byte, u *Unknow
 	obj, err := st.parse(payload)
 	if err != nil {
 		p.setSubs(row, base, subs, StatusFailed)
-		return StatusFailed, "unreadable payload: " + err.Error()
+		return StatusFailed, payloadProblem(err)
 	}
 	if len(p.catalog.Subs) == 0 {
 		if st.fillData(row, base, p, &p.data[0], obj, u) {

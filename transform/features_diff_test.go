@@ -385,8 +385,8 @@ func TestFillMatchesReferenceDeep(t *testing.T) {
 			t.Errorf("depth %d:\n\t%s", depth, diff)
 		case depth >= fastjson.MaxDepth:
 			msg := got.row[base+2]
-			if got.status != transform.StatusFailed || !strings.Contains(fmt.Sprint(msg.v), "too big depth") {
-				t.Errorf("depth %d: status %s, message %.200v, want failed, too big depth", depth, got.status, msg)
+			if got.status != transform.StatusFailed || !strings.Contains(fmt.Sprint(msg.v), "nested deeper than") {
+				t.Errorf("depth %d: status %s, message %.200v, want failed, nested deeper than the bound", depth, got.status, msg)
 			}
 			if want.status == transform.StatusFailed {
 				t.Errorf("depth %d: the reference failed, want it to read the payload", depth)

@@ -8,10 +8,14 @@ package transform_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/scorepipe/scorepipe/mappings"
 	"github.com/scorepipe/scorepipe/transform"
@@ -122,7 +126,7 @@ func (p *refProduct) refFillPayload(row transform.RowWriter, base int, payload [
 				subs[i] = transform.StatusFailed
 			}
 		}
-		return transform.StatusFailed, "unreadable payload: " + err.Error()
+		return transform.StatusFailed, refPayloadProblem(err)
 	}
 	if len(p.catalog.Subs) == 0 {
 		if p.refFillFields(row, base, "", obj, u) {
@@ -186,7 +190,7 @@ func (p *refProduct) refSubData(obj map[string]any) (map[string]map[string]any, 
 			if msg == "" {
 				msg = "success false"
 			}
-			problems = append(problems, code+": "+msg)
+			problems = append(problems, code+": "+refVendorMessage(msg))
 			continue
 		}
 		data, _ := resp["data"].(map[string]any)
@@ -418,4 +422,37 @@ func refIsNumericSentinel(f *mappings.Field, x float64) bool {
 		}
 	}
 	return false
+}
+
+// refPayloadProblem says why a payload could not be read without quoting
+// it.
+func refPayloadProblem(err error) string {
+	var syntax *json.SyntaxError
+	if errors.As(err, &syntax) {
+		return fmt.Sprintf("unreadable payload: not valid JSON (at byte %d)", syntax.Offset)
+	}
+	var typ *json.UnmarshalTypeError
+	if errors.As(err, &typ) {
+		return "unreadable payload: not a JSON object"
+	}
+	return "unreadable payload: not a JSON object that can be read"
+}
+
+var refDigitRun = regexp.MustCompile(`[0-9]{6,}[Xx]?`)
+
+// refVendorMessage is a vendor's message as shown: printable, at most 120
+// bytes (then "…"), runs of six digits or more masked.
+func refVendorMessage(msg string) string {
+	var b strings.Builder
+	for _, r := range msg {
+		if r == utf8.RuneError || !unicode.IsPrint(r) {
+			r = ' '
+		}
+		if b.Len()+utf8.RuneLen(r) > 120 {
+			b.WriteString("…")
+			break
+		}
+		b.WriteRune(r)
+	}
+	return refDigitRun.ReplaceAllStringFunc(b.String(), func(s string) string { return strings.Repeat("*", len(s)) })
 }

@@ -39,7 +39,7 @@ import (
 // cannot read as encoding/json does is one with a value nested deeper than
 // fastjson.MaxDepth (300 levels, the value itself counted, so a string in
 // 300 objects; encoding/json takes 10000): Fill reports it failed,
-// "unreadable payload: cannot parse JSON: … too big depth …".
+// "unreadable payload: a value nested deeper than 300 levels".
 //
 // Duplicate keys are resolved while walking: the value of a catalog path is
 // the last one seen, and a key the catalog does not list is counted once,
@@ -341,7 +341,7 @@ func (st *fillState) subData(p *Product, obj *fastjson.Object) {
 			}
 			st.msg = append(append(st.msg, p.data[i].code...), ": "...)
 			if m := stringBytes(message); len(m) > 0 {
-				st.msg = append(st.msg, m...)
+				st.msg = appendVendorMessage(st.msg, m)
 			} else {
 				st.msg = append(st.msg, "success false"...)
 			}
