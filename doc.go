@@ -10,13 +10,20 @@
 // The layout:
 //
 //	cmd/scorepipe          the command line: flags, config, wiring, exit codes
-//	pipeline               run orchestration: config, stages, limiters, retries, manifest
+//	pipeline               run orchestration: stages, workers, limiters, retries, reply store and
+//	                       audit wiring, reorder buffer, budget, publishing, verdict
+//	config                 the job's configuration: YAML and --set, defaults, checks, the state directory
+//	inputs                 a run's input files, the leading columns and the input columns passed through
+//	pacing                 a product's rate under its ceiling, following the vendor's throttling
+//	progress               the progress bar and progress lines of a run under way
+//	manifest               what a run records: manifest.json, the marks of its files, its metrics
 //	store                  the reply store: every paid reply, durable, encrypted as received
 //	sources                applicant readers (CSV, XLSX) yielding records with file and row
 //	providers/tianyuan     the vendor protocol: AES envelope, typed error codes, the HTTP client
 //	providers/tianyuan/tianyuantest
 //	                       a fake vendor speaking the same protocol, for tests and mock-vendor
-//	transform              applicant validation, identity keys, masking, payload → feature row
+//	transform              applicant validation, identity keys, masking, payload → feature row,
+//	                       the data dictionary of a product's columns
 //	mappings               field catalogs and interval/enum tables, embedded and overridable
 //	sinks                  Parquet, Excel, CSV, rejects and manifest writers with atomic commit
 //	publish                the output folder: a lock, a staging folder, one swap to publish the set;
@@ -26,10 +33,12 @@
 //	metrics                a run's figures in Prometheus's text format (metrics.prom) and pushed
 //	rundir                 reader of published runs: manifest.json and features.parquet, streamed
 //	review                 the portfolio review: coverage, distributions, IV/KS, PSI, changes under rules
-//	audit                  the consent audit trail: every request and reuse, who, when, under which authorization
+//	audit                  the consent audit trail: every request and reuse, who, when, under which authorization;
+//	                       the lines of a run (Recorder)
 //	samples                sample applicants and configuration
 //	deploy                 the container image (Dockerfile) and Kubernetes manifests, tested
 //
 // sources, providers, mappings, sinks, store, publish, shards, metrics,
-// rundir, review and audit never import pipeline.
+// rundir, review, audit, config, inputs, pacing, progress and manifest never
+// import pipeline.
 package scorepipe

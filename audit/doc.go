@@ -29,7 +29,9 @@
 // for a reply an earlier run paid for, "run" for one paid for earlier in
 // the same run for an identical applicant (the same person in another
 // row, under that row's authorization). Every line is whole on its own:
-// the result repeats the request's applicant and authorization.
+// the result repeats the request's applicant and authorization. A run
+// writes its lines through a Recorder, which makes them from what the
+// vendor client was asked and returned.
 //
 // # What it guarantees
 //

@@ -35,6 +35,8 @@ import (
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/scorepipe/scorepipe/config"
+	"github.com/scorepipe/scorepipe/manifest"
 	"github.com/scorepipe/scorepipe/metrics"
 	"github.com/scorepipe/scorepipe/pipeline"
 	"github.com/scorepipe/scorepipe/publish"
@@ -72,7 +74,7 @@ type Options struct {
 	// manifest.
 	Command []string
 	// MetricsJob labels the dataset's metrics.prom (scorepipe_job) and is
-	// the job of its push; "" is pipeline.DefaultMetricsJob.
+	// the job of its push; "" is config.DefaultMetricsJob.
 	MetricsJob string
 	// Pushgateway, when set, is where the dataset's figures are pushed
 	// once published (grouped by job alone; the shards push theirs with a
@@ -222,7 +224,7 @@ type collector struct {
 // part is one shard's published part.
 type part struct {
 	shard    shards.Shard
-	manifest *pipeline.Manifest
+	manifest *manifest.Manifest
 	files    []string // relative paths
 	schema   *arrow.Schema
 	rows     int64 // in its Parquet file
@@ -395,7 +397,7 @@ func (c *collector) readParts() error {
 		if err != nil {
 			return &MismatchError{Dir: c.dir, Msg: s.Describe() + " is marked but its manifest cannot be read: " + err.Error()}
 		}
-		var m pipeline.Manifest
+		var m manifest.Manifest
 		if err := json.Unmarshal(data, &m); err != nil {
 			return &MismatchError{Dir: c.dir, Msg: rel + " is not a manifest: " + err.Error()}
 		}
@@ -462,11 +464,11 @@ func short(h string) string {
 	return h
 }
 
-func sameInputs(a, b []pipeline.InputCounts) bool {
-	return slices.EqualFunc(a, b, func(x, y pipeline.InputCounts) bool { return inputID(x) == inputID(y) })
+func sameInputs(a, b []manifest.InputCounts) bool {
+	return slices.EqualFunc(a, b, func(x, y manifest.InputCounts) bool { return inputID(x) == inputID(y) })
 }
 
-func inputNames(in []pipeline.InputCounts) []string {
+func inputNames(in []manifest.InputCounts) []string {
 	out := make([]string, len(in))
 	for i, f := range in {
 		out[i] = inputID(f)
@@ -474,7 +476,7 @@ func inputNames(in []pipeline.InputCounts) []string {
 	return out
 }
 
-func sameMappings(a, b *pipeline.Manifest) bool {
+func sameMappings(a, b *manifest.Manifest) bool {
 	ja, _ := json.Marshal(a.Mappings)
 	jb, _ := json.Marshal(b.Mappings)
 	return string(ja) == string(jb)
@@ -563,7 +565,7 @@ func (c *collector) metricsJob() string {
 	if c.opts.MetricsJob != "" {
 		return c.opts.MetricsJob
 	}
-	return pipeline.DefaultMetricsJob
+	return config.DefaultMetricsJob
 }
 
 // fileHash returns the size and SHA-256 of a file.

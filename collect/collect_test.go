@@ -18,6 +18,8 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/scorepipe/scorepipe/collect"
+	"github.com/scorepipe/scorepipe/config"
+	"github.com/scorepipe/scorepipe/manifest"
 	"github.com/scorepipe/scorepipe/metrics"
 	"github.com/scorepipe/scorepipe/pipeline"
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
@@ -50,14 +52,14 @@ func newFixture(t *testing.T) *fixture {
 	return &fixture{t: t, client: c, out: filepath.Join(t.TempDir(), "dataset"), state: t.TempDir()}
 }
 
-func (f *fixture) config() *pipeline.Config {
+func (f *fixture) config() *config.Config {
 	f.t.Helper()
-	cfg, err := pipeline.LoadConfig("../samples/pipeline.yaml")
+	cfg, err := config.LoadConfig("../samples/pipeline.yaml")
 	if err != nil {
 		f.t.Fatal(err)
 	}
 	cfg.Output.Dir = f.out
-	cfg.Output.Formats = []string{pipeline.FormatParquet, pipeline.FormatCSV}
+	cfg.Output.Formats = []string{config.FormatParquet, config.FormatCSV}
 	cfg.Cache.Path = filepath.Join(f.state, "replies.db")
 	cfg.Retry.BaseDelay, cfg.Retry.MaxDelay = time.Millisecond, 5*time.Millisecond
 	for code, p := range cfg.Products {
@@ -72,7 +74,7 @@ func (f *fixture) env(s shards.Shard) pipeline.Env {
 }
 
 // shard runs shard i of n with cfg (the fixture's when nil).
-func (f *fixture) shard(i, n int, cfg *pipeline.Config) *pipeline.Manifest {
+func (f *fixture) shard(i, n int, cfg *config.Config) *manifest.Manifest {
 	f.t.Helper()
 	if cfg == nil {
 		cfg = f.config()
@@ -85,7 +87,7 @@ func (f *fixture) shard(i, n int, cfg *pipeline.Config) *pipeline.Manifest {
 }
 
 // whole runs the sample applicants unsharded into a folder of its own.
-func (f *fixture) whole() *pipeline.Manifest {
+func (f *fixture) whole() *manifest.Manifest {
 	f.t.Helper()
 	cfg := f.config()
 	cfg.Output.Dir = filepath.Join(f.t.TempDir(), "whole")
@@ -172,7 +174,7 @@ func TestCollectPublishesTheDataset(t *testing.T) {
 		if !mapsEqual(got.Rejects, whole.Rejects) {
 			t.Errorf("combined reject reasons %v, the whole run's %v", got.Rejects, whole.Rejects)
 		}
-		if got.Shards.Count != n || len(got.Shards.Parts) != n || got.Shards.KeyCheck != pipeline.KeyCheck(testSecret) || !got.Shards.CollectedAt.Equal(fixedNow) {
+		if got.Shards.Count != n || len(got.Shards.Parts) != n || got.Shards.KeyCheck != manifest.KeyCheck(testSecret) || !got.Shards.CollectedAt.Equal(fixedNow) {
 			t.Errorf("shards %+v", got.Shards)
 		}
 	}
@@ -259,7 +261,7 @@ func (g *pushgateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // checkMetrics parses figures written in the text format with
 // Prometheus's parser and checks that their counts are the manifest's.
-func checkMetrics(t *testing.T, what string, data []byte, m *pipeline.Manifest, labels map[string]string) {
+func checkMetrics(t *testing.T, what string, data []byte, m *manifest.Manifest, labels map[string]string) {
 	t.Helper()
 	families, err := metrics.Parse(data)
 	if err != nil {

@@ -8,15 +8,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scorepipe/scorepipe/manifest"
 	"github.com/scorepipe/scorepipe/metrics"
-	"github.com/scorepipe/scorepipe/pipeline"
 	"github.com/scorepipe/scorepipe/shards"
 )
 
 // Manifest is the combined manifest of a sharded dataset: the fields of a
 // run's manifest with the shards' counts added up, and the shards.
 type Manifest struct {
-	pipeline.Manifest
+	manifest.Manifest
 	Shards Shards `json:"shards"`
 }
 
@@ -24,7 +24,7 @@ type Manifest struct {
 type Shards struct {
 	Count       int       `json:"count"`
 	CollectedAt time.Time `json:"collected_at"`
-	KeyCheck    string    `json:"key_check"` // every part's (see pipeline.ShardInfo)
+	KeyCheck    string    `json:"key_check"` // every part's (see manifest.ShardInfo)
 	Parts       []Part    `json:"parts"`
 }
 
@@ -34,11 +34,11 @@ type Part struct {
 	Part       string             `json:"part"`
 	Manifest   string             `json:"manifest"` // its manifest, relative to the folder
 	RunID      string             `json:"run_id"`
-	Build      pipeline.Build     `json:"build"`
+	Build      manifest.Build     `json:"build"`
 	StartedAt  time.Time          `json:"started_at"`
 	FinishedAt time.Time          `json:"finished_at"`
-	Rows       pipeline.RowCounts `json:"rows"`
-	Exit       pipeline.Exit      `json:"exit"`
+	Rows       manifest.RowCounts `json:"rows"`
+	Exit       manifest.Exit      `json:"exit"`
 	Cost       float64            `json:"cost"`
 	Files      []File             `json:"files"`
 	Store      string             `json:"store"`
@@ -53,20 +53,20 @@ type File struct {
 }
 
 // inputID is what names an input file for the parts to agree on.
-func inputID(f pipeline.InputCounts) string { return f.File + " sha256:" + f.SHA256 }
+func inputID(f manifest.InputCounts) string { return f.File + " sha256:" + f.SHA256 }
 
 // combine adds up the parts' manifests.
 func (c *collector) combine() (*Manifest, error) {
 	first := c.parts[0].manifest
-	m := &Manifest{Manifest: pipeline.Manifest{
+	m := &Manifest{Manifest: manifest.Manifest{
 		Tool: first.Tool, Version: first.Version, RunID: c.opts.RunID, Build: first.Build, Command: c.opts.Command,
-		Exit: pipeline.Exit{Reasons: []string{}}, Vendor: first.Vendor, Config: first.Config, ConfigSHA256: first.ConfigSHA256,
+		Exit: manifest.Exit{Reasons: []string{}}, Vendor: first.Vendor, Config: first.Config, ConfigSHA256: first.ConfigSHA256,
 		Mappings: first.Mappings, PlaceholderTables: first.PlaceholderTables,
-		Products: map[string]*pipeline.ProductCounts{}, Rejects: map[string]int{},
+		Products: map[string]*manifest.ProductCounts{}, Rejects: map[string]int{},
 	}}
 	m.Shards = Shards{Count: c.count, CollectedAt: c.opts.Now().UTC(), KeyCheck: first.Shard.KeyCheck}
 	for _, in := range first.Inputs {
-		m.Inputs = append(m.Inputs, pipeline.InputCounts{File: in.File, Size: in.Size, SHA256: in.SHA256})
+		m.Inputs = append(m.Inputs, manifest.InputCounts{File: in.File, Size: in.Size, SHA256: in.SHA256})
 	}
 	for _, p := range c.parts {
 		pm := p.manifest
@@ -101,7 +101,7 @@ func (c *collector) combine() (*Manifest, error) {
 		for code, pc := range pm.Products {
 			t := m.Products[code]
 			if t == nil {
-				t = &pipeline.ProductCounts{}
+				t = &manifest.ProductCounts{}
 				m.Products[code] = t
 			}
 			addProduct(t, pc)
@@ -131,7 +131,7 @@ func (c *collector) combine() (*Manifest, error) {
 		}
 		m.Shards.Parts = append(m.Shards.Parts, part)
 	}
-	slices.SortStableFunc(m.Outputs, func(a, b pipeline.OutputFile) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortStableFunc(m.Outputs, func(a, b manifest.OutputFile) int { return strings.Compare(a.Name, b.Name) })
 	m.Seconds = m.FinishedAt.Sub(m.StartedAt).Seconds()
 	m.Cost = roundMoney(m.Cost)
 	if m.Rows.Read != m.Rows.Valid+m.Rows.Rejected {
@@ -145,7 +145,7 @@ func (c *collector) combine() (*Manifest, error) {
 
 // addProduct adds the counts of one part's product to t. Latencies are
 // the largest of the parts'.
-func addProduct(t, p *pipeline.ProductCounts) {
+func addProduct(t, p *manifest.ProductCounts) {
 	t.OK += p.OK
 	t.NoRecord += p.NoRecord
 	t.Failed += p.Failed
@@ -170,11 +170,11 @@ func addProduct(t, p *pipeline.ProductCounts) {
 	t.LatencyMS.Max = max(t.LatencyMS.Max, p.LatencyMS.Max)
 	for code, s := range p.SubProducts {
 		if t.SubProducts == nil {
-			t.SubProducts = map[string]*pipeline.StatusCounts{}
+			t.SubProducts = map[string]*manifest.StatusCounts{}
 		}
 		u := t.SubProducts[code]
 		if u == nil {
-			u = &pipeline.StatusCounts{}
+			u = &manifest.StatusCounts{}
 			t.SubProducts[code] = u
 		}
 		u.OK += s.OK

@@ -15,7 +15,7 @@ import (
 	"github.com/apache/arrow/go/v17/parquet/file"
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
 
-	"github.com/scorepipe/scorepipe/pipeline"
+	"github.com/scorepipe/scorepipe/manifest"
 	"github.com/scorepipe/scorepipe/shards"
 	"github.com/scorepipe/scorepipe/sinks"
 )
@@ -86,7 +86,7 @@ func (c *collector) writeWorkbook(m *Manifest, path string) error {
 	if x.Truncated() > 0 {
 		c.log.Warn("features.xlsx holds the first rows only (--xlsx-max-rows); the Parquet parts have them all", "xlsx_rows", rows-x.Truncated(), "rows", rows)
 	}
-	m.Outputs = append(m.Outputs, pipeline.OutputFile{Name: FileXLSX, Rows: rows - x.Truncated()})
+	m.Outputs = append(m.Outputs, manifest.OutputFile{Name: FileXLSX, Rows: rows - x.Truncated()})
 	return nil
 }
 

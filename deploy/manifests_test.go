@@ -15,7 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/scorepipe/scorepipe/pipeline"
+	"github.com/scorepipe/scorepipe/config"
 )
 
 // kinds maps the apiVersion and kind of a manifest to a new value of its
@@ -203,23 +203,23 @@ func argValue(args []string, flag string) string {
 func TestManifestsAgree(t *testing.T) {
 	objs := readManifests(t)
 	byKind := map[string][]string{}
-	var config *corev1.ConfigMap
+	var configMap *corev1.ConfigMap
 	for _, o := range objs {
 		byKind[o.kind] = append(byKind[o.kind], o.name)
 		if cm, ok := o.v.(*corev1.ConfigMap); ok && o.name == "scorepipe-config" {
-			config = cm
+			configMap = cm
 		}
 	}
-	if config == nil {
+	if configMap == nil {
 		t.Fatal("no ConfigMap scorepipe-config")
 	}
-	configs := map[string]*pipeline.Config{}
-	for key, text := range config.Data {
+	configs := map[string]*config.Config{}
+	for key, text := range configMap.Data {
 		path := filepath.Join(t.TempDir(), key)
 		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		cfg, err := pipeline.LoadConfig(path)
+		cfg, err := config.LoadConfig(path)
 		if err != nil {
 			t.Errorf("ConfigMap scorepipe-config, %s: scorepipe refuses it: %v", key, err)
 			continue
@@ -334,7 +334,7 @@ func checkPodSecurity(t *testing.T, where string, pod *corev1.PodSpec) {
 // checkCommand checks what the container runs: its config is one of the
 // ConfigMap's, its state directory a mounted volume, and a sharded job's
 // shard count the same everywhere.
-func checkCommand(t *testing.T, where string, job *batchv1.JobSpec, c *corev1.Container, configs map[string]*pipeline.Config, mounts map[string]bool, shardCounts map[string][]string) {
+func checkCommand(t *testing.T, where string, job *batchv1.JobSpec, c *corev1.Container, configs map[string]*config.Config, mounts map[string]bool, shardCounts map[string][]string) {
 	t.Helper()
 	if len(c.Args) == 0 {
 		t.Errorf("%s: no args", where)

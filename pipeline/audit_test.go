@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/scorepipe/scorepipe/audit"
+	"github.com/scorepipe/scorepipe/config"
 	"github.com/scorepipe/scorepipe/pipeline"
 	"github.com/scorepipe/scorepipe/providers/tianyuan/tianyuantest"
 	"github.com/scorepipe/scorepipe/transform"
@@ -20,19 +21,19 @@ import (
 
 // auditConfig is the sample config over the applicants in path, with the
 // reply store (and so the audit log) in a folder of its own.
-func auditConfig(t *testing.T, path string) *pipeline.Config {
+func auditConfig(t *testing.T, path string) *config.Config {
 	t.Helper()
 	cfg := sampleConfig(t)
 	cfg.Input.Files = []string{path}
-	cfg.Output.Formats = []string{pipeline.FormatCSV}
+	cfg.Output.Formats = []string{config.FormatCSV}
 	cfg.Cache.Path = filepath.Join(t.TempDir(), "state", "replies.db")
 	return cfg
 }
 
 // auditLines reads the audit log, failing on a damaged line.
-func auditLines(t *testing.T, cfg *pipeline.Config) []audit.Entry {
+func auditLines(t *testing.T, cfg *config.Config) []audit.Entry {
 	t.Helper()
-	data, err := os.ReadFile(pipeline.AuditPath(cfg))
+	data, err := os.ReadFile(cfg.AuditPath())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,9 +92,9 @@ func appendRows(t *testing.T, path string, rows []inputRow) {
 
 // checkNoRawIdentity fails when the audit log holds any applicant's raw
 // ID number, mobile or name.
-func checkNoRawIdentity(t *testing.T, cfg *pipeline.Config, rows []inputRow) {
+func checkNoRawIdentity(t *testing.T, cfg *config.Config, rows []inputRow) {
 	t.Helper()
-	data, err := os.ReadFile(pipeline.AuditPath(cfg))
+	data, err := os.ReadFile(cfg.AuditPath())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,10 +134,10 @@ func TestAuditTrail(t *testing.T) {
 	m, err := pipeline.Run(context.Background(), cfg, env(client))
 	requireComplete(t, err)
 	lines := auditLines(t, cfg)
-	if m.Audit == nil || m.Audit.Lines != int64(len(lines)) || m.Audit.Path != pipeline.AuditPath(cfg) {
-		t.Errorf("manifest audit = %+v, want %d lines at %s", m.Audit, len(lines), pipeline.AuditPath(cfg))
+	if m.Audit == nil || m.Audit.Lines != int64(len(lines)) || m.Audit.Path != cfg.AuditPath() {
+		t.Errorf("manifest audit = %+v, want %d lines at %s", m.Audit, len(lines), cfg.AuditPath())
 	}
-	info, err := os.Stat(pipeline.AuditPath(cfg))
+	info, err := os.Stat(cfg.AuditPath())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -347,13 +348,13 @@ func TestAuditBudgetRefusalIsNoRequest(t *testing.T) {
 // requests sends none.
 func TestAuditLogUnwritableStopsTheRun(t *testing.T) {
 	cfg := auditConfig(t, writeApplicants(t, 5))
-	if err := os.MkdirAll(pipeline.AuditPath(cfg), 0o700); err != nil { // a folder where the log should be
+	if err := os.MkdirAll(cfg.AuditPath(), 0o700); err != nil { // a folder where the log should be
 		t.Fatal(err)
 	}
 	v, client := fakeVendor(t, tianyuantest.Options{})
 	_, err := pipeline.Run(context.Background(), cfg, env(client))
 	var ae *pipeline.AuditError
-	if !errors.As(err, &ae) || !strings.Contains(err.Error(), pipeline.AuditPath(cfg)) {
+	if !errors.As(err, &ae) || !strings.Contains(err.Error(), cfg.AuditPath()) {
 		t.Errorf("Run = %v, want an *AuditError naming the log", err)
 	}
 	if n := v.Requests("JRZQ9E2A") + v.Requests("COMBTY11"); n != 0 {
@@ -392,7 +393,7 @@ func TestAuditMasksIdentityInAuthorization(t *testing.T) {
 			t.Errorf("authorization code %q, want one of the masked forms %v", e.AuthCode, masked)
 		}
 	}
-	if _, err := os.Stat(pipeline.AuditPath(cfg)); err != nil {
+	if _, err := os.Stat(cfg.AuditPath()); err != nil {
 		t.Fatal(err)
 	}
 }

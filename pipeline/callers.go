@@ -5,11 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/scorepipe/scorepipe/config"
+	"github.com/scorepipe/scorepipe/manifest"
+	"github.com/scorepipe/scorepipe/pacing"
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
 )
 
@@ -19,7 +23,7 @@ import (
 //	budgeted  refuses a call that could go past limits.max_calls / max_cost
 //	persisted stores each paid reply before it goes further (see store.go)
 //	limited   at most Concurrency calls in flight and a token bucket per product
-//	         whose rate follows the vendor's throttling (see pacing.go);
+//	         whose rate follows the vendor's throttling (see package pacing);
 //	         the HTTP attempt is detached from cancellation, so that a call in
 //	         flight when the run stops still completes (and is stored), bounded
 //	         by the per-attempt timeout
@@ -32,13 +36,13 @@ import (
 // the pacer what each answer was.
 type limited struct {
 	next     tianyuan.Caller
-	pace     *pacer
-	throttle throttleRule
+	pace     *pacing.Pacer
+	throttle pacing.ThrottleRule
 	slots    chan struct{}
 	timeout  time.Duration
 }
 
-func newLimited(next tianyuan.Caller, pace *pacer, throttle throttleRule, p ProductConfig, timeout time.Duration) *limited {
+func newLimited(next tianyuan.Caller, pace *pacing.Pacer, throttle pacing.ThrottleRule, p config.ProductConfig, timeout time.Duration) *limited {
 	return &limited{next: next, pace: pace, throttle: throttle, slots: make(chan struct{}, p.Concurrency), timeout: timeout}
 }
 
@@ -49,14 +53,14 @@ func (l *limited) Call(ctx context.Context, product string, params tianyuan.Para
 		return nil, ctx.Err()
 	}
 	defer func() { <-l.slots }()
-	sent, err := l.pace.wait(ctx)
+	sent, err := l.pace.Wait(ctx)
 	if err != nil {
 		return nil, err
 	}
 	attempt, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.timeout)
 	defer cancel()
 	reply, err := l.next.Call(attempt, product, params)
-	if perr := l.pace.observe(sent, time.Now(), l.throttle, reply, err); perr != nil {
+	if perr := l.pace.Observe(sent, time.Now(), l.throttle, reply, err); perr != nil {
 		return reply, perr
 	}
 	return reply, err
@@ -71,7 +75,7 @@ func (l *limited) Call(ctx context.Context, product string, params tianyuan.Para
 type retrying struct {
 	next        tianyuan.Caller
 	policy      tianyuan.CodePolicy
-	throttle    throttleRule
+	throttle    pacing.ThrottleRule
 	maxAttempts int
 	base, max   time.Duration
 	onRetry     func(product string, attempt int, delay time.Duration, err error)
@@ -81,7 +85,7 @@ func (r *retrying) Call(ctx context.Context, product string, params tianyuan.Par
 	again := r.policy.Retrier()
 	for attempt := 1; ; attempt++ {
 		reply, err := r.next.Call(ctx, product, params)
-		if throttled, _ := r.throttle.throttling(err); throttled && ctx.Err() == nil {
+		if throttled, _ := r.throttle.Throttling(err); throttled && ctx.Err() == nil {
 			attempt-- // not an attempt: go again through the limiter at once
 			if r.onRetry != nil {
 				r.onRetry(product, attempt, 0, err)
@@ -149,9 +153,9 @@ type productStats struct {
 	attempts atomic.Int64 // HTTP requests sent
 	billed   atomic.Int64 // code-0 replies received
 	retries  atomic.Int64
-	stored   atomic.Int64 // answered from the reply store
-	merged   atomic.Int64 // answered by an identical call of the same run
-	pace     *pacer       // the product's rate and pauses
+	stored   atomic.Int64  // answered from the reply store
+	merged   atomic.Int64  // answered by an identical call of the same run
+	pace     *pacing.Pacer // the product's rate and pauses
 
 	// possiblyBilled counts replies that could not be read, which the
 	// vendor may have billed all the same.
@@ -178,6 +182,18 @@ func (s *productStats) observe(d time.Duration) {
 	if i := rand.Int64N(s.seen); i < latencySample { // reservoir sampling
 		s.latencies[i] = d
 	}
+}
+
+func (s *productStats) percentiles() manifest.Percentiles {
+	s.mu.Lock()
+	d := append([]time.Duration(nil), s.latencies...)
+	s.mu.Unlock()
+	if len(d) == 0 {
+		return manifest.Percentiles{}
+	}
+	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+	ms := func(x time.Duration) float64 { return float64(x.Microseconds()) / 1000 }
+	return manifest.Percentiles{P50: ms(d[len(d)/2]), P95: ms(d[len(d)*95/100]), Max: ms(d[len(d)-1])}
 }
 
 // budget is what a run may still spend, shared by every product.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/scorepipe/scorepipe/config"
+	"github.com/scorepipe/scorepipe/inputs"
 	"github.com/scorepipe/scorepipe/sources"
 	"github.com/scorepipe/scorepipe/store"
 	"github.com/scorepipe/scorepipe/transform"
@@ -12,7 +14,7 @@ import (
 // ForgetKeyChecks stores again, without the check of the key its data is
 // encrypted with, every reply the store holds for cfg's valid input rows:
 // as the store's first format kept them. It returns how many.
-func ForgetKeyChecks(cfg *Config, env Env) (int, error) {
+func ForgetKeyChecks(cfg *config.Config, env Env) (int, error) {
 	r, err := newRun(cfg, env)
 	if err != nil {
 		return 0, err
@@ -25,7 +27,7 @@ func ForgetKeyChecks(cfg *Config, env Env) (int, error) {
 	defer s.Close()
 	keys := newKeyer(env.Secret)
 	n := 0
-	reject := func(*inputFile, sources.Record, *transform.Applicant, []transform.Problem) error { return nil }
+	reject := func(*inputs.File, sources.Record, *transform.Applicant, []transform.Problem) error { return nil }
 	err = r.scan(context.Background(), reject, func(it *item) error {
 		for i, p := range r.prods {
 			if it.replies[i].Status == transform.StatusSkipped {

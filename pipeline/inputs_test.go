@@ -15,6 +15,7 @@ import (
 	"github.com/xuri/excelize/v2"
 	"golang.org/x/text/encoding/simplifiedchinese"
 
+	"github.com/scorepipe/scorepipe/config"
 	"github.com/scorepipe/scorepipe/pipeline"
 	"github.com/scorepipe/scorepipe/providers/tianyuan/tianyuantest"
 	"github.com/scorepipe/scorepipe/transform"
@@ -85,7 +86,7 @@ func writeXLSX(t *testing.T, path string, rows [][]string, cell func(r, c int, v
 
 // featureRows runs a config and returns features.csv without the columns
 // that differ between runs or inputs (file name, call time, transaction).
-func featureRows(t *testing.T, cfg *pipeline.Config) []string {
+func featureRows(t *testing.T, cfg *config.Config) []string {
 	t.Helper()
 	_, client := fakeVendor(t, tianyuantest.Options{})
 	if _, err := pipeline.Run(context.Background(), cfg, env(client)); err != nil && !errors.Is(err, pipeline.ErrRowsFailed) {
@@ -233,7 +234,7 @@ func TestAwkwardInputFile(t *testing.T) {
 	cfg := sampleConfig(t)
 	cfg.Input.Files = []string{path}
 	cfg.Input.Passthrough = map[string]string{"application_id": "string", "label": "int"}
-	cfg.Products = map[string]pipeline.ProductConfig{"JRZQ9E2A": unlimited} // no authorization for COMBTY11
+	cfg.Products = map[string]config.ProductConfig{"JRZQ9E2A": unlimited} // no authorization for COMBTY11
 	m, err := pipeline.Run(context.Background(), cfg, env(client))
 	requireComplete(t, err)
 	header2, feats := readCSV(t, filepath.Join(cfg.Output.Dir, pipeline.FileCSV))
@@ -293,7 +294,7 @@ func TestPassthroughTypes(t *testing.T) {
 	cfg := sampleConfig(t)
 	cfg.Input.Files = []string{path}
 	cfg.Input.Passthrough = map[string]string{"application_id": "string", "apply_date": "date", "label": "int", "income": "float"}
-	cfg.Products = map[string]pipeline.ProductConfig{"JRZQ9E2A": unlimited} // no authorization for COMBTY11
+	cfg.Products = map[string]config.ProductConfig{"JRZQ9E2A": unlimited} // no authorization for COMBTY11
 	m, err := pipeline.Run(context.Background(), cfg, env(client))
 	requireComplete(t, err)
 	tbl := readParquet(t, filepath.Join(cfg.Output.Dir, pipeline.FileParquet))

@@ -2,12 +2,8 @@ package pipeline
 
 import (
 	"context"
-	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -15,86 +11,6 @@ import (
 
 	"github.com/scorepipe/scorepipe/metrics"
 )
-
-// MetricsConfig says where a run reports its figures besides the
-// metrics.prom file it publishes with its outputs.
-type MetricsConfig struct {
-	// Pushgateway is the URL of a Prometheus Pushgateway the figures are
-	// pushed to at the end of every run; "" pushes nothing.
-	Pushgateway string `yaml:"pushgateway" json:"pushgateway"`
-	// Job is the job label of the push (and of metrics.prom's figures);
-	// "" is "scorepipe".
-	Job string `yaml:"job" json:"job"`
-}
-
-// DefaultMetricsJob is the job label when metrics.job is not set.
-const DefaultMetricsJob = "scorepipe"
-
-// jobName is what Prometheus accepts as a label value that a Pushgateway
-// URL can carry: a plain name.
-var jobName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.:-]*$`)
-
-func (m *MetricsConfig) validate() error {
-	if m.Pushgateway != "" {
-		u, err := url.Parse(m.Pushgateway)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return &ConfigError{Field: "metrics.pushgateway", Msg: fmt.Sprintf("want the URL of a Pushgateway, e.g. http://pushgateway:9091, got %q", m.Pushgateway)}
-		}
-	}
-	if m.Job != "" && !jobName.MatchString(m.Job) {
-		return &ConfigError{Field: "metrics.job", Msg: fmt.Sprintf("want a name of letters, digits and _ . : - (e.g. scorepipe-nightly), got %q", m.Job)}
-	}
-	return nil
-}
-
-// JobName returns metrics.job, or DefaultMetricsJob.
-func (m MetricsConfig) JobName() string {
-	if m.Job == "" {
-		return DefaultMetricsJob
-	}
-	return m.Job
-}
-
-// Figures returns the metrics of the run the manifest describes, ended
-// with the exit code given (as the command maps its error) and the
-// reason; published says whether its outputs were published.
-func (m *Manifest) Figures(code int, reason string, published bool) metrics.Run {
-	f := metrics.Run{
-		Rows: metrics.Rows{Read: int64(m.Rows.Read), Valid: int64(m.Rows.Valid), Rejected: int64(m.Rows.Rejected),
-			Written: int64(m.Rows.Written)},
-		Cost: m.Cost, Started: m.StartedAt, Finished: m.FinishedAt, ExitCode: code, Reason: reason,
-		Published: published, RunID: m.RunID, Version: m.Version, Fake: m.Vendor.Fake,
-	}
-	for _, in := range m.Inputs {
-		f.Rows.Blank += int64(in.Blank)
-	}
-	if m.Shard != nil {
-		f.Shards = m.Shard.Count
-	}
-	codes := make([]string, 0, len(m.Products))
-	for code := range m.Products {
-		codes = append(codes, code)
-	}
-	sort.Strings(codes)
-	for _, code := range codes {
-		p := m.Products[code]
-		fp := metrics.Product{Code: code, Status: statusFigures(p.StatusCounts), Calls: p.Calls, Billed: p.Billed,
-			PossiblyBilled: p.PossiblyBilled, Retries: p.Retries, FromStore: p.FromStore, Deduplicated: p.Deduplicated,
-			Throttled: p.Throttled, PausedSeconds: p.PausedSeconds, RateMin: p.RateMin, RateFinal: p.RateFinal, Cost: p.Cost}
-		for sub, c := range p.SubProducts {
-			if fp.SubProducts == nil {
-				fp.SubProducts = map[string]map[string]int64{}
-			}
-			fp.SubProducts[sub] = statusFigures(*c)
-		}
-		f.Products = append(f.Products, fp)
-	}
-	return f
-}
-
-func statusFigures(c StatusCounts) map[string]int64 {
-	return map[string]int64{"ok": int64(c.OK), "no_record": int64(c.NoRecord), "failed": int64(c.Failed), "skipped": int64(c.Skipped)}
-}
 
 // metricsLabels are the constant labels of the run's metrics file: its
 // job, and its shard. A Pushgateway gets the job and shard as its grouping

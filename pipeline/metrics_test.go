@@ -15,6 +15,8 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/scorepipe/scorepipe/config"
+	"github.com/scorepipe/scorepipe/manifest"
 	"github.com/scorepipe/scorepipe/metrics"
 	"github.com/scorepipe/scorepipe/pipeline"
 	"github.com/scorepipe/scorepipe/providers/tianyuan/tianyuantest"
@@ -72,7 +74,7 @@ func gauge(t *testing.T, families map[string]*dto.MetricFamily, name string, wan
 
 // checkAgainstManifest parses figures with Prometheus's text parser and
 // checks that every count is the manifest's.
-func checkAgainstManifest(t *testing.T, what string, data []byte, m *pipeline.Manifest, labels map[string]string) map[string]*dto.MetricFamily {
+func checkAgainstManifest(t *testing.T, what string, data []byte, m *manifest.Manifest, labels map[string]string) map[string]*dto.MetricFamily {
 	t.Helper()
 	families, err := metrics.Parse(data)
 	if err != nil {
@@ -135,7 +137,7 @@ func TestMetricsOfAPublishedRun(t *testing.T) {
 	srv := httptest.NewServer(gw)
 	defer srv.Close()
 	cfg := sampleConfig(t)
-	cfg.Metrics = pipeline.MetricsConfig{Pushgateway: srv.URL, Job: "nightly"}
+	cfg.Metrics = config.MetricsConfig{Pushgateway: srv.URL, Job: "nightly"}
 	j, err := pipeline.Prepare(cfg, env(client))
 	if err != nil {
 		t.Fatal(err)
@@ -183,7 +185,7 @@ func TestMetricsOfAPublishedRun(t *testing.T) {
 func TestMetricsOfAStoppedRun(t *testing.T) {
 	_, client := fakeVendor(t, tianyuantest.Options{})
 	cfg := sampleConfig(t)
-	cfg.Output.Formats = []string{pipeline.FormatParquet}
+	cfg.Output.Formats = []string{config.FormatParquet}
 	first, err := pipeline.Run(context.Background(), cfg, env(client))
 	if err != nil {
 		t.Fatal(err)
@@ -250,7 +252,7 @@ func TestMetricsOfAShard(t *testing.T) {
 	srv := httptest.NewServer(gw)
 	defer srv.Close()
 	cfg := sampleConfig(t)
-	cfg.Metrics = pipeline.MetricsConfig{Pushgateway: srv.URL, Job: "book"}
+	cfg.Metrics = config.MetricsConfig{Pushgateway: srv.URL, Job: "book"}
 	jr := cfg.Products["JRZQ9E2A"]
 	jr.RatePerSecond, jr.Burst = 150, 6 // the shard's share: 50/s, over the vendor's 20
 	cfg.Products["JRZQ9E2A"] = jr

@@ -7,6 +7,6 @@ import "time"
 // their rate past it within probe, until restore is called.
 func SetPacing(recover, probe time.Duration) (restore func()) {
 	old := defaultPacing
-	defaultPacing.recover, defaultPacing.probe = recover, probe
+	defaultPacing.Recover, defaultPacing.Probe = recover, probe
 	return func() { defaultPacing = old }
 }

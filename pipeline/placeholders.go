@@ -4,12 +4,13 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/scorepipe/scorepipe/config"
 	"github.com/scorepipe/scorepipe/mappings"
 )
 
 // checkPlaceholders looks at the tables the configured products use: with
 // mappings.require_official, one that still holds placeholder entries
-// (source sample) is a ConfigError; otherwise the run says so once, with a
+// (source sample) is a config.ConfigError; otherwise the run says so once, with a
 // warning naming them, and the manifest lists them.
 func (r *run) checkPlaceholders() error {
 	catalogs := make([]*mappings.Catalog, len(r.prods))
@@ -26,7 +27,7 @@ func (r *run) checkPlaceholders() error {
 		names[i] = fmt.Sprintf("%s (%d of %d entries, %s)", t.Table, t.Samples, t.Entries, t.File)
 	}
 	if r.cfg.Mappings.RequireOfficial {
-		return &ConfigError{Field: "mappings.require_official", Msg: fmt.Sprintf(
+		return &config.ConfigError{Field: "mappings.require_official", Msg: fmt.Sprintf(
 			"these tables still hold placeholder entries (source sample): %s; put the vendor's official tables under mappings.dir/tables/, with source user",
 			strings.Join(names, "; "))}
 	}

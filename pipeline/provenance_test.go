@@ -15,6 +15,7 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
+	"github.com/scorepipe/scorepipe/config"
 	"github.com/scorepipe/scorepipe/pipeline"
 	"github.com/scorepipe/scorepipe/providers/tianyuan/tianyuantest"
 )
@@ -152,7 +153,7 @@ func TestRequireOfficial(t *testing.T) {
 			{"validate", func() error { _, err := pipeline.Validate(context.Background(), cfg, env(client)); return err }},
 		} {
 			err := run.call()
-			var ce *pipeline.ConfigError
+			var ce *config.ConfigError
 			if !errors.As(err, &ce) || ce.Field != "mappings.require_official" {
 				t.Fatalf("%s: %v, want a ConfigError on mappings.require_official", run.name, err)
 			}

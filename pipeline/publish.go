@@ -11,6 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scorepipe/scorepipe/config"
+	"github.com/scorepipe/scorepipe/manifest"
+	"github.com/scorepipe/scorepipe/pacing"
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
 	"github.com/scorepipe/scorepipe/publish"
 	"github.com/scorepipe/scorepipe/review"
@@ -31,7 +34,7 @@ func (r *run) wrapCallers() {
 	}
 	keys, check := newKeyer(r.env.Secret), r.keyCheck()
 	spend := &budget{maxCalls: r.cfg.Limits.MaxCalls, maxCost: r.cfg.Limits.MaxCost}
-	throttle := throttleRule{codes: r.cfg.Vendor.Codes.Throttle}
+	throttle := pacing.ThrottleRule{Codes: r.cfg.Vendor.Codes.Throttle}
 	for _, p := range r.prods {
 		p.stats.pace = newPacer(p.code, p.cfg, r.cfg.Retry, defaultPacing, r.log)
 		var c tianyuan.Caller = &metered{next: r.env.Caller, stats: p.stats}
@@ -86,7 +89,7 @@ func (r *run) openFolder() error {
 	var fe *publish.FolderError
 	switch {
 	case errors.As(err, &fe):
-		return &ConfigError{Field: "output.dir", Msg: err.Error()}
+		return &config.ConfigError{Field: "output.dir", Msg: err.Error()}
 	case err != nil:
 		return &AbortError{Cause: err}
 	}
@@ -103,7 +106,7 @@ func (r *run) previousOutputs() []string {
 		return nil
 	}
 	var m struct {
-		Outputs []OutputFile `json:"outputs"`
+		Outputs []manifest.OutputFile `json:"outputs"`
 	}
 	if json.Unmarshal(data, &m) != nil {
 		return nil
@@ -127,13 +130,13 @@ func (r *run) openSinks() error {
 			err  error
 		)
 		switch format {
-		case FormatParquet:
+		case config.FormatParquet:
 			name = FileParquet
-			s, err = sinks.NewParquet(r.folder.Path(name), r.schema, sinks.ParquetOptions{RowGroupRows: r.cfg.Output.RowGroupRows, Metadata: r.fileMetadata()})
-		case FormatXLSX:
+			s, err = sinks.NewParquet(r.folder.Path(name), r.schema, sinks.ParquetOptions{RowGroupRows: r.cfg.Output.RowGroupRows, Metadata: r.manifest.FileMetadata()})
+		case config.FormatXLSX:
 			name = FileXLSX
-			s, err = sinks.NewExcel(r.folder.Path(name), r.schema, sinks.ExcelOptions{Dictionary: r.dictionary(), MaxRows: r.cfg.Output.XLSX.MaxRows, About: r.about()})
-		case FormatCSV:
+			s, err = sinks.NewExcel(r.folder.Path(name), r.schema, sinks.ExcelOptions{Dictionary: r.dictionary(), MaxRows: r.cfg.Output.XLSX.MaxRows, About: r.manifest.About()})
+		case config.FormatCSV:
 			name = FileCSV
 			s, err = sinks.NewCSV(r.folder.Path(name), r.schema, csvOpts)
 		}
@@ -154,7 +157,7 @@ func (r *run) openSinks() error {
 // rejects, then the manifest) and swaps it with the output folder in one
 // step, _SUCCESS included: the folder holds the old set or the new one,
 // never a mix. A failure leaves the old set and gives an *AbortError.
-func (r *run) publish() (*Manifest, error) {
+func (r *run) publish() (*manifest.Manifest, error) {
 	written := int(r.written.Load())
 	for _, s := range r.out {
 		if err := r.writeStep(s.name, s.sink.Commit); err != nil {
@@ -166,12 +169,12 @@ func (r *run) publish() (*Manifest, error) {
 			r.log.Warn("features.xlsx holds the first rows only (output.xlsx.max_rows); features.parquet has them all",
 				"xlsx_rows", rows, "rows", written)
 		}
-		r.manifest.Outputs = append(r.manifest.Outputs, OutputFile{Name: r.folder.Name(s.name), Rows: rows})
+		r.manifest.Outputs = append(r.manifest.Outputs, manifest.OutputFile{Name: r.folder.Name(s.name), Rows: rows})
 	}
 	if err := r.writeStep(FileRejects, r.rejects.Commit); err != nil {
 		return nil, r.publishFailed(err)
 	}
-	r.manifest.Outputs = append(r.manifest.Outputs, OutputFile{Name: r.folder.Name(FileRejects), Rows: r.rejects.Count()})
+	r.manifest.Outputs = append(r.manifest.Outputs, manifest.OutputFile{Name: r.folder.Name(FileRejects), Rows: r.rejects.Count()})
 	if r.review != nil {
 		if err := r.writeStep(review.FileWorkbook, r.writeReview); err != nil {
 			return nil, r.publishFailed(err)
@@ -189,7 +192,7 @@ func (r *run) publish() (*Manifest, error) {
 		return nil, r.publishFailed(err)
 	}
 	r.published = true
-	return r.manifest, r.manifest.Exit.err()
+	return r.manifest, exitError(r.manifest.Exit)
 }
 
 // stepWrite prefixes the steps of publishing that finish a file of the new

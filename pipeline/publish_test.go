@@ -20,6 +20,8 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/xuri/excelize/v2"
 
+	"github.com/scorepipe/scorepipe/config"
+	"github.com/scorepipe/scorepipe/manifest"
 	"github.com/scorepipe/scorepipe/pipeline"
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
 	"github.com/scorepipe/scorepipe/providers/tianyuan/tianyuantest"
@@ -38,7 +40,7 @@ func TestMain(m *testing.M) {
 // PIPELINE_TEST_OUT with PIPELINE_TEST_FORMATS, against an in-process fake
 // vendor, killing itself at publishing step PIPELINE_TEST_KILL_AT.
 func childRun() int {
-	cfg, err := pipeline.LoadConfig("../samples/pipeline.yaml")
+	cfg, err := config.LoadConfig("../samples/pipeline.yaml")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -91,7 +93,7 @@ func readSet(t *testing.T, out string) outputSet {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var m pipeline.Manifest
+	var m manifest.Manifest
 	if err := json.Unmarshal(data, &m); err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +191,7 @@ func twoInputs(t *testing.T) (all, some string) {
 	return all, some
 }
 
-func runInto(t *testing.T, client *tianyuan.Client, out, input string, formats ...string) (*pipeline.Manifest, error) {
+func runInto(t *testing.T, client *tianyuan.Client, out, input string, formats ...string) (*manifest.Manifest, error) {
 	t.Helper()
 	cfg := sampleConfig(t)
 	cfg.Output.Dir = out
@@ -200,8 +202,8 @@ func runInto(t *testing.T, client *tianyuan.Client, out, input string, formats .
 }
 
 var (
-	allFormats = []string{pipeline.FormatParquet, pipeline.FormatXLSX, pipeline.FormatCSV}
-	twoFormats = []string{pipeline.FormatParquet, pipeline.FormatCSV}
+	allFormats = []string{config.FormatParquet, config.FormatXLSX, config.FormatCSV}
+	twoFormats = []string{config.FormatParquet, config.FormatCSV}
 )
 
 // publishSteps are the steps of publishing a parquet+csv run, in order.
@@ -529,7 +531,7 @@ func TestOutputFolderWithForeignEntries(t *testing.T) {
 		e := env(client)
 		e.Caller = counter
 		_, err := pipeline.Run(context.Background(), cfg, e)
-		var ce *pipeline.ConfigError
+		var ce *config.ConfigError
 		if !errors.As(err, &ce) || ce.Field != "output.dir" || !strings.Contains(err.Error(), "archive/") {
 			t.Fatalf("Run = %v, want a *ConfigError on output.dir naming archive/", err)
 		}
@@ -637,7 +639,7 @@ func TestCSVByteOrderMarkSetting(t *testing.T) {
 		want bool
 	}{{nil, true}, {[]string{"output.csv.bom=false"}, false}, {[]string{"output.csv.bom=true"}, true}} {
 		t.Run(fmt.Sprint(c.set), func(t *testing.T) {
-			cfg, err := pipeline.LoadConfig("../samples/pipeline.yaml", c.set...)
+			cfg, err := config.LoadConfig("../samples/pipeline.yaml", c.set...)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,22 +1,19 @@
 package pipeline
 
-// What a run records about itself: its verdict (Exit), the hashes of its
-// inputs, its id, and the marks every file carries (the Parquet metadata,
-// the workbook's about sheet).
+// What a run works out about itself for its manifest (package manifest):
+// its verdict (Exit) and the hashes of its inputs.
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io"
 	"math"
 	"os"
-	"strconv"
 	"strings"
-	"time"
 
+	"github.com/scorepipe/scorepipe/manifest"
 	"github.com/scorepipe/scorepipe/transform"
 )
 
@@ -28,7 +25,7 @@ const ExitIncomplete = 2
 // reason a line: no valid row left, a product that failed for some rows or
 // was skipped for every row, a sub-product that failed for some rows its
 // product answered.
-func (r *run) verdict() Exit {
+func (r *run) verdict() manifest.Exit {
 	m := r.manifest
 	reasons := []string{}
 	if m.Rows.Valid == 0 && !(m.Shard != nil && m.Rows.Read == 0 && r.otherShards > 0) { // a shard may hold no applicant
@@ -59,13 +56,14 @@ func (r *run) verdict() Exit {
 		}
 	}
 	if len(reasons) == 0 {
-		return Exit{Code: 0, Reasons: reasons}
+		return manifest.Exit{Code: 0, Reasons: reasons}
 	}
-	return Exit{Code: ExitIncomplete, Reasons: reasons}
+	return manifest.Exit{Code: ExitIncomplete, Reasons: reasons}
 }
 
-// err is the error Run returns for the verdict: nil or an *Incomplete.
-func (e Exit) err() error {
+// exitError is the error Run returns for the verdict: nil or an
+// *Incomplete.
+func exitError(e manifest.Exit) error {
 	if e.Code == 0 {
 		return nil
 	}
@@ -104,13 +102,13 @@ func (p *productRun) countSkip(reply *transform.Reply) {
 func (r *run) resetCounts() {
 	for i := range r.files {
 		f := &r.files[i]
-		*f.counts = InputCounts{File: f.path, Size: f.counts.Size}
+		*f.Counts = manifest.InputCounts{File: f.Path, Size: f.Counts.Size}
 	}
 	r.read.Store(0)
 	r.rejected.Store(0)
 	r.otherShards = 0
 	clear(r.manifest.Rejects)
-	r.manifest.Rows = RowCounts{}
+	r.manifest.Rows = manifest.RowCounts{}
 }
 
 // hashInputs computes the SHA-256 of every input file while the run goes;
@@ -124,7 +122,7 @@ func (r *run) hashInputs(ctx context.Context) (wait func() error) {
 	results := make(chan result, len(r.files))
 	go func() {
 		for i := range r.files {
-			sum, err := fileSHA256(ctx, r.files[i].path)
+			sum, err := fileSHA256(ctx, r.files[i].Path)
 			results <- result{i, sum, err}
 		}
 	}()
@@ -132,13 +130,13 @@ func (r *run) hashInputs(ctx context.Context) (wait func() error) {
 		for range r.files {
 			res := <-results
 			if res.err != nil {
-				return fmt.Errorf("input %s: %w", r.files[res.i].path, res.err)
+				return fmt.Errorf("input %s: %w", r.files[res.i].Path, res.err)
 			}
-			r.files[res.i].counts.SHA256 = res.sum
+			r.files[res.i].Counts.SHA256 = res.sum
 		}
 		r.manifest.Inputs = r.manifest.Inputs[:0]
 		for _, f := range r.files {
-			r.manifest.Inputs = append(r.manifest.Inputs, *f.counts)
+			r.manifest.Inputs = append(r.manifest.Inputs, *f.Counts)
 		}
 		return nil
 	}
@@ -171,60 +169,6 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
-// newRunID returns a UUID version 7: time-ordered, random in its last 74
-// bits.
-func newRunID(now time.Time) string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	ms := uint64(now.UnixMilli())
-	for i := range 6 {
-		b[i] = byte(ms >> (40 - 8*i))
-	}
-	b[6] = b[6]&0x0f | 0x70
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-}
-
 // roundMoney rounds an amount to a millionth, dropping float noise
 // (210 × 0.35 is 73.49999999999999).
 func roundMoney(x float64) float64 { return math.Round(x*1e6) / 1e6 }
-
-// syntheticWarning is what every file of a run on the fake vendor says.
-const syntheticWarning = "SYNTHETIC DATA: the features come from the built-in fake vendor, not from the real one; do not use them for modelling or decisions"
-
-// fileMetadata is the key-value metadata of the Parquet file: the run's
-// provenance, and whether the data is synthetic.
-func (r *run) fileMetadata() map[string]string {
-	m := r.manifest
-	md := map[string]string{
-		"scorepipe.run_id":          m.RunID,
-		"scorepipe.build":           m.Build.String(),
-		"scorepipe.started_at":      m.StartedAt.Format(time.RFC3339),
-		"scorepipe.config_sha256":   m.ConfigSHA256,
-		"scorepipe.vendor_endpoint": m.Vendor.Endpoint,
-		"scorepipe.vendor_fake":     strconv.FormatBool(m.Vendor.Fake),
-	}
-	if m.Vendor.Fake {
-		md["scorepipe.synthetic"] = syntheticWarning
-	}
-	return md
-}
-
-// about is the workbook's "about" sheet: the same facts as fileMetadata.
-func (r *run) about() [][2]string {
-	m := r.manifest
-	fake := "no: the vendor at the endpoint below"
-	if m.Vendor.Fake {
-		fake = "YES. " + syntheticWarning
-	}
-	return [][2]string{
-		{"synthetic", fake},
-		{"run_id", m.RunID},
-		{"build", m.Build.String()},
-		{"started_at", m.StartedAt.Format(time.RFC3339)},
-		{"vendor_endpoint", m.Vendor.Endpoint},
-		{"config_sha256", m.ConfigSHA256},
-		{"manifest", FileManifest + " beside this file holds the counts, the inputs and their hashes, and the cost"},
-	}
-}

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/scorepipe/scorepipe/manifest"
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
 	"github.com/scorepipe/scorepipe/shards"
 	"github.com/scorepipe/scorepipe/store"
@@ -41,7 +42,7 @@ func (r *run) openStore() error {
 	if sh := r.env.Shard; sh.Sharded() {
 		path = shards.StorePath(path, sh) // shards run at once: a store each
 		r.manifest.Shard.Store = path
-		r.manifest.Shard.KeyCheck = KeyCheck(r.env.Secret)
+		r.manifest.Shard.KeyCheck = manifest.KeyCheck(r.env.Secret)
 	}
 	s, err := store.Open(path, opts)
 	if err != nil {
@@ -54,7 +55,7 @@ func (r *run) openStore() error {
 			"store", path, "hint", hint)
 	}
 	rep := s.Report()
-	r.manifest.Store = &StoreCounts{Path: path, Replies: rep.Replies, Pruned: rep.Pruned, Reindexed: rep.Reindexed,
+	r.manifest.Store = &manifest.StoreCounts{Path: path, Replies: rep.Replies, Pruned: rep.Pruned, Reindexed: rep.Reindexed,
 		Rebuilt: rep.Rebuilt, Lost: rep.Lost}
 	if rep.Rebuilt != "" {
 		r.log.Warn("the reply store's index was rebuilt from its log", "store", path, "why", rep.Rebuilt,
@@ -67,16 +68,6 @@ func (r *run) openStore() error {
 		r.log.Info("replies older than cache.retain were removed", "store", path, "pruned", rep.Pruned, "retain", r.cfg.Cache.Retain)
 	}
 	return nil
-}
-
-// StoreCounts are what the run found in the reply store, for the manifest.
-type StoreCounts struct {
-	Path      string `json:"path"`
-	Replies   int    `json:"replies"`             // in the store when the run started, after pruning
-	Pruned    int    `json:"pruned"`              // replies older than cache.retain, removed at start
-	Reindexed int    `json:"reindexed,omitempty"` // replies in the log but not the index (a run stopped between the two), indexed at start
-	Rebuilt   string `json:"rebuilt,omitempty"`   // why the index was rebuilt from the log at start
-	Lost      int    `json:"lost,omitempty"`      // replies the rebuilt index could not keep: paid for again when asked for
 }
 
 // keyCheck returns the check of today's access key (see store.KeyCheck).
@@ -303,17 +294,12 @@ func (s *persisted) Call(ctx context.Context, product string, params tianyuan.Pa
 		// stop the run with the audit's failure.
 		answer = replyError(reply)
 	}
-	if reply != nil && keep(s.policy, reply, answer) {
+	if reply != nil && s.policy.BilledAnswer(reply, answer) {
 		if perr := room.Put(s.keys.Key(product, params), storeReply(reply, s.keyCheck)); perr != nil {
 			return reply, &StoreError{Err: perr}
 		}
 	}
 	return reply, err
-}
-
-// keep reports whether a reply is worth storing: a billed answer.
-func keep(policy tianyuan.CodePolicy, r *tianyuan.Reply, err error) bool {
-	return err == nil && r.Code == 0 || policy.ClassifyCode(r.Code) == tianyuan.NoRecord
 }
 
 // replyError gives a stored reply the error its code carries.

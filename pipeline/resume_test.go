@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scorepipe/scorepipe/config"
 	"github.com/scorepipe/scorepipe/pipeline"
 	"github.com/scorepipe/scorepipe/providers/tianyuan/tianyuantest"
 )
@@ -51,7 +52,7 @@ func paidTwice(t *testing.T, v *tianyuantest.Vendor, product string) int {
 func TestBalanceRunsOut(t *testing.T) {
 	v, client := fakeVendor(t, tianyuantest.Options{Faults: tianyuantest.Faults{BalanceAfter: 60}})
 	cfg := sampleConfig(t)
-	cfg.Products = map[string]pipeline.ProductConfig{"JRZQ9E2A": {Burst: 1, Concurrency: 4}}
+	cfg.Products = map[string]config.ProductConfig{"JRZQ9E2A": {Burst: 1, Concurrency: 4}}
 	_, err := pipeline.Run(context.Background(), cfg, env(client))
 	var abort *pipeline.AbortError
 	if !errors.As(err, &abort) {
@@ -92,7 +93,7 @@ func TestBalanceRunsOut(t *testing.T) {
 func TestBudgetCheckedBeforePaying(t *testing.T) {
 	v, client := fakeVendor(t, tianyuantest.Options{Latency: 2 * time.Millisecond})
 	cfg := sampleConfig(t)
-	cfg.Products = map[string]pipeline.ProductConfig{"JRZQ9E2A": {Burst: 1, Concurrency: 4, Price: 0.5}}
+	cfg.Products = map[string]config.ProductConfig{"JRZQ9E2A": {Burst: 1, Concurrency: 4, Price: 0.5}}
 	// The samples hold 213 valid rows, 3 of them duplicates: 210 billable
 	// calls, 105.00.
 	cases := []struct {
@@ -109,7 +110,7 @@ func TestBudgetCheckedBeforePaying(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			cfg.Limits = pipeline.LimitsConfig{MaxCalls: c.calls, MaxCost: c.cost}
+			cfg.Limits = config.LimitsConfig{MaxCalls: c.calls, MaxCost: c.cost}
 			e := env(client)
 			e.Refresh = c.refresh
 			_, err := pipeline.Run(context.Background(), cfg, e)
@@ -135,7 +136,7 @@ func TestBudgetCheckedBeforePaying(t *testing.T) {
 	}
 
 	t.Run("exact budget passes", func(t *testing.T) {
-		cfg.Limits = pipeline.LimitsConfig{MaxCalls: 210, MaxCost: 105}
+		cfg.Limits = config.LimitsConfig{MaxCalls: 210, MaxCost: 105}
 		m, err := pipeline.Run(context.Background(), cfg, env(client))
 		if err != nil {
 			t.Fatal(err)
@@ -147,7 +148,7 @@ func TestBudgetCheckedBeforePaying(t *testing.T) {
 	})
 
 	t.Run("stored replies cost nothing", func(t *testing.T) {
-		cfg.Limits = pipeline.LimitsConfig{MaxCalls: 1}
+		cfg.Limits = config.LimitsConfig{MaxCalls: 1}
 		m, err := pipeline.Run(context.Background(), cfg, env(client))
 		if err != nil {
 			t.Fatal(err)
@@ -158,7 +159,7 @@ func TestBudgetCheckedBeforePaying(t *testing.T) {
 	})
 
 	t.Run("refresh pays for stored replies again", func(t *testing.T) {
-		cfg.Limits = pipeline.LimitsConfig{MaxCalls: 100}
+		cfg.Limits = config.LimitsConfig{MaxCalls: 100}
 		e := env(client)
 		e.Refresh = true
 		_, err := pipeline.Run(context.Background(), cfg, e)
@@ -243,7 +244,7 @@ func TestNoPlainIdentityAtRest(t *testing.T) {
 func TestPlan(t *testing.T) {
 	v, client := fakeVendor(t, tianyuantest.Options{Faults: tianyuantest.Faults{BalanceAfter: 100}})
 	cfg := sampleConfig(t)
-	cfg.Products = map[string]pipeline.ProductConfig{"JRZQ9E2A": {RatePerSecond: 10, Burst: 1, Concurrency: 2, Price: 0.5}}
+	cfg.Products = map[string]config.ProductConfig{"JRZQ9E2A": {RatePerSecond: 10, Burst: 1, Concurrency: 2, Price: 0.5}}
 	before, err := pipeline.Plan(context.Background(), cfg, env(client))
 	if err != nil {
 		t.Fatal(err)
@@ -258,7 +259,7 @@ func TestPlan(t *testing.T) {
 	if v.Requests("JRZQ9E2A") != 0 {
 		t.Fatal("plan called the vendor")
 	}
-	cfg.Products["JRZQ9E2A"] = pipeline.ProductConfig{Burst: 1, Concurrency: 2, Price: 0.5}
+	cfg.Products["JRZQ9E2A"] = config.ProductConfig{Burst: 1, Concurrency: 2, Price: 0.5}
 	if _, err := pipeline.Run(context.Background(), cfg, env(client)); err == nil {
 		t.Fatal("run with a balance for 100 calls succeeded")
 	}

@@ -8,35 +8,11 @@ import (
 	"math"
 	"slices"
 
+	"github.com/scorepipe/scorepipe/config"
+	"github.com/scorepipe/scorepipe/manifest"
 	"github.com/scorepipe/scorepipe/review"
 	"github.com/scorepipe/scorepipe/rundir"
 )
-
-// resolveReview makes the review section's paths relative to the config
-// file.
-func (c *Config) resolveReview() {
-	c.Review.Baseline = c.resolve(c.Review.Baseline)
-	c.Review.Rules = c.resolve(c.Review.Rules)
-}
-
-// validateReview checks the review section.
-func (c *Config) validateReview() error {
-	err := c.Review.Validate()
-	var fe *review.FieldError
-	if errors.As(err, &fe) {
-		return &ConfigError{Field: fe.Field, Msg: fe.Msg}
-	}
-	return err
-}
-
-// ReviewSummary is what the manifest says of the portfolio review a run
-// wrote with its outputs (review.baseline).
-type ReviewSummary struct {
-	Baseline string           `json:"baseline"`
-	Files    []string         `json:"files"`
-	Changes  map[string]int64 `json:"changes"` // applicants per change rule
-	Alerts   []review.Alert   `json:"alerts"`
-}
 
 // reviewPlan is the review a run writes: the baseline opened and the
 // rules read before anything is paid for.
@@ -52,12 +28,12 @@ func (r *run) prepareReview() error {
 	if rc.Baseline == "" {
 		return nil
 	}
-	if !slices.Contains(r.cfg.Output.Formats, FormatParquet) {
-		return &ConfigError{Field: "review.baseline", Msg: "the review reads features.parquet: add parquet to output.formats"}
+	if !slices.Contains(r.cfg.Output.Formats, config.FormatParquet) {
+		return &config.ConfigError{Field: "review.baseline", Msg: "the review reads features.parquet: add parquet to output.formats"}
 	}
 	base, err := rundir.Open(rc.Baseline)
 	if err != nil {
-		return &ConfigError{Field: "review.baseline", Msg: err.Error()}
+		return &config.ConfigError{Field: "review.baseline", Msg: err.Error()}
 	}
 	rules := review.DefaultRules()
 	if rc.Rules != "" {
@@ -68,12 +44,12 @@ func (r *run) prepareReview() error {
 	if err := rc.Alerts.CheckRules("review.alerts.", rules); err != nil {
 		var fe *review.FieldError
 		if errors.As(err, &fe) {
-			return &ConfigError{Field: fe.Field, Msg: fe.Msg}
+			return &config.ConfigError{Field: fe.Field, Msg: fe.Msg}
 		}
 		return err
 	}
 	if rc.Label != "" && r.schema.Index(rc.Label) < 0 {
-		return &ConfigError{Field: "review.label", Msg: fmt.Sprintf("the run has no column %q", rc.Label)}
+		return &config.ConfigError{Field: "review.label", Msg: fmt.Sprintf("the run has no column %q", rc.Label)}
 	}
 	r.review = &reviewPlan{baseline: base, rules: rules}
 	return nil
@@ -101,14 +77,14 @@ func (r *run) writeReview() error {
 	if err != nil && !errors.As(err, &alerts) {
 		return err
 	}
-	sum := &ReviewSummary{Baseline: rc.Baseline, Changes: map[string]int64{}, Alerts: rep.Alerts}
+	sum := &manifest.ReviewSummary{Baseline: rc.Baseline, Changes: map[string]int64{}, Alerts: rep.Alerts}
 	for _, f := range []string{review.FileWorkbook, "review.json"} {
 		sum.Files = append(sum.Files, f)
-		r.manifest.Outputs = append(r.manifest.Outputs, OutputFile{Name: f})
+		r.manifest.Outputs = append(r.manifest.Outputs, manifest.OutputFile{Name: f})
 	}
 	if rep.Changes != nil {
 		sum.Files = append(sum.Files, review.FileChanges)
-		r.manifest.Outputs = append(r.manifest.Outputs, OutputFile{Name: review.FileChanges, Rows: int(rep.Changes.Rows)})
+		r.manifest.Outputs = append(r.manifest.Outputs, manifest.OutputFile{Name: review.FileChanges, Rows: int(rep.Changes.Rows)})
 	}
 	for _, rule := range rep.Rules {
 		sum.Changes[rule.Name] = rule.Applicants

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/scorepipe/scorepipe/config"
+	"github.com/scorepipe/scorepipe/manifest"
 	"github.com/scorepipe/scorepipe/pipeline"
 	"github.com/scorepipe/scorepipe/providers/tianyuan/tianyuantest"
 	"github.com/scorepipe/scorepipe/review"
@@ -39,14 +41,14 @@ func TestRunWritesTheReview(t *testing.T) {
 	for _, r := range recs[1:40] {
 		chosen[r[2]] = true
 	}
-	config := func(out string) *pipeline.Config {
+	configAt := func(out string) *config.Config {
 		cfg := sampleConfig(t)
 		cfg.Input.Files = []string{input}
 		cfg.Output.Dir = out
-		cfg.Output.Formats = []string{pipeline.FormatParquet}
+		cfg.Output.Formats = []string{config.FormatParquet}
 		return cfg
 	}
-	month := func(cfg *pipeline.Config, opts tianyuantest.Options) (*pipeline.Manifest, *tianyuantest.Vendor, error) {
+	month := func(cfg *config.Config, opts tianyuantest.Options) (*manifest.Manifest, *tianyuantest.Vendor, error) {
 		v, c := fakeVendor(t, opts)
 		e := env(c)
 		e.Refresh = true // a new month: ask again
@@ -54,11 +56,11 @@ func TestRunWritesTheReview(t *testing.T) {
 		return m, v, err
 	}
 	old, cur := filepath.Join(dir, "old"), filepath.Join(dir, "cur")
-	if _, _, err := month(config(old), tianyuantest.Options{}); err != nil && !errors.Is(err, pipeline.ErrRowsFailed) {
+	if _, _, err := month(configAt(old), tianyuantest.Options{}); err != nil && !errors.Is(err, pipeline.ErrRowsFailed) {
 		t.Fatal(err)
 	}
 
-	cfg := config(cur)
+	cfg := configAt(cur)
 	cfg.Review.Baseline = old
 	cfg.Review.Alerts.Changes = map[string]int64{"became_overdue": 0}
 	m, _, err := month(cfg, tianyuantest.Options{CurrentlyOverdue: func(id string) bool { return chosen[id] }})
@@ -72,9 +74,9 @@ func TestRunWritesTheReview(t *testing.T) {
 		t.Fatalf("manifest review = %+v, exit %+v: want the changes, the alert and exit 2", m.Review, m.Exit)
 	}
 	var onDisk struct {
-		Review  *pipeline.ReviewSummary `json:"review"`
-		Outputs []pipeline.OutputFile   `json:"outputs"`
-		Exit    pipeline.Exit           `json:"exit"`
+		Review  *manifest.ReviewSummary `json:"review"`
+		Outputs []manifest.OutputFile   `json:"outputs"`
+		Exit    manifest.Exit           `json:"exit"`
 	}
 	data, err := os.ReadFile(filepath.Join(cur, pipeline.FileManifest))
 	if err != nil {
@@ -111,7 +113,7 @@ func TestRunWritesTheReview(t *testing.T) {
 			return nil
 		})
 		defer undo()
-		cfg := config(cur)
+		cfg := configAt(cur)
 		cfg.Review.Baseline = old
 		_, _, err := month(cfg, tianyuantest.Options{})
 		var abort *pipeline.AbortError
@@ -124,10 +126,10 @@ func TestRunWritesTheReview(t *testing.T) {
 		}
 	})
 	t.Run("a missing baseline stops the run before any call", func(t *testing.T) {
-		cfg := config(filepath.Join(dir, "other"))
+		cfg := configAt(filepath.Join(dir, "other"))
 		cfg.Review.Baseline = filepath.Join(dir, "nowhere")
 		_, v, err := month(cfg, tianyuantest.Options{})
-		var ce *pipeline.ConfigError
+		var ce *config.ConfigError
 		if !errors.As(err, &ce) || ce.Field != "review.baseline" {
 			t.Errorf("error %v, want a ConfigError on review.baseline", err)
 		}
@@ -136,11 +138,11 @@ func TestRunWritesTheReview(t *testing.T) {
 		}
 	})
 	t.Run("the review needs the parquet format", func(t *testing.T) {
-		cfg := config(filepath.Join(dir, "csv"))
-		cfg.Output.Formats = []string{pipeline.FormatCSV}
+		cfg := configAt(filepath.Join(dir, "csv"))
+		cfg.Output.Formats = []string{config.FormatCSV}
 		cfg.Review.Baseline = old
 		_, _, err := month(cfg, tianyuantest.Options{})
-		var ce *pipeline.ConfigError
+		var ce *config.ConfigError
 		if !errors.As(err, &ce) || ce.Field != "review.baseline" {
 			t.Errorf("error %v, want a ConfigError on review.baseline", err)
 		}

@@ -1,3 +1,7 @@
+// Package pipeline runs a scoring job: it reads and validates applicants,
+// calls the vendor for each under per-product rate limits with retries and a
+// reply store, turns the replies into feature rows and writes them, in input
+// order, to the configured sinks.
 package pipeline
 
 import (
@@ -6,8 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"sort"
@@ -16,7 +18,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/scorepipe/scorepipe/config"
+	"github.com/scorepipe/scorepipe/inputs"
+	"github.com/scorepipe/scorepipe/manifest"
 	"github.com/scorepipe/scorepipe/mappings"
+	"github.com/scorepipe/scorepipe/pacing"
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
 	"github.com/scorepipe/scorepipe/publish"
 	"github.com/scorepipe/scorepipe/shards"
@@ -30,7 +36,7 @@ import (
 type Env struct {
 	Caller   tianyuan.Caller  // the vendor client; Run wraps it in limiter, retry and store
 	Cipher   *tianyuan.Cipher // decrypts reply payloads
-	Secret   []byte           // identity secret (see LoadSecret)
+	Secret   []byte           // identity secret (see config.LoadSecret)
 	Logger   *slog.Logger
 	Progress io.Writer // where progress goes; nil for none
 	Terminal bool      // Progress is a terminal: draw a bar rather than log lines
@@ -38,10 +44,10 @@ type Env struct {
 	Version  string
 	Refresh  bool // call again: replies stored by earlier runs are not reused
 
-	Vendor  VendorInfo // the vendor Caller reaches, for Run (Job.Run takes it with the caller)
-	Build   Build      // the build that runs, for the manifest
-	Command []string   // the command line, secrets redacted, for the manifest
-	RunID   string     // "" makes a new one
+	Vendor  manifest.VendorInfo // the vendor Caller reaches, for Run (Job.Run takes it with the caller)
+	Build   manifest.Build      // the build that runs, for the manifest
+	Command []string            // the command line, secrets redacted, for the manifest
+	RunID   string              // "" makes a new one
 
 	// Shard, when set, makes the run one shard of a sharded run: it takes
 	// the rows of its shard, a share of each rate and limit, and publishes
@@ -73,20 +79,9 @@ const (
 	FileXLSX     = "features.xlsx"
 	FileCSV      = "features.csv"
 	FileRejects  = "rejects.csv"
-	FileManifest = "manifest.json"
+	FileManifest = manifest.FileName
 	FileMetrics  = "metrics.prom"
 	FileSuccess  = publish.Marker
-)
-
-// Fixed leading columns of every output row.
-const (
-	colSourceFile = iota
-	colSourceRow
-	colApplicantKey
-	colName
-	colIDCard
-	colMobile
-	leadingColumns
 )
 
 // Run executes a job: it reads every input file, validates each row, calls
@@ -97,7 +92,7 @@ const (
 // exceeds limits (no call made); with an *AbortError when it stopped early
 // (a fatal vendor error, a store or disk failure, or ctx cancelled), in
 // which case nothing is published. It is Prepare, then Job.Run.
-func Run(ctx context.Context, cfg *Config, env Env) (*Manifest, error) {
+func Run(ctx context.Context, cfg *config.Config, env Env) (*manifest.Manifest, error) {
 	j, err := Prepare(cfg, env)
 	if err != nil {
 		return nil, err
@@ -118,13 +113,13 @@ type Job struct {
 type Vendor struct {
 	Caller tianyuan.Caller  // the vendor client; Run wraps it in limiter, retry and store
 	Cipher *tianyuan.Cipher // decrypts reply payloads
-	VendorInfo
+	manifest.VendorInfo
 }
 
 // Prepare loads the mappings, opens every input file and reads its
 // header, and checks the columns, without writing anything. env.Caller
 // and env.Cipher are not used.
-func Prepare(cfg *Config, env Env) (*Job, error) {
+func Prepare(cfg *config.Config, env Env) (*Job, error) {
 	r, err := newRun(cfg, env)
 	if err != nil {
 		return nil, err
@@ -137,12 +132,12 @@ func Prepare(cfg *Config, env Env) (*Job, error) {
 func (j *Job) EstimatedRows() int {
 	n := 0
 	for _, f := range j.r.files {
-		n += f.rows
+		n += f.Rows
 	}
 	return n
 }
 
-// SetSecret sets the identity secret (see LoadSecret), for a job prepared
+// SetSecret sets the identity secret (see config.LoadSecret), for a job prepared
 // without one: applicant keys and store keys are made with it.
 func (j *Job) SetSecret(secret []byte) { j.r.env.Secret = secret }
 
@@ -156,7 +151,7 @@ func (j *Job) Inputs() []string { return j.r.Inputs() }
 func (r *run) Inputs() []string {
 	paths := make([]string, len(r.files))
 	for i, f := range r.files {
-		paths[i] = f.path
+		paths[i] = f.Path
 	}
 	return paths
 }
@@ -213,7 +208,7 @@ func (j *Job) CheckBudget(ctx context.Context) (*Report, error) {
 
 // Run starts the job against v: the budget check first (when CheckBudget
 // was not called), then the run. See the package function Run.
-func (j *Job) Run(ctx context.Context, v Vendor) (*Manifest, error) {
+func (j *Job) Run(ctx context.Context, v Vendor) (*manifest.Manifest, error) {
 	if !j.checked {
 		if _, err := j.CheckBudget(ctx); err != nil {
 			return nil, err
@@ -259,14 +254,14 @@ func (e *OverBudget) Error() string {
 }
 
 type run struct {
-	cfg     *Config
+	cfg     *config.Config
 	policy  tianyuan.CodePolicy // cfg's vendor codes
 	env     Env
 	log     *slog.Logger
 	today   time.Time
 	set     *mappings.Set
 	prods   []*productRun
-	files   []inputFile
+	files   []inputs.File
 	schema  sinks.Schema
 	store   *store.Store
 	folder  outputFolder // the output folder (or the shard's part of it), locked
@@ -276,7 +271,7 @@ type run struct {
 
 	planOnly bool // the run only plans (Plan) and leaves the store as it is (see run.plan)
 
-	manifest *Manifest
+	manifest *manifest.Manifest
 	unknowns transform.Unknowns
 	read     atomic.Int64
 	rejected atomic.Int64
@@ -299,30 +294,15 @@ type run struct {
 
 type productRun struct {
 	code    string
-	cfg     ProductConfig
+	cfg     config.ProductConfig
 	catalog *mappings.Catalog
 	fill    *transform.Product
 	caller  *stored
 	stats   *productStats
-	counts  *ProductCounts
+	counts  *manifest.ProductCounts
 	base    int // first column of the product in the schema
 
 	skipReasons map[string]int // why the product was skipped, over the written rows
-}
-
-type inputFile struct {
-	path     string
-	rows     int // about how many data rows it holds, or 0 if unknown
-	header   []string
-	identity map[string]int // canonical identity column → field index
-	columns  []int          // field index → schema column, or -1
-	counts   *InputCounts
-}
-
-// passValue is a passed-through input value, typed, bound for a column.
-type passValue struct {
-	col int
-	v   sinks.Value
 }
 
 type namedSink struct {
@@ -330,12 +310,7 @@ type namedSink struct {
 	sink sinks.Sink
 }
 
-// identityColumns are the canonical input columns that are not passed
-// through to the outputs: identity and authorization.
-var identityColumns = []string{transform.ParamName, transform.ParamIDCard, transform.ParamMobile,
-	transform.ParamAuthCode, transform.ParamAuthURL, transform.ParamAuthDate}
-
-func newRun(cfg *Config, env Env) (*run, error) {
+func newRun(cfg *config.Config, env Env) (*run, error) {
 	if env.Now == nil {
 		env.Now = time.Now
 	}
@@ -343,15 +318,15 @@ func newRun(cfg *Config, env Env) (*run, error) {
 		env.Logger = slog.New(slog.DiscardHandler)
 	}
 	if env.RunID == "" {
-		env.RunID = newRunID(env.Now())
+		env.RunID = manifest.NewRunID(env.Now())
 	}
 	if env.Version == "" {
 		env.Version = env.Build.Version
 	}
 	r := &run{cfg: cfg, policy: cfg.CodePolicy(), env: env, log: env.Logger, today: env.Now()}
-	r.manifest = &Manifest{Tool: "scorepipe", Version: env.Version, RunID: env.RunID, Build: env.Build,
-		Command: env.Command, StartedAt: env.Now().UTC(), Exit: Exit{Reasons: []string{}}, Vendor: env.Vendor,
-		Config: cfg.Effective(), ConfigSHA256: cfg.Hash(), Products: map[string]*ProductCounts{}, Rejects: map[string]int{}}
+	r.manifest = &manifest.Manifest{Tool: "scorepipe", Version: env.Version, RunID: env.RunID, Build: env.Build,
+		Command: env.Command, StartedAt: env.Now().UTC(), Exit: manifest.Exit{Reasons: []string{}}, Vendor: env.Vendor,
+		Config: cfg.Effective(), ConfigSHA256: cfg.Hash(), Products: map[string]*manifest.ProductCounts{}, Rejects: map[string]int{}}
 	if env.Shard.Sharded() {
 		var err error
 		if cfg, err = r.startShard(); err != nil {
@@ -364,31 +339,26 @@ func newRun(cfg *Config, env Env) (*run, error) {
 	}
 	r.set = set
 	r.manifest.Mappings = set.Files
-	if err := r.openInputs(); err != nil {
+	if r.files, err = inputs.Open(cfg.Input); err != nil {
 		return nil, err
 	}
-	r.schema = r.leadingSchema()
-	for col := range cfg.Input.Passthrough {
-		switch {
-		case isIdentityColumn(col):
-			return nil, &ConfigError{Field: "input.passthrough." + col, Msg: "identity and authorization columns do not pass through (output.pii: keep writes name, id_card, mobile_no raw)"}
-		case r.schema.Index(col) < 0:
-			return nil, &ConfigError{Field: "input.passthrough." + col, Msg: fmt.Sprintf(
-				"no input file has this column (%s); list only columns of the input files, or set input.passthrough to {} to pass every column through as text",
-				strings.Join(r.Inputs(), ", "))}
-		}
+	for _, f := range r.files {
+		r.manifest.Inputs = append(r.manifest.Inputs, *f.Counts)
+	}
+	if r.schema, err = inputs.Schema(r.files, cfg.Output.PII != "keep", cfg.Input.Passthrough); err != nil {
+		return nil, err
 	}
 	for _, code := range cfg.ProductCodes() {
 		catalog, err := set.Catalog(code)
 		if err != nil {
-			return nil, &ConfigError{Field: "products." + code, Msg: err.Error()}
+			return nil, &config.ConfigError{Field: "products." + code, Msg: err.Error()}
 		}
 		p := &productRun{code: code, cfg: cfg.Products[code], catalog: catalog, fill: transform.NewProduct(catalog),
-			stats: &productStats{}, counts: &ProductCounts{Price: cfg.Products[code].Price}, base: len(r.schema)}
+			stats: &productStats{}, counts: &manifest.ProductCounts{Price: cfg.Products[code].Price}, base: len(r.schema)}
 		if len(catalog.Subs) > 0 {
-			p.counts.SubProducts = map[string]*StatusCounts{}
+			p.counts.SubProducts = map[string]*manifest.StatusCounts{}
 			for _, s := range catalog.Subs {
-				p.counts.SubProducts[s.Code] = &StatusCounts{}
+				p.counts.SubProducts[s.Code] = &manifest.StatusCounts{}
 			}
 		}
 		for _, c := range p.fill.Columns() {
@@ -397,7 +367,11 @@ func newRun(cfg *Config, env Env) (*run, error) {
 		r.prods = append(r.prods, p)
 		r.manifest.Products[code] = p.counts
 	}
-	if err := r.checkColumns(); err != nil {
+	base := len(r.schema)
+	if len(r.prods) > 0 {
+		base = r.prods[0].base
+	}
+	if err := inputs.CheckColumns(r.files, r.schema, base); err != nil {
 		return nil, err
 	}
 	if err := r.checkPlaceholders(); err != nil {
@@ -419,190 +393,6 @@ func sinkType(k mappings.ColumnKind) sinks.Type {
 		return sinks.Timestamp
 	}
 	return sinks.String
-}
-
-// openInputs expands the input globs and reads every header, so that the
-// schema (which passes through every other input column) is known before
-// the first row.
-func (r *run) openInputs() error {
-	if len(r.cfg.Input.Files) == 0 {
-		return &ConfigError{Field: "input.files", Msg: "no input file (set input.files or use --input)"}
-	}
-	var paths []string
-	for _, pattern := range r.cfg.Input.Files {
-		matches, err := filepath.Glob(pattern)
-		if err != nil {
-			return &ConfigError{Field: "input.files", Msg: fmt.Sprintf("bad pattern %q: %v", pattern, err)}
-		}
-		if len(matches) == 0 {
-			if _, err := os.Stat(pattern); err != nil {
-				return &sources.FileError{File: pattern, Err: errors.New("no such file")}
-			}
-			matches = []string{pattern}
-		}
-		sort.Strings(matches)
-		paths = append(paths, matches...)
-	}
-	for _, p := range paths {
-		rd, err := sources.Open(p, r.sourceOptions())
-		if err != nil {
-			return err
-		}
-		header, rows := rd.Header(), rd.EstimatedRows()
-		rd.Close()
-		f := inputFile{path: p, rows: rows, header: header, identity: map[string]int{}, counts: &InputCounts{File: p}}
-		if st, err := os.Stat(p); err == nil {
-			f.counts.Size = st.Size()
-		}
-		for i, h := range header {
-			if isIdentityColumn(h) {
-				f.identity[h] = i
-			}
-		}
-		r.files = append(r.files, f)
-		r.manifest.Inputs = append(r.manifest.Inputs, *f.counts)
-	}
-	return nil
-}
-
-func (r *run) sourceOptions() sources.Options {
-	in := r.cfg.Input
-	return sources.Options{Format: in.Format, Encoding: in.Encoding, Delimiter: in.Delimiter, Sheet: in.Sheet, Aliases: in.Columns,
-		XLSXMaxBytes: in.XLSX.MaxBytes, XLSXMaxCells: in.XLSX.MaxCells}
-}
-
-func isIdentityColumn(name string) bool {
-	for _, c := range identityColumns {
-		if c == name {
-			return true
-		}
-	}
-	return false
-}
-
-// leadingSchema returns the fixed leading columns and the columns passed
-// through from the inputs, in order of first appearance; it maps each
-// input file's fields to them.
-func (r *run) leadingSchema() sinks.Schema {
-	masked := r.cfg.Output.PII != "keep"
-	var schema sinks.Schema
-	for _, c := range leading(masked) {
-		schema = append(schema, sinks.Column{Name: c.Name, Type: c.Type, Description: c.DescriptionZH, Distinct: c.Distinct})
-	}
-	chosen := r.cfg.Input.Passthrough
-	for i := range r.files {
-		f := &r.files[i]
-		f.columns = make([]int, len(f.header))
-		for j, h := range f.header {
-			f.columns[j] = -1
-			typ, listed := chosen[h]
-			if isIdentityColumn(h) || len(chosen) > 0 && !listed {
-				continue
-			}
-			k := schema.Index(h)
-			if k < 0 {
-				k = len(schema)
-				schema = append(schema, sinks.Column{Name: h, Type: passthroughType(typ), Description: "输入列 " + h})
-			}
-			f.columns[j] = k
-		}
-	}
-	return schema
-}
-
-func passthroughType(t string) sinks.Type {
-	switch t {
-	case transform.TypeInt:
-		return sinks.Int64
-	case transform.TypeFloat:
-		return sinks.Float64
-	case transform.TypeDate:
-		return sinks.Date
-	}
-	return sinks.String
-}
-
-// passthrough reads the passed-through fields of a row, typed, appending
-// them to out; a value that does not read as its column's type is a
-// problem of the row.
-func (r *run) passthrough(f *inputFile, rec sources.Record, out []passValue) ([]passValue, []transform.Problem) {
-	var problems []transform.Problem
-	for j, col := range f.columns {
-		if col < 0 || j >= len(rec.Fields) {
-			continue
-		}
-		s := rec.Fields[j]
-		if strings.TrimSpace(s) == "" {
-			continue
-		}
-		var (
-			v   sinks.Value
-			err error
-		)
-		switch r.schema[col].Type {
-		case sinks.Int64:
-			var n int64
-			n, err = transform.ParseInt(s)
-			v = sinks.IntValue(n)
-		case sinks.Float64:
-			var x float64
-			x, err = transform.ParseFloat(s)
-			v = sinks.FloatValue(x)
-		case sinks.Date:
-			var d time.Time
-			d, err = transform.ParseDate(s)
-			v = sinks.DateValue(d)
-		default:
-			v = sinks.StringValue(s)
-		}
-		if err != nil {
-			problems = append(problems, transform.Problem{Column: f.header[j], Reason: err.Error()})
-			continue
-		}
-		out = append(out, passValue{col: col, v: v})
-	}
-	return out, problems
-}
-
-// checkColumns refuses an input column passed through under the name of
-// another output column (applicant_key, source_row, a product's column),
-// or under a name that differs only in case from one, or from a column of
-// another input file: DuckDB, Spark and Excel take such names for one.
-func (r *run) checkColumns() error {
-	base := len(r.schema)
-	if len(r.prods) > 0 {
-		base = r.prods[0].base
-	}
-	outputs := map[string]string{} // lower-case name → output column not from the inputs
-	for i, c := range r.schema {
-		if i < leadingColumns || i >= base {
-			outputs[strings.ToLower(c.Name)] = c.Name
-		}
-	}
-	inputs := map[string]string{} // lower-case name → input column passed through
-	for _, f := range r.files {
-		for j, h := range f.header {
-			if f.columns[j] < 0 {
-				continue // not passed through
-			}
-			low := strings.ToLower(h)
-			if out, ok := outputs[low]; ok {
-				return &sources.FileError{File: f.path, Err: fmt.Errorf("input column %q has the name of the output column %q: rename it, or leave it out with input.passthrough", h, out)}
-			}
-			if other, ok := inputs[low]; ok && other != h {
-				return &sources.FileError{File: f.path, Err: fmt.Errorf("input column %q and the column %q of another input file differ only in case: rename one", h, other)}
-			}
-			inputs[low] = h
-		}
-	}
-	seen := map[string]bool{}
-	for _, c := range r.schema {
-		if seen[c.Name] {
-			return fmt.Errorf("output column %s appears twice", c.Name)
-		}
-		seen[c.Name] = true
-	}
-	return nil
 }
 
 func (r *run) close() {
@@ -632,7 +422,7 @@ type item struct {
 	row      int // the row's number in its file
 	app      transform.Applicant
 	key      string
-	pass     []passValue       // passed-through input values
+	pass     []inputs.Value    // passed-through input values
 	replies  []transform.Reply // per product, in r.prods order
 	plains   []*[]byte         // from run.plains: the memory the payloads of replies live in
 	aborted  bool
@@ -671,7 +461,7 @@ func (r *run) freeItem(it *item) {
 	r.items.Put(it)
 }
 
-func (r *run) execute(ctx context.Context) (*Manifest, error) {
+func (r *run) execute(ctx context.Context) (*manifest.Manifest, error) {
 	if r.folder == nil {
 		if err := r.openFolder(); err != nil {
 			return nil, err
@@ -781,7 +571,7 @@ func (*interrupted) Error() string { return "interrupted" }
 // file and sends the valid rows, numbered in input order, each once it has
 // a window slot.
 func (r *run) readAll(ctx context.Context, items chan<- *item, slots chan<- struct{}) error {
-	reject := func(f *inputFile, rec sources.Record, app *transform.Applicant, problems []transform.Problem) error {
+	reject := func(f *inputs.File, rec sources.Record, app *transform.Applicant, problems []transform.Problem) error {
 		return r.rejects.Add(r.rejectRecord(f, rec, app, problems))
 	}
 	return r.scan(ctx, reject, func(it *item) error {
@@ -799,7 +589,7 @@ func (r *run) readAll(ctx context.Context, items chan<- *item, slots chan<- stru
 // order, to reject or to valid (numbered). It stops early, without error,
 // when ctx is cancelled.
 func (r *run) scan(ctx context.Context,
-	reject func(*inputFile, sources.Record, *transform.Applicant, []transform.Problem) error,
+	reject func(*inputs.File, sources.Record, *transform.Applicant, []transform.Problem) error,
 	valid func(*item) error) error {
 	seq := 0
 	keyer, err := transform.NewKeyer(r.env.Secret)
@@ -808,7 +598,7 @@ func (r *run) scan(ctx context.Context,
 	}
 	for fi := range r.files {
 		f := &r.files[fi]
-		rd, err := sources.Open(f.path, r.sourceOptions())
+		rd, err := sources.Open(f.Path, inputs.ReaderOptions(r.cfg.Input))
 		if err != nil {
 			return err
 		}
@@ -818,7 +608,7 @@ func (r *run) scan(ctx context.Context,
 				rec, err := rd.Read()
 				if errors.Is(err, io.EOF) {
 					if r.env.Shard.Index == 0 { // blank lines are counted by one shard
-						f.counts.Blank = rd.Blank()
+						f.Counts.Blank = rd.Blank()
 					}
 					return nil
 				}
@@ -840,10 +630,10 @@ func (r *run) scan(ctx context.Context,
 					}
 					continue
 				}
-				f.counts.Read++
+				f.Counts.Read++
 				r.read.Add(1)
 				if problems != nil {
-					f.counts.Rejected++
+					f.Counts.Rejected++
 					r.rejected.Add(1)
 					for _, p := range problems {
 						r.manifest.Rejects[p.Reason]++
@@ -857,7 +647,7 @@ func (r *run) scan(ctx context.Context,
 					}
 					continue
 				}
-				f.counts.Valid++
+				f.Counts.Valid++
 				it.seq = seq
 				seq++
 				if err := valid(it); err != nil {
@@ -881,7 +671,7 @@ func (r *run) scan(ctx context.Context,
 func (r *run) validate(keyer *transform.Keyer, fi int, rec sources.Record) (*item, []transform.Problem) {
 	f := &r.files[fi]
 	field := func(name string) string {
-		if i, ok := f.identity[name]; ok {
+		if i, ok := f.Identity[name]; ok {
 			return rec.Fields[i]
 		}
 		return ""
@@ -890,14 +680,14 @@ func (r *run) validate(keyer *transform.Keyer, fi int, rec sources.Record) (*ite
 		Mobile: field(transform.ParamMobile), AuthCode: field(transform.ParamAuthCode),
 		AuthURL: field(transform.ParamAuthURL), AuthDate: field(transform.ParamAuthDate)}
 	app, problems := transform.Normalize(raw, r.today)
-	if i, ok := f.identity[transform.ParamIDCard]; ok && rec.IsNumeric(i) {
+	if i, ok := f.Identity[transform.ParamIDCard]; ok && rec.IsNumeric(i) {
 		problems = slices.DeleteFunc(problems, func(p transform.Problem) bool { return p.Column == transform.ParamIDCard })
 		problems = append(problems, transform.Problem{Column: transform.ParamIDCard, Reason: transform.ErrIDAsNumber.Error()})
 	}
 	it := r.newItem(fi, rec.Row, len(r.prods))
 	it.app = app
 	var passProblems []transform.Problem
-	it.pass, passProblems = r.passthrough(f, rec, it.pass)
+	it.pass, passProblems = f.Values(rec, r.schema, it.pass)
 	problems = append(problems, passProblems...)
 	if problems != nil {
 		return it, problems
@@ -920,13 +710,13 @@ func (r *run) validate(keyer *transform.Keyer, fi int, rec sources.Record) (*ite
 }
 
 // rejectRecord describes a rejected row for the rejects file, identity masked.
-func (r *run) rejectRecord(f *inputFile, rec sources.Record, app *transform.Applicant, problems []transform.Problem) sinks.Reject {
+func (r *run) rejectRecord(f *inputs.File, rec sources.Record, app *transform.Applicant, problems []transform.Problem) sinks.Reject {
 	columns, reasons := transform.Problems(problems)
-	rj := sinks.Reject{File: f.path, Row: rec.Row, Column: columns, Reason: reasons}
+	rj := sinks.Reject{File: f.Path, Row: rec.Row, Column: columns, Reason: reasons}
 	if app == nil {
 		app = &transform.Applicant{}
 		field := func(name string) string {
-			if i, ok := f.identity[name]; ok && i < len(rec.Fields) {
+			if i, ok := f.Identity[name]; ok && i < len(rec.Fields) {
 				return strings.TrimSpace(rec.Fields[i])
 			}
 			return ""
@@ -970,7 +760,7 @@ func (r *run) isFatal(err error) bool {
 		se *StoreError
 		be *BudgetError
 		ae *AuditError
-		te *ThrottleBudgetError
+		te *pacing.ThrottleBudgetError
 	)
 	return errors.As(err, &se) || errors.As(err, &be) || errors.As(err, &ae) || errors.As(err, &te) || r.policy.Classify(err) == tianyuan.Fatal
 }
@@ -1072,21 +862,21 @@ func (r *run) fillRow(it *item, u *transform.Unknowns) {
 	row.Reset()
 	it.out = row
 	f := &r.files[it.file]
-	row.SetString(colSourceFile, f.path)
-	row.SetInt(colSourceRow, int64(it.row))
-	row.SetString(colApplicantKey, it.key)
+	row.SetString(inputs.ColSourceFile, f.Path)
+	row.SetInt(inputs.ColSourceRow, int64(it.row))
+	row.SetString(inputs.ColApplicantKey, it.key)
 	if r.cfg.Output.PII == "keep" {
-		row.SetString(colName, it.app.Name)
-		row.SetString(colIDCard, it.app.IDCard)
-		row.SetString(colMobile, it.app.Mobile)
+		row.SetString(inputs.ColName, it.app.Name)
+		row.SetString(inputs.ColIDCard, it.app.IDCard)
+		row.SetString(inputs.ColMobile, it.app.Mobile)
 	} else {
 		name, idCard, mobile := transform.MaskIdentity(it.app.Name, it.app.IDCard, it.app.Mobile)
-		row.SetString(colName, name)
-		row.SetString(colIDCard, idCard)
-		row.SetString(colMobile, mobile)
+		row.SetString(inputs.ColName, name)
+		row.SetString(inputs.ColIDCard, idCard)
+		row.SetString(inputs.ColMobile, mobile)
 	}
 	for _, p := range it.pass {
-		row[p.col] = p.v
+		row[p.Col] = p.V
 	}
 	for i, p := range r.prods {
 		var subs []transform.Status
@@ -1109,12 +899,12 @@ func (r *run) fillRow(it *item, u *transform.Unknowns) {
 // count adds a written row's outcomes to the product counts.
 func (r *run) count(it *item) {
 	for i, p := range r.prods {
-		p.counts.add(it.statuses[i])
+		p.counts.Add(it.statuses[i])
 		if it.statuses[i] == transform.StatusSkipped {
 			p.countSkip(&it.replies[i])
 		}
 		for j, s := range p.catalog.Subs {
-			p.counts.SubProducts[s.Code].add(it.subs[i][j])
+			p.counts.SubProducts[s.Code].Add(it.subs[i][j])
 		}
 	}
 }
@@ -1122,15 +912,15 @@ func (r *run) count(it *item) {
 func (r *run) finishCounts() {
 	m := r.manifest
 	m.Inputs = m.Inputs[:0]
-	m.Rows = RowCounts{Written: int(r.written.Load())}
+	m.Rows = manifest.RowCounts{Written: int(r.written.Load())}
 	if m.Shard != nil {
 		m.Shard.RowsOtherShards = r.otherShards
 	}
 	for _, f := range r.files {
-		m.Inputs = append(m.Inputs, *f.counts)
-		m.Rows.Read += f.counts.Read
-		m.Rows.Valid += f.counts.Valid
-		m.Rows.Rejected += f.counts.Rejected
+		m.Inputs = append(m.Inputs, *f.Counts)
+		m.Rows.Read += f.Counts.Read
+		m.Rows.Valid += f.Counts.Valid
+		m.Rows.Rejected += f.Counts.Rejected
 	}
 	m.Cost = 0
 	for _, p := range r.prods {

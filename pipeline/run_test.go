@@ -24,6 +24,8 @@ import (
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
 	"github.com/xuri/excelize/v2"
 
+	"github.com/scorepipe/scorepipe/config"
+	"github.com/scorepipe/scorepipe/manifest"
 	"github.com/scorepipe/scorepipe/pipeline"
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
 	"github.com/scorepipe/scorepipe/providers/tianyuan/tianyuantest"
@@ -60,15 +62,15 @@ func fakeVendor(t *testing.T, opts tianyuantest.Options) (*tianyuantest.Vendor, 
 
 // sampleConfig loads samples/pipeline.yaml with test settings: fast
 // retries, a temporary output directory, all formats.
-func sampleConfig(t *testing.T) *pipeline.Config {
+func sampleConfig(t *testing.T) *config.Config {
 	t.Helper()
-	cfg, err := pipeline.LoadConfig("../samples/pipeline.yaml")
+	cfg, err := config.LoadConfig("../samples/pipeline.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.Output.Dir = t.TempDir()
 	cfg.Cache.Path = filepath.Join(t.TempDir(), "state", "replies.db") // the test's own state
-	cfg.Output.Formats = []string{pipeline.FormatParquet, pipeline.FormatXLSX, pipeline.FormatCSV}
+	cfg.Output.Formats = []string{config.FormatParquet, config.FormatXLSX, config.FormatCSV}
 	cfg.Retry.BaseDelay, cfg.Retry.MaxDelay = time.Millisecond, 5*time.Millisecond
 	for code, p := range cfg.Products {
 		p.RatePerSecond = 0
@@ -144,7 +146,7 @@ func TestSamplesEndToEnd(t *testing.T) {
 		if got, want := v.Requests("JRZQ9E2A"), p.Calls; got != want {
 			t.Errorf("vendor saw %d requests, manifest says %d calls", got, want)
 		}
-		var onDisk pipeline.Manifest
+		var onDisk manifest.Manifest
 		data, err := os.ReadFile(filepath.Join(out, pipeline.FileManifest))
 		if err != nil {
 			t.Fatal(err)
@@ -478,7 +480,7 @@ func TestRateLimitWindow(t *testing.T) {
 	const rate, burst = 40, 4
 	v, client := fakeVendor(t, tianyuantest.Options{Latency: 5 * time.Millisecond})
 	cfg := sampleConfig(t)
-	cfg.Products = map[string]pipeline.ProductConfig{"JRZQ9E2A": {RatePerSecond: rate, Burst: burst, Concurrency: 16}}
+	cfg.Products = map[string]config.ProductConfig{"JRZQ9E2A": {RatePerSecond: rate, Burst: burst, Concurrency: 16}}
 	rec := &recordingCaller{next: client}
 	e := env(client)
 	e.Caller = rec

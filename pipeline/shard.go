@@ -1,9 +1,6 @@
 package pipeline
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/scorepipe/scorepipe/config"
+	"github.com/scorepipe/scorepipe/manifest"
 	"github.com/scorepipe/scorepipe/publish"
 	"github.com/scorepipe/scorepipe/shards"
 	"github.com/scorepipe/scorepipe/sinks"
@@ -18,45 +17,13 @@ import (
 	"github.com/scorepipe/scorepipe/transform"
 )
 
-// ShardInfo is what a shard's manifest says of its shard: which part of
-// the dataset it is, what it left to the other shards, and what all the
-// shards of a dataset must agree on.
-type ShardInfo struct {
-	Index int    `json:"index"`
-	Count int    `json:"count"`
-	Part  string `json:"part"` // part-00003-of-00008: the name of its files
-	// RowsOtherShards counts the input rows read and left to the other
-	// shards: rows.read + rows_other_shards is every row of the inputs,
-	// in every shard.
-	RowsOtherShards int `json:"rows_other_shards"`
-	// KeyCheck is an HMAC of a fixed text with the identity secret (not
-	// the secret): shards that agree on it shard by the same keys.
-	KeyCheck string `json:"key_check"`
-	// Share is the share of each product's rate, burst and concurrency,
-	// and of limits.max_calls and max_cost, that the shard took: 1/count.
-	Share float64 `json:"share"`
-	// Store is the reply store the shard used (one per shard index).
-	Store string `json:"store"`
-}
-
-// keyCheckText is what KeyCheck is an HMAC of.
-const keyCheckText = "scorepipe shard key check"
-
-// KeyCheck returns the check of an identity secret that a shard's
-// manifest holds: 16 hex characters of an HMAC of a fixed text.
-func KeyCheck(secret []byte) string {
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte(keyCheckText))
-	return hex.EncodeToString(m.Sum(nil)[:8])
-}
-
 // shareConfig returns a copy of cfg with the share of one shard of n: each
 // product's rate divided by n, its burst too (at least 1), its concurrency
 // rounded up (at least 1); limits.max_calls (at least 1) and max_cost
 // divided by n. The shards of a run together stay within what cfg allows.
-func shareConfig(cfg *Config, n int) *Config {
+func shareConfig(cfg *config.Config, n int) *config.Config {
 	c := *cfg
-	c.Products = make(map[string]ProductConfig, len(cfg.Products))
+	c.Products = make(map[string]config.ProductConfig, len(cfg.Products))
 	for code, p := range cfg.Products {
 		p.RatePerSecond /= float64(n)
 		p.Burst = max(1, p.Burst/n)
@@ -74,13 +41,13 @@ func shareConfig(cfg *Config, n int) *Config {
 // configuration the shard runs with (see shareConfig) and starts the
 // shard's part of the manifest. The manifest keeps the hash of the whole
 // configuration, which every shard of a run shares.
-func (r *run) startShard() (*Config, error) {
+func (r *run) startShard() (*config.Config, error) {
 	s := r.env.Shard
 	if r.cfg.Review.Baseline != "" {
-		return nil, &ConfigError{Field: "review.baseline", Msg: "a shard holds a part of the applicants: review the collected dataset instead (scorepipe review DIR, once collect has published it)"}
+		return nil, &config.ConfigError{Field: "review.baseline", Msg: "a shard holds a part of the applicants: review the collected dataset instead (scorepipe review DIR, once collect has published it)"}
 	}
 	r.cfg = shareConfig(r.cfg, s.Count)
-	r.manifest.Shard = &ShardInfo{Index: s.Index, Count: s.Count, Part: s.Name(), Share: 1 / float64(s.Count)}
+	r.manifest.Shard = &manifest.ShardInfo{Index: s.Index, Count: s.Count, Part: s.Name(), Share: 1 / float64(s.Count)}
 	if err := r.checkShardFormats(); err != nil {
 		return nil, err
 	}
@@ -115,16 +82,16 @@ func (r *run) checkShardFormats() error {
 	parquet := false
 	for _, f := range r.cfg.Output.Formats {
 		switch f {
-		case FormatParquet:
+		case config.FormatParquet:
 			parquet = true
-		case FormatXLSX:
+		case config.FormatXLSX:
 			r.log.Info("a shard writes no workbook: collect writes one for the whole dataset", "shard", r.env.Shard.String())
 			continue
 		}
 		formats = append(formats, f)
 	}
 	if !parquet {
-		return &ConfigError{Field: "output.formats", Msg: "a sharded run (--shard) writes its rows as a part of a Parquet dataset: add parquet"}
+		return &config.ConfigError{Field: "output.formats", Msg: "a sharded run (--shard) writes its rows as a part of a Parquet dataset: add parquet"}
 	}
 	out := *r.cfg
 	out.Output.Formats = formats
@@ -187,7 +154,7 @@ func (p partFolder) Name(name string) string {
 func (r *run) openPart() error {
 	s := r.env.Shard
 	if err := checkPartsFolder(r.cfg.Output.Dir); err != nil {
-		return &ConfigError{Field: "output.dir", Msg: err.Error()}
+		return &config.ConfigError{Field: "output.dir", Msg: err.Error()}
 	}
 	part, err := publish.OpenPart(r.cfg.Output.Dir, s.Name(), publish.PartOptions{
 		Folders: shards.Dirs, Marker: s.Marker(), Check: checkPartsFolder,
@@ -195,7 +162,7 @@ func (r *run) openPart() error {
 	var fe *publish.FolderError
 	switch {
 	case errors.As(err, &fe):
-		return &ConfigError{Field: "output.dir", Msg: err.Error()}
+		return &config.ConfigError{Field: "output.dir", Msg: err.Error()}
 	case err != nil:
 		return &AbortError{Cause: err}
 	}
@@ -232,7 +199,7 @@ func checkPartsFolder(dir string) error {
 // Dictionary returns the dictionary sheet a run of cfg writes into its
 // workbook, for the workbook collect writes for a sharded dataset. It
 // reads the mappings and the input files' headers; it writes nothing.
-func Dictionary(cfg *Config) ([]sinks.DictionaryEntry, error) {
+func Dictionary(cfg *config.Config) ([]sinks.DictionaryEntry, error) {
 	r, err := newRun(cfg, Env{})
 	if err != nil {
 		return nil, err

@@ -12,6 +12,8 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 
+	"github.com/scorepipe/scorepipe/config"
+	"github.com/scorepipe/scorepipe/manifest"
 	"github.com/scorepipe/scorepipe/pipeline"
 	"github.com/scorepipe/scorepipe/providers/tianyuan/tianyuantest"
 	"github.com/scorepipe/scorepipe/publish"
@@ -69,7 +71,7 @@ func valueText(a arrow.Array, i int) string {
 func TestShardsTogetherAreTheWholeRun(t *testing.T) {
 	v, client := fakeVendor(t, tianyuantest.Options{})
 	whole := sampleConfig(t)
-	whole.Output.Formats = []string{pipeline.FormatParquet, pipeline.FormatCSV}
+	whole.Output.Formats = []string{config.FormatParquet, config.FormatCSV}
 	whole.Cache.Path = filepath.Join(t.TempDir(), "whole", "replies.db")
 	wm, err := pipeline.Run(context.Background(), whole, env(client))
 	if err != nil {
@@ -85,13 +87,13 @@ func TestShardsTogetherAreTheWholeRun(t *testing.T) {
 	gotRows := map[string]string{}
 	var gotRejects [][]string
 	keyShard := map[string]int{}
-	var sum pipeline.RowCounts
-	sumProducts := map[string]pipeline.ProductCounts{}
+	var sum manifest.RowCounts
+	sumProducts := map[string]manifest.ProductCounts{}
 	configHash := ""
 	for i := range n {
 		cfg := sampleConfig(t)
 		cfg.Output.Dir = out
-		cfg.Output.Formats = []string{pipeline.FormatParquet, pipeline.FormatXLSX, pipeline.FormatCSV}
+		cfg.Output.Formats = []string{config.FormatParquet, config.FormatXLSX, config.FormatCSV}
 		cfg.Cache.Path = filepath.Join(state, "replies.db")
 		e := env(client)
 		e.Shard = shards.Shard{Index: i, Count: n}
@@ -106,7 +108,7 @@ func TestShardsTogetherAreTheWholeRun(t *testing.T) {
 		if got, want := m.Rows.Read+m.Shard.RowsOtherShards, wm.Rows.Read; got != want {
 			t.Errorf("shard %d: read %d + other shards %d = %d, want every input row, %d", i, m.Rows.Read, m.Shard.RowsOtherShards, got, want)
 		}
-		if m.Shard.KeyCheck != pipeline.KeyCheck(testSecret) || m.Shard.Store != shards.StorePath(cfg.Cache.Path, s) {
+		if m.Shard.KeyCheck != manifest.KeyCheck(testSecret) || m.Shard.Store != shards.StorePath(cfg.Cache.Path, s) {
 			t.Errorf("shard %d: key check %q, store %q", i, m.Shard.KeyCheck, m.Shard.Store)
 		}
 		if _, err := os.Stat(m.Shard.Store); err != nil {
@@ -126,7 +128,7 @@ func TestShardsTogetherAreTheWholeRun(t *testing.T) {
 		if want := []string{s.File(shards.DirFeatures, ".parquet"), s.File(shards.DirCSV, ".csv"), s.File(shards.DirRejects, ".csv")}; !slices.Equal(listed, want) {
 			t.Errorf("shard %d: outputs %v, want %v (no workbook)", i, listed, want)
 		}
-		var onDisk pipeline.Manifest
+		var onDisk manifest.Manifest
 		data, err := os.ReadFile(filepath.Join(out, s.File(shards.DirManifests, ".json")))
 		if err != nil {
 			t.Fatal(err)
@@ -242,22 +244,22 @@ func TestShardRunRefuses(t *testing.T) {
 	_, client := fakeVendor(t, tianyuantest.Options{})
 	tests := []struct {
 		name    string
-		prepare func(t *testing.T, cfg *pipeline.Config)
+		prepare func(t *testing.T, cfg *config.Config)
 		field   string
 		msg     string
 	}{
-		{"no parquet", func(t *testing.T, cfg *pipeline.Config) {
-			cfg.Output.Formats = []string{pipeline.FormatCSV, pipeline.FormatXLSX}
+		{"no parquet", func(t *testing.T, cfg *config.Config) {
+			cfg.Output.Formats = []string{config.FormatCSV, config.FormatXLSX}
 		}, "output.formats", "add parquet"},
-		{"a whole run's folder", func(t *testing.T, cfg *pipeline.Config) {
+		{"a whole run's folder", func(t *testing.T, cfg *config.Config) {
 			c := sampleConfig(t)
 			c.Output.Dir = cfg.Output.Dir
-			c.Output.Formats = []string{pipeline.FormatCSV}
+			c.Output.Formats = []string{config.FormatCSV}
 			if _, err := pipeline.Run(context.Background(), c, env(client)); err != nil {
 				t.Fatal(err)
 			}
 		}, "output.dir", "features.csv of a run that was not sharded"},
-		{"a foreign manifest", func(t *testing.T, cfg *pipeline.Config) {
+		{"a foreign manifest", func(t *testing.T, cfg *config.Config) {
 			if err := os.MkdirAll(cfg.Output.Dir, 0o755); err != nil {
 				t.Fatal(err)
 			}
@@ -274,7 +276,7 @@ func TestShardRunRefuses(t *testing.T) {
 			e := env(client)
 			e.Shard = shards.Shard{Index: 0, Count: 2}
 			_, err := pipeline.Run(context.Background(), cfg, e)
-			var ce *pipeline.ConfigError
+			var ce *config.ConfigError
 			if !errors.As(err, &ce) || ce.Field != tt.field || !strings.Contains(err.Error(), tt.msg) {
 				t.Fatalf("Run = %v, want a *ConfigError for %s saying %q", err, tt.field, tt.msg)
 			}

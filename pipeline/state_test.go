@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/scorepipe/scorepipe/config"
 	"github.com/scorepipe/scorepipe/pipeline"
 	"github.com/scorepipe/scorepipe/providers/tianyuan/tianyuantest"
 )
@@ -21,45 +22,8 @@ func withTestState(run func() int) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	os.Setenv(pipeline.EnvStateDir, dir)
+	os.Setenv(config.EnvStateDir, dir)
 	return run()
-}
-
-func TestStateDir(t *testing.T) {
-	home := t.TempDir()
-	tests := []struct {
-		name       string
-		state, xdg string
-		want       string
-	}{
-		{name: "SCOREPIPE_STATE_DIR wins", state: "/srv/scorepipe", xdg: "/xdg", want: "/srv/scorepipe"},
-		{name: "XDG_STATE_HOME", xdg: "/xdg", want: "/xdg/scorepipe"},
-		{name: "relative XDG_STATE_HOME is ignored", xdg: "xdg", want: filepath.Join(home, ".local/state/scorepipe")},
-		{name: "home", want: filepath.Join(home, ".local/state/scorepipe")},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Setenv("HOME", home)
-			t.Setenv(pipeline.EnvStateDir, tt.state)
-			t.Setenv("XDG_STATE_HOME", tt.xdg)
-			got, err := pipeline.StateDir()
-			if err != nil || got != tt.want {
-				t.Fatalf("StateDir() = %q, %v; want %q", got, err, tt.want)
-			}
-			cfg := pipeline.DefaultConfig()
-			cfg.Output.Dir = t.TempDir()
-			if got, want := cfg.CachePath(), filepath.Join(tt.want, "replies.db"); got != want {
-				t.Errorf("CachePath() = %q, want %q", got, want)
-			}
-			if got, want := cfg.SecretPath(), filepath.Join(tt.want, "identity.secret"); got != want {
-				t.Errorf("SecretPath() = %q, want %q", got, want)
-			}
-			cfg.Cache.Path = "/elsewhere/r.db"
-			if got := cfg.CachePath(); got != "/elsewhere/r.db" {
-				t.Errorf("with cache.path, CachePath() = %q", got)
-			}
-		})
-	}
 }
 
 // TestStateIsShared runs into two output directories with the default
@@ -67,15 +31,15 @@ func TestStateDir(t *testing.T) {
 // neither output directory holds a secret or a store.
 func TestStateIsShared(t *testing.T) {
 	state := t.TempDir()
-	t.Setenv(pipeline.EnvStateDir, state)
+	t.Setenv(config.EnvStateDir, state)
 	v, client := fakeVendor(t, tianyuantest.Options{})
 	e := env(client)
-	e.Secret, _ = pipeline.LoadSecret(filepath.Join(state, "identity.secret"))
+	e.Secret, _ = config.LoadSecret(filepath.Join(state, "identity.secret"))
 	var keys [2][]string
 	for i := range 2 {
 		cfg := sampleConfig(t)
 		cfg.Cache.Path = "" // the default: the state directory
-		cfg.Products = map[string]pipeline.ProductConfig{"JRZQ9E2A": {Burst: 1, Concurrency: 4}}
+		cfg.Products = map[string]config.ProductConfig{"JRZQ9E2A": {Burst: 1, Concurrency: 4}}
 		m := run(t, cfg, e)
 		if i == 1 && m.Products["JRZQ9E2A"].Billed != 0 {
 			t.Errorf("the run into a second output directory paid for %d replies", m.Products["JRZQ9E2A"].Billed)
@@ -106,10 +70,10 @@ func TestStateIsShared(t *testing.T) {
 // state directory's store serves.
 func TestLegacyStoreKeepsBeingUsed(t *testing.T) {
 	state := filepath.Join(t.TempDir(), "state")
-	t.Setenv(pipeline.EnvStateDir, state)
+	t.Setenv(config.EnvStateDir, state)
 	v, client := fakeVendor(t, tianyuantest.Options{})
 	cfg := sampleConfig(t)
-	cfg.Products = map[string]pipeline.ProductConfig{"JRZQ9E2A": {Burst: 1, Concurrency: 4}}
+	cfg.Products = map[string]config.ProductConfig{"JRZQ9E2A": {Burst: 1, Concurrency: 4}}
 	cfg.Cache.Path = filepath.Join(cfg.Output.Dir, ".scorepipe", "replies.db") // as runs kept it before
 	run(t, cfg, env(client))
 	paid := v.Billed("JRZQ9E2A")

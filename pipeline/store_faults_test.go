@@ -11,21 +11,23 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scorepipe/scorepipe/config"
+	"github.com/scorepipe/scorepipe/manifest"
 	"github.com/scorepipe/scorepipe/pipeline"
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
 	"github.com/scorepipe/scorepipe/providers/tianyuan/tianyuantest"
 )
 
 // oneProduct is the sample config with JRZQ9E2A alone.
-func oneProduct(t *testing.T) *pipeline.Config {
+func oneProduct(t *testing.T) *config.Config {
 	t.Helper()
 	cfg := sampleConfig(t)
-	cfg.Products = map[string]pipeline.ProductConfig{"JRZQ9E2A": {Burst: 1, Concurrency: 4}}
+	cfg.Products = map[string]config.ProductConfig{"JRZQ9E2A": {Burst: 1, Concurrency: 4}}
 	return cfg
 }
 
 // run runs cfg and fails the test on any error but failed rows.
-func run(t *testing.T, cfg *pipeline.Config, e pipeline.Env) *pipeline.Manifest {
+func run(t *testing.T, cfg *config.Config, e pipeline.Env) *manifest.Manifest {
 	t.Helper()
 	m, err := pipeline.Run(context.Background(), cfg, e)
 	if err != nil && !errors.Is(err, pipeline.ErrRowsFailed) {

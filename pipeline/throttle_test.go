@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scorepipe/scorepipe/config"
+	"github.com/scorepipe/scorepipe/manifest"
+	"github.com/scorepipe/scorepipe/pacing"
 	"github.com/scorepipe/scorepipe/pipeline"
 	"github.com/scorepipe/scorepipe/providers/tianyuan/tianyuantest"
 )
@@ -19,9 +22,9 @@ import (
 // throttleJob is a run against a fake vendor that enforces a rate limit.
 type throttleJob struct {
 	rows     int
-	products map[string]pipeline.ProductConfig
+	products map[string]config.ProductConfig
 	vendor   tianyuantest.Options
-	setup    func(cfg *pipeline.Config)
+	setup    func(cfg *config.Config)
 	logger   *slog.Logger
 	// during, when set, runs beside the run with the vendor, until the run
 	// ends (its context is then cancelled).
@@ -30,7 +33,7 @@ type throttleJob struct {
 
 // throttleResult is what the run and the vendor saw.
 type throttleResult struct {
-	m       *pipeline.Manifest
+	m       *manifest.Manifest
 	err     error
 	calls   []tianyuantest.Call
 	seconds float64 // the run's wall time
@@ -61,7 +64,7 @@ func (j throttleJob) run(t *testing.T) throttleResult {
 	cfg := sampleConfig(t)
 	cfg.Input.Files = []string{applicantsFile(t, j.rows)}
 	cfg.Input.Passthrough = nil
-	cfg.Output.Formats = []string{pipeline.FormatCSV}
+	cfg.Output.Formats = []string{config.FormatCSV}
 	cfg.Products = j.products
 	if j.setup != nil {
 		j.setup(cfg)
@@ -132,9 +135,9 @@ func TestThrottledRowsAreAnswered(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			r := throttleJob{rows: rows, products: map[string]pipeline.ProductConfig{"JRZQ9E2A": {RatePerSecond: 1000, Burst: 5, Concurrency: 8}},
+			r := throttleJob{rows: rows, products: map[string]config.ProductConfig{"JRZQ9E2A": {RatePerSecond: 1000, Burst: 5, Concurrency: 8}},
 				vendor: tianyuantest.Options{Throttle: tt.throttle},
-				setup: func(cfg *pipeline.Config) {
+				setup: func(cfg *config.Config) {
 					cfg.Retry.MaxAttempts = 1
 					cfg.Vendor.Codes.Throttle = tt.codes
 				}}.run(t)
@@ -203,9 +206,9 @@ func (l *logRecorder) String() string {
 func TestRetryAfterPausesTheProduct(t *testing.T) {
 	const limit = 20
 	logs := &logRecorder{}
-	r := throttleJob{rows: 2 * limit, products: map[string]pipeline.ProductConfig{"JRZQ9E2A": {RatePerSecond: 200, Burst: 5, Concurrency: 1}},
+	r := throttleJob{rows: 2 * limit, products: map[string]config.ProductConfig{"JRZQ9E2A": {RatePerSecond: 200, Burst: 5, Concurrency: 1}},
 		vendor: tianyuantest.Options{Throttle: tianyuantest.Throttle{Limit: limit}}, // Retry-After: 1
-		setup:  func(cfg *pipeline.Config) { cfg.Retry.MaxDelay = 2 * time.Second },
+		setup:  func(cfg *config.Config) { cfg.Retry.MaxDelay = 2 * time.Second },
 		logger: slog.New(slog.NewTextHandler(logs, nil))}.run(t)
 	if r.err != nil {
 		t.Fatal(r.err)
@@ -249,7 +252,7 @@ func TestRateFollowsTheVendorLimit(t *testing.T) {
 	defer pipeline.SetPacing(200*time.Millisecond, time.Second)()
 	const high, low = 200, 50
 	var lowered, lifted int // call log indices where the limit changed
-	r := throttleJob{rows: 1000, products: map[string]pipeline.ProductConfig{"JRZQ9E2A": {RatePerSecond: 400, Burst: 5, Concurrency: 16}},
+	r := throttleJob{rows: 1000, products: map[string]config.ProductConfig{"JRZQ9E2A": {RatePerSecond: 400, Burst: 5, Concurrency: 16}},
 		vendor: tianyuantest.Options{Throttle: tianyuantest.Throttle{Limit: high}},
 		during: func(ctx context.Context, v *tianyuantest.Vendor) {
 			tick := time.NewTicker(5 * time.Millisecond)
@@ -310,11 +313,11 @@ func TestRateFollowsTheVendorLimit(t *testing.T) {
 // stops the run once retry.throttle_budget has passed without an answer;
 // nothing is published and no row is marked failed.
 func TestThrottleBudgetStopsTheRun(t *testing.T) {
-	r := throttleJob{rows: 20, products: map[string]pipeline.ProductConfig{"JRZQ9E2A": {RatePerSecond: 0, Burst: 1, Concurrency: 4}},
+	r := throttleJob{rows: 20, products: map[string]config.ProductConfig{"JRZQ9E2A": {RatePerSecond: 0, Burst: 1, Concurrency: 4}},
 		vendor: tianyuantest.Options{Faults: tianyuantest.Faults{HTTP429: 1, RetryAfter: -1}},
-		setup:  func(cfg *pipeline.Config) { cfg.Retry.ThrottleBudget = 300 * time.Millisecond }}.run(t)
+		setup:  func(cfg *config.Config) { cfg.Retry.ThrottleBudget = 300 * time.Millisecond }}.run(t)
 	var abort *pipeline.AbortError
-	var budget *pipeline.ThrottleBudgetError
+	var budget *pacing.ThrottleBudgetError
 	if !errors.As(r.err, &abort) || !errors.As(r.err, &budget) {
 		t.Fatalf("err = %v, want an AbortError for retry.throttle_budget", r.err)
 	}

@@ -19,6 +19,8 @@ import (
 	"github.com/apache/arrow/go/v17/parquet/file"
 	"github.com/xuri/excelize/v2"
 
+	"github.com/scorepipe/scorepipe/config"
+	"github.com/scorepipe/scorepipe/manifest"
 	"github.com/scorepipe/scorepipe/pipeline"
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
 	"github.com/scorepipe/scorepipe/providers/tianyuan/tianyuantest"
@@ -26,7 +28,7 @@ import (
 )
 
 // unlimited is a product setting without a rate limit.
-var unlimited = pipeline.ProductConfig{Burst: 5, Concurrency: 8}
+var unlimited = config.ProductConfig{Burst: 5, Concurrency: 8}
 
 // writeRows writes rows as a CSV file in a temporary directory.
 func writeRows(t *testing.T, name string, rows [][]string) string {
@@ -37,13 +39,13 @@ func writeRows(t *testing.T, name string, rows [][]string) string {
 }
 
 // readManifest reads manifest.json as written.
-func readManifest(t *testing.T, dir string) pipeline.Manifest {
+func readManifest(t *testing.T, dir string) manifest.Manifest {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(dir, pipeline.FileManifest))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var m pipeline.Manifest
+	var m manifest.Manifest
 	if err := json.Unmarshal(data, &m); err != nil {
 		t.Fatal(err)
 	}
@@ -66,12 +68,12 @@ func TestVerdict(t *testing.T) {
 	for _, r := range rows[:40] {
 		noURL = append(noURL, append(append([]string(nil), r[:5]...), r[7:]...)) // without authorization_url, auth_date
 	}
-	jrzq := map[string]pipeline.ProductConfig{"JRZQ9E2A": unlimited}
-	both := map[string]pipeline.ProductConfig{"JRZQ9E2A": unlimited, "COMBTY11": unlimited}
+	jrzq := map[string]config.ProductConfig{"JRZQ9E2A": unlimited}
+	both := map[string]config.ProductConfig{"JRZQ9E2A": unlimited, "COMBTY11": unlimited}
 	cases := []struct {
 		name     string
 		rows     [][]string
-		products map[string]pipeline.ProductConfig
+		products map[string]config.ProductConfig
 		faults   tianyuantest.Faults
 		want     []string // reasons, by prefix; none for a complete run
 		shapes   tianyuantest.Shapes
@@ -85,7 +87,7 @@ func TestVerdict(t *testing.T) {
 			[]string{"JRZQ9E2A failed at the vendor for "}, tianyuantest.Shapes{}},
 		{"a product skipped for every row", noURL, both, tianyuantest.Faults{},
 			[]string{"COMBTY11 was skipped for every row: missing authorization_url"}, tianyuantest.Shapes{}},
-		{"a sub-product failed for some rows", rows, map[string]pipeline.ProductConfig{"COMBTY11": unlimited}, tianyuantest.Faults{},
+		{"a sub-product failed for some rows", rows, map[string]config.ProductConfig{"COMBTY11": unlimited}, tianyuantest.Faults{},
 			[]string{"DWBG8B4D (in COMBTY11) failed for ", "FLXG0V4B (in COMBTY11) failed for "}, tianyuantest.Shapes{SubFailure: 0.05}},
 	}
 	for _, c := range cases {
@@ -144,7 +146,7 @@ func TestManifestProvenance(t *testing.T) {
 	for _, fake := range []bool{true, false} {
 		t.Run(map[bool]string{true: "fake vendor", false: "real vendor"}[fake], func(t *testing.T) {
 			v, client := fakeVendor(t, tianyuantest.Options{})
-			cfg, err := pipeline.LoadConfig("../samples/pipeline.yaml", "products.JRZQ9E2A.price=0.35", "products.COMBTY11.rate_per_second=0",
+			cfg, err := config.LoadConfig("../samples/pipeline.yaml", "products.JRZQ9E2A.price=0.35", "products.COMBTY11.rate_per_second=0",
 				"products.JRZQ9E2A.rate_per_second=0", "output.formats=[parquet, xlsx]", "retry.base_delay=1ms")
 			if err != nil {
 				t.Fatal(err)
@@ -152,8 +154,8 @@ func TestManifestProvenance(t *testing.T) {
 			cfg.Output.Dir = t.TempDir()
 			cfg.Cache.Path = filepath.Join(t.TempDir(), "state", "replies.db") // the test's own state: it pays
 			e := env(client)
-			e.Vendor = pipeline.VendorInfo{Endpoint: "https://vendor.example/api", Fake: fake}
-			e.Build = pipeline.Build{Version: "v1.2.3", Revision: "0123456789abcdef", Modified: true, Go: "go1.26"}
+			e.Vendor = manifest.VendorInfo{Endpoint: "https://vendor.example/api", Fake: fake}
+			e.Build = manifest.Build{Version: "v1.2.3", Revision: "0123456789abcdef", Modified: true, Go: "go1.26"}
 			e.Command = []string{"scorepipe", "run", "--set", "products.JRZQ9E2A.price=0.35"}
 			start := time.Now()
 			_, err = pipeline.Run(context.Background(), cfg, e)
@@ -288,7 +290,7 @@ func TestReuseAndRefresh(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := sampleConfig(t)
-	cfg.Products = map[string]pipeline.ProductConfig{"JRZQ9E2A": unlimited}
+	cfg.Products = map[string]config.ProductConfig{"JRZQ9E2A": unlimited}
 	cfg.Cache.ReuseWithin = 720 * time.Hour
 	const day = 24 * time.Hour
 	steps := []struct {
@@ -346,7 +348,7 @@ func TestPIIKeep(t *testing.T) {
 			var logs strings.Builder
 			_, client := fakeVendor(t, tianyuantest.Options{})
 			cfg := sampleConfig(t)
-			cfg.Products = map[string]pipeline.ProductConfig{"JRZQ9E2A": unlimited}
+			cfg.Products = map[string]config.ProductConfig{"JRZQ9E2A": unlimited}
 			cfg.Output.PII = pii
 			e := env(client)
 			e.Logger = jsonLogger(&logs)

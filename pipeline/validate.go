@@ -7,6 +7,9 @@ import (
 	"sort"
 	"time"
 
+	"github.com/scorepipe/scorepipe/config"
+	"github.com/scorepipe/scorepipe/inputs"
+	"github.com/scorepipe/scorepipe/manifest"
 	"github.com/scorepipe/scorepipe/sources"
 	"github.com/scorepipe/scorepipe/store"
 	"github.com/scorepipe/scorepipe/transform"
@@ -14,8 +17,8 @@ import (
 
 // Report is what a dry pass over the inputs found: no vendor call is made.
 type Report struct {
-	Inputs   []InputCounts           `json:"inputs"`
-	Rows     RowCounts               `json:"rows"`
+	Inputs   []manifest.InputCounts  `json:"inputs"`
+	Rows     manifest.RowCounts      `json:"rows"`
 	Reasons  []ReasonCount           `json:"reject_reasons"`
 	Products map[string]*ProductPlan `json:"products"`
 }
@@ -58,7 +61,7 @@ const maxExamples = 3
 // Validate reads every input row and validates it as Run would, without
 // calling the vendor or writing anything, in memory that does not grow with
 // the input.
-func Validate(ctx context.Context, cfg *Config, env Env) (*Report, error) {
+func Validate(ctx context.Context, cfg *config.Config, env Env) (*Report, error) {
 	if env.Secret == nil {
 		env.Secret = make([]byte, 32) // keys are not shown: any secret will do
 		_, _ = rand.Read(env.Secret)
@@ -77,7 +80,7 @@ func Validate(ctx context.Context, cfg *Config, env Env) (*Report, error) {
 // duplicates and stored replies, their cost and their duration at the
 // configured rates. It calls nothing. Its memory grows with the number of
 // distinct applicants (16 bytes each, plus map overhead).
-func Plan(ctx context.Context, cfg *Config, env Env) (*Report, error) {
+func Plan(ctx context.Context, cfg *config.Config, env Env) (*Report, error) {
 	r, err := newRun(cfg, env)
 	if err != nil {
 		return nil, err
@@ -175,7 +178,7 @@ func (r *run) inspect(ctx context.Context, check func(it *item, product int, pla
 		rep.Products[p.code] = &ProductPlan{SkipReasons: map[string]int{}}
 	}
 	byReason := map[string]*ReasonCount{}
-	reject := func(f *inputFile, rec sources.Record, app *transform.Applicant, problems []transform.Problem) error {
+	reject := func(f *inputs.File, rec sources.Record, app *transform.Applicant, problems []transform.Problem) error {
 		rj := r.rejectRecord(f, rec, app, problems)
 		rc := byReason[rj.Reason]
 		if rc == nil {

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/scorepipe/scorepipe/config"
 	"github.com/scorepipe/scorepipe/pipeline"
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
 	"github.com/scorepipe/scorepipe/providers/tianyuan/tianyuantest"
@@ -74,7 +75,7 @@ func TestComboShapesGiveTheSameFeatures(t *testing.T) {
 		t.Run(sh.name, func(t *testing.T) {
 			v, client := fakeVendor(t, tianyuantest.Options{Shapes: sh.shapes})
 			cfg := sampleConfig(t)
-			cfg.Output.Formats = []string{pipeline.FormatCSV}
+			cfg.Output.Formats = []string{config.FormatCSV}
 			m, err := pipeline.Run(context.Background(), cfg, env(client))
 			requireComplete(t, err)
 			p := m.Products["COMBTY11"]
@@ -159,7 +160,7 @@ func TestUnreadableRepliesAreNotPaidAgain(t *testing.T) {
 			v, client := fakeVendor(t, tianyuantest.Options{Faults: tt.faults, Shapes: tianyuantest.Shapes{Combo: tt.shape}})
 			cfg := sampleConfig(t)
 			cfg.Input.Files = []string{writeApplicants(t, tt.applicants)}
-			cfg.Output.Formats = []string{pipeline.FormatCSV}
+			cfg.Output.Formats = []string{config.FormatCSV}
 			m, err := pipeline.Run(context.Background(), cfg, env(client))
 			if !errors.Is(err, pipeline.ErrRowsFailed) {
 				t.Fatalf("Run: %v, want rows failed (exit 2)", err)
@@ -212,7 +213,7 @@ func TestPossiblyBilledRepliesCountAgainstTheBudget(t *testing.T) {
 	v, client := fakeVendor(t, tianyuantest.Options{Faults: tianyuantest.Faults{Garbage: 1}})
 	cfg := sampleConfig(t)
 	cfg.Input.Files = []string{writeApplicants(t, 20)}
-	cfg.Products = map[string]pipeline.ProductConfig{"JRZQ9E2A": {Burst: 1, Concurrency: 1}}
+	cfg.Products = map[string]config.ProductConfig{"JRZQ9E2A": {Burst: 1, Concurrency: 1}}
 	cfg.Limits.MaxCalls = 20
 	_, err := pipeline.Run(context.Background(), cfg, env(client))
 	var be *pipeline.BudgetError

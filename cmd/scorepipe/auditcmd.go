@@ -14,7 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/scorepipe/scorepipe/audit"
-	"github.com/scorepipe/scorepipe/pipeline"
+	"github.com/scorepipe/scorepipe/config"
 	"github.com/scorepipe/scorepipe/transform"
 )
 
@@ -84,24 +84,24 @@ instead. A summary goes to standard error.`,
 }
 
 func runAudit(g *globalFlags, f *auditFlags, stdin io.Reader) error {
-	cfg := pipeline.DefaultConfig()
+	cfg := config.DefaultConfig()
 	if f.config != "" {
-		c, err := pipeline.LoadConfig(f.config, f.sets...)
+		c, err := config.LoadConfig(f.config, f.sets...)
 		if err != nil {
 			return err
 		}
 		cfg = c
 	} else if len(f.sets) > 0 {
-		return &pipeline.ConfigError{Field: "--set", Msg: "needs --config"}
+		return &config.ConfigError{Field: "--set", Msg: "needs --config"}
 	}
 	var filter audit.Filter
 	now := time.Now()
 	var err error
 	if filter.Since, err = parseWhen(f.since, now); err != nil {
-		return &pipeline.ConfigError{Field: "--since", Msg: err.Error()}
+		return &config.ConfigError{Field: "--since", Msg: err.Error()}
 	}
 	if filter.Until, err = parseWhen(f.until, now); err != nil {
-		return &pipeline.ConfigError{Field: "--until", Msg: err.Error()}
+		return &config.ConfigError{Field: "--until", Msg: err.Error()}
 	}
 	filter.RunID = strings.TrimSpace(f.run)
 
@@ -116,7 +116,7 @@ func runAudit(g *globalFlags, f *auditFlags, stdin io.Reader) error {
 		}
 		keyer, err := transform.NewKeyer(secret)
 		if err != nil {
-			return &pipeline.ConfigError{Field: "identity secret", Msg: err.Error()}
+			return &config.ConfigError{Field: "identity secret", Msg: err.Error()}
 		}
 		for i := range applicants {
 			filter.ApplicantKeys = append(filter.ApplicantKeys, keyer.Key(&applicants[i]))
@@ -128,7 +128,7 @@ func runAudit(g *globalFlags, f *auditFlags, stdin io.Reader) error {
 
 	paths := []string{f.logPath}
 	if f.logPath == "" {
-		paths = withShardLogs(pipeline.AuditPath(cfg))
+		paths = withShardLogs(cfg.AuditPath())
 	}
 
 	out := bufio.NewWriterSize(g.stdout, 64<<10)
@@ -160,7 +160,7 @@ func runAudit(g *globalFlags, f *auditFlags, stdin io.Reader) error {
 	for i, path := range paths {
 		in, err := os.Open(path)
 		if errors.Is(err, os.ErrNotExist) && i == 0 && len(paths) == 1 {
-			return &pipeline.ConfigError{Field: "--log", Msg: fmt.Sprintf("no audit log at %s: no run has written one there (--config or --log name another)", path)}
+			return &config.ConfigError{Field: "--log", Msg: fmt.Sprintf("no audit log at %s: no run has written one there (--config or --log name another)", path)}
 		}
 		if errors.Is(err, os.ErrNotExist) {
 			continue // no whole run wrote one; the shards' are read
@@ -248,7 +248,7 @@ func (f *auditFlags) applicants(stdin io.Reader, now time.Time) ([]transform.App
 	given := f.idCard != "" || f.mobile != "" || f.name != ""
 	switch {
 	case given && f.stdin:
-		return nil, &pipeline.ConfigError{Field: "--stdin", Msg: "give the applicant by --id-card, --mobile and --name, or on standard input, not both"}
+		return nil, &config.ConfigError{Field: "--stdin", Msg: "give the applicant by --id-card, --mobile and --name, or on standard input, not both"}
 	case given:
 		var missing []string
 		for _, m := range []struct{ flag, value string }{{"--id-card", f.idCard}, {"--mobile", f.mobile}, {"--name", f.name}} {
@@ -257,12 +257,12 @@ func (f *auditFlags) applicants(stdin io.Reader, now time.Time) ([]transform.App
 			}
 		}
 		if len(missing) > 0 {
-			return nil, &pipeline.ConfigError{Field: strings.Join(missing, ", "),
+			return nil, &config.ConfigError{Field: strings.Join(missing, ", "),
 				Msg: "an applicant's key is made of the ID number, mobile and name: give all three"}
 		}
 		a, err := normalizeApplicant(f.idCard, f.mobile, f.name, now)
 		if err != nil {
-			return nil, &pipeline.ConfigError{Msg: "the applicant given: " + err.Error()}
+			return nil, &config.ConfigError{Msg: "the applicant given: " + err.Error()}
 		}
 		return []transform.Applicant{a}, nil
 	case f.stdin:
@@ -291,20 +291,20 @@ func readApplicants(r io.Reader, now time.Time) ([]transform.Applicant, error) {
 		}
 		fields := strings.Split(line, sep)
 		if len(fields) != 3 {
-			return nil, &pipeline.ConfigError{Field: "--stdin", Msg: fmt.Sprintf(
+			return nil, &config.ConfigError{Field: "--stdin", Msg: fmt.Sprintf(
 				"line %d: %d fields, want 3 (ID number, mobile, name; separated by a comma or a tab)", n, len(fields))}
 		}
 		a, err := normalizeApplicant(fields[0], fields[1], fields[2], now)
 		if err != nil {
-			return nil, &pipeline.ConfigError{Field: "--stdin", Msg: fmt.Sprintf("line %d: %v", n, err)}
+			return nil, &config.ConfigError{Field: "--stdin", Msg: fmt.Sprintf("line %d: %v", n, err)}
 		}
 		out = append(out, a)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, &pipeline.ConfigError{Field: "--stdin", Msg: fmt.Sprintf("line %d: %v", n+1, err)}
+		return nil, &config.ConfigError{Field: "--stdin", Msg: fmt.Sprintf("line %d: %v", n+1, err)}
 	}
 	if len(out) == 0 {
-		return nil, &pipeline.ConfigError{Field: "--stdin", Msg: "no applicant read from standard input"}
+		return nil, &config.ConfigError{Field: "--stdin", Msg: "no applicant read from standard input"}
 	}
 	return out, nil
 }
@@ -325,22 +325,22 @@ func normalizeApplicant(idCard, mobile, name string, now time.Time) (transform.A
 
 // auditSecret returns the identity secret the applicant keys are made
 // with: it must exist (a new one would find nobody).
-func auditSecret(cfg *pipeline.Config) ([]byte, error) {
+func auditSecret(cfg *config.Config) ([]byte, error) {
 	if s := os.Getenv(envSecret); s != "" {
 		if len(s) < transform.MinSecretLen {
-			return nil, &pipeline.ConfigError{Field: envSecret, Msg: fmt.Sprintf("at least %d characters", transform.MinSecretLen)}
+			return nil, &config.ConfigError{Field: envSecret, Msg: fmt.Sprintf("at least %d characters", transform.MinSecretLen)}
 		}
 		return []byte(s), nil
 	}
 	path := cfg.SecretPath()
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		return nil, &pipeline.ConfigError{Field: "identity.secret_file", Msg: fmt.Sprintf(
+		return nil, &config.ConfigError{Field: "identity.secret_file", Msg: fmt.Sprintf(
 			"no identity secret at %s: the audit log's applicant keys are made with the secret of the runs that wrote it; "+
 				"set %s, or give the runs' config with --config", path, envSecret)}
 	}
-	secret, err := pipeline.LoadSecret(path)
+	secret, err := config.LoadSecret(path)
 	if err != nil {
-		return nil, &pipeline.ConfigError{Field: "identity.secret_file", Msg: err.Error()}
+		return nil, &config.ConfigError{Field: "identity.secret_file", Msg: err.Error()}
 	}
 	return secret, nil
 }

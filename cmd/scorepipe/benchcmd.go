@@ -15,6 +15,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/scorepipe/scorepipe/config"
+	"github.com/scorepipe/scorepipe/manifest"
 	"github.com/scorepipe/scorepipe/mappings"
 	"github.com/scorepipe/scorepipe/pipeline"
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
@@ -208,7 +210,7 @@ func benchRun(ctx context.Context, endpoint, config, out string, extra ...string
 	// The run's own peak, from its manifest: getrusage's ru_maxrss would, on
 	// Linux, also count the memory of this process when it started the run,
 	// and reading the run's /proc status while it ran slowed it down.
-	var m pipeline.Manifest
+	var m manifest.Manifest
 	if b, err := os.ReadFile(filepath.Join(out, pipeline.FileManifest)); err == nil && json.Unmarshal(b, &m) == nil {
 		rss = int64(m.PeakRSSMB * 1024)
 	}
@@ -219,8 +221,8 @@ func benchRun(ctx context.Context, endpoint, config, out string, extra ...string
 }
 
 // exportForDuckDB writes replies.ndjson and the JRZQ9E2A tables.
-func exportForDuckDB(ctx context.Context, dir, config string) (int, error) {
-	cfg, err := pipeline.LoadConfig(config)
+func exportForDuckDB(ctx context.Context, dir, configFile string) (int, error) {
+	cfg, err := config.LoadConfig(configFile)
 	if err != nil {
 		return 0, err
 	}
@@ -233,7 +235,7 @@ func exportForDuckDB(ctx context.Context, dir, config string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	n, err := pipeline.ExportReplies(ctx, cfg, pipeline.Env{Secret: []byte(benchSecret), Cipher: cipher}, "JRZQ9E2A", []string{"application_id"}, f)
+	n, err := exportReplies(ctx, cfg, pipeline.Env{Secret: []byte(benchSecret), Cipher: cipher}, "JRZQ9E2A", []string{"application_id"}, f)
 	if err != nil {
 		return n, err
 	}

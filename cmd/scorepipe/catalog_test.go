@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/scorepipe/scorepipe/pipeline"
+	"github.com/scorepipe/scorepipe/transform"
 )
 
 // TestCatalogShowsProvenance: every format of scorepipe catalog names, per
@@ -62,11 +63,11 @@ func TestCatalogShowsProvenance(t *testing.T) {
 					t.Errorf("csv xyp_cpl0072_high codes = %q", rows["xyp_cpl0072_high"]["codes"])
 				}
 			case "json":
-				var cols []pipeline.ColumnDoc
+				var cols []transform.ColumnDoc
 				if err := json.Unmarshal(out.Bytes(), &cols); err != nil {
 					t.Fatal(err)
 				}
-				byName := map[string]pipeline.ColumnDoc{}
+				byName := map[string]transform.ColumnDoc{}
 				for _, c := range cols {
 					byName[c.Column] = c
 				}

@@ -11,12 +11,14 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/scorepipe/scorepipe/config"
 	"github.com/scorepipe/scorepipe/pipeline"
+	"github.com/scorepipe/scorepipe/transform"
 )
 
 func newCatalogCommand(g *globalFlags) *cobra.Command {
 	var (
-		config      string
+		configFile  string
 		mappingsDir string
 		products    []string
 		format      string
@@ -34,8 +36,8 @@ that job's products and mappings; otherwise every product of the embedded
 mappings (and of --mappings DIR).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if config != "" {
-				cfg, err := pipeline.LoadConfig(config)
+			if configFile != "" {
+				cfg, err := config.LoadConfig(configFile)
 				if err != nil {
 					return err
 				}
@@ -53,7 +55,7 @@ mappings (and of --mappings DIR).`,
 			return printCatalog(g.stdout, format, entries)
 		},
 	}
-	cmd.Flags().StringVarP(&config, "config", "c", "", "job configuration: describe its products")
+	cmd.Flags().StringVarP(&configFile, "config", "c", "", "job configuration: describe its products")
 	cmd.Flags().StringVar(&mappingsDir, "mappings", "", "directory of user catalogs and tables")
 	cmd.Flags().StringSliceVar(&products, "products", nil, "only these products")
 	cmd.Flags().StringVar(&format, "format", "table", "table, csv, json or md")
@@ -63,7 +65,7 @@ mappings (and of --mappings DIR).`,
 var catalogHeader = []string{"column", "type", "product", "source", "unit", "description_zh", "description_en",
 	"code_source", "codes", "assumed"}
 
-func catalogRow(d *pipeline.ColumnDoc) []string {
+func catalogRow(d *transform.ColumnDoc) []string {
 	return []string{d.Column, d.Type, d.Product, d.Source, d.Unit, d.DescriptionZH, d.DescriptionEN,
 		d.CodeSource, d.CodesText(), d.Assumed}
 }
@@ -74,7 +76,7 @@ whole numbers in the code's range, an open bracket excluding its end: (0,9) give
 any other field (amounts), the ends of the range as written, the bracket saying whether the end
 itself is included: [1000,5000) gives 1000 and 5000, 5000 excluded. Null when missing or unbounded.`
 
-func printCatalog(w io.Writer, format string, docs []pipeline.ColumnDoc) error {
+func printCatalog(w io.Writer, format string, docs []transform.ColumnDoc) error {
 	switch format {
 	case "json":
 		enc := json.NewEncoder(w)
@@ -103,13 +105,13 @@ func printCatalog(w io.Writer, format string, docs []pipeline.ColumnDoc) error {
 	case "table":
 		return printCatalogTable(w, docs)
 	}
-	return &pipeline.ConfigError{Field: "--format", Msg: fmt.Sprintf("must be table, csv, json or md, got %q", format)}
+	return &config.ConfigError{Field: "--format", Msg: fmt.Sprintf("must be table, csv, json or md, got %q", format)}
 }
 
 // printCatalogTable prints the columns aligned, then the codes of every
 // table in use (each code's range as written, the bounds it gives, its
 // source), then what the vendor's documents do not state.
-func printCatalogTable(w io.Writer, docs []pipeline.ColumnDoc) error {
+func printCatalogTable(w io.Writer, docs []transform.ColumnDoc) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "column\ttype\tproduct\tsource\tunit\tcode_source\tdescription_zh")
 	for _, d := range docs {
@@ -120,7 +122,7 @@ func printCatalogTable(w io.Writer, docs []pipeline.ColumnDoc) error {
 	}
 	type codeList struct {
 		title string
-		docs  *pipeline.ColumnDoc
+		docs  *transform.ColumnDoc
 		users []string
 	}
 	var lists []*codeList

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/scorepipe/scorepipe/collect"
+	"github.com/scorepipe/scorepipe/config"
 	"github.com/scorepipe/scorepipe/metrics"
 	"github.com/scorepipe/scorepipe/pipeline"
 	"github.com/scorepipe/scorepipe/shards"
@@ -52,11 +53,11 @@ func (s *shardFlags) resolve() (shards.Shard, error) {
 // collectAfter collects the dataset after shard s published, when every
 // shard has: a missing shard is no error here, the last one to publish
 // collects.
-func collectAfter(log *slog.Logger, cfg *pipeline.Config, s shards.Shard) error {
+func collectAfter(log *slog.Logger, cfg *config.Config, s shards.Shard) error {
 	opts := collect.Options{Shards: s.Count, Logger: log, XLSXMaxRows: cfg.Output.XLSX.MaxRows,
 		MetricsJob: cfg.Metrics.JobName(), Pushgateway: cfg.Metrics.Pushgateway}
 	for _, f := range cfg.Output.Formats {
-		opts.XLSX = opts.XLSX || f == pipeline.FormatXLSX
+		opts.XLSX = opts.XLSX || f == config.FormatXLSX
 	}
 	if opts.XLSX {
 		opts.Dictionary = dictionary(log, cfg)
@@ -81,7 +82,7 @@ func collectAfter(log *slog.Logger, cfg *pipeline.Config, s shards.Shard) error 
 // dictionary returns the dictionary sheet of the combined workbook, or nil
 // (the columns' descriptions from the Parquet parts) when the inputs are
 // gone.
-func dictionary(log *slog.Logger, cfg *pipeline.Config) []sinks.DictionaryEntry {
+func dictionary(log *slog.Logger, cfg *config.Config) []sinks.DictionaryEntry {
 	dict, err := pipeline.Dictionary(cfg)
 	if err != nil {
 		log.Warn("the workbook's dictionary sheet describes the columns by the Parquet parts alone", "error", err)
@@ -92,8 +93,8 @@ func dictionary(log *slog.Logger, cfg *pipeline.Config) []sinks.DictionaryEntry 
 
 func newCollectCommand(g *globalFlags) *cobra.Command {
 	var (
-		opts   collect.Options
-		config string
+		opts       collect.Options
+		configFile string
 	)
 	cmd := &cobra.Command{
 		Use:   "collect DIR",
@@ -122,8 +123,8 @@ has not published or is still running (named), or the folder is in use;
 			}
 			opts.Logger = log
 			opts.Command = redactArgs(append([]string{"scorepipe"}, g.args...))
-			if config != "" {
-				cfg, err := pipeline.LoadConfig(config)
+			if configFile != "" {
+				cfg, err := config.LoadConfig(configFile)
 				if err != nil {
 					return err
 				}
@@ -151,7 +152,7 @@ has not published or is still running (named), or the folder is in use;
 	cmd.Flags().IntVar(&opts.Shards, "shards", 0, "the shard count to collect (default: the count of the parts in DIR); parts of other counts are removed")
 	cmd.Flags().BoolVar(&opts.XLSX, "xlsx", false, "also write features.xlsx: every row, in input order, and a dictionary sheet")
 	cmd.Flags().IntVar(&opts.XLSXMaxRows, "xlsx-max-rows", 0, "cap the rows of features.xlsx (0: no cap)")
-	cmd.Flags().StringVarP(&config, "config", "c", "", "the shards' configuration: the dictionary sheet of features.xlsx (default: the columns' types and descriptions from the Parquet parts), metrics.job and metrics.pushgateway")
+	cmd.Flags().StringVarP(&configFile, "config", "c", "", "the shards' configuration: the dictionary sheet of features.xlsx (default: the columns' types and descriptions from the Parquet parts), metrics.job and metrics.pushgateway")
 	return cmd
 }
 

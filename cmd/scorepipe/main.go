@@ -18,6 +18,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/scorepipe/scorepipe/collect"
+	"github.com/scorepipe/scorepipe/config"
 	"github.com/scorepipe/scorepipe/mappings"
 	"github.com/scorepipe/scorepipe/pipeline"
 	"github.com/scorepipe/scorepipe/publish"
@@ -185,7 +186,7 @@ func exitCode(err error) int {
 		abort   *pipeline.AbortError
 		over    *pipeline.OverBudget
 		stopped *interrupted
-		cfgErr  *pipeline.ConfigError
+		cfgErr  *config.ConfigError
 		fileErr *sources.FileError
 		mapErr  *mappings.Error
 		rowsErr *rowsRejected

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/scorepipe/scorepipe/config"
 	"github.com/scorepipe/scorepipe/pipeline"
 )
 
@@ -56,7 +57,7 @@ It makes no vendor call and writes nothing.`,
 	return cmd
 }
 
-func printPlan(w io.Writer, cfg *pipeline.Config, rep *pipeline.Report) {
+func printPlan(w io.Writer, cfg *config.Config, rep *pipeline.Report) {
 	fmt.Fprintf(w, "rows: %d read, %d valid, %d rejected (scorepipe validate lists why)\n\n", rep.Rows.Read, rep.Rows.Valid, rep.Rows.Rejected)
 	codes := make([]string, 0, len(rep.Products))
 	for code := range rep.Products {

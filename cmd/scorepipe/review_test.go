@@ -19,6 +19,7 @@ import (
 	"github.com/apache/arrow/go/v17/parquet/file"
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
 
+	"github.com/scorepipe/scorepipe/config"
 	"github.com/scorepipe/scorepipe/pipeline"
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
 	"github.com/scorepipe/scorepipe/providers/tianyuan/tianyuantest"
@@ -29,7 +30,7 @@ import (
 // opts: one month of the same book.
 func month(t *testing.T, dir, out, store string, opts tianyuantest.Options) {
 	t.Helper()
-	cfg, err := pipeline.LoadConfig(filepath.Join(dir, "job.yaml"))
+	cfg, err := config.LoadConfig(filepath.Join(dir, "job.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/scorepipe/scorepipe/config"
 	"github.com/scorepipe/scorepipe/mappings"
 	"github.com/scorepipe/scorepipe/pipeline"
 	"github.com/scorepipe/scorepipe/review"
@@ -91,7 +92,7 @@ func runReview(cmd *cobra.Command, log *slog.Logger, dir string, fl reviewFlags,
 	var rc review.Config
 	mapDir := fl.mappingsDir
 	if fl.config != "" {
-		cfg, err := pipeline.LoadConfig(fl.config)
+		cfg, err := config.LoadConfig(fl.config)
 		if err != nil {
 			return err
 		}
@@ -116,7 +117,7 @@ func runReview(cmd *cobra.Command, log *slog.Logger, dir string, fl reviewFlags,
 		name, n, ok := strings.Cut(a, "=")
 		v, err := strconv.ParseInt(strings.TrimSpace(n), 10, 64)
 		if !ok || err != nil || v < 0 {
-			return &pipeline.ConfigError{Field: "--alert-changes", Msg: fmt.Sprintf("%q is not RULE=N (N a whole number ≥ 0)", a)}
+			return &config.ConfigError{Field: "--alert-changes", Msg: fmt.Sprintf("%q is not RULE=N (N a whole number ≥ 0)", a)}
 		}
 		if rc.Alerts.Changes == nil {
 			rc.Alerts.Changes = map[string]int64{}
@@ -124,7 +125,7 @@ func runReview(cmd *cobra.Command, log *slog.Logger, dir string, fl reviewFlags,
 		rc.Alerts.Changes[strings.TrimSpace(name)] = v
 	}
 	if err := rc.Alerts.Validate("--alert-"); err != nil {
-		return &pipeline.ConfigError{Msg: err.Error()}
+		return &config.ConfigError{Msg: err.Error()}
 	}
 
 	current, err := rundir.Open(dir)
@@ -137,7 +138,7 @@ func runReview(cmd *cobra.Command, log *slog.Logger, dir string, fl reviewFlags,
 			return err
 		}
 		if same, _ := sameDir(dir, rc.Baseline); same {
-			return &pipeline.ConfigError{Field: "--baseline", Msg: "is the reviewed run itself"}
+			return &config.ConfigError{Field: "--baseline", Msg: "is the reviewed run itself"}
 		}
 	}
 	rules := review.DefaultRules()
@@ -147,7 +148,7 @@ func runReview(cmd *cobra.Command, log *slog.Logger, dir string, fl reviewFlags,
 		}
 	}
 	if err := rc.Alerts.CheckRules("alerts.", rules); err != nil {
-		return &pipeline.ConfigError{Msg: err.Error()}
+		return &config.ConfigError{Msg: err.Error()}
 	}
 	set, err := reviewMappings(log, mapDir, current)
 	if err != nil {

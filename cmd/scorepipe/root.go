@@ -16,7 +16,8 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/scorepipe/scorepipe/pipeline"
+	"github.com/scorepipe/scorepipe/config"
+	"github.com/scorepipe/scorepipe/manifest"
 )
 
 // run builds the command tree and executes it.
@@ -80,7 +81,7 @@ type globalFlags struct {
 	stopAllocs   func()
 	stdout       io.Writer
 	stderr       io.Writer
-	build        pipeline.Build
+	build        manifest.Build
 	args         []string // the command line after the program name
 }
 
@@ -113,7 +114,7 @@ func (g *globalFlags) progressBar() bool {
 func (g *globalFlags) logger() (*slog.Logger, error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(g.logLevel)); err != nil {
-		return nil, &pipeline.ConfigError{Field: "--log-level", Msg: fmt.Sprintf("must be debug, info, warn or error, got %q", g.logLevel)}
+		return nil, &config.ConfigError{Field: "--log-level", Msg: fmt.Sprintf("must be debug, info, warn or error, got %q", g.logLevel)}
 	}
 	opts := &slog.HandlerOptions{Level: level}
 	format := g.logFormat
@@ -129,7 +130,7 @@ func (g *globalFlags) logger() (*slog.Logger, error) {
 	case "json":
 		return slog.New(slog.NewJSONHandler(g.stderr, opts)), nil
 	}
-	return nil, &pipeline.ConfigError{Field: "--log-format", Msg: fmt.Sprintf("must be text or json, got %q", format)}
+	return nil, &config.ConfigError{Field: "--log-format", Msg: fmt.Sprintf("must be text or json, got %q", format)}
 }
 
 // plainFlagError rewrites the parse errors of flag values, which name Go
@@ -139,7 +140,7 @@ func plainFlagError(err error) error {
 	for _, r := range flagErrorWords {
 		msg = r.re.ReplaceAllString(msg, r.with)
 	}
-	return &pipeline.ConfigError{Msg: msg}
+	return &config.ConfigError{Msg: msg}
 }
 
 var flagErrorWords = []struct {
@@ -157,8 +158,8 @@ var flagErrorWords = []struct {
 // revision, its time and whether the tree was modified, from the build
 // information go build records; the values stamped at link time fill what
 // it lacks.
-func readBuild() pipeline.Build {
-	b := pipeline.Build{Version: "(devel)", Go: runtime.Version()}
+func readBuild() manifest.Build {
+	b := manifest.Build{Version: "(devel)", Go: runtime.Version()}
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		if bi.Main.Version != "" {
 			b.Version = bi.Main.Version
@@ -193,7 +194,7 @@ var (
 )
 
 // buildText is the build facts, a line each.
-func buildText(b pipeline.Build) string {
+func buildText(b manifest.Build) string {
 	var s strings.Builder
 	fmt.Fprintf(&s, "scorepipe %s\n", b.Version)
 	rev := b.Revision

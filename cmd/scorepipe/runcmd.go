@@ -11,6 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/scorepipe/scorepipe/config"
+	"github.com/scorepipe/scorepipe/manifest"
 	"github.com/scorepipe/scorepipe/pipeline"
 )
 
@@ -39,7 +41,7 @@ func (j *jobFlags) register(cmd *cobra.Command) {
 }
 
 // setup builds the logger and loads the config, for the commands that run a job.
-func (j *jobFlags) setup(g *globalFlags) (*slog.Logger, *pipeline.Config, error) {
+func (j *jobFlags) setup(g *globalFlags) (*slog.Logger, *config.Config, error) {
 	log, err := g.logger()
 	if err != nil {
 		return nil, nil, err
@@ -49,17 +51,17 @@ func (j *jobFlags) setup(g *globalFlags) (*slog.Logger, *pipeline.Config, error)
 }
 
 // load reads the config and applies the command-line overrides.
-func (j *jobFlags) load() (*pipeline.Config, error) {
-	cfg, err := pipeline.LoadConfig(j.config, j.sets...)
+func (j *jobFlags) load() (*config.Config, error) {
+	cfg, err := config.LoadConfig(j.config, j.sets...)
 	if err != nil {
 		return nil, err
 	}
 	if len(j.products) > 0 {
-		chosen := map[string]pipeline.ProductConfig{}
+		chosen := map[string]config.ProductConfig{}
 		for _, code := range j.products {
 			p, ok := cfg.Products[code]
 			if !ok {
-				return nil, &pipeline.ConfigError{Field: "--products", Msg: fmt.Sprintf("%s is not configured (configured: %s)", code, strings.Join(cfg.ProductCodes(), ", "))}
+				return nil, &config.ConfigError{Field: "--products", Msg: fmt.Sprintf("%s is not configured (configured: %s)", code, strings.Join(cfg.ProductCodes(), ", "))}
 			}
 			chosen[code] = p
 		}
@@ -189,7 +191,7 @@ rerun to resume.`,
 	return cmd
 }
 
-func logSummary(log *slog.Logger, m *pipeline.Manifest) {
+func logSummary(log *slog.Logger, m *manifest.Manifest) {
 	log.Info("run finished", "run_id", m.RunID, "rows_read", m.Rows.Read, "valid", m.Rows.Valid, "rejected", m.Rows.Rejected,
 		"written", m.Rows.Written, "seconds", fmt.Sprintf("%.1f", m.Seconds), "cost", m.Cost)
 	for _, code := range slices.Sorted(maps.Keys(m.Products)) {

@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/scorepipe/scorepipe/audit"
-	"github.com/scorepipe/scorepipe/pipeline"
+	"github.com/scorepipe/scorepipe/config"
 	"github.com/scorepipe/scorepipe/store"
 )
 
@@ -32,10 +32,10 @@ func (f *storeFlags) register(cmd *cobra.Command) {
 }
 
 // locate returns the store's path and the config, when one was given.
-func (f *storeFlags) locate() (string, *pipeline.Config, error) {
-	var cfg *pipeline.Config
+func (f *storeFlags) locate() (string, *config.Config, error) {
+	var cfg *config.Config
 	if f.config != "" {
-		c, err := pipeline.LoadConfig(f.config, f.sets...)
+		c, err := config.LoadConfig(f.config, f.sets...)
 		if err != nil {
 			return "", nil, err
 		}
@@ -47,16 +47,16 @@ func (f *storeFlags) locate() (string, *pipeline.Config, error) {
 	case cfg != nil:
 		return cfg.CachePath(), cfg, nil
 	}
-	dir, err := pipeline.StateDir()
+	dir, err := config.StateDir()
 	if err != nil {
-		return "", nil, &pipeline.ConfigError{Field: "--cache", Msg: err.Error()}
+		return "", nil, &config.ConfigError{Field: "--cache", Msg: err.Error()}
 	}
 	return filepath.Join(dir, "replies.db"), nil, nil
 }
 
 // open opens the store for a command: it must exist, and no identity
 // secret is checked (no reply is looked up by key).
-func (f *storeFlags) open(opts store.Options) (*store.Store, *pipeline.Config, error) {
+func (f *storeFlags) open(opts store.Options) (*store.Store, *config.Config, error) {
 	path, cfg, err := f.locate()
 	if err != nil {
 		return nil, nil, err
@@ -221,7 +221,7 @@ when a run asks for it.`,
 				retain = cfg.Cache.Retain
 			}
 			if retain < 0 {
-				return &pipeline.ConfigError{Field: "--retain", Msg: "must be ≥ 0"}
+				return &config.ConfigError{Field: "--retain", Msg: "must be ≥ 0"}
 			}
 			opts := store.Options{MustExist: true}
 			var cut time.Time

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scorepipe/scorepipe/config"
+	"github.com/scorepipe/scorepipe/manifest"
 	"github.com/scorepipe/scorepipe/pipeline"
 	"github.com/scorepipe/scorepipe/providers/tianyuan/tianyuantest"
 )
@@ -27,13 +29,13 @@ var (
 type throttleScenario struct {
 	name     string
 	rows     int
-	products map[string]pipeline.ProductConfig
+	products map[string]config.ProductConfig
 	throttle tianyuantest.Throttle
 }
 
 // throttleFigure is what one product saw in a scenario.
 type throttleFigure struct {
-	m                          *pipeline.ProductCounts
+	m                          *manifest.ProductCounts
 	requests, throttled        int
 	answeredPerSecond          float64 // answered requests, first to last, at the vendor
 	sustained                  float64 // requests after the initial burst, per second, at the vendor
@@ -73,7 +75,7 @@ func (s throttleScenario) run(t *testing.T, dir string) map[string]throttleFigur
 	if err != nil {
 		t.Fatal(err)
 	}
-	var m pipeline.Manifest
+	var m manifest.Manifest
 	if err := json.Unmarshal(data, &m); err != nil {
 		t.Fatal(err)
 	}
@@ -129,16 +131,16 @@ func TestThrottleFigures(t *testing.T) {
 		t.Skip("a measurement of a few minutes: -throttle-figures")
 	}
 	t.Setenv("SCOREPIPE_TEST_MAIN", "1") // benchRun's runs are this binary's main
-	jrzq := pipeline.ProductConfig{RatePerSecond: 100, Burst: 5, Concurrency: 16}
-	combty := pipeline.ProductConfig{RatePerSecond: 50, Burst: 5, Concurrency: 16}
+	jrzq := config.ProductConfig{RatePerSecond: 100, Burst: 5, Concurrency: 16}
+	combty := config.ProductConfig{RatePerSecond: 50, Burst: 5, Concurrency: 16}
 	limits := tianyuantest.Throttle{Products: map[string]int{"JRZQ9E2A": 60, "COMBTY11": 40}}
 	scenarios := []throttleScenario{
-		{"limit 60/s with Retry-After, ceiling 100", 1500, map[string]pipeline.ProductConfig{"JRZQ9E2A": jrzq}, tianyuantest.Throttle{Limit: 60}},
-		{"limit 60/s without Retry-After, ceiling 100", 1500, map[string]pipeline.ProductConfig{"JRZQ9E2A": jrzq}, tianyuantest.Throttle{Limit: 60, RetryAfter: -1}},
-		{"no limit, ceiling 100", 2000, map[string]pipeline.ProductConfig{"JRZQ9E2A": jrzq}, tianyuantest.Throttle{}},
-		{"JRZQ9E2A alone, limit 60/s, ceiling 100", 1500, map[string]pipeline.ProductConfig{"JRZQ9E2A": jrzq}, limits},
-		{"COMBTY11 alone, limit 40/s, ceiling 50", 1500, map[string]pipeline.ProductConfig{"COMBTY11": combty}, limits},
-		{"both", 1500, map[string]pipeline.ProductConfig{"JRZQ9E2A": jrzq, "COMBTY11": combty}, limits},
+		{"limit 60/s with Retry-After, ceiling 100", 1500, map[string]config.ProductConfig{"JRZQ9E2A": jrzq}, tianyuantest.Throttle{Limit: 60}},
+		{"limit 60/s without Retry-After, ceiling 100", 1500, map[string]config.ProductConfig{"JRZQ9E2A": jrzq}, tianyuantest.Throttle{Limit: 60, RetryAfter: -1}},
+		{"no limit, ceiling 100", 2000, map[string]config.ProductConfig{"JRZQ9E2A": jrzq}, tianyuantest.Throttle{}},
+		{"JRZQ9E2A alone, limit 60/s, ceiling 100", 1500, map[string]config.ProductConfig{"JRZQ9E2A": jrzq}, limits},
+		{"COMBTY11 alone, limit 40/s, ceiling 50", 1500, map[string]config.ProductConfig{"COMBTY11": combty}, limits},
+		{"both", 1500, map[string]config.ProductConfig{"JRZQ9E2A": jrzq, "COMBTY11": combty}, limits},
 	}
 	for round := range *throttleRounds {
 		seconds := map[string]float64{}

@@ -21,7 +21,7 @@ import (
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
 	"github.com/xuri/excelize/v2"
 
-	"github.com/scorepipe/scorepipe/pipeline"
+	"github.com/scorepipe/scorepipe/manifest"
 	"github.com/scorepipe/scorepipe/providers/tianyuan/tianyuantest"
 )
 
@@ -254,7 +254,7 @@ func TestExitTwo(t *testing.T) {
 			if msg, _ := last["msg"].(string); !strings.Contains(msg, c.want) || last["exit_code"] != float64(exitRows) {
 				t.Errorf("last line %v, want it to say %q with exit_code 2", last, c.want)
 			}
-			var m pipeline.Manifest
+			var m manifest.Manifest
 			b, err := os.ReadFile(filepath.Join(out, "manifest.json"))
 			if err != nil {
 				t.Fatal(err)
@@ -321,7 +321,7 @@ func TestSampleRun(t *testing.T) {
 		}
 	})
 
-	var m pipeline.Manifest
+	var m manifest.Manifest
 	b, err := os.ReadFile(filepath.Join(out, "manifest.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -336,7 +336,7 @@ func TestSampleRun(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		_, version, _ := exitOf(t, command(ctx, nil, "version", "--json"))
-		var build pipeline.Build
+		var build manifest.Build
 		if err := json.Unmarshal([]byte(version), &build); err != nil {
 			t.Fatal(err)
 		}

@@ -10,7 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/scorepipe/scorepipe/pipeline"
+	"github.com/scorepipe/scorepipe/config"
+	"github.com/scorepipe/scorepipe/manifest"
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
 	"github.com/scorepipe/scorepipe/providers/tianyuan/tianyuantest"
 	"github.com/scorepipe/scorepipe/store"
@@ -28,7 +29,7 @@ const (
 type vendorConn struct {
 	caller *tianyuan.Client
 	cipher *tianyuan.Cipher
-	info   pipeline.VendorInfo
+	info   manifest.VendorInfo
 	close  func()
 }
 
@@ -48,12 +49,12 @@ type credentials struct {
 // for it gets the built-in one, or with SCOREPIPE_ENDPOINT a separately
 // started mock-vendor, signed in with the credentials set or else the
 // fake's demo ones.
-func vendorCredentials(cfg *pipeline.Config) (credentials, error) {
+func vendorCredentials(cfg *config.Config) (credentials, error) {
 	c := credentials{id: os.Getenv(envAccessID), key: os.Getenv(envKey), endpoint: os.Getenv(envEndpoint), fake: cfg.Vendor.Fake}
 	keyFormat := tianyuan.KeyFormat(cfg.Vendor.KeyFormat)
 	switch {
 	case (c.id == "") != (c.key == ""):
-		return c, &pipeline.ConfigError{Field: envAccessID + "/" + envKey, Msg: "set both or neither"}
+		return c, &config.ConfigError{Field: envAccessID + "/" + envKey, Msg: "set both or neither"}
 	case c.fake && c.endpoint == "":
 		c.ignored = c.id != ""
 		c.id, c.key, keyFormat = tianyuantest.DemoAccessID, tianyuantest.DemoAccessKey, tianyuan.KeyHex
@@ -61,13 +62,13 @@ func vendorCredentials(cfg *pipeline.Config) (credentials, error) {
 		c.id, c.key, keyFormat = tianyuantest.DemoAccessID, tianyuantest.DemoAccessKey, tianyuan.KeyHex
 	case c.fake:
 	case c.id == "":
-		return c, &pipeline.ConfigError{Field: "vendor", Msg: "no credentials: set " + envAccessID + " and " + envKey +
+		return c, &config.ConfigError{Field: "vendor", Msg: "no credentials: set " + envAccessID + " and " + envKey +
 			" to call the vendor; or, for synthetic data from the built-in fake vendor, set vendor.fake: true or use --fake-vendor"}
 	case c.endpoint == "":
 		c.endpoint = cfg.Vendor.BaseURL
 	}
 	if _, err := tianyuan.ParseKey(c.key, keyFormat); err != nil {
-		return c, &pipeline.ConfigError{Field: envKey, Msg: strings.TrimPrefix(err.Error(), "tianyuan: ")}
+		return c, &config.ConfigError{Field: envKey, Msg: strings.TrimPrefix(err.Error(), "tianyuan: ")}
 	}
 	return c, nil
 }
@@ -75,8 +76,8 @@ func vendorCredentials(cfg *pipeline.Config) (credentials, error) {
 // connectVendor builds the vendor client, starting the built-in fake
 // vendor on loopback when the credentials ask for it. A fake vendor is
 // told in the log, as every file of the run tells it.
-func connectVendor(cfg *pipeline.Config, c credentials, log *slog.Logger) (*vendorConn, error) {
-	conn := &vendorConn{close: func() {}, info: pipeline.VendorInfo{Endpoint: c.endpoint, Fake: c.fake}}
+func connectVendor(cfg *config.Config, c credentials, log *slog.Logger) (*vendorConn, error) {
+	conn := &vendorConn{close: func() {}, info: manifest.VendorInfo{Endpoint: c.endpoint, Fake: c.fake}}
 	keyFormat := tianyuan.KeyFormat(cfg.Vendor.KeyFormat)
 	if c.fake && c.key == tianyuantest.DemoAccessKey {
 		keyFormat = tianyuan.KeyHex
@@ -100,7 +101,7 @@ func connectVendor(cfg *pipeline.Config, c credentials, log *slog.Logger) (*vend
 	k, err := tianyuan.ParseKey(c.key, keyFormat)
 	if err != nil {
 		conn.close()
-		return nil, &pipeline.ConfigError{Field: envKey, Msg: strings.TrimPrefix(err.Error(), "tianyuan: ")}
+		return nil, &config.ConfigError{Field: envKey, Msg: strings.TrimPrefix(err.Error(), "tianyuan: ")}
 	}
 	// The client follows no redirect, whatever this http.Client says: a
 	// redirect stops the run naming where it pointed (a wrong endpoint).
@@ -108,14 +109,14 @@ func connectVendor(cfg *pipeline.Config, c credentials, log *slog.Logger) (*vend
 		HTTP: &http.Client{Transport: transport(cfg)}})
 	if err != nil {
 		conn.close()
-		return nil, &pipeline.ConfigError{Field: "vendor", Msg: err.Error()}
+		return nil, &config.ConfigError{Field: "vendor", Msg: err.Error()}
 	}
 	conn.caller, conn.cipher = client, client.Cipher()
 	return conn, nil
 }
 
 // transport is tuned for many concurrent calls to one host.
-func transport(cfg *pipeline.Config) *http.Transport {
+func transport(cfg *config.Config) *http.Transport {
 	conns := 0
 	for _, p := range cfg.Products {
 		conns += p.Concurrency
@@ -133,10 +134,10 @@ func transport(cfg *pipeline.Config) *http.Transport {
 // when create is set (otherwise a missing file gives a random secret: no
 // stored reply can match it). A missing file is an error when the reply
 // store already holds replies, which only their secret can find.
-func identitySecret(cfg *pipeline.Config, create bool) ([]byte, error) {
+func identitySecret(cfg *config.Config, create bool) ([]byte, error) {
 	if s := os.Getenv(envSecret); s != "" {
 		if len(s) < 16 {
-			return nil, &pipeline.ConfigError{Field: envSecret, Msg: "at least 16 characters"}
+			return nil, &config.ConfigError{Field: envSecret, Msg: "at least 16 characters"}
 		}
 		return []byte(s), nil
 	}
@@ -149,7 +150,7 @@ func identitySecret(cfg *pipeline.Config, create bool) ([]byte, error) {
 			return nil, err
 		}
 		if held {
-			return nil, &pipeline.ConfigError{Field: "identity.secret_file", Msg: fmt.Sprintf(
+			return nil, &config.ConfigError{Field: "identity.secret_file", Msg: fmt.Sprintf(
 				"%s does not exist, but the reply store %s holds replies keyed with an identity secret: "+
 					"a new secret would find none of them and pay for every row again; point identity.secret_file "+
 					"(or %s) at the secret the store was filled with, or use another cache.path", path, cfg.CachePath(), envSecret)}
@@ -160,9 +161,9 @@ func identitySecret(cfg *pipeline.Config, create bool) ([]byte, error) {
 			return secret, nil
 		}
 	}
-	secret, err := pipeline.LoadSecret(path)
+	secret, err := config.LoadSecret(path)
 	if err != nil {
-		return nil, &pipeline.ConfigError{Field: "identity.secret_file", Msg: err.Error()}
+		return nil, &config.ConfigError{Field: "identity.secret_file", Msg: err.Error()}
 	}
 	return secret, nil
 }

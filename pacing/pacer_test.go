@@ -1,4 +1,4 @@
-package pipeline
+package pacing
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"math"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,7 +14,7 @@ import (
 )
 
 func TestThrottleRule(t *testing.T) {
-	rule := throttleRule{codes: []int{1099}}
+	rule := ThrottleRule{Codes: []int{1099}}
 	tests := []struct {
 		name      string
 		err       error
@@ -36,13 +35,13 @@ func TestThrottleRule(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, after := rule.throttling(tt.err)
+			got, after := rule.Throttling(tt.err)
 			if got != tt.throttled || after != tt.after {
 				t.Errorf("throttling(%v) = %v, %v, want %v, %v", tt.err, got, after, tt.throttled, tt.after)
 			}
 		})
 	}
-	if got, _ := (throttleRule{}).throttling(&tianyuan.CodeError{Code: 1099}); got {
+	if got, _ := (ThrottleRule{}).Throttling(&tianyuan.CodeError{Code: 1099}); got {
 		t.Error("a code not configured as throttling counts as throttling")
 	}
 }
@@ -81,9 +80,9 @@ func TestSendLogCountBefore(t *testing.T) {
 
 // testPacer returns a pacer of a product at ceiling calls/s (0: unlimited)
 // that sent at perSecond from start-1s to start.
-func testPacer(ceiling float64, budget time.Duration, start time.Time, perSecond int) *pacer {
-	p := newPacer("JRZQ9E2A", ProductConfig{RatePerSecond: ceiling, Burst: 5, Concurrency: 16},
-		RetryConfig{MaxDelay: 30 * time.Second, ThrottleBudget: budget}, defaultPacing, slog.New(slog.DiscardHandler))
+func testPacer(ceiling float64, budget time.Duration, start time.Time, perSecond int) *Pacer {
+	p := New(Options{Product: "JRZQ9E2A", Ceiling: ceiling, Burst: 5, MaxPause: 30 * time.Second, Budget: budget,
+		Tuning: Default, Logger: slog.New(slog.DiscardHandler)})
 	for i := range perSecond {
 		p.sent.add(start.Add(-time.Second + time.Duration(i)*time.Second/time.Duration(perSecond)))
 	}
@@ -91,11 +90,11 @@ func testPacer(ceiling float64, budget time.Duration, start time.Time, perSecond
 }
 
 // throttle tells p that a request sent at sent was throttled at now.
-func throttle(p *pacer, sent, now time.Time, retryAfter time.Duration) error {
-	return p.observe(sent, now, throttleRule{}, nil, &tianyuan.HTTPError{StatusCode: 429, RetryAfter: retryAfter})
+func throttle(p *Pacer, sent, now time.Time, retryAfter time.Duration) error {
+	return p.Observe(sent, now, ThrottleRule{}, nil, &tianyuan.HTTPError{StatusCode: 429, RetryAfter: retryAfter})
 }
 
-func (p *pacer) rateAt(now time.Time) float64 {
+func (p *Pacer) rateAt(now time.Time) float64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.adjust(now)
@@ -106,10 +105,10 @@ func (p *pacer) rateAt(now time.Time) float64 {
 // (or, after a Retry-After, just below M once the pause ends), back to just
 // below M within pacing.recover, and up to the ceiling along the probe.
 func TestPacerCurve(t *testing.T) {
-	tune := defaultPacing
+	tune := Default
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	after := func(d time.Duration) time.Time { return t0.Add(d) }
-	k, probe := tune.recover, tune.probe
+	k, probe := tune.Recover, tune.Probe
 	tests := []struct {
 		name       string
 		ceiling    float64
@@ -158,9 +157,9 @@ func TestPacerCurve(t *testing.T) {
 					t.Errorf("rate at t0+%v = %.3f, want %.3f", w.at.Sub(t0), got, w.rate)
 				}
 			}
-			f := p.figures(tt.want[len(tt.want)-1].at)
-			if f.throttled != 1 || math.Abs(f.settled-0.96*60) > 1e-9 {
-				t.Errorf("throttled %d, settled %.2f, want 1, 57.6", f.throttled, f.settled)
+			f := p.Figures(tt.want[len(tt.want)-1].at)
+			if f.Throttled != 1 || math.Abs(f.Settled-0.96*60) > 1e-9 {
+				t.Errorf("throttled %d, settled %.2f, want 1, 57.6", f.Throttled, f.Settled)
 			}
 		})
 	}
@@ -177,19 +176,19 @@ func TestPacerBackAtTheCeiling(t *testing.T) {
 	if got := p.lim.Burst(); got != 1 {
 		t.Errorf("burst below the ceiling = %d, want 1", got)
 	}
-	end := t0.Add(defaultPacing.recover + defaultPacing.probe)
+	end := t0.Add(Default.Recover + Default.Probe)
 	if got := p.rateAt(end); got != 100 {
 		t.Fatalf("rate = %v, want the ceiling 100", got)
 	}
 	if got, lim := p.lim.Burst(), float64(p.lim.Limit()); got != 5 || lim != 100 {
 		t.Errorf("bucket at the ceiling: burst %d, limit %v, want 5, 100", got, lim)
 	}
-	f := p.figures(end.Add(time.Hour))
-	if want := end.Sub(t0); f.slow != want {
-		t.Errorf("time below the ceiling = %v, want %v", f.slow, want)
+	f := p.Figures(end.Add(time.Hour))
+	if want := end.Sub(t0); f.Slow != want {
+		t.Errorf("time below the ceiling = %v, want %v", f.Slow, want)
 	}
-	if math.Abs(f.rateMin-42) > 1e-9 || f.rate != 100 {
-		t.Errorf("rate min %v, now %v, want 42, 100", f.rateMin, f.rate)
+	if math.Abs(f.RateMin-42) > 1e-9 || f.Rate != 100 {
+		t.Errorf("rate min %v, now %v, want 42, 100", f.RateMin, f.Rate)
 	}
 }
 
@@ -224,7 +223,7 @@ func TestPacerDecreases(t *testing.T) {
 			return a
 		}(), 0, 0.9 * 60},
 		{"an earlier request throttled too", []answer{{at(-100 * time.Millisecond), at(50 * time.Millisecond)}}, 0, 0.96 * 54},
-		{"probing past M", []answer{{at(2*time.Second + defaultPacing.probe/2), at(2*time.Second + defaultPacing.probe/2)}}, 1, 0},
+		{"probing past M", []answer{{at(2*time.Second + Default.Probe/2), at(2*time.Second + Default.Probe/2)}}, 1, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -287,11 +286,11 @@ func TestPacerPauseAccounting(t *testing.T) {
 			if got := p.pausedUntil.Sub(t0); got != tt.until {
 				t.Errorf("paused until t0+%v, want t0+%v", got, tt.until)
 			}
-			if f := p.figures(t0.Add(time.Hour)); f.paused != tt.want || f.pausedNow {
-				t.Errorf("paused %v (now %v), want %v", f.paused, f.pausedNow, tt.want)
+			if f := p.Figures(t0.Add(time.Hour)); f.Paused != tt.want || f.PausedNow {
+				t.Errorf("paused %v (now %v), want %v", f.Paused, f.PausedNow, tt.want)
 			}
-			if f := p.figures(t0.Add(50 * time.Millisecond)); !f.pausedNow || f.paused != 50*time.Millisecond {
-				t.Errorf("50ms in: paused %v (now %v), want 50ms, now", f.paused, f.pausedNow)
+			if f := p.Figures(t0.Add(50 * time.Millisecond)); !f.PausedNow || f.Paused != 50*time.Millisecond {
+				t.Errorf("50ms in: paused %v (now %v), want 50ms, now", f.Paused, f.PausedNow)
 			}
 		})
 	}
@@ -299,8 +298,8 @@ func TestPacerPauseAccounting(t *testing.T) {
 
 func TestPacerThrottleBudget(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	answered := func(p *pacer, now time.Time) {
-		_ = p.observe(now, now, throttleRule{}, &tianyuan.Reply{}, nil)
+	answered := func(p *Pacer, now time.Time) {
+		_ = p.Observe(now, now, ThrottleRule{}, &tianyuan.Reply{}, nil)
 	}
 	tests := []struct {
 		name    string
@@ -326,7 +325,7 @@ func TestPacerThrottleBudget(t *testing.T) {
 				case "a":
 					answered(p, now)
 				case "e":
-					_ = p.observe(now, now, throttleRule{}, nil, &tianyuan.HTTPError{StatusCode: 500})
+					_ = p.Observe(now, now, ThrottleRule{}, nil, &tianyuan.HTTPError{StatusCode: 500})
 				}
 			}
 			var be *ThrottleBudgetError
@@ -337,128 +336,5 @@ func TestPacerThrottleBudget(t *testing.T) {
 				t.Errorf("error %q does not name the product and the budget", be)
 			}
 		})
-	}
-}
-
-// scriptedCaller answers from a script, one error per call (nil for a
-// reply), and records when each call came in.
-type scriptedCaller struct {
-	mu     sync.Mutex
-	script []error
-	at     []time.Time
-}
-
-func (s *scriptedCaller) Call(ctx context.Context, product string, params tianyuan.Params) (*tianyuan.Reply, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.at = append(s.at, time.Now())
-	var err error
-	if len(s.script) > 0 {
-		err, s.script = s.script[0], s.script[1:]
-	}
-	if err != nil {
-		return nil, err
-	}
-	return &tianyuan.Reply{Product: product}, nil
-}
-
-// TestRetryingThrottled checks that throttled answers are retried without
-// counting as attempts, and without a backoff of their own: with a base
-// delay of an hour, a backoff after a throttled answer would outlast the
-// test's deadline.
-func TestRetryingThrottled(t *testing.T) {
-	tooMany := &tianyuan.HTTPError{StatusCode: 429}
-	tests := []struct {
-		name     string
-		script   []error
-		attempts int
-		base     time.Duration // the backoff of transient failures
-		wantErr  bool
-		calls    int
-	}{
-		{"throttled, then answered", []error{tooMany, tooMany, tooMany, nil}, 1, time.Hour, false, 4},
-		{"throttling code", []error{&tianyuan.CodeError{Code: 1099}, nil}, 1, time.Hour, false, 2},
-		{"throttled between transient failures", []error{&tianyuan.HTTPError{StatusCode: 502}, tooMany, tooMany, nil}, 2, time.Millisecond, false, 4},
-		{"transient failures still count", []error{&tianyuan.HTTPError{StatusCode: 502}, tooMany, &tianyuan.HTTPError{StatusCode: 502}}, 2, time.Millisecond, true, 3},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			next := &scriptedCaller{script: tt.script}
-			pace := testPacer(1000, 0, time.Now(), 500) // the vendor counted 500 in the second before
-			rule := throttleRule{codes: []int{1099}}
-			retries := 0
-			r := &retrying{next: newLimited(next, pace, rule, ProductConfig{Concurrency: 1}, time.Minute), policy: tianyuan.DefaultCodePolicy(),
-				throttle: rule, maxAttempts: tt.attempts, base: tt.base, max: time.Hour,
-				onRetry: func(string, int, time.Duration, error) { retries++ }}
-			_, err := r.Call(ctx, "JRZQ9E2A", tianyuan.Params{})
-			if ctx.Err() != nil {
-				t.Fatal("retrying waited past the deadline")
-			}
-			if (err != nil) != tt.wantErr {
-				t.Errorf("err = %v, want error %v", err, tt.wantErr)
-			}
-			if len(next.at) != tt.calls || retries != tt.calls-1 {
-				t.Errorf("%d calls, %d retries, want %d, %d", len(next.at), retries, tt.calls, tt.calls-1)
-			}
-		})
-	}
-}
-
-// TestRetryAfterPausesEveryCall sends a call that is answered 429 with
-// Retry-After, then, once it has returned, more calls at once: none may
-// reach the vendor before the Retry-After has passed.
-func TestRetryAfterPausesEveryCall(t *testing.T) {
-	const retryAfter = 300 * time.Millisecond
-	next := &scriptedCaller{script: []error{&tianyuan.HTTPError{StatusCode: 429, RetryAfter: retryAfter}}}
-	pace := testPacer(1000, 0, time.Now(), 0)
-	l := newLimited(next, pace, throttleRule{}, ProductConfig{Concurrency: 4}, time.Minute)
-	before := time.Now()
-	if _, err := l.Call(context.Background(), "JRZQ9E2A", tianyuan.Params{}); err == nil {
-		t.Fatal("the first call was not throttled")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	var wg sync.WaitGroup
-	for range 6 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if _, err := l.Call(ctx, "JRZQ9E2A", tianyuan.Params{}); err != nil {
-				t.Error(err)
-			}
-		}()
-	}
-	wg.Wait()
-	for i, at := range next.at[1:] {
-		if waited := at.Sub(before); waited < retryAfter {
-			t.Errorf("call %d reached the vendor %v after the throttled one began, want ≥ %v", i+2, waited, retryAfter)
-		}
-	}
-	if f := pace.figures(time.Now()); f.paused != retryAfter || f.throttled != 1 {
-		t.Errorf("paused %v, throttled %d, want %v, 1", f.paused, f.throttled, retryAfter)
-	}
-}
-
-// TestPaceSummary checks what the progress line and bar show.
-func TestPaceSummary(t *testing.T) {
-	t0 := time.Now()
-	slowed := testPacer(100, 0, t0, 60)
-	_ = throttle(slowed, t0, t0, time.Hour)
-	r := &run{prods: []*productRun{
-		{code: "COMBTY11", stats: &productStats{pace: testPacer(20, 0, t0, 0)}},
-		{code: "JRZQ9E2A", stats: &productStats{pace: slowed}},
-		{code: "NOPACE01", stats: &productStats{}},
-	}}
-	if got, want := r.paceSummary(), "JRZQ9E2A 57.6/s, 1 throttled, paused now"; got != want {
-		t.Errorf("paceSummary = %q, want %q", got, want)
-	}
-	var b strings.Builder
-	slog.New(slog.NewTextHandler(&b, nil)).Info("progress", r.paceAttrs()...)
-	for _, want := range []string{"COMBTY11.rate=20 COMBTY11.throttled=0 COMBTY11.paused_seconds=0", "JRZQ9E2A.rate=57.6 JRZQ9E2A.throttled=1"} {
-		if !strings.Contains(b.String(), want) {
-			t.Errorf("progress line %q does not hold %q", b.String(), want)
-		}
 	}
 }

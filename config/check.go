@@ -1,4 +1,4 @@
-package pipeline
+package config
 
 import (
 	"fmt"
@@ -13,7 +13,7 @@ import (
 )
 
 // The YAML decoder's own errors name Go types ("cannot unmarshal !!str
-// into float64", "field x not found in type pipeline.ProductConfig"). A
+// into float64", "field x not found in type config.ProductConfig"). A
 // config is checked against the fields of Config before it is decoded, and
 // every mistake is told in words: the field, the kind of value it takes,
 // the value found, and for a misspelt key the key that was probably meant.

@@ -1,4 +1,4 @@
-package pipeline_test
+package config_test
 
 import (
 	"errors"
@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scorepipe/scorepipe/pipeline"
+	"github.com/scorepipe/scorepipe/config"
 )
 
 func TestThrottleConfig(t *testing.T) {
@@ -29,9 +29,9 @@ func TestThrottleConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := pipeline.LoadConfig("../samples/pipeline.yaml", tt.set...)
+			cfg, err := config.LoadConfig("../samples/pipeline.yaml", tt.set...)
 			if tt.badField != "" {
-				var ce *pipeline.ConfigError
+				var ce *config.ConfigError
 				if !errors.As(err, &ce) || ce.Field != tt.badField {
 					t.Fatalf("err = %v, want a ConfigError on %s", err, tt.badField)
 				}

@@ -1,8 +1,8 @@
-// Package pipeline runs a scoring job: it reads and validates applicants,
-// calls the vendor for each under per-product rate limits with retries and a
-// reply store, turns the replies into feature rows and writes them, in input
-// order, to the configured sinks.
-package pipeline
+// Package config is a job's configuration: the YAML file and its --set
+// overrides read over the defaults, checked field by field with messages
+// that name the file, line and field; and where a job keeps its state (the
+// reply store, the identity secret, the audit log).
+package config
 
 import (
 	"bytes"

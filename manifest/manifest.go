@@ -1,11 +1,18 @@
-package pipeline
+// Package manifest is what a run records about itself: manifest.json (its
+// provenance, counts and verdict), the marks every output file carries (the
+// Parquet metadata, the workbook's about sheet), and the run's figures for
+// Prometheus.
+package manifest
 
 import (
-	"sort"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 	"time"
 
 	"github.com/scorepipe/scorepipe/mappings"
+	"github.com/scorepipe/scorepipe/review"
 	"github.com/scorepipe/scorepipe/transform"
 )
 
@@ -105,7 +112,7 @@ type ProductCounts struct {
 	UndecryptableStored int64 `json:"undecryptable_stored"` // stored replies paid for again: encrypted with another access key
 	DamagedStored       int64 `json:"damaged_stored"`       // stored replies paid for again: their record in the store was damaged
 
-	// Pacing (see pacing.go). Rates are calls per second, 0 meaning
+	// Pacing (see package pacing). Rates are calls per second, 0 meaning
 	// unlimited.
 	Throttled     int64   `json:"throttled"`              // throttling answers (HTTP 429, 503 with Retry-After, vendor.codes.throttle), each retried
 	PausedSeconds float64 `json:"paused_seconds"`         // time the product's calls were paused for the vendor's Retry-After
@@ -126,7 +133,8 @@ type StatusCounts struct {
 	Skipped  int `json:"skipped"`
 }
 
-func (c *StatusCounts) add(s transform.Status) {
+// Add counts an outcome.
+func (c *StatusCounts) Add(s transform.Status) {
 	switch s {
 	case transform.StatusOK:
 		c.OK++
@@ -150,18 +158,6 @@ type Percentiles struct {
 type OutputFile struct {
 	Name string `json:"name"`
 	Rows int    `json:"rows"`
-}
-
-func (s *productStats) percentiles() Percentiles {
-	s.mu.Lock()
-	d := append([]time.Duration(nil), s.latencies...)
-	s.mu.Unlock()
-	if len(d) == 0 {
-		return Percentiles{}
-	}
-	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
-	ms := func(x time.Duration) float64 { return float64(x.Microseconds()) / 1000 }
-	return Percentiles{P50: ms(d[len(d)/2]), P95: ms(d[len(d)*95/100]), Max: ms(d[len(d)-1])}
 }
 
 // Build says which build of scorepipe ran: from the binary's build
@@ -194,4 +190,64 @@ func (b Build) String() string {
 		parts = append(parts, b.Go)
 	}
 	return s + " (" + strings.Join(parts, ", ") + ")"
+}
+
+// StoreCounts are what the run found in the reply store, for the manifest.
+type StoreCounts struct {
+	Path      string `json:"path"`
+	Replies   int    `json:"replies"`             // in the store when the run started, after pruning
+	Pruned    int    `json:"pruned"`              // replies older than cache.retain, removed at start
+	Reindexed int    `json:"reindexed,omitempty"` // replies in the log but not the index (a run stopped between the two), indexed at start
+	Rebuilt   string `json:"rebuilt,omitempty"`   // why the index was rebuilt from the log at start
+	Lost      int    `json:"lost,omitempty"`      // replies the rebuilt index could not keep: paid for again when asked for
+}
+
+// AuditCounts say what a run wrote to the audit log, for the manifest.
+type AuditCounts struct {
+	Path  string `json:"path"`
+	Lines int64  `json:"lines"` // lines written by this run
+	// Pruned is how many lines older than cache.retain were removed at
+	// the start of the run.
+	Pruned int `json:"pruned"`
+}
+
+// ReviewSummary is what the manifest says of the portfolio review a run
+// wrote with its outputs (review.baseline).
+type ReviewSummary struct {
+	Baseline string           `json:"baseline"`
+	Files    []string         `json:"files"`
+	Changes  map[string]int64 `json:"changes"` // applicants per change rule
+	Alerts   []review.Alert   `json:"alerts"`
+}
+
+// ShardInfo is what a shard's manifest says of its shard: which part of
+// the dataset it is, what it left to the other shards, and what all the
+// shards of a dataset must agree on.
+type ShardInfo struct {
+	Index int    `json:"index"`
+	Count int    `json:"count"`
+	Part  string `json:"part"` // part-00003-of-00008: the name of its files
+	// RowsOtherShards counts the input rows read and left to the other
+	// shards: rows.read + rows_other_shards is every row of the inputs,
+	// in every shard.
+	RowsOtherShards int `json:"rows_other_shards"`
+	// KeyCheck is an HMAC of a fixed text with the identity secret (not
+	// the secret): shards that agree on it shard by the same keys.
+	KeyCheck string `json:"key_check"`
+	// Share is the share of each product's rate, burst and concurrency,
+	// and of limits.max_calls and max_cost, that the shard took: 1/count.
+	Share float64 `json:"share"`
+	// Store is the reply store the shard used (one per shard index).
+	Store string `json:"store"`
+}
+
+// keyCheckText is what KeyCheck is an HMAC of.
+const keyCheckText = "scorepipe shard key check"
+
+// KeyCheck returns the check of an identity secret that a shard's
+// manifest holds: 16 hex characters of an HMAC of a fixed text.
+func KeyCheck(secret []byte) string {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(keyCheckText))
+	return hex.EncodeToString(m.Sum(nil)[:8])
 }

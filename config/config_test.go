@@ -1,4 +1,4 @@
-package pipeline_test
+package config_test
 
 import (
 	"errors"
@@ -8,11 +8,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/scorepipe/scorepipe/pipeline"
+	"github.com/scorepipe/scorepipe/config"
 )
 
 // goWords are the Go type and function names no message may show.
-var goWords = regexp.MustCompile(`float64|float32|\bu?int(8|16|32|64)?\b|time\.Duration|\[\][a-z]|map\[|pipeline\.|strconv\.|reflect\.|!!(str|int|float|bool|seq|map|null)|unmarshal`)
+var goWords = regexp.MustCompile(`float64|float32|\bu?int(8|16|32|64)?\b|time\.Duration|\[\][a-z]|map\[|pipeline\.|config\.[A-Z]|strconv\.|reflect\.|!!(str|int|float|bool|seq|map|null)|unmarshal`)
 
 // goWordIn returns a Go name in msg outside the values it quotes.
 func goWordIn(msg string) string {
@@ -94,8 +94,8 @@ func TestConfigMessages(t *testing.T) {
 			if err := os.WriteFile(path, []byte(file), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			_, err := pipeline.LoadConfig(path, c.sets...)
-			var ce *pipeline.ConfigError
+			_, err := config.LoadConfig(path, c.sets...)
+			var ce *config.ConfigError
 			if !errors.As(err, &ce) {
 				t.Fatalf("LoadConfig error = %v, want a *ConfigError", err)
 			}
@@ -119,13 +119,13 @@ func TestConfigOverridesAccepted(t *testing.T) {
 	if err := os.WriteFile(path, []byte("input:\n  files: [a.csv]\nproducts:\n  JRZQ9E2A:\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := pipeline.LoadConfig(path, "products.COMBTY11.price=2", "input.passthrough.label=int",
+	cfg, err := config.LoadConfig(path, "products.COMBTY11.price=2", "input.passthrough.label=int",
 		"limits.max_cost=10.5", "vendor.fake=true", "retry.max_delay=1m", "output.formats=[csv]", "products.JRZQ9E2A.rate_per_second=0.00002")
 	if err != nil {
 		t.Fatal(err)
 	}
 	switch {
-	case cfg.Products["COMBTY11"].Price != 2 || cfg.Products["COMBTY11"].RatePerSecond != pipeline.DefaultProduct.RatePerSecond:
+	case cfg.Products["COMBTY11"].Price != 2 || cfg.Products["COMBTY11"].RatePerSecond != config.DefaultProduct.RatePerSecond:
 		t.Errorf("products.COMBTY11 = %+v, want price 2 and the default rate", cfg.Products["COMBTY11"])
 	case cfg.Input.Passthrough["label"] != "int":
 		t.Errorf("passthrough %v", cfg.Input.Passthrough)
@@ -156,11 +156,11 @@ func FuzzConfigMessages(f *testing.F) {
 		if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		_, err := pipeline.LoadConfig(path)
+		_, err := config.LoadConfig(path)
 		if err == nil {
 			return
 		}
-		var ce *pipeline.ConfigError
+		var ce *config.ConfigError
 		if !errors.As(err, &ce) {
 			t.Fatalf("error %v (%T) is not a *ConfigError", err, err)
 		}
