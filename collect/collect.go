@@ -30,9 +30,6 @@ import (
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
-	"github.com/apache/arrow/go/v17/arrow/memory"
-	"github.com/apache/arrow/go/v17/parquet/file"
-	"github.com/apache/arrow/go/v17/parquet/pqarrow"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/scorepipe/scorepipe/config"
@@ -40,6 +37,7 @@ import (
 	"github.com/scorepipe/scorepipe/metrics"
 	"github.com/scorepipe/scorepipe/pipeline"
 	"github.com/scorepipe/scorepipe/publish"
+	"github.com/scorepipe/scorepipe/rundir"
 	"github.com/scorepipe/scorepipe/shards"
 	"github.com/scorepipe/scorepipe/sinks"
 )
@@ -406,7 +404,7 @@ func (c *collector) readParts() error {
 		}
 		p.manifest = &m
 		features := s.File(shards.DirFeatures, ".parquet")
-		p.schema, p.rows, err = readFooter(filepath.Join(c.dir, features))
+		p.schema, p.rows, err = rundir.ReadFooter(filepath.Join(c.dir, features))
 		if err != nil {
 			return &MismatchError{Dir: c.dir, Msg: "cannot read " + features + ": " + err.Error()}
 		}
@@ -450,7 +448,7 @@ func (c *collector) agree() error {
 			return differ("their mapping files", len(fm.Mappings), len(m.Mappings))
 		case m.Vendor.Fake != fm.Vendor.Fake:
 			return differ("their vendor (the fake vendor's synthetic data would mix with real data)", fm.Vendor.Fake, m.Vendor.Fake)
-		case !sameFields(first.schema, p.schema):
+		case !rundir.SameFields(first.schema, p.schema):
 			return differ("their columns", first.schema.NumFields(), p.schema.NumFields())
 		}
 	}
@@ -480,36 +478,6 @@ func sameMappings(a, b *manifest.Manifest) bool {
 	ja, _ := json.Marshal(a.Mappings)
 	jb, _ := json.Marshal(b.Mappings)
 	return string(ja) == string(jb)
-}
-
-func sameFields(a, b *arrow.Schema) bool {
-	if a.NumFields() != b.NumFields() {
-		return false
-	}
-	for i := range a.NumFields() {
-		fa, fb := a.Field(i), b.Field(i)
-		if fa.Name != fb.Name || !arrow.TypeEqual(fa.Type, fb.Type) {
-			return false
-		}
-	}
-	return true
-}
-
-func readFooter(path string) (*arrow.Schema, int64, error) {
-	pf, err := file.OpenParquetFile(path, false)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer pf.Close()
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
-	if err != nil {
-		return nil, 0, err
-	}
-	s, err := fr.Schema()
-	if err != nil {
-		return nil, 0, err
-	}
-	return s, pf.NumRows(), nil
 }
 
 // publish writes the combined files, _SUCCESS last. It removes _SUCCESS

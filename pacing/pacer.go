@@ -50,10 +50,11 @@ import (
 	"math"
 	"net/http"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
 	"golang.org/x/time/rate"
 
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
@@ -513,13 +514,6 @@ func PerSecond(r float64) float64 {
 }
 
 // thousands writes n with thousands separators: 3,912.
-func thousands(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	if n < 0 {
-		return "-" + thousands(-n)
-	}
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
-}
+func thousands(n int64) string { return englishNumbers.Sprintf("%d", n) }
+
+var englishNumbers = message.NewPrinter(language.English)

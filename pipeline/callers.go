@@ -15,6 +15,8 @@ import (
 	"github.com/scorepipe/scorepipe/manifest"
 	"github.com/scorepipe/scorepipe/pacing"
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
 )
 
 // The vendor client is wrapped, innermost first, by:
@@ -261,13 +263,6 @@ func (b *budgeted) Call(ctx context.Context, product string, params tianyuan.Par
 }
 
 // thousands writes n with thousands separators: 3,912.
-func thousands(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	if n < 0 {
-		return "-" + thousands(-n)
-	}
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
-}
+func thousands(n int64) string { return englishNumbers.Sprintf("%d", n) }
+
+var englishNumbers = message.NewPrinter(language.English)

@@ -8,10 +8,11 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"strconv"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
 )
 
 // progressInterval is how often a progress line is logged when the output
@@ -215,13 +216,6 @@ func pace(x float64) string {
 }
 
 // thousands writes n with thousands separators: 3,912.
-func thousands(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	if n < 0 {
-		return "-" + thousands(-n)
-	}
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
-}
+func thousands(n int64) string { return englishNumbers.Sprintf("%d", n) }
+
+var englishNumbers = message.NewPrinter(language.English)

@@ -100,13 +100,13 @@ func OpenData(dir string) (*Run, error) {
 	}
 	r := &Run{Dir: dir, Parts: parts}
 	for _, p := range parts {
-		s, rows, err := readFooter(p)
+		s, rows, err := ReadFooter(p)
 		if err != nil {
 			return nil, &Error{Dir: dir, Msg: "cannot read " + rel(dir, p), Err: err}
 		}
 		if r.schema == nil {
 			r.schema = s
-		} else if !sameFields(r.schema, s) {
+		} else if !SameFields(r.schema, s) {
 			return nil, &Error{Dir: dir, Msg: fmt.Sprintf("%s has other columns than %s", rel(dir, p), rel(dir, parts[0]))}
 		}
 		r.Rows += rows
@@ -142,7 +142,9 @@ func rel(dir, p string) string {
 	return p
 }
 
-func readFooter(path string) (*arrow.Schema, int64, error) {
+// ReadFooter returns the Arrow schema and the number of rows of a Parquet
+// file, from its footer.
+func ReadFooter(path string) (*arrow.Schema, int64, error) {
 	pf, err := file.OpenParquetFile(path, false)
 	if err != nil {
 		return nil, 0, err
@@ -159,7 +161,9 @@ func readFooter(path string) (*arrow.Schema, int64, error) {
 	return s, pf.NumRows(), nil
 }
 
-func sameFields(a, b *arrow.Schema) bool {
+// SameFields reports whether two schemas have the same fields, by name and
+// type, in the same order (metadata aside).
+func SameFields(a, b *arrow.Schema) bool {
 	if a.NumFields() != b.NumFields() {
 		return false
 	}

@@ -230,14 +230,14 @@ func authorizationText(q *audit.Query) string {
 func auditSummary(path string, st audit.Stats) string {
 	var b strings.Builder
 	if st.Queries == 0 {
-		fmt.Fprintf(&b, "no query found in the audit log %s (%s lines)", path, groupDigits((st.Lines)))
+		fmt.Fprintf(&b, "no query found in the audit log %s (%s lines)", path, thousands((st.Lines)))
 	} else {
 		fmt.Fprintf(&b, "%s queries in the audit log %s: %s requests sent to the vendor (%s billed, %s possibly billed), %s replies reused",
-			groupDigits((st.Queries)), path, groupDigits((st.Requests)), groupDigits((st.Billed)), groupDigits((st.PossiblyBilled)),
-			groupDigits((st.Reuses)))
+			thousands((st.Queries)), path, thousands((st.Requests)), thousands((st.Billed)), thousands((st.PossiblyBilled)),
+			thousands((st.Reuses)))
 	}
 	if st.Damaged > 0 {
-		fmt.Fprintf(&b, "; %s damaged lines could not be read and were skipped", groupDigits((st.Damaged)))
+		fmt.Fprintf(&b, "; %s damaged lines could not be read and were skipped", thousands((st.Damaged)))
 	}
 	return b.String()
 }
@@ -382,16 +382,4 @@ func auditExitCode(err error) (int, bool) {
 		return exitAborted, true
 	}
 	return 0, false
-}
-
-// groupDigits writes n with thousands separators: 3,912.
-func groupDigits(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	if n < 0 {
-		return "-" + groupDigits(-n)
-	}
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
 }

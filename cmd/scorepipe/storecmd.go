@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
 
 	"github.com/scorepipe/scorepipe/audit"
 	"github.com/scorepipe/scorepipe/config"
@@ -308,16 +310,9 @@ func writeJSON(w io.Writer, v any) error {
 }
 
 // thousands writes n with thousands separators: 3,912.
-func thousands(n int) string {
-	s := fmt.Sprint(n)
-	if n < 0 {
-		return "-" + thousands(-n)
-	}
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
-}
+func thousands[N int | int64](n N) string { return englishNumbers.Sprintf("%d", n) }
+
+var englishNumbers = message.NewPrinter(language.English)
 
 // storeExitCode maps the reply store's errors to exit codes: a store in
 // use by another run, or one that could not write (a full disk), is 3, as
