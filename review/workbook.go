@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/scorepipe/scorepipe/sinks"
 	"github.com/xuri/excelize/v2"
 )
 
@@ -119,7 +120,7 @@ func (wb *workbook) write(t *table) error {
 	f := wb.f
 	widths := make([]int, len(t.header))
 	for i, h := range t.header {
-		widths[i] = displayWidth(h) + 2
+		widths[i] = sinks.DisplayWidth(h) + 2
 	}
 	header := make([]any, len(t.header))
 	for i, h := range t.header {
@@ -179,28 +180,12 @@ func cellWidth(v any) int {
 	case nil:
 		return 0
 	case string:
-		return displayWidth(x) + 1
+		return sinks.DisplayWidth(x) + 1
 	case float64:
 		return 10
 	default:
 		return len(fmt.Sprint(x)) + 1
 	}
-}
-
-// displayWidth estimates the character cells of s: East Asian characters
-// take two.
-func displayWidth(s string) int {
-	w := 0
-	for _, r := range s {
-		if r >= 0x1100 && (r <= 0x115f || r >= 0x2e80 && r <= 0xa4cf || r >= 0xac00 && r <= 0xd7a3 ||
-			r >= 0xf900 && r <= 0xfaff || r >= 0xfe30 && r <= 0xfe4f || r >= 0xff00 && r <= 0xff60 ||
-			r >= 0xffe0 && r <= 0xffe6 || r >= 0x20000 && r <= 0x3fffd) {
-			w += 2
-		} else {
-			w++
-		}
-	}
-	return w
 }
 
 // cell turns an optional number into a cell value.

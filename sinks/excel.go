@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/xuri/excelize/v2"
+	"golang.org/x/text/width"
 )
 
 // Excel limits.
@@ -151,7 +152,7 @@ func NewExcel(path string, schema Schema, opts ExcelOptions) (*Excel, error) {
 	}
 	e := &Excel{schema: schema, opts: opts, file: file, spill: sp, widths: make([]int, len(schema))}
 	for i, c := range schema {
-		e.widths[i] = displayWidth(c.Name) + 1 // bold header
+		e.widths[i] = DisplayWidth(c.Name) + 1 // bold header
 	}
 	return e, nil
 }
@@ -244,19 +245,18 @@ func textWidth(s string) int {
 	if len(s) > 4*maxColWidth {
 		return maxColWidth
 	}
-	return displayWidth(s)
+	return DisplayWidth(s)
 }
 
-// displayWidth estimates how many character cells s takes: East Asian
-// characters take two.
-func displayWidth(s string) int {
+// DisplayWidth is how many character cells s takes in a spreadsheet
+// column or a terminal: East Asian wide and full-width characters take two.
+func DisplayWidth(s string) int {
 	w := 0
 	for _, r := range s {
-		if r >= 0x1100 && (r <= 0x115f || r >= 0x2e80 && r <= 0xa4cf || r >= 0xac00 && r <= 0xd7a3 ||
-			r >= 0xf900 && r <= 0xfaff || r >= 0xfe30 && r <= 0xfe4f || r >= 0xff00 && r <= 0xff60 ||
-			r >= 0xffe0 && r <= 0xffe6 || r >= 0x20000 && r <= 0x3fffd) {
+		switch width.LookupRune(r).Kind() {
+		case width.EastAsianWide, width.EastAsianFullwidth:
 			w += 2
-		} else {
+		default:
 			w++
 		}
 	}
