@@ -6,9 +6,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/scorepipe/scorepipe/providers/tianyuan"
+	"github.com/scorepipe/scorepipe/transform"
 )
 
 // cpuTime returns the CPU time the process has used, user and system, in
@@ -134,4 +138,45 @@ func BenchmarkPrune1MNothing(b *testing.B) {
 			b.Fatalf("prune: %d, %v", n, err)
 		}
 	}
+}
+
+// BenchmarkReused is the whole of what a run from stored replies pays per
+// row and product for the consent audit trail: Recorder.Reused with the
+// parameters and reply of a JRZQ9E2A row, from 64 goroutines at once (the
+// bench's concurrency), each row its own applicant.
+func BenchmarkReused(b *testing.B) {
+	l, err := Open(filepath.Join(b.TempDir(), FileName), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	rec, err := NewRecorder(l, "01a22bdc-d732-7e31-a62d-2d69a1a50fbc", []byte("0123456789abcdef0123456789abcdef"), tianyuan.DefaultCodePolicy())
+	if err != nil {
+		b.Fatal(err)
+	}
+	const rows = 1024
+	params := make([]tianyuan.Params, rows)
+	replies := make([]*tianyuan.Reply, rows)
+	keys := make([]string, rows)
+	at := time.Now().Add(-time.Hour)
+	for i := range rows {
+		params[i] = tianyuan.Params{transform.ParamName: "张三丰", transform.ParamIDCard: fmt.Sprintf("110101199003%06d", i),
+			transform.ParamMobile: fmt.Sprintf("138%08d", i), transform.ParamAuthCode: fmt.Sprintf("AUTH%08d", i)}
+		replies[i] = &tianyuan.Reply{Code: 0, TransactionID: fmt.Sprintf("JRZQ9E2A-%06d-d513a787", i), ReceivedAt: at.Add(time.Duration(i) * time.Millisecond)}
+		keys[i] = fmt.Sprintf("%032x", i*7919)
+	}
+	b.ReportAllocs()
+	b.SetParallelism(32)
+	cpu := cpuTime()
+	defer func() { b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op") }()
+	var next atomic.Int64
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := next.Add(1) % rows
+			if err := rec.Reused("JRZQ9E2A", keys[i], params[i], replies[i], nil, true); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }

@@ -31,6 +31,8 @@ import (
 //	         by the per-attempt timeout
 //	retrying retries transient failures with full-jitter backoff, honouring Retry-After;
 //	         a throttled call goes again through the limiter, which is its wait
+//	pooled   tells the worker pool that a worker waits, so that another takes
+//	         the next rows (see workers.go)
 //	stored   answers from the reply store, merges concurrent identical calls,
 //	         and stores every reply before handing it on (see store.go)
 

@@ -35,6 +35,7 @@ func (r *run) wrapCallers() {
 	keys, check := newKeyer(r.env.Secret), r.keyCheck()
 	spend := &budget{maxCalls: r.cfg.Limits.MaxCalls, maxCost: r.cfg.Limits.MaxCost}
 	throttle := pacing.ThrottleRule{Codes: r.cfg.Vendor.Codes.Throttle}
+	r.workers = &workerPool{}
 	for _, p := range r.prods {
 		p.stats.pace = newPacer(p.code, p.cfg, r.cfg.Retry, defaultPacing, r.log)
 		var c tianyuan.Caller = &metered{next: r.env.Caller, stats: p.stats}
@@ -48,8 +49,9 @@ func (r *run) wrapCallers() {
 				p.stats.retries.Add(1)
 				r.log.Debug("retrying", "product", product, "attempt", attempt, "delay", delay, "error", err)
 			}}
+		c = &pooled{next: c, pool: r.workers}
 		p.caller = &stored{next: c, store: r.store, keys: keys, keyCheck: check, notBefore: notBefore,
-			runStart: runStart, stats: p.stats, audit: r.audit.rec}
+			runStart: runStart, stats: p.stats, audit: r.audit.rec, workers: r.workers}
 	}
 }
 

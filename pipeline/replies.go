@@ -94,7 +94,8 @@ type stored struct {
 	notBefore time.Time      // replies received earlier are not reused
 	runStart  time.Time      // replies received since were paid by this run: a hit is a duplicate
 	stats     *productStats
-	audit     Auditor // records the replies used without a request; nil records nothing
+	audit     Auditor     // records the replies used without a request; nil records nothing
+	workers   *workerPool // told when a call waits for an identical one; may be nil
 
 	inFlight [16]inFlightShard // by the key's first byte: workers rarely wait on each other
 
@@ -146,6 +147,8 @@ func (s *stored) call(ctx context.Context, product, applicant string, params tia
 		}
 		done := p.done
 		shard.Unlock()
+		s.workers.waitBegins()
+		defer s.workers.waitEnds()
 		select {
 		case <-done:
 			// A row merged with a call answered from the store is a row

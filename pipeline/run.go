@@ -290,6 +290,7 @@ type run struct {
 	items     sync.Pool   // of *item, reused once their row is written
 	stop      context.CancelCauseFunc
 	audit     *auditTrail // the consent audit trail (see audit.go)
+	workers   *workerPool // starts the workers (see workers.go)
 }
 
 type productRun struct {
@@ -490,7 +491,8 @@ func (r *run) execute(ctx context.Context) (*manifest.Manifest, error) {
 	// (or the store) and build each row's features, in any order; the
 	// writer puts the rows back in input order.
 	const window = 1024
-	workers := 2*runtime.GOMAXPROCS(0) + 8
+	working := 2*runtime.GOMAXPROCS(0) + 8
+	workers := working // at most: one for every call the vendor may have in flight, and then some
 	for _, p := range r.prods {
 		workers += 2 * p.cfg.Concurrency
 	}
@@ -503,24 +505,24 @@ func (r *run) execute(ctx context.Context) (*manifest.Manifest, error) {
 		readErr = r.readAll(dctx, work, slots)
 	}()
 	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var unknowns transform.Unknowns
-			params := make([]tianyuan.Params, len(r.prods))
-			for it := range work {
-				r.enrich(dctx, it, params)
-				if !it.aborted {
-					r.fillRow(it, &unknowns)
-				}
-				done <- it
+	worker := func() {
+		defer wg.Done()
+		var unknowns transform.Unknowns
+		params := make([]tianyuan.Params, len(r.prods))
+		for it := range work {
+			r.enrich(dctx, it, params)
+			if !it.aborted {
+				r.fillRow(it, &unknowns)
 			}
-			r.mu.Lock()
-			r.unknowns.Merge(&unknowns)
-			r.mu.Unlock()
-		}()
+			done <- it
+		}
+		r.mu.Lock()
+		r.unknowns.Merge(&unknowns)
+		r.mu.Unlock()
 	}
+	// A worker is started by the pool, at first or by a worker about to
+	// wait: the count is never zero before they all are done.
+	r.workers.begin(working, workers, func() { wg.Add(1); go worker() })
 	go func() {
 		wg.Wait()
 		close(done)
