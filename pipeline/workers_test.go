@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/scorepipe/scorepipe/config"
+	"github.com/scorepipe/scorepipe/manifest"
 	"github.com/scorepipe/scorepipe/pipeline"
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
 	"github.com/scorepipe/scorepipe/providers/tianyuan/tianyuantest"
@@ -64,19 +65,7 @@ func TestCallsInFlightReachConcurrency(t *testing.T) {
 	first := 2*runtime.GOMAXPROCS(0) + 8 // the workers a run starts with
 	for _, concurrency := range []int{4, first + 8, 2*first + 3} {
 		t.Run(fmt.Sprintf("concurrency %d", concurrency), func(t *testing.T) {
-			_, client := fakeVendor(t, tianyuantest.Options{})
-			cfg := sampleConfig(t)
-			cfg.Input.Files = []string{applicantsFile(t, 3*concurrency)}
-			cfg.Input.Passthrough = nil
-			cfg.Output.Formats = []string{config.FormatCSV}
-			cfg.Products = map[string]config.ProductConfig{"JRZQ9E2A": {Burst: 1, Concurrency: concurrency}}
-			g := &gate{next: client, want: concurrency, deadline: time.Now().Add(20 * time.Second), open: make(chan struct{})}
-			e := env(client)
-			e.Caller = g
-			m, err := pipeline.Run(context.Background(), cfg, e)
-			if err != nil {
-				t.Fatal(err)
-			}
+			m, g := runGated(t, applicantsFile(t, 3*concurrency), concurrency)
 			if g.most != concurrency {
 				t.Errorf("at most %d calls in flight, want the concurrency, %d", g.most, concurrency)
 			}
@@ -95,8 +84,6 @@ func TestCallsInFlightReachConcurrency(t *testing.T) {
 func TestIdenticalCallsDoNotHoldUpOthers(t *testing.T) {
 	first := 2*runtime.GOMAXPROCS(0) + 8
 	const concurrency = 8
-	_, client := fakeVendor(t, tianyuantest.Options{})
-	cfg := sampleConfig(t)
 	lines := strings.Split(strings.TrimSpace(readFile(t, applicantsFile(t, concurrency+1))), "\n")
 	rows := append([]string{lines[0]}, slices.Repeat([]string{lines[1]}, first+4)...) // the same applicant, again and again
 	rows = append(rows, lines[2:]...)                                                 // then one each
@@ -104,6 +91,22 @@ func TestIdenticalCallsDoNotHoldUpOthers(t *testing.T) {
 	if err := os.WriteFile(path, []byte(strings.Join(rows, "\n")+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	m, g := runGated(t, path, concurrency)
+	if g.most != concurrency {
+		t.Errorf("at most %d calls in flight, want the concurrency, %d", g.most, concurrency)
+	}
+	if p := m.Products["JRZQ9E2A"]; p.Calls != concurrency+1 || p.Deduplicated != int64(first+3) {
+		t.Errorf("%d calls, %d rows deduplicated; want %d and %d", p.Calls, p.Deduplicated, concurrency+1, first+3)
+	}
+}
+
+// runGated runs the applicants of path to CSV, JRZQ9E2A only at the
+// given concurrency, through a gate that waits for that many calls in
+// flight.
+func runGated(t *testing.T, path string, concurrency int) (*manifest.Manifest, *gate) {
+	t.Helper()
+	_, client := fakeVendor(t, tianyuantest.Options{})
+	cfg := sampleConfig(t)
 	cfg.Input.Files = []string{path}
 	cfg.Input.Passthrough = nil
 	cfg.Output.Formats = []string{config.FormatCSV}
@@ -115,12 +118,7 @@ func TestIdenticalCallsDoNotHoldUpOthers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g.most != concurrency {
-		t.Errorf("at most %d calls in flight, want the concurrency, %d", g.most, concurrency)
-	}
-	if p := m.Products["JRZQ9E2A"]; p.Calls != concurrency+1 || p.Deduplicated != int64(first+3) {
-		t.Errorf("%d calls, %d rows deduplicated; want %d and %d", p.Calls, p.Deduplicated, concurrency+1, first+3)
-	}
+	return m, g
 }
 
 func readFile(t *testing.T, path string) string {
