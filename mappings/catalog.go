@@ -101,8 +101,12 @@ type Sub struct {
 
 // Field is one value of a product's reply and how it becomes columns.
 type Field struct {
-	Sub       string    // sub-product code; "" for a flat product
-	Path      string    // dot-separated path in the payload (in the sub-product's data)
+	Sub  string // sub-product code; "" for a flat product
+	Path string // dot-separated path in the payload (in the sub-product's data)
+	// Also lists other paths the value may be found at, tried in order
+	// when Path holds nothing: the vendor's documents place some fields in
+	// more than one way.
+	Also      []string
 	Column    string    // base name of the output columns
 	Type      FieldType //
 	Table     string    // table name, for interval_code and enum
@@ -303,7 +307,7 @@ func parseCatalog(file string, data []byte) (*Catalog, error) {
 }
 
 // fieldKeys are the keys of a field in a catalog.
-var fieldKeys = []string{"path", "column", "type", "table", "sentinels", "unit", "range", "zh", "en", "integer", "assumed"}
+var fieldKeys = []string{"path", "also", "column", "type", "table", "sentinels", "unit", "range", "zh", "en", "integer", "assumed"}
 
 // field reads one field of a catalog.
 func (d *catalogDecoder) field(n *yaml.Node, sub string) (Field, error) {
@@ -314,6 +318,8 @@ func (d *catalogDecoder) field(n *yaml.Node, sub string) (Field, error) {
 		switch key {
 		case "path":
 			f.Path, err = d.str(v, key)
+		case "also":
+			f.Also, err = d.strs(v, key)
 		case "column":
 			f.Column, err = d.str(v, key)
 		case "type":
@@ -347,6 +353,10 @@ func (d *catalogDecoder) field(n *yaml.Node, sub string) (Field, error) {
 	switch {
 	case f.Path == "":
 		return fail("path", "missing")
+	case slices.Contains(f.Also, "") || slices.Contains(f.Also, f.Path):
+		return fail("also", "an empty path, or the field's own path")
+	case len(slices.Compact(slices.Sorted(slices.Values(f.Also)))) != len(f.Also):
+		return fail("also", "a path given twice")
 	case typ == "":
 		return fail("type", "missing (one of %s)", typeList())
 	case !knownType(f.Type):

@@ -274,8 +274,8 @@ func TestDictionarySheetShowsProvenance(t *testing.T) {
 		{"dwbg8b4d_check_suggest", "codes", "建议通过 = 1 (sample); 建议复审 = 2 (seed); 建议拒绝 = 3 (seed)"},
 		{"dwbg8b4d_fraud_rule", "code_source", "fraud_rule: seed 3"},
 		{"flxg0v4b_civil_n_qsbdje_low", "code_source", "received (the reply writes the interval)"},
-		{"flxg0v4b_civil_n_qsbdje_low", "source", "FLXG0V4B.entout.data.civil.n_qsbdje"},
-		{"flxg0v4b_criminal_dzzm", "source", "FLXG0V4B.entout.data.criminal.dzzm"},
+		{"flxg0v4b_civil_n_qsbdje_low", "source", "FLXG0V4B.entout.data.civil.n_qsbdje, else FLXG0V4B.civil.n_qsbdje, else FLXG0V4B.entout.civil.n_qsbdje"},
+		{"flxg0v4b_criminal_dzzm", "source", "FLXG0V4B.entout.data.criminal.dzzm, else FLXG0V4B.criminal.dzzm, else FLXG0V4B.entout.criminal.dzzm"},
 		{"xyp_cpl0081", "codes", ""},
 	}
 	for _, tt := range tests {
@@ -306,45 +306,50 @@ func TestDictionarySheetShowsProvenance(t *testing.T) {
 // TestJudicialFieldsAsDocumented: FLXG0V4B answered in the documented
 // shape (criminal {dzzm, pcjg}, civil {n_qsbdje}, sxbzxr and xgbzxr lists)
 // through the fake vendor gives those values in their columns, for every
-// row as the vendor's payload for that applicant holds them.
+// row as the vendor's payload for that applicant holds them, wherever the
+// reply places criminal and civil among the places the documents allow.
 func TestJudicialFieldsAsDocumented(t *testing.T) {
-	_, client := fakeVendor(t, tianyuantest.Options{})
-	cfg := sampleConfig(t)
-	cfg.Output.PII = "keep" // to recompute each applicant's payload
-	m, err := pipeline.Run(context.Background(), cfg, env(client))
-	requireComplete(t, err)
-	for field := range m.Unknowns.Fields {
-		if strings.Contains(field, "FLXG0V4B") {
-			t.Errorf("unknown field %s: the catalog should know the documented shape", field)
-		}
-	}
-	header, rows := readCSV(t, filepath.Join(cfg.Output.Dir, pipeline.FileCSV))
-	col := func(name string) int { return column(t, header, name) }
-	seen := map[string]int{}
-	for _, r := range rows {
-		if r[col("flxg0v4b_status")] != "ok" {
-			continue
-		}
-		payload, err := tianyuantest.SyntheticPayload(tianyuantest.ProductRiskReport, map[string]string{
-			"name": r[col("name")], "id_card": r[col("id_card")], "mobile_no": r[col("mobile_no")]}, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := judicialCells(t, payload)
-		for name, w := range want {
-			if got := r[col(name)]; got != w {
-				t.Errorf("row %s: %s = %q, want %q from the vendor's payload", r[col("source_row")], name, got, w)
+	for _, shape := range []string{tianyuantest.JudicialEntoutData, tianyuantest.JudicialData, tianyuantest.JudicialEntout} {
+		t.Run(shape, func(t *testing.T) {
+			_, client := fakeVendor(t, tianyuantest.Options{Shapes: tianyuantest.Shapes{Judicial: shape}})
+			cfg := sampleConfig(t)
+			cfg.Output.PII = "keep" // to recompute each applicant's payload
+			m, err := pipeline.Run(context.Background(), cfg, env(client))
+			requireComplete(t, err)
+			for field := range m.Unknowns.Fields {
+				if strings.Contains(field, "FLXG0V4B") {
+					t.Errorf("unknown field %s: the catalog should know the documented shape", field)
+				}
 			}
-			if w != "" {
-				seen[name]++
+			header, rows := readCSV(t, filepath.Join(cfg.Output.Dir, pipeline.FileCSV))
+			col := func(name string) int { return column(t, header, name) }
+			seen := map[string]int{}
+			for _, r := range rows {
+				if r[col("flxg0v4b_status")] != "ok" {
+					continue
+				}
+				payload, err := tianyuantest.SyntheticPayload(tianyuantest.ProductRiskReport, map[string]string{
+					"name": r[col("name")], "id_card": r[col("id_card")], "mobile_no": r[col("mobile_no")]}, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := judicialCells(t, payload)
+				for name, w := range want {
+					if got := r[col(name)]; got != w {
+						t.Errorf("row %s: %s = %q, want %q from the vendor's payload", r[col("source_row")], name, got, w)
+					}
+					if w != "" {
+						seen[name]++
+					}
+				}
 			}
-		}
-	}
-	for _, name := range []string{"flxg0v4b_criminal_dzzm", "flxg0v4b_criminal_pcjg", "flxg0v4b_civil_n_qsbdje_code",
-		"flxg0v4b_civil_n_qsbdje_low", "flxg0v4b_civil_n_qsbdje_high", "flxg0v4b_sxbzxr_count"} {
-		if seen[name] == 0 {
-			t.Errorf("no row has a value in %s (seen %v)", name, seen)
-		}
+			for _, name := range []string{"flxg0v4b_criminal_dzzm", "flxg0v4b_criminal_pcjg", "flxg0v4b_civil_n_qsbdje_code",
+				"flxg0v4b_civil_n_qsbdje_low", "flxg0v4b_civil_n_qsbdje_high", "flxg0v4b_sxbzxr_count"} {
+				if seen[name] == 0 {
+					t.Errorf("no row has a value in %s (seen %v)", name, seen)
+				}
+			}
+		})
 	}
 }
 

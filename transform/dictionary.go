@@ -2,6 +2,7 @@ package transform
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -13,7 +14,7 @@ type ColumnDoc struct {
 	Column        string `json:"column"`
 	Type          string `json:"type"`
 	Product       string `json:"product,omitempty"`
-	Source        string `json:"source,omitempty"` // the path in the vendor's reply, or "input"
+	Source        string `json:"source,omitempty"` // the path in the vendor's reply ("P, else Q": Q when P holds nothing), or "input"
 	Unit          string `json:"unit,omitempty"`
 	DescriptionZH string `json:"description_zh"`
 	DescriptionEN string `json:"description_en"`
@@ -107,10 +108,14 @@ func (p *Product) Docs() []ColumnDoc {
 		d := ColumnDoc{Column: col.Name, Type: col.Kind.String(), Product: c.Product,
 			DescriptionZH: col.DescriptionZH, DescriptionEN: col.DescriptionEN}
 		if f, ok := fieldOf[col.Name]; ok {
-			d.Source = f.Path
-			if f.Sub != "" {
-				d.Source = f.Sub + "." + f.Path
+			paths := make([]string, 0, 1+len(f.Also))
+			for _, path := range slices.Concat([]string{f.Path}, f.Also) {
+				if f.Sub != "" {
+					path = f.Sub + "." + path
+				}
+				paths = append(paths, path)
 			}
+			d.Source = strings.Join(paths, ", else ")
 			d.Unit = strings.TrimSpace(f.Unit + " " + f.Range)
 			d.Assumed = f.Assumed
 			switch t := f.Lookup(); {

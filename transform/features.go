@@ -148,6 +148,7 @@ type fieldPlan struct {
 	f         *mappings.Field
 	col       int                 // offset of the field's first column
 	node      int                 // the path node that holds the field's value; -1 when Fill never reads it
+	also      []int               // the nodes of the field's other paths (mappings.Field.Also), in order
 	codes     map[string]codePlan // table codes and sentinels, for interval_code and enum fields
 	sentinels []float64           // the sentinels that are numbers
 	countName string              // the field's Unparsed name as a list: <column>_count
@@ -285,27 +286,15 @@ func NewProduct(c *mappings.Catalog) *Product {
 			if fp.f.Sub != sp.code {
 				continue
 			}
-			sp.known[fp.f.Path] = true
-			for i := range len(fp.f.Path) {
-				if fp.f.Path[i] == '.' {
-					sp.inner[fp.f.Path[:i]] = true
+			for k, path := range slices.Concat([]string{fp.f.Path}, fp.f.Also) {
+				plain = plain && !slices.Contains(strings.Split(path, "."), "")
+				id := p.addPath(sp, path)
+				if k == 0 {
+					fp.node = id
+				} else {
+					fp.also = append(fp.also, id)
 				}
 			}
-			n := sp.root
-			plain = plain && !slices.Contains(strings.Split(fp.f.Path, "."), "")
-			for part := range strings.SplitSeq(fp.f.Path, ".") {
-				child := n.children[part]
-				if child == nil {
-					if n.children == nil {
-						n.children = map[string]*pathNode{}
-					}
-					child = &pathNode{name: part, id: p.nodes}
-					p.nodes++
-					n.children[part] = child
-				}
-				n = child
-			}
-			fp.node = n.id
 			sp.fields = append(sp.fields, i)
 		}
 		sp.hi = p.nodes
@@ -316,6 +305,31 @@ func NewProduct(c *mappings.Catalog) *Product {
 		return &fillState{vals: make([]*fastjson.Value, p.nodes), first: make([]*pathNode, p.nodes), next: make([]*pathNode, p.nodes)}
 	}
 	return p
+}
+
+// addPath adds a catalog path to the nodes of sp and returns the id of the
+// node that holds its value.
+func (p *Product) addPath(sp *subPlan, path string) int {
+	sp.known[path] = true
+	for i := range len(path) {
+		if path[i] == '.' {
+			sp.inner[path[:i]] = true
+		}
+	}
+	n := sp.root
+	for part := range strings.SplitSeq(path, ".") {
+		child := n.children[part]
+		if child == nil {
+			if n.children == nil {
+				n.children = map[string]*pathNode{}
+			}
+			child = &pathNode{name: part, id: p.nodes}
+			p.nodes++
+			n.children[part] = child
+		}
+		n = child
+	}
+	return n.id
 }
 
 // markPaths marks the nodes whose path is a catalog field's and lists the

@@ -486,6 +486,43 @@ func TestFeaturesCOMBTY11(t *testing.T) {
 			},
 		},
 		{
+			name: "judicial: criminal and civil beside sxbzxr, as the field table lists them",
+			reply: okReply(`{"responses":[{"api_code":"FLXG0V4B","success":true,"data":{"sxbzxr":[{"ah":"x"}],
+				"criminal":{"dzzm":"盗窃罪","pcjg":"有期徒刑六个月"},"civil":{"n_qsbdje":"[10000,50000)"}}}]}`),
+			status: transform.StatusOK,
+			cells: []map[string]any{{
+				"flxg0v4b_sxbzxr_count": 1, "flxg0v4b_criminal_dzzm": "盗窃罪", "flxg0v4b_criminal_pcjg": "有期徒刑六个月",
+				"flxg0v4b_civil_n_qsbdje_code": "[10000,50000)", "flxg0v4b_civil_n_qsbdje_low": 10000.0, "flxg0v4b_civil_n_qsbdje_high": 50000.0,
+			}},
+		},
+		{
+			name: "judicial: criminal and civil in entout itself",
+			reply: okReply(`{"responses":[{"api_code":"FLXG0V4B","success":true,"data":{
+				"entout":{"criminal":{"dzzm":"盗窃罪"},"civil":{"n_qsbdje":12000.5}}}}]}`),
+			status: transform.StatusOK,
+			cells: []map[string]any{{
+				"flxg0v4b_criminal_dzzm": "盗窃罪", "flxg0v4b_criminal_pcjg": nil,
+				"flxg0v4b_civil_n_qsbdje_code": "12000.5", "flxg0v4b_civil_n_qsbdje_low": 12000.5,
+			}},
+		},
+		{
+			name: "judicial: entout.data first, the other places where it holds nothing",
+			reply: okReply(`{"responses":[{"api_code":"FLXG0V4B","success":true,"data":{
+				"criminal":{"dzzm":"诈骗罪","pcjg":"拘役三个月"},"civil":{"n_qsbdje":"(0,1000)"},
+				"entout":{"data":{"criminal":{"dzzm":"盗窃罪","pcjg":null},"civil":{}}}}}]}`),
+			status: transform.StatusOK,
+			cells: []map[string]any{{
+				"flxg0v4b_criminal_dzzm": "盗窃罪", "flxg0v4b_criminal_pcjg": "拘役三个月",
+				"flxg0v4b_civil_n_qsbdje_code": "(0,1000)", "flxg0v4b_civil_n_qsbdje_high": 1000.0,
+			}},
+		},
+		{
+			name:   "judicial: empty objects in every place",
+			reply:  okReply(`{"responses":[{"api_code":"FLXG0V4B","success":true,"data":{"criminal":{},"civil":null,"entout":{"criminal":{},"data":{}}}}]}`),
+			status: transform.StatusNoRecord,
+			cells:  []map[string]any{{"flxg0v4b_status": "no_record"}, flxgNull},
+		},
+		{
 			name: "placeholder entry of an enum",
 			reply: okReply(`{"responses":[{"api_code":"DWBG8B4D","success":true,"data":{"checkSuggest":"建议通过",
 				"overdueRiskProduct":{"totalLoanInstitutions":"[1,5)","currentOverdueInstitutionCount":"(1,2)"}}}]}`),

@@ -372,7 +372,14 @@ func (st *fillState) fillData(row RowWriter, base int, p *Product, sp *subPlan, 
 	found := false
 	for _, i := range sp.fields {
 		fp := &p.fields[i]
-		if st.fillField(row, base+fp.col, fp, st.vals[fp.node], u) {
+		v := st.vals[fp.node]
+		for _, id := range fp.also {
+			if v != nil && v.Type() != fastjson.TypeNull {
+				break
+			}
+			v = st.vals[id]
+		}
+		if st.fillField(row, base+fp.col, fp, v, u) {
 			found = true
 		}
 	}

@@ -52,7 +52,7 @@ func TestCatalogShowsProvenance(t *testing.T) {
 					{"xyp_cpl0001_low", "codes", countCodes},
 					{"xyp_cpl0072_high", "code_source", "jrzq9e2a_amount: sample 8"},
 					{"xyp_model_score_low", "assumed", "the field itself, its range and the sentinel -1 (the documents list xyp_model_score_high and _mid only)"},
-					{"flxg0v4b_civil_n_qsbdje_code", "source", "FLXG0V4B.entout.data.civil.n_qsbdje"},
+					{"flxg0v4b_civil_n_qsbdje_code", "source", "FLXG0V4B.entout.data.civil.n_qsbdje, else FLXG0V4B.civil.n_qsbdje, else FLXG0V4B.entout.civil.n_qsbdje"},
 				}
 				for _, c := range checks {
 					if got := rows[c.column][c.header]; got != c.want {

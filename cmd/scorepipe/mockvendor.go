@@ -119,6 +119,7 @@ or a vendor code: --throttle-status, --throttle-code).`,
 	cmd.Flags().Float64Var(&shapes.AllEmpty, "all-empty", 0, "share of JRZQ9E2A replies in which every factor is empty (still billed)")
 	cmd.Flags().Float64Var(&shapes.EmptyFactor, "empty-factor", 0, "share of JRZQ9E2A factors answered empty (missing)")
 	cmd.Flags().Float64Var(&shapes.SubFailure, "sub-failure", 0, "share of COMBTY11 sub-products answered success: false")
+	cmd.Flags().StringVar(&shapes.Judicial, "judicial-shape", tianyuantest.JudicialEntoutData, "where FLXG0V4B's criminal and civil objects are: entout-data (in entout.data), data (beside sxbzxr) or entout")
 
 	// A rate limit, as a vendor enforces it.
 	cmd.Flags().IntVar(&limits.Limit, "throttle-limit", 0, "requests per sliding second and product above which requests are throttled (0: no limit)")

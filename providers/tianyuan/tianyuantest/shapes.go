@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"net/http"
@@ -21,6 +22,15 @@ const (
 	// "responses" at the top level and no code, as the product's
 	// documentation reads it.
 	ComboPlain = "plain"
+)
+
+// Where FLXG0V4B's criminal and civil objects are (Shapes.Judicial). The
+// documents' client code reads them from entout.data; their field table
+// lists them beside sxbzxr, under "entout/sxbzxr".
+const (
+	JudicialEntoutData = "entout-data" // in entout.data; the default
+	JudicialData       = "data"        // in the sub-product's data, beside sxbzxr
+	JudicialEntout     = "entout"      // in entout, without its data
 )
 
 // How an envelope's message and transaction_id are sent
@@ -54,12 +64,18 @@ type Shapes struct {
 	// SubFailure is the share of COMBTY11 sub-products answered
 	// {"api_code": ..., "success": false, "data": null, "message": ...}.
 	SubFailure float64
+	// Judicial is JudicialEntoutData ("" too), JudicialData or
+	// JudicialEntout.
+	Judicial string
 }
 
 // Validate reports a shape the fake does not know or a share outside [0,1].
 func (s Shapes) Validate() error {
 	if !slices.Contains([]string{"", ComboEnvelope, ComboPlain}, s.Combo) {
 		return fmt.Errorf("tianyuantest: COMBTY11 shape %q, want %q or %q", s.Combo, ComboEnvelope, ComboPlain)
+	}
+	if !slices.Contains([]string{"", JudicialEntoutData, JudicialData, JudicialEntout}, s.Judicial) {
+		return fmt.Errorf("tianyuantest: FLXG0V4B shape %q, want %s, %s or %s", s.Judicial, JudicialEntoutData, JudicialData, JudicialEntout)
 	}
 	if !slices.Contains([]string{"", FieldsStrings, FieldsAbsent, FieldsNull, FieldsNumbers}, s.EnvelopeFields) {
 		return fmt.Errorf("tianyuantest: envelope fields %q, want %s, %s, %s or %s", s.EnvelopeFields, FieldsStrings, FieldsAbsent, FieldsNull, FieldsNumbers)
@@ -102,7 +118,7 @@ func (s Shapes) reshape(product string, params map[string]string, payload []byte
 			}
 		}
 		return mustMarshal(factors)
-	case product == ProductRiskReport && s.SubFailure > 0:
+	case product == ProductRiskReport && (s.SubFailure > 0 || s.Judicial != "" && s.Judicial != JudicialEntoutData):
 		var report map[string]json.RawMessage
 		var subs []json.RawMessage
 		if json.Unmarshal(payload, &report) != nil || json.Unmarshal(report["responses"], &subs) != nil {
@@ -110,19 +126,44 @@ func (s Shapes) reshape(product string, params map[string]string, payload []byte
 		}
 		r := applicantRand("shape", product, params)
 		for i, sub := range subs {
-			if !chance(r, s.SubFailure) {
-				continue
-			}
 			var head struct {
 				APICode string `json:"api_code"`
 			}
 			_ = json.Unmarshal(sub, &head)
-			subs[i] = mustMarshal(map[string]any{"api_code": head.APICode, "success": false, "data": nil, "message": "查询失败"})
+			if chance(r, s.SubFailure) {
+				subs[i] = mustMarshal(map[string]any{"api_code": head.APICode, "success": false, "data": nil, "message": "查询失败"})
+			} else if head.APICode == "FLXG0V4B" {
+				subs[i] = s.moveJudicial(sub)
+			}
 		}
 		report["responses"] = mustMarshal(subs)
 		return mustMarshal(report)
 	}
 	return payload
+}
+
+// moveJudicial moves criminal and civil out of entout.data of a FLXG0V4B
+// answer, to where s.Judicial says.
+func (s Shapes) moveJudicial(sub json.RawMessage) json.RawMessage {
+	var answer map[string]any
+	if json.Unmarshal(sub, &answer) != nil {
+		return sub
+	}
+	data, _ := answer["data"].(map[string]any)
+	entout, _ := data["entout"].(map[string]any)
+	inner, _ := entout["data"].(map[string]any)
+	if inner == nil {
+		return sub
+	}
+	switch s.Judicial {
+	case JudicialData:
+		delete(data, "entout")
+		maps.Copy(data, inner)
+	case JudicialEntout:
+		delete(entout, "data")
+		maps.Copy(entout, inner)
+	}
+	return mustMarshal(answer)
 }
 
 // applicantRand is a random source that depends on the applicant only.

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -108,6 +109,103 @@ func TestComboShapes(t *testing.T) {
 			t.Errorf("JRZQ9E2A reply is not an envelope")
 		}
 	})
+}
+
+// TestJudicialShapes: FLXG0V4B's criminal and civil objects are where
+// Shapes.Judicial says, holding what entout.data holds by default, and the
+// rest of the report is unchanged.
+func TestJudicialShapes(t *testing.T) {
+	tests := []struct {
+		shape string
+		where []string // the keys leading to criminal and civil in the sub-product's data
+	}{
+		{"", []string{"entout", "data"}},
+		{tianyuantest.JudicialEntoutData, []string{"entout", "data"}},
+		{tianyuantest.JudicialData, nil},
+		{tianyuantest.JudicialEntout, []string{"entout"}},
+	}
+	for _, tt := range tests {
+		t.Run("shape "+tt.shape, func(t *testing.T) {
+			srv, _ := tianyuantest.NewServer(tianyuantest.Options{Shapes: tianyuantest.Shapes{Judicial: tt.shape, SubFailure: 0.2}})
+			defer srv.Close()
+			c := demoClient(t, srv)
+			cases := 0
+			for i := range 60 {
+				params := applicant("COMBTY11", i)
+				r, err := c.Call(context.Background(), "COMBTY11", params)
+				if err != nil {
+					t.Fatalf("applicant %d: %v", i, err)
+				}
+				got, err := c.Cipher().Payload(r)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want, _ := tianyuantest.SyntheticPayload("COMBTY11", params, 0)
+				gotJudicial, gotRest := judicialOf(t, got, tt.where)
+				wantJudicial, wantRest := judicialOf(t, want, []string{"entout", "data"})
+				if gotRest == nil {
+					continue // answered success: false (SubFailure)
+				}
+				if !reflect.DeepEqual(gotJudicial, wantJudicial) {
+					t.Errorf("applicant %d: criminal and civil = %v, want %v", i, gotJudicial, wantJudicial)
+				}
+				if !reflect.DeepEqual(gotRest, wantRest) {
+					t.Errorf("applicant %d: the rest of FLXG0V4B = %v, want %v", i, gotRest, wantRest)
+				}
+				if len(gotJudicial["criminal"].(map[string]any)) > 0 {
+					cases++
+				}
+			}
+			if cases == 0 {
+				t.Errorf("no applicant of 60 has a criminal case: the test checks nothing")
+			}
+		})
+	}
+}
+
+// judicialOf returns, from a COMBTY11 report, the criminal and civil
+// objects found under the keys of where in FLXG0V4B's data, and the rest of
+// that data (where emptied of them); nil, nil when FLXG0V4B failed.
+func judicialOf(t *testing.T, report []byte, where []string) (judicial, rest map[string]any) {
+	t.Helper()
+	var r struct {
+		Responses []struct {
+			APICode string         `json:"api_code"`
+			Success bool           `json:"success"`
+			Data    map[string]any `json:"data"`
+		} `json:"responses"`
+	}
+	if err := json.Unmarshal(report, &r); err != nil {
+		t.Fatal(err)
+	}
+	for _, sub := range r.Responses {
+		if sub.APICode != "FLXG0V4B" || !sub.Success {
+			continue
+		}
+		holder := sub.Data
+		for _, k := range where {
+			holder, _ = holder[k].(map[string]any)
+		}
+		if holder == nil {
+			t.Fatalf("FLXG0V4B data has nothing at %v: %v", where, sub.Data)
+		}
+		judicial = map[string]any{"criminal": holder["criminal"], "civil": holder["civil"]}
+		delete(holder, "criminal")
+		delete(holder, "civil")
+		// What is left of the places: an entout holding nothing else.
+		for len(where) > 0 {
+			parent := sub.Data
+			for _, k := range where[:len(where)-1] {
+				parent = parent[k].(map[string]any)
+			}
+			if m, _ := parent[where[len(where)-1]].(map[string]any); len(m) == 0 {
+				delete(parent, where[len(where)-1])
+			}
+			where = where[:len(where)-1]
+		}
+		return judicial, sub.Data
+	}
+	return nil, nil
 }
 
 // TestDataAsString: data may decrypt to a JSON string holding the payload
@@ -501,6 +599,8 @@ func TestOptionsValidate(t *testing.T) {
 		{"combo", tianyuantest.Shapes{Combo: "xml"}, "COMBTY11 shape"},
 		{"fields", tianyuantest.Shapes{EnvelopeFields: "objects"}, "envelope fields"},
 		{"share", tianyuantest.Shapes{SubFailure: 2}, "SubFailure"},
+		{"judicial", tianyuantest.Shapes{Judicial: tianyuantest.JudicialData}, ""},
+		{"judicial unknown", tianyuantest.Shapes{Judicial: "court"}, "FLXG0V4B shape"},
 	}
 	for _, tt := range shapes {
 		t.Run(tt.name, func(t *testing.T) {
