@@ -196,7 +196,8 @@ func (c *Client) Call(ctx context.Context, product string, params Params) (*Repl
 
 	u := c.base.JoinPath("api", "v1", product)
 	u.RawQuery = "t=" + strconv.FormatInt(c.now().UnixMilli(), 10)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(body))
+	var sent writeTrace
+	req, err := http.NewRequestWithContext(sent.context(ctx), http.MethodPost, u.String(), bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("tianyuan: %s: %w", product, err)
 	}
@@ -206,7 +207,7 @@ func (c *Client) Call(ctx context.Context, product string, params Params) (*Repl
 
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("tianyuan: %s: %w", product, err)
+		return nil, sent.sendError(product, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
@@ -214,7 +215,7 @@ func (c *Client) Call(ctx context.Context, product string, params Params) (*Repl
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxBodySize+1))
 	if err != nil {
-		return nil, fmt.Errorf("tianyuan: %s: reading reply: %w", product, err)
+		return nil, bodyError(product, resp.StatusCode, err)
 	}
 	return c.reply(product, resp.StatusCode, resp.Header.Get("Retry-After"), data, c.now())
 }

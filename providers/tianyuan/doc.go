@@ -25,11 +25,13 @@
 // plain body encrypted with the client's key), so it can be stored as
 // received without plaintext, and [Cipher.Payload] opens it.
 //
-// Errors come in five kinds: [*HTTPError] (a status that is not 2xx),
+// Errors come in six kinds: [*HTTPError] (a status that is not 2xx),
 // [*RedirectError] (a 3xx: redirects are never followed), [*ProtocolError]
-// (a reply that cannot be understood, which the vendor may have billed),
-// [*CodeError] (a readable reply with a non-zero code) and wrapped transport
-// errors. [CodePolicy.Classify] sorts any of them into a [Class] that tells
+// (a reply that cannot be understood or read to its end, which the vendor
+// may have billed), [*NoReplyError] (a request sent that got no reply,
+// which the vendor may have billed too), [*CodeError] (a readable reply
+// with a non-zero code) and wrapped transport errors (before the request
+// was sent). [CodePolicy.Classify] sorts any of them into a [Class] that tells
 // the caller whether to retry, stop the run, fail the row or record "no
 // record", and [CodePolicy.Retrier] whether one more attempt is worth it.
 //

@@ -70,8 +70,9 @@ func (e *RedirectError) Error() string {
 // ProtocolError is a reply that arrived but cannot be understood: a 2xx
 // body that is not JSON, not an object, holds neither "code" nor
 // "responses", a code that is not an integer, code-0 data that is not a
-// string, "responses" that is not a list, a body over [MaxBodySize]; or a
-// non-2xx reply that carries a code-0 answer all the same. The vendor may
+// string, "responses" that is not a list, a body over [MaxBodySize], a
+// body that could not be read to its end (of any status); or a non-2xx
+// reply that carries a code-0 answer all the same. The vendor may
 // have billed it ([PossiblyBilled]). Its message says what was wrong and
 // never quotes the body.
 type ProtocolError struct {
@@ -81,7 +82,8 @@ type ProtocolError struct {
 	// never a piece of the body.
 	Reason string
 	// NotJSON is set when the body was not JSON at all (empty, an HTML
-	// page from a gateway, cut short): one more attempt may get a real
+	// page from a gateway, cut short) or could not be read to its end (the
+	// connection broke, the timeout passed): one more attempt may get a real
 	// answer (see [CodePolicy.Retrier]). A body of valid JSON that cannot
 	// be understood will not change on retry.
 	NotJSON bool
@@ -109,11 +111,16 @@ func writeVendorText(b *strings.Builder, message, transactionID string) {
 	}
 }
 
-// PossiblyBilled reports whether err is a reply the vendor may have billed
-// although it could not be read: a [*ProtocolError].
+// PossiblyBilled reports whether err is a call the vendor may have billed
+// although no answer could be read from it: a reply that could not be
+// understood or read to its end ([*ProtocolError]), or a request sent that
+// got no reply ([*NoReplyError]).
 func PossiblyBilled(err error) bool {
-	var pe *ProtocolError
-	return errors.As(err, &pe)
+	var (
+		pe *ProtocolError
+		ne *NoReplyError
+	)
+	return errors.As(err, &pe) || errors.As(err, &ne)
 }
 
 // CodeError is a readable envelope with a non-zero code. Its message names
@@ -194,6 +201,10 @@ const (
 	// [CodePolicy.Retrier]): a malformed answer will not change on retry,
 	// and each attempt may be paid for.
 	Unreadable
+	// Unanswered: the request was sent and no reply was read (a
+	// [*NoReplyError]): the vendor may have billed it. Tried once more in
+	// a call, no more (see [CodePolicy.Retrier]).
+	Unanswered
 )
 
 func (c Class) String() string {
@@ -208,6 +219,8 @@ func (c Class) String() string {
 		return "no_record"
 	case Unreadable:
 		return "unreadable"
+	case Unanswered:
+		return "unanswered"
 	}
 	return fmt.Sprintf("Class(%d)", int(c))
 }
@@ -273,6 +286,8 @@ func (p CodePolicy) ClassifyCode(code int) Class {
 //     fatal; else 408, 429 and 5xx are Retryable; 401, 403, 404 are Fatal
 //     (wrong endpoint or credentials); other statuses RowFailure;
 //   - [*ProtocolError]: Unreadable;
+//   - [*NoReplyError]: Unanswered, or Fatal when the call was cancelled
+//     (the run is stopping; do not retry);
 //   - context.Canceled: Fatal (the run is stopping; do not retry);
 //   - context.DeadlineExceeded, net.Error, io.ErrUnexpectedEOF, io.EOF and
 //     other transport errors ([*url.Error]): Retryable;
@@ -309,6 +324,10 @@ func (p CodePolicy) Classify(err error) Class {
 	if errors.As(err, &pe) {
 		return Unreadable
 	}
+	var nr *NoReplyError
+	if errors.As(err, &nr) && !nr.cancelled() {
+		return Unanswered
+	}
 	if errors.Is(err, context.Canceled) {
 		return Fatal
 	}
@@ -324,20 +343,26 @@ func (p CodePolicy) Classify(err error) Class {
 // Retrier returns what decides, for one call, whether another attempt is
 // worth it after each failed one, by the errors alone (a caller's own cap
 // on attempts still applies): after a Retryable error, yes; after an
-// Unreadable reply whose body was not JSON at all ([ProtocolError.NotJSON]:
-// a gateway's page, a body cut short), once per call; after anything else,
-// no. A malformed answer will not change on retry, and each attempt may be
-// billed.
+// attempt the vendor may have billed without an answer being read, an
+// Unanswered one or an Unreadable reply whose body was not JSON at all or
+// was cut off ([ProtocolError.NotJSON]: a gateway's page, a broken
+// connection), once per call, the two kinds counted together; after
+// anything else, no. A malformed answer will not change on retry, and
+// each attempt may be billed: a vendor that always cuts its answers off
+// costs two attempts per call, not the caller's cap.
 func (p CodePolicy) Retrier() func(err error) bool {
-	unreadable := 0
+	possiblyBilled := 0
 	return func(err error) bool {
 		switch p.Classify(err) {
 		case Retryable:
 			return true
+		case Unanswered:
+			possiblyBilled++
+			return possiblyBilled <= 1
 		case Unreadable:
-			unreadable++
+			possiblyBilled++
 			var pe *ProtocolError
-			return unreadable <= 1 && errors.As(err, &pe) && pe.NotJSON
+			return possiblyBilled <= 1 && errors.As(err, &pe) && pe.NotJSON
 		}
 		return false
 	}
