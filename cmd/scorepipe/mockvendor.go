@@ -39,7 +39,8 @@ Point a run at it with SCOREPIPE_ENDPOINT=http://ADDR.
 Flags make it answer in any reply shape the vendor's documents allow (COMBTY11
 plain or enveloped, data as a JSON string, message and transaction_id absent,
 null or numbers, empty factors, failed sub-products) and inject faults (HTTP
-errors, codes, bodies no client can read, oversized bodies, redirects).
+errors, codes, bodies no client can read, oversized bodies, bodies cut off,
+connections reset, redirects).
 
 --throttle-limit N makes it enforce a rate limit as a vendor does: requests for
 a product are counted over a sliding second, throttled ones too, and a request
@@ -108,6 +109,8 @@ or a vendor code: --throttle-status, --throttle-code).`,
 	cmd.Flags().StringVar(&faults.MalformedKind, "malformed-kind", "", "which malformed body: "+strings.Join(tianyuantest.MalformedKinds, ", ")+" (default: each in turn)")
 	cmd.Flags().Float64Var(&faults.HTTP500Code0, "fail-500-code0", 0, "share of billed requests answered HTTP 500 carrying the code-0 answer")
 	cmd.Flags().Float64Var(&faults.Oversized, "fail-oversized", 0, fmt.Sprintf("share of billed requests answered with a body of %d MiB, past the client's cap", tianyuantest.OversizedBody>>20))
+	cmd.Flags().Float64Var(&faults.CutBody, "fail-cut-body", 0, "share of billed requests answered HTTP 200 with half of the code-0 answer, then the connection closed")
+	cmd.Flags().Float64Var(&faults.Reset, "fail-reset", 0, "share of billed requests whose connection is reset, no reply sent")
 	cmd.Flags().StringArrayVar(&codes, "fail-code", nil, "CODE=SHARE: answer this vendor code (e.g. 1004, 2001) to a share of valid requests; repeatable")
 	cmd.Flags().StringVar(&faults.RedirectTo, "redirect-to", "", "answer every request with a redirect to this URL")
 	cmd.Flags().IntVar(&faults.RedirectStatus, "redirect-status", 307, "status of --redirect-to: 301, 302, 303, 307 or 308")

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"math"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -205,6 +206,8 @@ const (
 	malformed        // HTTP 200, valid JSON not understood
 	status500        // HTTP 500 carrying the code-0 answer
 	oversized        // HTTP 200, the code-0 answer padded past OversizedBody
+	cutBody          // HTTP 200, half of the code-0 answer, the connection closed
+	reset            // the connection reset, no reply
 )
 
 // drawBroken picks a broken answer for u, a uniform draw already past the
@@ -217,6 +220,10 @@ func (f Faults) drawBroken(u float64) broken {
 		return status500
 	case u < f.Malformed+f.HTTP500Code0+f.Oversized:
 		return oversized
+	case u < f.Malformed+f.HTTP500Code0+f.Oversized+f.CutBody:
+		return cutBody
+	case u < f.Malformed+f.HTTP500Code0+f.Oversized+f.CutBody+f.Reset:
+		return reset
 	}
 	return notBroken
 }
@@ -239,7 +246,8 @@ func (f Faults) drawCode(u float64) int {
 
 // validateMore checks the faults added beside the first ones.
 func (f Faults) validateMore() error {
-	shares := map[string]float64{"Malformed": f.Malformed, "HTTP500Code0": f.HTTP500Code0, "Oversized": f.Oversized}
+	shares := map[string]float64{"Malformed": f.Malformed, "HTTP500Code0": f.HTTP500Code0, "Oversized": f.Oversized,
+		"CutBody": f.CutBody, "Reset": f.Reset}
 	total := 0.0
 	for c, p := range f.Codes {
 		if c == codeOK {
@@ -254,8 +262,8 @@ func (f Faults) validateMore() error {
 	if total > 1 {
 		return fmt.Errorf("tianyuantest: fault Codes add up to %v, want at most 1", total)
 	}
-	if s := f.HTTP503 + f.HTTP429 + f.Garbage + f.Malformed + f.HTTP500Code0 + f.Oversized; s > 1 {
-		return fmt.Errorf("tianyuantest: faults HTTP503+HTTP429+Garbage+Malformed+HTTP500Code0+Oversized = %v, want at most 1", s)
+	if s := f.HTTP503 + f.HTTP429 + f.Garbage + f.Malformed + f.HTTP500Code0 + f.Oversized + f.CutBody + f.Reset; s > 1 {
+		return fmt.Errorf("tianyuantest: faults HTTP503+HTTP429+Garbage+Malformed+HTTP500Code0+Oversized+CutBody+Reset = %v, want at most 1", s)
 	}
 	if f.MalformedKind != "" && !slices.Contains(MalformedKinds, f.MalformedKind) {
 		return fmt.Errorf("tianyuantest: malformed kind %q, want one of %v", f.MalformedKind, MalformedKinds)
@@ -348,6 +356,10 @@ func (v *Vendor) success(w http.ResponseWriter, product string, payload []byte, 
 		}
 	case status500:
 		status = http.StatusInternalServerError
+	case cutBody:
+		return cutOff(w, body)
+	case reset:
+		return resetConn(w)
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
@@ -361,4 +373,38 @@ func (v *Vendor) success(w http.ResponseWriter, product string, payload []byte, 
 		}
 	}
 	return status, code
+}
+
+// cutOff sends HTTP 200 announcing body's length, half of body, and
+// closes the connection; it returns the status and code to log.
+func cutOff(w http.ResponseWriter, body []byte) (int, int) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(body[:len(body)/2])
+	http.NewResponseController(w).Flush()
+	conn := hijack(w)
+	conn.Close()
+	return http.StatusOK, -1
+}
+
+// resetConn resets the connection of w (TCP RST, when it is TCP) without
+// a reply; it returns the status and code to log.
+func resetConn(w http.ResponseWriter) (int, int) {
+	conn := hijack(w)
+	if tc, ok := conn.(*net.TCPConn); ok {
+		tc.SetLinger(0) // close sends RST
+	}
+	conn.Close()
+	return 0, -1
+}
+
+// hijack takes the connection of w over; a server that cannot give it
+// (HTTP/2) drops the stream instead.
+func hijack(w http.ResponseWriter) net.Conn {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler) // the server resets the stream, logging nothing
+	}
+	return conn
 }

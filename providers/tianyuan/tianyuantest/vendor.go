@@ -93,6 +93,13 @@ type Faults struct {
 	MalformedKind string
 	HTTP500Code0  float64
 	Oversized     float64
+	// CutBody sends HTTP 200 with the Content-Length of the code-0
+	// answer and half of its body, then closes the connection; Reset
+	// resets the connection (TCP RST) without a reply. Each is done once
+	// the call is billed, as a vendor that processed the request and
+	// failed to deliver the answer.
+	CutBody float64
+	Reset   float64
 	// Codes answers each code listed (1004, 2001, ...) to its share of
 	// otherwise valid requests (their sum should not exceed 1).
 	Codes map[int]float64
@@ -318,8 +325,8 @@ func (v *Vendor) Requests(product string) int64 {
 }
 
 // Billed counts the calls billed for product: the code-0 replies sent,
-// and the answers of Faults.Malformed, HTTP500Code0 and Oversized, sent
-// after billing.
+// and the answers of Faults.Malformed, HTTP500Code0, Oversized, CutBody
+// and Reset, sent (or dropped) after billing.
 func (v *Vendor) Billed(product string) int64 {
 	v.mu.Lock()
 	defer v.mu.Unlock()
