@@ -104,9 +104,12 @@ type ProductCounts struct {
 	Price        float64 `json:"price"`        // products.<CODE>.price
 	Cost         float64 `json:"cost"`         // money spent by this run: billed × price
 
-	// PossiblyBilled counts replies received in this run that could not be
-	// read (not JSON, malformed, over the size cap, a failure status
-	// carrying a success): the vendor may have billed them.
+	// PossiblyBilled counts the calls of this run that got no readable
+	// answer after their request was sent: a reply that could not be read
+	// (not JSON, malformed, over the size cap, cut off, a failure status
+	// carrying a success) or no reply at all (no headers before the
+	// timeout, the connection reset or closed). The vendor may have
+	// billed them; they are not in Cost.
 	PossiblyBilled int64 `json:"possibly_billed"`
 
 	UndecryptableStored int64 `json:"undecryptable_stored"` // stored replies paid for again: encrypted with another access key

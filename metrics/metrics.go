@@ -125,7 +125,7 @@ func (r *Run) Registry(labels prometheus.Labels) *prometheus.Registry {
 	}{
 		{NameCalls, "HTTP requests the last run sent, retries included.", func(p *Product) float64 { return float64(p.Calls) }},
 		{NameBilled, "Replies the last run was billed for (code 0).", func(p *Product) float64 { return float64(p.Billed) }},
-		{NamePossiblyBilled, "Replies of the last run that could not be read and may have been billed.", func(p *Product) float64 { return float64(p.PossiblyBilled) }},
+		{NamePossiblyBilled, "Calls of the last run that got no readable answer after they were sent and may have been billed.", func(p *Product) float64 { return float64(p.PossiblyBilled) }},
 		{NameRetries, "Attempts of the last run after the first.", func(p *Product) float64 { return float64(p.Retries) }},
 		{NameFromStore, "Replies the last run reused from the reply store (paid by earlier runs).", func(p *Product) float64 { return float64(p.FromStore) }},
 		{NameDeduplicated, "Calls the last run saved on identical applicants.", func(p *Product) float64 { return float64(p.Deduplicated) }},

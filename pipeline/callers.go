@@ -71,8 +71,10 @@ func (l *limited) Call(ctx context.Context, product string, params tianyuan.Para
 }
 
 // retrying retries what the code policy says is worth another attempt
-// (tianyuan.CodePolicy.Retrier): transient failures, and a reply that was not
-// JSON at all once; never a reply that was understood to be malformed. It
+// (tianyuan.CodePolicy.Retrier): transient failures, and once in all an
+// attempt the vendor may have billed without an answer being read (a reply
+// not JSON at all or cut off, a request sent that got no reply); never a
+// reply that was understood to be malformed. It
 // also retries every throttling answer: the limiter further in has slowed
 // the product down or paused it, and is the wait; a throttled attempt is not
 // counted against maxAttempts.
@@ -161,8 +163,9 @@ type productStats struct {
 	merged   atomic.Int64  // answered by an identical call of the same run
 	pace     *pacing.Pacer // the product's rate and pauses
 
-	// possiblyBilled counts replies that could not be read, which the
-	// vendor may have billed all the same.
+	// possiblyBilled counts attempts that got no readable answer after
+	// their request was sent (a reply that could not be read, or no
+	// reply), which the vendor may have billed all the same.
 	possiblyBilled atomic.Int64
 
 	undecryptable atomic.Int64 // stored replies paid for again: they did not decrypt with today's key
@@ -256,8 +259,8 @@ func (b *budgeted) Call(ctx context.Context, product string, params tianyuan.Par
 		return nil, err
 	}
 	reply, err := b.next.Call(ctx, product, params)
-	// A reply that could not be read may have been paid for: it keeps its
-	// share of the budget.
+	// An attempt with no readable answer after its request was sent may
+	// have been paid for: it keeps its share of the budget.
 	if !(err == nil && reply != nil && reply.Code == 0) && !tianyuan.PossiblyBilled(err) {
 		b.budget.release(b.price)
 	}

@@ -99,6 +99,13 @@ type stored struct {
 
 	inFlight [16]inFlightShard // by the key's first byte: workers rarely wait on each other
 
+	// possiblyBilled holds, by key, the failure of a call that the vendor
+	// may have billed without an answer being read
+	// (tianyuan.PossiblyBilled): an identical call later in the run gets
+	// it without a request, so that an applicant costs at most the two
+	// attempts of its first call (see tianyuan.CodePolicy.Retrier).
+	possiblyBilled sync.Map // store.Key → error
+
 	// answered, when set, is called once a call has its answer, before
 	// identical calls waiting for it are let go: tests make one wait.
 	answered func(key store.Key)
@@ -209,6 +216,11 @@ func (s *stored) call(ctx context.Context, product, applicant string, params tia
 		p.reply = vendorReply(&r)
 		p.err = s.reused(product, applicant, params, p.reply, replyError(p.reply), p.earlier)
 	default:
+		if prev, ok := s.possiblyBilled.Load(key); ok {
+			s.stats.merged.Add(1) // failed as the identical call earlier in the run
+			p.err = prev.(error)
+			break
+		}
 		switch {
 		case found == store.Damaged:
 			s.stats.damaged.Add(1)
@@ -216,6 +228,9 @@ func (s *stored) call(ctx context.Context, product, applicant string, params tia
 			s.stats.undecryptable.Add(1)
 		}
 		p.reply, p.err = s.next.Call(ctx, product, params) // stored by persisted, further in
+		if tianyuan.PossiblyBilled(p.err) {
+			s.possiblyBilled.Store(key, p.err)
+		}
 	}
 	if s.answered != nil {
 		s.answered(key)

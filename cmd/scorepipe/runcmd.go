@@ -197,7 +197,7 @@ func logSummary(log *slog.Logger, m *manifest.Manifest) {
 	for _, code := range slices.Sorted(maps.Keys(m.Products)) {
 		p := m.Products[code]
 		log.Info("product", "product", code, "ok", p.OK, "no_record", p.NoRecord, "failed", p.Failed,
-			"skipped", p.Skipped, "calls", p.Calls, "billed", p.Billed, "from_store", p.FromStore, "deduplicated", p.Deduplicated,
+			"skipped", p.Skipped, "calls", p.Calls, "billed", p.Billed, "possibly_billed", p.PossiblyBilled, "from_store", p.FromStore, "deduplicated", p.Deduplicated,
 			"cost", p.Cost)
 	}
 	if !m.Unknowns.Empty() {
