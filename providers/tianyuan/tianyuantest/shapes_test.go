@@ -566,6 +566,54 @@ func TestRedirectFault(t *testing.T) {
 	}
 }
 
+// TestDroppedAnswers: a code-0 answer billed, then cut off half-way or
+// dropped by a connection reset, in both COMBTY11 shapes: the fake counts
+// it billed, and the client reports it possibly billed, worth one more
+// attempt: a body not read to its end, or no reply.
+func TestDroppedAnswers(t *testing.T) {
+	tests := []struct {
+		name    string
+		faults  tianyuantest.Faults
+		shape   string
+		product string
+		want    string // "cut" or "reset"
+	}{
+		{"cut body JRZQ9E2A", tianyuantest.Faults{CutBody: 1}, "", "JRZQ9E2A", "cut"},
+		{"cut body COMBTY11 envelope", tianyuantest.Faults{CutBody: 1}, tianyuantest.ComboEnvelope, "COMBTY11", "cut"},
+		{"cut body COMBTY11 plain", tianyuantest.Faults{CutBody: 1}, tianyuantest.ComboPlain, "COMBTY11", "cut"},
+		{"reset JRZQ9E2A", tianyuantest.Faults{Reset: 1}, "", "JRZQ9E2A", "reset"},
+		{"reset COMBTY11 plain", tianyuantest.Faults{Reset: 1}, tianyuantest.ComboPlain, "COMBTY11", "reset"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, v := tianyuantest.NewServer(tianyuantest.Options{Faults: tt.faults, Shapes: tianyuantest.Shapes{Combo: tt.shape}})
+			defer srv.Close()
+			r, err := demoClient(t, srv).Call(context.Background(), tt.product, applicant(tt.product, 3))
+			var (
+				pe *tianyuan.ProtocolError
+				ne *tianyuan.NoReplyError
+			)
+			switch {
+			case r != nil:
+				t.Fatalf("reply %+v, want none", r)
+			case tt.want == "cut" && !(errors.As(err, &pe) && pe.NotJSON && pe.StatusCode == 200 && strings.Contains(pe.Reason, "could not be read to its end")):
+				t.Fatalf("err = %v, want a ProtocolError of a body not read to its end", err)
+			case tt.want == "reset" && !errors.As(err, &ne):
+				t.Fatalf("err = %v, want a NoReplyError", err)
+			}
+			if !tianyuan.PossiblyBilled(err) || !tianyuan.DefaultCodePolicy().Retrier()(err) {
+				t.Errorf("want possibly billed and worth one more attempt: %v", err)
+			}
+			if v.Requests(tt.product) != 1 || v.Billed(tt.product) != 1 || v.BilledFor(tt.product, applicant(tt.product, 3)["id_card"]) != 1 {
+				t.Errorf("requests %d billed %d, want 1 and 1", v.Requests(tt.product), v.Billed(tt.product))
+			}
+			if calls := v.Calls(); len(calls) != 1 || calls[0].Code != -1 {
+				t.Errorf("calls %+v, want one with no readable answer (code -1)", calls)
+			}
+		})
+	}
+}
+
 func TestOptionsValidate(t *testing.T) {
 	faults := []struct {
 		name string
@@ -580,6 +628,10 @@ func TestOptionsValidate(t *testing.T) {
 		{"code share", tianyuantest.Faults{Codes: map[int]float64{2001: -0.1}}, "Codes[2001]"},
 		{"code sum", tianyuantest.Faults{Codes: map[int]float64{2001: 0.6, 1004: 0.6}}, "add up"},
 		{"redirect status", tianyuantest.Faults{RedirectStatus: 200}, "redirect status"},
+		{"cut body and reset", tianyuantest.Faults{CutBody: 0.3, Reset: 0.3, Malformed: 0.4}, ""},
+		{"cut body share", tianyuantest.Faults{CutBody: -0.1}, "CutBody"},
+		{"reset share", tianyuantest.Faults{Reset: 2}, "Reset"},
+		{"cut body and reset sum", tianyuantest.Faults{CutBody: 0.6, Reset: 0.6}, "at most 1"},
 	}
 	for _, tt := range faults {
 		t.Run(tt.name, func(t *testing.T) {
