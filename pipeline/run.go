@@ -930,7 +930,7 @@ func (r *run) finishCounts() {
 		p.counts.Billed = p.stats.billed.Load()
 		p.counts.PossiblyBilled = p.stats.possiblyBilled.Load()
 		if p.counts.PossiblyBilled > 0 {
-			r.log.Warn("calls got no readable answer after they were sent; the vendor may have billed them (their rows failed)",
+			r.log.Warn("answers could not be read, or never came, after the requests were sent; the vendor may have billed them (their rows failed)",
 				"product", p.code, "possibly_billed", p.counts.PossiblyBilled,
 				"possible_cost", roundMoney(float64(p.counts.PossiblyBilled)*p.cfg.Price))
 		}

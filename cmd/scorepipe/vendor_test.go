@@ -55,6 +55,8 @@ func TestMockVendorShapesAndFaults(t *testing.T) {
 		{"fields absent, plain COMBTY11", []string{"--envelope-fields", "absent", "--combty11-shape", "plain"}, exitOK, ""},
 		{"malformed", []string{"--fail-malformed", "1"}, exitRows, "could not be read"},
 		{"HTTP 500 with code 0", []string{"--fail-500-code0", "1"}, exitRows, "possibly_billed"},
+		{"body cut off", []string{"--fail-cut-body", "1"}, exitRows, "possibly_billed"},
+		{"connection reset", []string{"--fail-reset", "1"}, exitRows, "possibly_billed"},
 		{"redirect to http", []string{"--redirect-to", target.URL + "/api/v1/JRZQ9E2A", "--redirect-status", "308"}, exitAborted, target.URL + "/api/v1/JRZQ9E2A"},
 		{"1004", []string{"--fail-code", "1004=1"}, exitAborted, "whitelisted"},
 		{"2001 on a share", []string{"--fail-code", "2001=0.2", "--sub-failure", "0.3", "--all-empty", "0.2"}, exitRows, ""},
