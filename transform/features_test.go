@@ -369,9 +369,11 @@ const comboJudicial = `{"responses":[
    "xgbzxr":[],
    "entout":{"data":{"criminal":{"dzzm":"盗窃罪","pcjg":"有期徒刑六个月"},"civil":{"n_qsbdje":"[10000,50000)"}}}}}]}`
 
-// judicialPayload is a combo reply whose FLXG0V4B data is entout.data.
+// judicialPayload is a combo reply whose FLXG0V4B data is entout.data,
+// DWBG8B4D answering without data.
 func judicialPayload(entoutData string) *transform.Reply {
-	return okReply(`{"responses":[{"api_code":"FLXG0V4B","success":true,"data":{"entout":{"data":` + entoutData + `}}}]}`)
+	return okReply(`{"responses":[{"api_code":"DWBG8B4D","success":true,"data":null},
+		{"api_code":"FLXG0V4B","success":true,"data":{"entout":{"data":` + entoutData + `}}}]}`)
 }
 
 func TestProductColumnsCOMBTY11(t *testing.T) {
@@ -494,6 +496,7 @@ func TestFeaturesCOMBTY11(t *testing.T) {
 				"flxg0v4b_sxbzxr_count": 1, "flxg0v4b_criminal_dzzm": "盗窃罪", "flxg0v4b_criminal_pcjg": "有期徒刑六个月",
 				"flxg0v4b_civil_n_qsbdje_code": "[10000,50000)", "flxg0v4b_civil_n_qsbdje_low": 10000.0, "flxg0v4b_civil_n_qsbdje_high": 50000.0,
 			}},
+			messages: []string{"DWBG8B4D: not in the reply"},
 		},
 		{
 			name: "judicial: criminal and civil in entout itself",
@@ -504,6 +507,7 @@ func TestFeaturesCOMBTY11(t *testing.T) {
 				"flxg0v4b_criminal_dzzm": "盗窃罪", "flxg0v4b_criminal_pcjg": nil,
 				"flxg0v4b_civil_n_qsbdje_code": "12000.5", "flxg0v4b_civil_n_qsbdje_low": 12000.5,
 			}},
+			messages: []string{"DWBG8B4D: not in the reply"},
 		},
 		{
 			name: "judicial: entout.data first, the other places where it holds nothing",
@@ -515,12 +519,14 @@ func TestFeaturesCOMBTY11(t *testing.T) {
 				"flxg0v4b_criminal_dzzm": "盗窃罪", "flxg0v4b_criminal_pcjg": "拘役三个月",
 				"flxg0v4b_civil_n_qsbdje_code": "(0,1000)", "flxg0v4b_civil_n_qsbdje_high": 1000.0,
 			}},
+			messages: []string{"DWBG8B4D: not in the reply"},
 		},
 		{
-			name:   "judicial: empty objects in every place",
-			reply:  okReply(`{"responses":[{"api_code":"FLXG0V4B","success":true,"data":{"criminal":{},"civil":null,"entout":{"criminal":{},"data":{}}}}]}`),
-			status: transform.StatusNoRecord,
-			cells:  []map[string]any{{"flxg0v4b_status": "no_record"}, flxgNull},
+			name:     "judicial: empty objects in every place",
+			reply:    okReply(`{"responses":[{"api_code":"FLXG0V4B","success":true,"data":{"criminal":{},"civil":null,"entout":{"criminal":{},"data":{}}}}]}`),
+			status:   transform.StatusNoRecord,
+			cells:    []map[string]any{{"flxg0v4b_status": "no_record"}, flxgNull},
+			messages: []string{"DWBG8B4D: not in the reply"},
 		},
 		{
 			name: "placeholder entry of an enum",
@@ -535,6 +541,7 @@ func TestFeaturesCOMBTY11(t *testing.T) {
 			}},
 			unknowns: transform.Unknowns{Placeholders: map[string]int64{"dwbg8b4d_check_suggest": 1},
 				Unparsed: map[string]int64{"dwbg8b4d_overdue_risk_product_current_overdue_institution_count": 1}},
+			messages: []string{"FLXG0V4B: not in the reply"},
 		},
 		{
 			name: "both failed",
@@ -559,7 +566,8 @@ func TestFeaturesCOMBTY11(t *testing.T) {
 			status:   transform.StatusFailed,
 			cells:    []map[string]any{{"dwbg8b4d_status": "failed", "flxg0v4b_status": "failed"}},
 			allNull:  true,
-			messages: []string{"no sub-product answered"},
+			messages: []string{"DWBG8B4D: not in the reply; FLXG0V4B: not in the reply"},
+			unknowns: transform.Unknowns{Fields: map[string]int64{"COMBTY11.ABCD1234": 1}},
 		},
 		{
 			name:     "no responses list",
