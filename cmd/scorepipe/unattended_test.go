@@ -142,6 +142,24 @@ func TestInputCheckedBeforeAnythingStarts(t *testing.T) {
 	if err := os.WriteFile(noLabel, []byte("姓名,身份证号,手机号,授权书编号\n张三,320102196709283870,15098778580,AUTH1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// Files without a column a configured product takes (both are).
+	without := func(name, header string) string {
+		path := filepath.Join(dir, name)
+		row := map[string]string{"application_id": "A1", "姓名": "张三", "身份证号": "320102196709283870", "手机号": "15098778580",
+			"授权书编号": "AUTH1", "authorization_url": "https://auth.example.com/1.pdf", "auth_date": "20250101-20351231",
+			"apply_date": "2026-10-21", "label": "0"}
+		var cells []string
+		for _, h := range strings.Split(header, ",") {
+			cells = append(cells, row[h])
+		}
+		if err := os.WriteFile(path, []byte(header+"\n"+strings.Join(cells, ",")+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	noMobile := without("nomobile.csv", "application_id,姓名,身份证号,授权书编号,authorization_url,auth_date,apply_date,label")
+	noName := without("noname.csv", "application_id,身份证号,手机号,授权书编号,authorization_url,auth_date,apply_date,label")
+	noURL := without("nourl.csv", "application_id,姓名,身份证号,手机号,授权书编号,auth_date,apply_date,label")
 	cases := []struct {
 		name string
 		args []string
@@ -149,6 +167,9 @@ func TestInputCheckedBeforeAnythingStarts(t *testing.T) {
 	}{
 		{"missing input file", []string{"-i", filepath.Join(dir, "no-such.csv")}, "no-such.csv"},
 		{"no ID column", []string{"-i", noHeader}, "no ID number column"},
+		{"no mobile column", []string{"-i", noMobile}, "nomobile.csv: no column mobile_no"},
+		{"no name column", []string{"-i", noName}, "noname.csv: no column name"},
+		{"no column COMBTY11 takes", []string{"-i", noURL}, "nourl.csv: no column authorization_url"},
 		{"passthrough column missing", []string{"-i", noLabel}, "input.passthrough"},
 		{"missing mappings directory", []string{"--set", "mappings.dir=" + filepath.Join(dir, "nope")}, "nope"},
 	}
@@ -213,8 +234,10 @@ func TestExitTwo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	renamed := filepath.Join(dir, "renamed.csv")
-	if err := os.WriteFile(renamed, []byte(strings.Replace(string(data), "授权书编号", "授权编号", 1)), 0o644); err != nil {
+	// Every authorization code cell emptied: JRZQ9E2A may be called for no row.
+	renamed := filepath.Join(dir, "noauth.csv")
+	noAuth := regexp.MustCompile(`,AUTH[0-9A-Z]+,`).ReplaceAllString(string(data), ",,")
+	if err := os.WriteFile(renamed, []byte(noAuth), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cases := []struct {
