@@ -141,6 +141,8 @@ func (x *xlsxReader) Read() (Record, error) {
 			}
 			if iso, ok := x.kinds.dates.text(d.kind, d.raw); ok {
 				rec.Fields[i] = iso
+			} else if raw := strings.TrimSpace(d.raw); raw != "" {
+				rec.Fields[i] = raw // no date Excel shows (it shows ####): the number as stored
 			}
 		}
 		rec.Numeric = make([]bool, len(x.header))
