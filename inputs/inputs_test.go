@@ -40,11 +40,13 @@ func TestCheckRequired(t *testing.T) {
 		{"aliases of the config named", []inputs.File{file("b.csv", "id_card", "name", "auth_authorize_file_code")}, map[string][]string{"JRZQ9E2A": jrzq},
 			map[string][]string{"mobile_no": {"联系电话"}}, []string{"phone, 联系电话; set input.columns.mobile_no"}},
 		{"every missing column named", []inputs.File{file("b.csv", "id_card")}, map[string][]string{"COMBTY11": combo}, nil,
-			[]string{"no columns name (", "; mobile_no (", "; authorization_url (", "; auth_date ("}},
+			[]string{"no columns name (", "; mobile_no ("}},
+		{"authorization columns left to the rows", []inputs.File{file("b.csv", "name", "id_card", "mobile_no")},
+			map[string][]string{"JRZQ9E2A": jrzq, "COMBTY11": combo}, nil, nil},
 		{"a column of a product not configured", []inputs.File{file("b.csv", "name", "id_card", "mobile_no", "auth_authorize_file_code")},
 			map[string][]string{"JRZQ9E2A": jrzq}, nil, nil},
-		{"the second file", []inputs.File{full, file("c.csv", "name", "id_card", "mobile_no")}, map[string][]string{"COMBTY11": combo}, nil,
-			[]string{"c.csv: no columns authorization_url"}},
+		{"the second file", []inputs.File{full, file("c.csv", "name", "id_card", "auth_date")}, map[string][]string{"COMBTY11": combo}, nil,
+			[]string{"c.csv: no column mobile_no"}},
 		{"a parameter that is no input column", []inputs.File{full}, map[string][]string{"X": {"name", "id_card", "other"}}, nil, nil},
 	}
 	for _, tt := range tests {

@@ -6,14 +6,16 @@ import (
 	"strings"
 
 	"github.com/scorepipe/scorepipe/sources"
+	"github.com/scorepipe/scorepipe/transform"
 )
 
-// CheckRequired refuses an input file without a column that a configured
-// product takes as a request parameter: needs maps each product code to
-// its parameters (its catalog's params), aliases are input.columns. A
-// missing column would otherwise reject every row, or skip the product
-// for every row, after the run has started; an empty cell in a column
-// that is there is a problem of its row only. Every missing column of the
+// CheckRequired refuses an input file without a column of the applicant's
+// identity (name, ID number, mobile) that a configured product takes as a
+// request parameter: needs maps each product code to its parameters (its
+// catalog's params), aliases are input.columns. A missing identity column
+// would otherwise reject every row after the run has started; an empty
+// cell in a column that is there is a problem of its row only. The
+// authorization columns are not checked here (see the loop). Every missing column of the
 // first file lacking one is named, with the header names it is found by
 // and the products that need it.
 func CheckRequired(files []File, needs map[string][]string, aliases map[string][]string) error {
@@ -26,8 +28,11 @@ func CheckRequired(files []File, needs map[string][]string, aliases map[string][
 	sort.Strings(codes)
 	for _, code := range codes {
 		for _, p := range needs[code] {
-			if !IsIdentity(p) {
-				continue // not an input column: nothing to look for
+			if !isApplicant(p) {
+				// An authorization column is a row's authorization for one
+				// product: without it, the product is skipped for every row,
+				// which the run reports (exit 2), as it does for empty cells.
+				continue
 			}
 			if neededBy[p] == nil {
 				params = append(params, p)
@@ -59,6 +64,16 @@ func CheckRequired(files []File, needs map[string][]string, aliases map[string][
 		}
 	}
 	return nil
+}
+
+// isApplicant reports whether a request parameter is a column of the
+// applicant's identity.
+func isApplicant(param string) bool {
+	switch param {
+	case transform.ParamName, transform.ParamIDCard, transform.ParamMobile:
+		return true
+	}
+	return false
 }
 
 func needVerb(n int) string {

@@ -152,9 +152,10 @@ func TestReasonsRepeatNoCell(t *testing.T) {
 }
 
 // TestMissingColumnRefused refuses, in run and in validate, before any
-// call, a file without a column a configured product takes, naming the
-// file and the column; a column only an unconfigured product takes may be
-// missing.
+// call, a file without a column of the applicant's identity a configured
+// product takes, naming the file and the column; a column only an
+// unconfigured product takes may be missing, and so may an authorization
+// column.
 func TestMissingColumnRefused(t *testing.T) {
 	rows := cleanSampleRows(t)[:20]
 	without := func(names ...string) [][]string {
@@ -181,14 +182,15 @@ func TestMissingColumnRefused(t *testing.T) {
 		name     string
 		rows     [][]string
 		products map[string]config.ProductConfig
-		says     string // "" for a file the run takes
+		says     string // "" for a file the run takes; "no column…" for one refused; else the verdict of a run that read it
 	}{
 		{"no mobile", without("手机号"), both, "no column mobile_no"},
 		{"no name", without("姓名"), jrzq, "no column name"},
 		{"no name nor mobile", without("姓名", "手机号"), combo, "no columns name (looked for"},
-		{"no authorization code, JRZQ9E2A configured", without("授权书编号"), both, "no column auth_authorize_file_code"},
-		{"no authorization URL, COMBTY11 configured", without("authorization_url"), combo, "no column authorization_url"},
-		{"no auth_date, COMBTY11 configured", without("auth_date"), both, "no column auth_date"},
+		// An authorization column is the rows' own: without it the product is
+		// skipped for every row (exit 2, see TestVerdict), not refused here.
+		{"no authorization code, JRZQ9E2A configured", without("授权书编号"), both, "skipped for every row: missing auth_authorize_file_code"},
+		{"no authorization URL, COMBTY11 configured", without("authorization_url"), combo, "no valid row"},
 		{"no COMBTY11 columns, JRZQ9E2A only", without("authorization_url", "auth_date"), jrzq, ""},
 		{"no authorization code, COMBTY11 only", without("授权书编号"), combo, ""},
 	}
@@ -205,6 +207,14 @@ func TestMissingColumnRefused(t *testing.T) {
 			if tt.says == "" {
 				if err != nil || vErr != nil {
 					t.Fatalf("Run: %v, Validate: %v; want both to take the file", err, vErr)
+				}
+				return
+			}
+			if !strings.HasPrefix(tt.says, "no column") {
+				// A verdict of the run, after the rows were read: exit 2.
+				var fe *sources.FileError
+				if vErr != nil || err == nil || errors.As(err, &fe) || !strings.Contains(err.Error(), tt.says) {
+					t.Errorf("Run: %v, Validate: %v; want the run's verdict saying %q and no error of the file", err, vErr, tt.says)
 				}
 				return
 			}

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -59,20 +58,16 @@ func readManifest(t *testing.T, dir string) manifest.Manifest {
 // none.
 func TestVerdict(t *testing.T) {
 	rows := cleanSampleRows(t)
-	// blanked returns rows[:n] with the cells of the named columns emptied.
-	blanked := func(n int, names ...string) [][]string {
-		out := [][]string{rows[0]}
-		for _, r := range rows[1:n] {
-			r = append([]string(nil), r...)
-			for _, name := range names {
-				r[slices.Index(rows[0], name)] = ""
-			}
-			out = append(out, r)
+	renamed := append([]string(nil), rows[0]...)
+	for i, h := range renamed {
+		if h == "授权书编号" {
+			renamed[i] = "授权编号" // the authorization column under another name
 		}
-		return out
 	}
-	noAuth := blanked(30, "授权书编号")                         // JRZQ9E2A may be called for no row
-	noURL := blanked(40, "authorization_url", "auth_date") // nor COMBTY11
+	noURL := [][]string{}
+	for _, r := range rows[:40] {
+		noURL = append(noURL, append(append([]string(nil), r[:5]...), r[7:]...)) // without authorization_url, auth_date
+	}
 	jrzq := map[string]config.ProductConfig{"JRZQ9E2A": unlimited}
 	both := map[string]config.ProductConfig{"JRZQ9E2A": unlimited, "COMBTY11": unlimited}
 	cases := []struct {
@@ -84,7 +79,7 @@ func TestVerdict(t *testing.T) {
 		shapes   tianyuantest.Shapes
 	}{
 		{"complete", rows[:30], jrzq, tianyuantest.Faults{}, nil, tianyuantest.Shapes{}},
-		{"every row rejected", noAuth, jrzq, tianyuantest.Faults{},
+		{"every row rejected", append([][]string{renamed}, rows[1:30]...), jrzq, tianyuantest.Faults{},
 			[]string{"no valid row: all 29 input rows were rejected"}, tianyuantest.Shapes{}},
 		{"rows failed at the vendor", rows[:60], jrzq, tianyuantest.Faults{Code1001: 0.3},
 			[]string{"JRZQ9E2A failed at the vendor for "}, tianyuantest.Shapes{}},
