@@ -64,3 +64,14 @@ func plainValue(t sinks.Type, v sinks.Value) any {
 	}
 	return v.S
 }
+
+// checkRequired refuses an input file without a column a configured
+// product takes (see inputs.CheckRequired): before any row is read, as
+// validate, plan and run all do.
+func (r *run) checkRequired() error {
+	needs := make(map[string][]string, len(r.prods))
+	for _, p := range r.prods {
+		needs[p.code] = p.catalog.Params
+	}
+	return inputs.CheckRequired(r.files, needs, r.cfg.Input.Columns)
+}

@@ -368,6 +368,9 @@ func newRun(cfg *config.Config, env Env) (*run, error) {
 		r.prods = append(r.prods, p)
 		r.manifest.Products[code] = p.counts
 	}
+	if err := r.checkRequired(); err != nil {
+		return nil, err
+	}
 	base := len(r.schema)
 	if len(r.prods) > 0 {
 		base = r.prods[0].base

@@ -339,7 +339,7 @@ func (c *csvReader) fields(s string, out []string) []string {
 }
 
 // cleanRecord reports whether every field of the record is clean text:
-// valid UTF-8 without U+FFFD. The fields lie one after the other in
+// valid UTF-8 without U+FFFD or a control character. The fields lie one after the other in
 // c.buf: they are valid each if c.buf is and none starts inside a
 // character, with a continuation byte ("\xd5" and "\xa1" make "ա").
 // Decoded text is valid UTF-8, split at ASCII delimiters.
@@ -354,7 +354,7 @@ func (c *csvReader) cleanRecord() bool {
 			}
 		}
 	}
-	return bytes.Index(c.buf, []byte("\uFFFD")) < 0
+	return bytes.Index(c.buf, []byte("\uFFFD")) < 0 && controlAt(c.buf) < 0
 }
 
 // fieldFault returns the first field of the record that is not clean text

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/text/encoding/simplifiedchinese"
@@ -64,6 +65,9 @@ func FuzzCSV(f *testing.F) {
 		"\r\r\n\n\r",
 		"x,\"y\rz\",w\r\"a,b\rc,d,e\r",
 		"\"a\"b\"\n,,\n",
+		"张\x00三,1,2\n",
+		"a,\"b\x1bc\",\x7f\n",
+		"\u0085x,\u009b,\t\n",
 	} {
 		for k := range byte(4) {
 			f.Add([]byte(s), k, byte(0))
@@ -119,6 +123,9 @@ func FuzzCSV(f *testing.F) {
 				if err == nil && strings.ContainsRune(f, utf8.RuneError) {
 					t.Fatalf("row %d field %d = %q holds U+FFFD and was not rejected", rec.Row, i, f)
 				}
+				if err == nil && strings.ContainsFunc(f, isNonSpaceControl) {
+					t.Fatalf("row %d field %d = %q holds a control character and was not rejected", rec.Row, i, f)
+				}
 			}
 			if rec.Row <= prev {
 				t.Fatalf("record row %d after row %d, want rows to increase", rec.Row, prev)
@@ -157,7 +164,8 @@ func FuzzCSV(f *testing.F) {
 // where they hold a delimiter, quote or line break), in an encoding and
 // with a line ending, and reads it back: every record comes back as it
 // was written (line breaks inside cells as LF), or rejected when a cell
-// is not clean text, or skipped as blank; nothing else.
+// is not clean text (a control character but tab and line breaks
+// included), or skipped as blank; nothing else.
 func FuzzCSVRoundTrip(f *testing.F) {
 	f.Add("张三\x1f110101199003071234\x1fnote", byte(0), byte(0))
 	f.Add("a,b\x1f\"q\"\x1fx\ny\x1f\x1f\x1f\x1f𠮷\x1f\r\n\x1f,", byte(1), byte(1))
@@ -240,7 +248,7 @@ func FuzzCSVRoundTrip(f *testing.F) {
 			}
 			clean := true
 			for _, cell := range rec {
-				clean = clean && utf8.ValidString(cell) && !strings.ContainsRune(cell, utf8.RuneError)
+				clean = clean && utf8.ValidString(cell) && !strings.ContainsRune(cell, utf8.RuneError) && !strings.ContainsFunc(cell, isNonSpaceControl)
 			}
 			if !clean {
 				var re *RowError
@@ -292,6 +300,9 @@ func FuzzHeader(f *testing.F) {
 		"id_card,138-0013-8000",
 		"\"id_card,x",
 		"id_card\r13800138000",
+		"id_card,la\x00bel",
+		"id_card,\"a\tb\",\x1b[31m",
+		"id_card,\u0085x,\u009fy",
 	} {
 		f.Add(s, byte(0), byte(0))
 	}
@@ -313,7 +324,7 @@ func FuzzHeader(f *testing.F) {
 		folded := map[string]bool{}
 		hasID := false
 		for _, h := range rd.Header() {
-			if !utf8.ValidString(h) || strings.ContainsRune(h, utf8.RuneError) {
+			if !utf8.ValidString(h) || strings.ContainsRune(h, utf8.RuneError) || strings.ContainsFunc(h, unicode.IsControl) {
 				t.Fatalf("header name %q is not clean text", h)
 			}
 			if run := longestDigitRun(h); run >= 11 {
@@ -329,6 +340,12 @@ func FuzzHeader(f *testing.F) {
 			t.Fatalf("header %q has no id_card", rd.Header())
 		}
 	})
+}
+
+// isNonSpaceControl reports whether r is a control character (C0, DEL,
+// C1) other than a tab or a line break, which a cell may hold.
+func isNonSpaceControl(r rune) bool {
+	return unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r'
 }
 
 // longestDigitRun is the length of the longest run of digits in s,

@@ -11,17 +11,36 @@ const (
 	reasonNotUTF8    = "bytes that are not valid UTF-8 (if the file is in GBK or GB18030, set input.encoding)"
 	reasonNotGB18030 = "bytes that are not valid GBK/GB18030 (if the file is in UTF-8, set input.encoding)"
 	reasonDamaged    = "the replacement character U+FFFD: text damaged by an earlier conversion"
+	reasonControl    = "a control character (such as NUL or ESC; tab and line breaks excepted), which is not text: remove it from the file"
 )
 
-// cleanText reports whether s is valid UTF-8 without U+FFFD, the
-// character decoders put in place of bytes they could not read.
-func cleanText(s string) bool {
-	return utf8.ValidString(s) && !strings.Contains(s, "\uFFFD")
+// controlAt returns the index of the first control character of s that is
+// not a tab or a line break (C0 but for tab, LF and CR; DEL; C1), or -1.
+// s is valid UTF-8: a C1 character is the byte 0xC2 then 0x80 to 0x9F.
+// No output takes these as text: XML, and so xlsx, cannot hold most of
+// them, and NUL ends strings in the C readers of CSV and Parquet.
+func controlAt[T string | []byte](s T) int {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 && c != '\t' && c != '\n' && c != '\r', c == 0x7f:
+			return i
+		case c == 0xc2 && i+1 < len(s) && s[i+1] >= 0x80 && s[i+1] <= 0x9f:
+			return i
+		}
+	}
+	return -1
 }
 
-// textFault returns the first field that is not clean text and why, or
-// -1. decoded says the text comes from a decoder (GBK/GB18030), where
-// U+FFFD stands for bytes it could not read.
+// cleanText reports whether s is valid UTF-8 without U+FFFD, the
+// character decoders put in place of bytes they could not read, and
+// without a control character (see controlAt).
+func cleanText(s string) bool {
+	return utf8.ValidString(s) && !strings.Contains(s, "\uFFFD") && controlAt(s) < 0
+}
+
+// textFault returns the first field that is not clean text (see
+// cleanText) and why, or -1. decoded says the text comes from a decoder
+// (GBK/GB18030), where U+FFFD stands for bytes it could not read.
 func textFault(fields []string, decoded bool) (int, string) {
 	for i, f := range fields {
 		switch {
@@ -31,6 +50,8 @@ func textFault(fields []string, decoded bool) (int, string) {
 			return i, reasonNotGB18030
 		case strings.Contains(f, "\uFFFD"):
 			return i, reasonDamaged
+		case controlAt(f) >= 0:
+			return i, reasonControl
 		}
 	}
 	return -1, ""

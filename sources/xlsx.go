@@ -13,7 +13,10 @@ import (
 // xlsxReader streams the rows of one sheet; it never loads the sheet.
 // Cells are read as Excel shows them (their number format applied), so an
 // ID number that Excel holds as a number arrives as 1.10101199001011E+17
-// or with trailing zeros, and is recognised as such downstream.
+// or with trailing zeros, and is recognised as such downstream; but a
+// number styled as a date or a time of day is read as ISO 8601
+// (2026-01-05, 2026-01-05T13:30:00, 13:30:00), not as its format shows it
+// (01-05-26).
 type xlsxReader struct {
 	file   string
 	f      *excelize.File
@@ -70,6 +73,7 @@ func newXLSX(path string, f *excelize.File, sheet string, aliases map[string][]s
 		kinds.Close()
 		return nil, &FileError{path, fmt.Errorf("sheet %q: %w", sheet, err)}
 	}
+	kinds.dates = newXLSXDates(f)
 	x := &xlsxReader{file: path, f: f, rows: rows, kinds: kinds}
 	fail := func(err error) (*xlsxReader, error) {
 		rows.Close()
@@ -127,9 +131,19 @@ func (x *xlsxReader) Read() (Record, error) {
 		}
 		rec := Record{File: x.file, Row: x.row, Fields: make([]string, len(x.header))}
 		copy(rec.Fields, cells)
-		numeric, err := x.kinds.numbers(x.row)
+		numeric, dates, err := x.kinds.numbers(x.row)
 		if err != nil {
 			return Record{}, &FileError{x.file, fmt.Errorf("row %d: %w", x.row, err)}
+		}
+		for i, d := range dates {
+			if i >= len(rec.Fields) || d.kind == notDate {
+				continue
+			}
+			if iso, ok := x.kinds.dates.text(d.kind, d.raw); ok {
+				rec.Fields[i] = iso
+			} else if raw := strings.TrimSpace(d.raw); raw != "" {
+				rec.Fields[i] = raw // no date Excel shows (it shows ####): the number as stored
+			}
 		}
 		rec.Numeric = make([]bool, len(x.header))
 		copy(rec.Numeric, numeric)

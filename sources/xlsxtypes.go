@@ -24,6 +24,18 @@ type cellKinds struct {
 	row  int    // number of the row whose kinds are in kinds
 	num  []bool // kinds of that row: true for a number cell, by column
 	eof  bool
+
+	// dates, when not nil, tells the styles that show numbers as dates;
+	// date holds the number cells of the row so styled, by column.
+	dates *xlsxDates
+	date  []dateCell
+}
+
+// dateCell is a number cell styled as a date: what its style shows, and
+// its value as stored (a serial number of days).
+type dateCell struct {
+	kind dateKind
+	raw  string
 }
 
 // openCellKinds finds the XML part of the named sheet through the
@@ -100,25 +112,28 @@ func decodePart(zr *zip.Reader, name string, v any) error {
 	return fmt.Errorf("no part %s", name)
 }
 
-// numbers returns, for row (1-based), which columns hold number cells. Rows
-// must be asked for in increasing order.
-func (k *cellKinds) numbers(row int) ([]bool, error) {
+// numbers returns, for row (1-based), which columns hold number cells,
+// and which hold numbers styled as dates (when k.dates is set). Rows must
+// be asked for in increasing order.
+func (k *cellKinds) numbers(row int) ([]bool, []dateCell, error) {
 	for !k.eof && k.row < row {
 		if err := k.next(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if k.row == row {
-		return k.num, nil
+		return k.num, k.date, nil
 	}
-	return nil, nil
+	return nil, nil, nil
 }
 
 // next reads the next <row> element.
 func (k *cellKinds) next() error {
 	k.num = k.num[:0]
+	k.date = k.date[:0]
 	inRow := false
 	col := 0
+	dateKind := notDate // of the number cell being read
 	for {
 		tok, err := k.dec.Token()
 		if errors.Is(err, io.EOF) {
@@ -156,11 +171,48 @@ func (k *cellKinds) next() error {
 					k.num = append(k.num, false)
 				}
 				k.num[col-1] = t == "" || t == "n"
+				dateKind = notDate
+				if k.num[col-1] && k.dates != nil {
+					if s, err := strconv.Atoi(attr(el, "s")); err == nil {
+						dateKind = k.dates.kind(s)
+					}
+				}
+			case "v":
+				if !inRow || dateKind == notDate {
+					continue
+				}
+				var raw strings.Builder
+				if err := k.text(&raw); err != nil {
+					return err
+				}
+				for len(k.date) < col {
+					k.date = append(k.date, dateCell{})
+				}
+				k.date[col-1] = dateCell{kind: dateKind, raw: raw.String()}
+				dateKind = notDate
 			}
 		case xml.EndElement:
 			if el.Name.Local == "row" && inRow {
 				return nil
 			}
+		}
+	}
+}
+
+// text reads the text of the element just opened, up to its end.
+func (k *cellKinds) text(b *strings.Builder) error {
+	for {
+		tok, err := k.dec.Token()
+		if err != nil {
+			return err
+		}
+		switch el := tok.(type) {
+		case xml.CharData:
+			if b.Len() < 64 { // a number is short: the rest is not one
+				b.Write(el)
+			}
+		case xml.EndElement:
+			return nil
 		}
 	}
 }

@@ -108,7 +108,9 @@ func Problems(ps []Problem) (columns, reasons string) {
 // legacy number is upgraded), the mobile number (11 digits starting with 1,
 // after removing +86, spaces and dashes) and the name (not empty). The
 // authorization fields are trimmed; whether they suffice is a question per
-// product (see Authorization). today is the run date, against which birth
+// product (see Authorization). A name (once its white space is folded) or
+// an authorization field holding a control character is a problem: the
+// vendor would receive it. today is the run date, against which birth
 // dates are checked.
 func Normalize(a Applicant, today time.Time) (Applicant, []Problem) {
 	var problems []Problem
@@ -129,7 +131,29 @@ func Normalize(a Applicant, today time.Time) (Applicant, []Problem) {
 	a.AuthCode = strings.TrimSpace(toHalfWidth(a.AuthCode))
 	a.AuthURL = strings.TrimSpace(a.AuthURL)
 	a.AuthDate = strings.TrimSpace(toHalfWidth(a.AuthDate))
+	for _, f := range [...]struct{ param, value string }{
+		{ParamName, a.Name}, {ParamAuthCode, a.AuthCode}, {ParamAuthURL, a.AuthURL}, {ParamAuthDate, a.AuthDate},
+	} {
+		if hasControl(f.value) {
+			problems = append(problems, Problem{f.param, f.param + " holds a control character (a tab, a line break, NUL…), which the vendor would receive"})
+		}
+	}
 	return a, problems
+}
+
+// hasControl reports whether s holds a control character: C0 (tab and
+// line breaks included), DEL or C1. A byte loop: in UTF-8, C1 is 0xC2
+// then 0x80 to 0x9F.
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20, c == 0x7f:
+			return true
+		case c == 0xc2 && i+1 < len(s) && s[i+1] >= 0x80 && s[i+1] <= 0x9f:
+			return true
+		}
+	}
+	return false
 }
 
 // normalizeName trims a name and collapses inner runs of white space, which
@@ -200,22 +224,29 @@ func Authorization(a *Applicant, params []string, today time.Time) string {
 	return ""
 }
 
-// checkAuthDate checks an authorization period YYYYMMDD-YYYYMMDD against today.
+// checkAuthDate checks an authorization period YYYYMMDD-YYYYMMDD against
+// today. Its reasons never repeat the period: a reason is counted per
+// text, and a period may be written with anything in it.
 func checkAuthDate(s string, today time.Time) string {
+	const notRange = "auth_date is not a range YYYYMMDD-YYYYMMDD"
 	from, to, ok := strings.Cut(s, "-")
 	if !ok {
-		return fmt.Sprintf("auth_date %q is not a range YYYYMMDD-YYYYMMDD", s)
+		return notRange
 	}
 	start, ok1 := parseDay(strings.TrimSpace(from))
 	end, ok2 := parseDay(strings.TrimSpace(to))
 	if !ok1 || !ok2 {
-		return fmt.Sprintf("auth_date %q is not a range YYYYMMDD-YYYYMMDD", s)
+		return notRange
 	}
 	if end < start {
-		return fmt.Sprintf("auth_date %q ends before it starts", s)
+		return "auth_date ends before it starts"
 	}
-	if day := dayOf(today); day < start || day > end {
-		return fmt.Sprintf("auth_date %s does not cover the run date %s", s, day.time().Format("20060102"))
+	day := dayOf(today)
+	switch {
+	case day < start:
+		return fmt.Sprintf("auth_date does not cover the run date %s: it starts later", day.time().Format("20060102"))
+	case day > end:
+		return fmt.Sprintf("auth_date does not cover the run date %s: it has ended", day.time().Format("20060102"))
 	}
 	return ""
 }

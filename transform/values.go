@@ -1,7 +1,6 @@
 package transform
 
 import (
-	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -18,7 +17,7 @@ const (
 
 // ParseInt reads an integer as spreadsheets write it: spaces, thousands
 // separators and full-width digits allowed, and a decimal part of zeros
-// ("1.0").
+// ("1.0"). Its error says what s holds instead, never s itself.
 func ParseInt(s string) (int64, error) {
 	clean := cleanNumber(s)
 	if whole, frac, ok := strings.Cut(clean, "."); ok && strings.Trim(frac, "0") == "" {
@@ -26,16 +25,17 @@ func ParseInt(s string) (int64, error) {
 	}
 	v, err := strconv.ParseInt(clean, 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("%q is not an integer", s)
+		return 0, notInteger(s)
 	}
 	return v, nil
 }
 
-// ParseFloat reads a decimal number; NaN and infinities are refused.
+// ParseFloat reads a decimal number; NaN and infinities are refused. Its
+// error says what s holds instead, never s itself.
 func ParseFloat(s string) (float64, error) {
 	v, err := strconv.ParseFloat(cleanNumber(s), 64)
 	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-		return 0, fmt.Errorf("%q is not a number", s)
+		return 0, notNumber(s)
 	}
 	return v, nil
 }
@@ -53,7 +53,8 @@ var dateLayouts = []string{
 	"2006-1-2", "2006/1/2", "2006.1.2", "2006年1月2日", "01-02-06",
 }
 
-// ParseDate reads a calendar date; a time of day after it is ignored.
+// ParseDate reads a calendar date; a time of day after it is ignored. Its
+// error says what s holds instead, never s itself.
 func ParseDate(s string) (time.Time, error) {
 	clean := strings.TrimSpace(toHalfWidth(s))
 	if day, _, ok := strings.Cut(clean, " "); ok {
@@ -70,5 +71,5 @@ func ParseDate(s string) (time.Time, error) {
 			return t, nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("%q is not a date (YYYY-MM-DD)", s)
+	return time.Time{}, notDate(s)
 }

@@ -142,6 +142,23 @@ func TestInputCheckedBeforeAnythingStarts(t *testing.T) {
 	if err := os.WriteFile(noLabel, []byte("姓名,身份证号,手机号,授权书编号\n张三,320102196709283870,15098778580,AUTH1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// Files without a column of the applicant's identity.
+	without := func(name, header string) string {
+		path := filepath.Join(dir, name)
+		row := map[string]string{"application_id": "A1", "姓名": "张三", "身份证号": "320102196709283870", "手机号": "15098778580",
+			"授权书编号": "AUTH1", "authorization_url": "https://auth.example.com/1.pdf", "auth_date": "20250101-20351231",
+			"apply_date": "2026-10-21", "label": "0"}
+		var cells []string
+		for _, h := range strings.Split(header, ",") {
+			cells = append(cells, row[h])
+		}
+		if err := os.WriteFile(path, []byte(header+"\n"+strings.Join(cells, ",")+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	noMobile := without("nomobile.csv", "application_id,姓名,身份证号,授权书编号,authorization_url,auth_date,apply_date,label")
+	noName := without("noname.csv", "application_id,身份证号,手机号,授权书编号,authorization_url,auth_date,apply_date,label")
 	cases := []struct {
 		name string
 		args []string
@@ -149,6 +166,8 @@ func TestInputCheckedBeforeAnythingStarts(t *testing.T) {
 	}{
 		{"missing input file", []string{"-i", filepath.Join(dir, "no-such.csv")}, "no-such.csv"},
 		{"no ID column", []string{"-i", noHeader}, "no ID number column"},
+		{"no mobile column", []string{"-i", noMobile}, "nomobile.csv: no column mobile_no"},
+		{"no name column", []string{"-i", noName}, "noname.csv: no column name"},
 		{"passthrough column missing", []string{"-i", noLabel}, "input.passthrough"},
 		{"missing mappings directory", []string{"--set", "mappings.dir=" + filepath.Join(dir, "nope")}, "nope"},
 	}
