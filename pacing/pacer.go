@@ -35,6 +35,15 @@
 //     down. A second one, for a request sent after the first was received
 //     and within confirm of it (or of the end of its pause), says the
 //     vendor's limit did drop, and lowers the rate as above.
+//   - At the ceiling (or unlimited), a throttling answer whose second before
+//     does not measure what the vendor counts (no request in it, or fewer
+//     than MinCounted while the product has been sending for less than a
+//     second: a 429 to the first calls of a run) is taken as a lone one and
+//     changes nothing. A second one confirming it lowers the rate to β times
+//     the rate then, which it climbs back from within recover; an unlimited
+//     product, whose rate then says nothing, is paused for the cooldown
+//     instead. Cutting to so few requests would pin the rate near the floor
+//     for the probe's minutes.
 //
 // Throttled is not failed: a throttled call goes again through the bucket
 // (the pause and the lower rate are its wait), and it does not count against
