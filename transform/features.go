@@ -423,12 +423,17 @@ func (p *Product) fillPayload(row RowWriter, base int, payload []byte, u *Unknow
 		}
 		return StatusNoRecord, ""
 	}
-	st.subData(p, obj)
+	if !st.subData(p, obj, u) {
+		p.setSubs(row, base, subs, StatusFailed)
+		return StatusFailed, "reply has no responses list"
+	}
+	st.msg = st.msg[:0]
 	anyOK, anyNoRecord := false, false
 	for i := range p.catalog.Subs {
 		status := StatusFailed
-		switch d := st.subs[p.data[i].answer]; {
-		case !d.answered:
+		switch d := &st.subs[p.data[i].answer]; {
+		case !d.answered || d.differ:
+			st.appendSubProblem(p.data[i].code, d)
 		case d.data == nil:
 			status = StatusNoRecord
 		case st.fillData(row, base, p, &p.data[i], d.data, u):

@@ -287,6 +287,23 @@ var edgePayloads = []string{
 	`{"responses":[{"api_code":"FLXG0V4B","success":true,"data":{"entout":{"data":{"criminal":{"count":1e0,"cases":[[],{}]},"zz":{"y":1}},"zz":2}}}]}`,
 	`{"responses":[{"api_code":"FLXG0V4B","success":true,"data":{"entout":"x","sxbzxr":"x","xgbzxr":1}}]}`,
 	`{"responses":[{"api_code":"FLXG0V4B","success":true,"data":{"entout":{"data":{"criminal":{"count":1,"count":null}}}}}],"zz":{"a":1}}`,
+	// COMBTY11 answers in every form: data as a string, success spelt otherwise, duplicates, odd api_codes.
+	`{"responses":[{"api_code":"DWBG8B4D","success":true,"data":"{\"fraudScore\":87,\"riskWarning\":{\"zz\":1}}"},{"api_code":"FLXG0V4B","success":"1","data":"{}"}]}`,
+	`{"responses":[{"api_code":"DWBG8B4D","success":"True","data":" {\"fraudScore\":\"\\u0031\"} x"},{"api_code":"FLXG0V4B","success":1.0,"data":"\"{}\""}]}`,
+	`{"responses":[{"api_code":"DWBG8B4D","success":true,"data":""},{"api_code":"FLXG0V4B","success":true,"data":"  "},{"api_code":"ZZZZ0000"}]}`,
+	`{"responses":[{"api_code":"DWBG8B4D","success":true,"data":"[1]"},{"api_code":"FLXG0V4B","success":true,"data":"null"}]}`,
+	`{"responses":[{"api_code":"DWBG8B4D","success":true,"data":"{\"a\":"},{"api_code":"FLXG0V4B","success":true,"data":"{\"a\":01}"}]}`,
+	`{"responses":[{"api_code":"DWBG8B4D","success":true,"data":"{\"a\":\"\\ud800\"}"},{"api_code":"FLXG0V4B","success":true,"data":"{\"sxbzxr\":[1],\"sxbzxr\":null}"}]}`,
+	`{"responses":[{"api_code":"DWBG8B4D","success":"yes","message":"m"},{"api_code":"FLXG0V4B","success":2},{"api_code":"DWBG8B4D","success":null}]}`,
+	`{"responses":[{"api_code":"DWBG8B4D","success":{}},{"api_code":"FLXG0V4B","success":[]},{"api_code":"FLXG0V4B"}]}`,
+	`{"responses":[{"api_code":"DWBG8B4D","success":true,"data":[]},{"api_code":"FLXG0V4B","success":true,"data":7},{"api_code":"FLXG0V4B","success":true,"data":false}]}`,
+	`{"responses":[{"api_code":"DWBG8B4D","success":true,"data":{"fraudScore":1,"a":{"b":1}}},{"api_code":"DWBG8B4D","success":"true","data":"{\"a\":{\"b\":1},\"fraudScore\":1}"}]}`,
+	`{"responses":[{"api_code":"DWBG8B4D","success":true,"data":{"fraudScore":1}},{"api_code":"DWBG8B4D","success":true,"data":{"fraudScore":1.0}}]}`,
+	`{"responses":[{"api_code":"DWBG8B4D","success":true,"data":null},{"api_code":"DWBG8B4D","success":true,"data":{}},{"api_code":"DWBG8B4D","success":1,"data":"{}"}]}`,
+	`{"responses":[{"api_code":"DWBG8B4D","success":false,"message":"a"},{"api_code":"DWBG8B4D","success":"x","message":"b"},{"api_code":"DWBG8B4D","success":true}]}`,
+	`{"responses":[{"api_code":"110101199003074477"},{"api_code":"` + strings.Repeat("A", 33) + `"},{"api_code":"A-b_1"},{"api_code":7},{},1,null]}`,
+	`{"responses":[{"api_code":" FLXG0V4B ","success":" 0 ","message":"\u0000x"},{"api_code":"\tDWBG8B4D","success":"\u0031","data":{"fraudScore":2}}]}`,
+	`{"responses":[{"api_code":"DWBG8B4D","success":true,"data":"` + strings.Repeat(`{\"a\":`, 290) + `1` + strings.Repeat(`}`, 290) + `"}]}`,
 	// FLXG0V4B in the documented shape, and around it.
 	`{"responses":[{"api_code":"FLXG0V4B","success":true,"data":{"sxbzxr":[{"ah":"x"}],"entout":{"data":{"criminal":{"dzzm":"盗窃罪","pcjg":"拘役"},"civil":{"n_qsbdje":"(0,1000)"}}}}}]}`,
 	`{"responses":[{"api_code":"FLXG0V4B","success":true,"data":{"entout":{"data":{"criminal":{"dzzm":["a"," b ","",null,1,true],"pcjg":[]},"civil":{"n_qsbdje":12000.5}}}}}]}`,
@@ -492,9 +509,9 @@ func FuzzFill(f *testing.F) {
 			if diff == "" {
 				continue
 			}
-			if msg, _ := got.row[base+2].v.(string); got.status == transform.StatusFailed &&
-				strings.Contains(msg, "too big depth") && nestingDepth(payload) >= fastjson.MaxDepth {
-				continue // the documented difference
+			if msg, _ := got.row[base+2].v.(string); strings.Contains(msg, "nested deeper than") &&
+				(nestingDepth(payload) >= fastjson.MaxDepth || bytes.Count(payload, []byte("{"))+bytes.Count(payload, []byte("[")) >= fastjson.MaxDepth-1) {
+				continue // the documented difference, in the payload or in a sub-product's data sent as a string
 			}
 			t.Errorf("%s, payload %.300q:\n\t%.2000s", d.name, payload, diff)
 		}

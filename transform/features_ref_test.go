@@ -10,7 +10,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -134,16 +136,37 @@ func (p *refProduct) refFillPayload(row transform.RowWriter, base int, payload [
 		}
 		return transform.StatusNoRecord, ""
 	}
-	datas, problems := p.refSubData(obj)
+	answers, ok := p.refSubData(obj, u)
+	if !ok {
+		for i, s := range p.catalog.Subs {
+			row.SetString(base+p.subCol[s.Code], string(transform.StatusFailed))
+			if subs != nil {
+				subs[i] = transform.StatusFailed
+			}
+		}
+		return transform.StatusFailed, "reply has no responses list"
+	}
+	var problems []string
 	anyOK, anyNoRecord := false, false
 	for i, s := range p.catalog.Subs {
 		status := transform.StatusFailed
-		data, answered := datas[s.Code]
+		a := answers[s.Code]
 		switch {
-		case !answered:
-		case data == nil:
+		case a == nil:
+			problems = append(problems, s.Code+": not in the reply")
+		case a.differ:
+			problems = append(problems, fmt.Sprintf("%s: answered %d times, differently; none used", s.Code, a.answers))
+		case a.problem != "" && a.vendor != "":
+			problems = append(problems, s.Code+": "+a.problem+" (message: "+refVendorMessage(a.vendor)+")")
+		case a.problem != "":
+			problems = append(problems, s.Code+": "+a.problem)
+		case !a.success && a.vendor != "":
+			problems = append(problems, s.Code+": "+refVendorMessage(a.vendor))
+		case !a.success:
+			problems = append(problems, s.Code+": success false")
+		case a.data == nil:
 			status = transform.StatusNoRecord
-		case p.refFillFields(row, base, s.Code, data, u):
+		case p.refFillFields(row, base, s.Code, a.data, u):
 			status = transform.StatusOK
 		default:
 			status = transform.StatusNoRecord
@@ -168,39 +191,139 @@ func (p *refProduct) refFillPayload(row transform.RowWriter, base int, payload [
 	return transform.StatusFailed, message
 }
 
-// refSubData finds the data of each sub-product in a combo reply
-// {"responses": [{"api_code", "success", "data"}]}. A sub-product that
-// answered success with no data maps to nil; one that failed is absent and
-// its reason is in problems.
-func (p *refProduct) refSubData(obj map[string]any) (map[string]map[string]any, []string) {
-	out := map[string]map[string]any{}
-	var problems []string
-	list, _ := obj["responses"].([]any)
-	if list == nil {
-		return out, []string{"reply has no responses list"}
+// refAnswer is what a combo reply says about one sub-product.
+type refAnswer struct {
+	answers int            // answers naming it
+	success bool           // it succeeded, with data that can be read
+	data    map[string]any // nil: no data
+	problem string         // why its answer could not be read
+	vendor  string         // its message, when it failed or its success was unreadable
+	differ  bool           // two of its answers disagree
+}
+
+// refSubData reads the answers of a combo reply {"responses": [{"api_code",
+// "success", "data", "message"}]}, by sub-product code; ok is false when
+// the reply has no responses list. Answers naming no sub-product of the
+// catalog are counted in u.Fields.
+func (p *refProduct) refSubData(obj map[string]any, u *transform.Unknowns) (answers map[string]*refAnswer, ok bool) {
+	list, isList := obj["responses"].([]any)
+	if !isList {
+		return nil, false
 	}
+	answers = map[string]*refAnswer{}
 	for _, item := range list {
-		resp, _ := item.(map[string]any)
+		resp, isObject := item.(map[string]any)
+		if !isObject {
+			refAdd(&u.Fields, p.catalog.Product+".responses[]")
+			continue
+		}
 		code, _ := resp["api_code"].(string)
-		if _, ok := p.subIndex[code]; !ok {
-			continue
-		}
-		if success, _ := resp["success"].(bool); !success {
-			msg, _ := resp["message"].(string)
-			if msg == "" {
-				msg = "success false"
+		code = strings.TrimSpace(code)
+		if _, known := p.subIndex[code]; !known {
+			if refProductCode.MatchString(code) && !refDigitRun.MatchString(code) {
+				refAdd(&u.Fields, p.catalog.Product+"."+code)
+			} else {
+				refAdd(&u.Fields, p.catalog.Product+".responses[].api_code")
 			}
-			problems = append(problems, code+": "+refVendorMessage(msg))
 			continue
 		}
-		data, _ := resp["data"].(map[string]any)
-		if len(data) == 0 {
-			out[code] = nil
+		a := refReadAnswer(resp)
+		prev := answers[code]
+		if prev == nil {
+			a.answers = 1
+			answers[code] = &a
 			continue
 		}
-		out[code] = data
+		prev.answers++
+		if !prev.differ && !refSameAnswer(prev, &a) {
+			prev.differ = true
+		}
 	}
-	return out, problems
+	return answers, true
+}
+
+var refProductCode = regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`)
+
+// refReadAnswer reads one answer of a sub-product.
+func refReadAnswer(resp map[string]any) refAnswer {
+	vendor, _ := resp["message"].(string)
+	raw, present := resp["success"]
+	var success bool
+	switch x := raw.(type) {
+	case bool:
+		success = x
+	case string:
+		switch strings.TrimSpace(x) {
+		case "true", "True", "TRUE", "1":
+			success = true
+		case "false", "False", "FALSE", "0":
+		default:
+			return refAnswer{problem: "success is a string that is not true or false", vendor: vendor}
+		}
+	case json.Number:
+		f, err := strconv.ParseFloat(x.String(), 64)
+		switch {
+		case err == nil && f == 1:
+			success = true
+		case err == nil && f == 0:
+		default:
+			return refAnswer{problem: "success is a number other than 1 or 0", vendor: vendor}
+		}
+	case nil:
+		if !present {
+			return refAnswer{problem: "success is missing", vendor: vendor}
+		}
+		return refAnswer{problem: "success is null", vendor: vendor}
+	case map[string]any:
+		return refAnswer{problem: "success is an object", vendor: vendor}
+	case []any:
+		return refAnswer{problem: "success is a list", vendor: vendor}
+	}
+	if !success {
+		return refAnswer{vendor: vendor}
+	}
+	var data map[string]any
+	switch x := resp["data"].(type) {
+	case nil:
+	case map[string]any:
+		data = x
+	case string:
+		obj, err := refDecodeObject([]byte(x))
+		if err != nil {
+			return refAnswer{problem: refDataStringProblem(err)}
+		}
+		data = obj
+	case []any:
+		return refAnswer{problem: "data is a list, not an object"}
+	case json.Number:
+		return refAnswer{problem: "data is a number, not an object"}
+	case bool:
+		return refAnswer{problem: "data is a boolean, not an object"}
+	}
+	if len(data) == 0 {
+		data = nil
+	}
+	return refAnswer{success: true, data: data}
+}
+
+// refDataStringProblem says why data sent as a string holds no object.
+func refDataStringProblem(err error) string {
+	var syntax *json.SyntaxError
+	switch {
+	case errors.Is(err, io.EOF):
+		return "data is an empty string"
+	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
+		return "data is a string that is not valid JSON"
+	}
+	return "data is a string that does not hold a JSON object"
+}
+
+// refSameAnswer reports whether two answers of one sub-product agree.
+func refSameAnswer(a, b *refAnswer) bool {
+	if a.success != b.success {
+		return false
+	}
+	return !a.success || reflect.DeepEqual(a.data, b.data)
 }
 
 // refFillFields writes the fields of one (sub-)product from its data and

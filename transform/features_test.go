@@ -1,14 +1,19 @@
 package transform_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/scorepipe/scorepipe/mappings"
+	"github.com/scorepipe/scorepipe/providers/tianyuan/tianyuantest"
 	"github.com/scorepipe/scorepipe/transform"
 )
 
@@ -369,9 +374,11 @@ const comboJudicial = `{"responses":[
    "xgbzxr":[],
    "entout":{"data":{"criminal":{"dzzm":"盗窃罪","pcjg":"有期徒刑六个月"},"civil":{"n_qsbdje":"[10000,50000)"}}}}}]}`
 
-// judicialPayload is a combo reply whose FLXG0V4B data is entout.data.
+// judicialPayload is a combo reply whose FLXG0V4B data is entout.data,
+// DWBG8B4D answering without data.
 func judicialPayload(entoutData string) *transform.Reply {
-	return okReply(`{"responses":[{"api_code":"FLXG0V4B","success":true,"data":{"entout":{"data":` + entoutData + `}}}]}`)
+	return okReply(`{"responses":[{"api_code":"DWBG8B4D","success":true,"data":null},
+		{"api_code":"FLXG0V4B","success":true,"data":{"entout":{"data":` + entoutData + `}}}]}`)
 }
 
 func TestProductColumnsCOMBTY11(t *testing.T) {
@@ -387,22 +394,73 @@ func TestProductColumnsCOMBTY11(t *testing.T) {
 	}
 }
 
-func TestFeaturesCOMBTY11(t *testing.T) {
-	const statusCols = 7 // product status columns and one per sub-product
-	dwbgNull := map[string]any{"dwbg8b4d_fraud_score": nil, "dwbg8b4d_check_suggest": nil,
+// comboCase is a COMBTY11 reply and what Fill must make of it.
+type comboCase struct {
+	name     string
+	reply    *transform.Reply
+	status   transform.Status
+	cells    []map[string]any
+	allNull  bool     // every feature column null
+	messages []string // substrings of combty11_message; none means null
+	absent   []string // what combty11_message must not hold (the reply's text)
+	unknowns transform.Unknowns
+}
+
+// comboNull are DWBG8B4D's and FLXG0V4B's cells that must be null when the
+// sub-product gives no data.
+var (
+	dwbgNull = map[string]any{"dwbg8b4d_fraud_score": nil, "dwbg8b4d_check_suggest": nil,
 		"dwbg8b4d_risk_warning_has_criminal_record": nil, "dwbg8b4d_overdue_risk_product_current_overdue_amount_code": nil}
-	flxgNull := map[string]any{"flxg0v4b_sxbzxr_count": nil, "flxg0v4b_xgbzxr_count": nil,
+	flxgNull = map[string]any{"flxg0v4b_sxbzxr_count": nil, "flxg0v4b_xgbzxr_count": nil,
 		"flxg0v4b_criminal_dzzm": nil, "flxg0v4b_criminal_pcjg": nil, "flxg0v4b_civil_n_qsbdje_code": nil,
 		"flxg0v4b_civil_n_qsbdje_low": nil, "flxg0v4b_civil_n_qsbdje_high": nil}
-	tests := []struct {
-		name     string
-		reply    *transform.Reply
-		status   transform.Status
-		cells    []map[string]any
-		allNull  bool
-		messages []string // substrings of combty11_message; none means null
-		unknowns transform.Unknowns
-	}{
+)
+
+// checkComboCases fills each case's reply and checks status, cells,
+// message and unknowns.
+func checkComboCases(t *testing.T, tests []comboCase) {
+	t.Helper()
+	const statusCols = 7 // product status columns and one per sub-product
+	pt := newProductTest(t, "COMBTY11")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var u transform.Unknowns
+			row, status := pt.fill(t, tt.reply, &u)
+			if status != tt.status {
+				t.Errorf("Fill() = %s, want %s", status, tt.status)
+			}
+			if got := pt.get(t, row, "combty11_status"); got != want(string(tt.status)) {
+				t.Errorf("combty11_status = %v, want %s", got, tt.status)
+			}
+			for _, cells := range tt.cells {
+				pt.check(t, row, cells)
+			}
+			if tt.allNull {
+				pt.checkNullFeatures(t, row, statusCols)
+			}
+			msg := pt.get(t, row, "combty11_message")
+			if len(tt.messages) == 0 && msg.kind != "null" {
+				t.Errorf("combty11_message = %v, want null", msg)
+			}
+			for _, m := range tt.messages {
+				if msg.kind != "string" || !strings.Contains(msg.v.(string), m) {
+					t.Errorf("combty11_message = %v, want it to contain %q", msg, m)
+				}
+			}
+			for _, m := range tt.absent {
+				if msg.kind == "string" && strings.Contains(msg.v.(string), m) {
+					t.Errorf("combty11_message = %v, want it without %q", msg, m)
+				}
+			}
+			if !reflect.DeepEqual(u, tt.unknowns) {
+				t.Errorf("Unknowns = %+v, want %+v", u, tt.unknowns)
+			}
+		})
+	}
+}
+
+func TestFeaturesCOMBTY11(t *testing.T) {
+	tests := []comboCase{
 		{
 			name:   "fraud report ok, judicial failed",
 			reply:  okReply(comboPayload),
@@ -494,6 +552,7 @@ func TestFeaturesCOMBTY11(t *testing.T) {
 				"flxg0v4b_sxbzxr_count": 1, "flxg0v4b_criminal_dzzm": "盗窃罪", "flxg0v4b_criminal_pcjg": "有期徒刑六个月",
 				"flxg0v4b_civil_n_qsbdje_code": "[10000,50000)", "flxg0v4b_civil_n_qsbdje_low": 10000.0, "flxg0v4b_civil_n_qsbdje_high": 50000.0,
 			}},
+			messages: []string{"DWBG8B4D: not in the reply"},
 		},
 		{
 			name: "judicial: criminal and civil in entout itself",
@@ -504,6 +563,7 @@ func TestFeaturesCOMBTY11(t *testing.T) {
 				"flxg0v4b_criminal_dzzm": "盗窃罪", "flxg0v4b_criminal_pcjg": nil,
 				"flxg0v4b_civil_n_qsbdje_code": "12000.5", "flxg0v4b_civil_n_qsbdje_low": 12000.5,
 			}},
+			messages: []string{"DWBG8B4D: not in the reply"},
 		},
 		{
 			name: "judicial: entout.data first, the other places where it holds nothing",
@@ -515,12 +575,14 @@ func TestFeaturesCOMBTY11(t *testing.T) {
 				"flxg0v4b_criminal_dzzm": "盗窃罪", "flxg0v4b_criminal_pcjg": "拘役三个月",
 				"flxg0v4b_civil_n_qsbdje_code": "(0,1000)", "flxg0v4b_civil_n_qsbdje_high": 1000.0,
 			}},
+			messages: []string{"DWBG8B4D: not in the reply"},
 		},
 		{
-			name:   "judicial: empty objects in every place",
-			reply:  okReply(`{"responses":[{"api_code":"FLXG0V4B","success":true,"data":{"criminal":{},"civil":null,"entout":{"criminal":{},"data":{}}}}]}`),
-			status: transform.StatusNoRecord,
-			cells:  []map[string]any{{"flxg0v4b_status": "no_record"}, flxgNull},
+			name:     "judicial: empty objects in every place",
+			reply:    okReply(`{"responses":[{"api_code":"FLXG0V4B","success":true,"data":{"criminal":{},"civil":null,"entout":{"criminal":{},"data":{}}}}]}`),
+			status:   transform.StatusNoRecord,
+			cells:    []map[string]any{{"flxg0v4b_status": "no_record"}, flxgNull},
+			messages: []string{"DWBG8B4D: not in the reply"},
 		},
 		{
 			name: "placeholder entry of an enum",
@@ -535,6 +597,7 @@ func TestFeaturesCOMBTY11(t *testing.T) {
 			}},
 			unknowns: transform.Unknowns{Placeholders: map[string]int64{"dwbg8b4d_check_suggest": 1},
 				Unparsed: map[string]int64{"dwbg8b4d_overdue_risk_product_current_overdue_institution_count": 1}},
+			messages: []string{"FLXG0V4B: not in the reply"},
 		},
 		{
 			name: "both failed",
@@ -559,7 +622,8 @@ func TestFeaturesCOMBTY11(t *testing.T) {
 			status:   transform.StatusFailed,
 			cells:    []map[string]any{{"dwbg8b4d_status": "failed", "flxg0v4b_status": "failed"}},
 			allNull:  true,
-			messages: []string{"no sub-product answered"},
+			messages: []string{"DWBG8B4D: not in the reply; FLXG0V4B: not in the reply"},
+			unknowns: transform.Unknowns{Fields: map[string]int64{"COMBTY11.ABCD1234": 1}},
 		},
 		{
 			name:     "no responses list",
@@ -588,37 +652,7 @@ func TestFeaturesCOMBTY11(t *testing.T) {
 			messages: []string{"missing authorization_url"},
 		},
 	}
-	pt := newProductTest(t, "COMBTY11")
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var u transform.Unknowns
-			row, status := pt.fill(t, tt.reply, &u)
-			if status != tt.status {
-				t.Errorf("Fill() = %s, want %s", status, tt.status)
-			}
-			if got := pt.get(t, row, "combty11_status"); got != want(string(tt.status)) {
-				t.Errorf("combty11_status = %v, want %s", got, tt.status)
-			}
-			for _, cells := range tt.cells {
-				pt.check(t, row, cells)
-			}
-			if tt.allNull {
-				pt.checkNullFeatures(t, row, statusCols)
-			}
-			msg := pt.get(t, row, "combty11_message")
-			if len(tt.messages) == 0 && msg.kind != "null" {
-				t.Errorf("combty11_message = %v, want null", msg)
-			}
-			for _, m := range tt.messages {
-				if msg.kind != "string" || !strings.Contains(msg.v.(string), m) {
-					t.Errorf("combty11_message = %v, want it to contain %q", msg, m)
-				}
-			}
-			if !reflect.DeepEqual(u, tt.unknowns) {
-				t.Errorf("Unknowns = %+v, want %+v", u, tt.unknowns)
-			}
-		})
-	}
+	checkComboCases(t, tests)
 }
 
 // TestFeaturesDeterministic checks that filling the same reply twice gives
@@ -697,4 +731,363 @@ func TestFeaturesNoNaN(t *testing.T) {
 		}
 	}
 	pt.check(t, row, map[string]any{"xyp_cpl0081": nil, "xyp_model_score_mid": nil})
+}
+
+// Sub-product answers for the tests of how responses are read.
+const (
+	dwData = `{"fraudScore":87,"checkSuggest":"建议拒绝","riskWarning":{"hasCriminalRecord":1,"zz":1}}`
+	flData = `{"sxbzxr":[{"ah":"x"}],"xgbzxr":[]}`
+	dwOK   = `{"api_code":"DWBG8B4D","success":true,"data":` + dwData + `}`
+	flOK   = `{"api_code":"FLXG0V4B","success":true,"data":` + flData + `}`
+	idText = "110101199003074477" // an ID number the vendor might echo: never in a message
+)
+
+// comboOf is a combo reply of the given answers.
+func comboOf(answers ...string) *transform.Reply {
+	return okReply(`{"responses":[` + strings.Join(answers, ",") + `]}`)
+}
+
+// jsonString is s as a JSON string.
+func jsonString(s string) string {
+	b, err := json.Marshal(s)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
+
+// dwAnswer is a DWBG8B4D answer with the given success and data (raw JSON;
+// "" leaves the key out).
+func dwAnswer(success, data string) string {
+	var parts []string
+	parts = append(parts, `"api_code":"DWBG8B4D"`)
+	if success != "" {
+		parts = append(parts, `"success":`+success)
+	}
+	if data != "" {
+		parts = append(parts, `"data":`+data)
+	}
+	return "{" + strings.Join(parts, ",") + "}"
+}
+
+// TestFeaturesCOMBTY11Responses: each answer in responses is read as
+// defensively as the envelope (see transform's "How Fill reads a combo
+// reply"): data as a JSON string holding the object, success in its usual
+// spellings, duplicates, answers naming no sub-product, sub-products with no
+// answer, answers of the wrong shape.
+func TestFeaturesCOMBTY11Responses(t *testing.T) {
+	dwCells := map[string]any{"dwbg8b4d_status": "ok", "dwbg8b4d_fraud_score": 87.0, "dwbg8b4d_check_suggest": 3,
+		"dwbg8b4d_risk_warning_has_criminal_record": 1}
+	flCells := map[string]any{"flxg0v4b_status": "ok", "flxg0v4b_sxbzxr_count": 1, "flxg0v4b_xgbzxr_count": 0}
+	zz := func(more ...string) transform.Unknowns {
+		u := transform.Unknowns{Fields: map[string]int64{"COMBTY11.DWBG8B4D.riskWarning.zz": 1}}
+		for _, m := range more {
+			u.Fields[m]++
+		}
+		return u
+	}
+	flOnly := func(name, dw string, messages ...string) comboCase {
+		return comboCase{name: name, reply: comboOf(dw, flOK), status: transform.StatusOK,
+			cells: []map[string]any{{"dwbg8b4d_status": "failed"}, dwbgNull, flCells}, messages: messages,
+			absent: []string{idText, "1101011990"}}
+	}
+	tests := []comboCase{
+		{
+			name:   "data as JSON strings holding the objects",
+			reply:  comboOf(dwAnswer("true", jsonString(dwData)), `{"api_code":"FLXG0V4B","success":true,"data":`+jsonString(flData)+`}`),
+			status: transform.StatusOK, cells: []map[string]any{dwCells, flCells}, unknowns: zz(),
+		},
+		{
+			name:   "data as a string with white space and escapes",
+			reply:  comboOf(dwAnswer("true", `" \n`+strings.Trim(jsonString(asciiEscapedText(dwData)), `"`)+` \t"`), flOK),
+			status: transform.StatusOK, cells: []map[string]any{dwCells, flCells}, unknowns: zz(),
+		},
+		{
+			name:   "data a string holding an empty object",
+			reply:  comboOf(dwAnswer("true", `"{}"`), flOK),
+			status: transform.StatusOK, cells: []map[string]any{{"dwbg8b4d_status": "no_record"}, dwbgNull, flCells},
+		},
+		flOnly("data an empty string", dwAnswer("true", `""`), "DWBG8B4D: data is an empty string"),
+		flOnly("data a string holding a list", dwAnswer("true", `"[1,2]"`), "DWBG8B4D: data is a string that does not hold a JSON object"),
+		flOnly("data a string holding null", dwAnswer("true", `"null"`), "DWBG8B4D: data is a string that does not hold a JSON object"),
+		flOnly("data a string holding a number", dwAnswer("true", `"`+idText+`"`), "DWBG8B4D: data is a string that does not hold a JSON object"),
+		flOnly("data a string holding a string holding the object", dwAnswer("true", jsonString(jsonString(dwData))),
+			"DWBG8B4D: data is a string that does not hold a JSON object"),
+		flOnly("data a string that is not JSON", dwAnswer("true", jsonString(`{"fraudScore":`+idText)), "DWBG8B4D: data is a string that is not valid JSON"),
+		flOnly("data a string of text", dwAnswer("true", jsonString("查询 "+idText+" 成功")), "DWBG8B4D: data is a string that is not valid JSON"),
+		flOnly("data a string holding an object nested too deep", dwAnswer("true", jsonString(strings.Repeat(`{"a":`, 310)+`1`+strings.Repeat(`}`, 310))),
+			"DWBG8B4D: data is a string holding a value nested deeper than 300 levels"),
+		flOnly("data a list", dwAnswer("true", `[`+dwData+`]`), "DWBG8B4D: data is a list, not an object"),
+		flOnly("data an empty list", dwAnswer("true", `[]`), "DWBG8B4D: data is a list, not an object"),
+		flOnly("data a number", dwAnswer("true", idText), "DWBG8B4D: data is a number, not an object"),
+		flOnly("data a boolean", dwAnswer("true", `true`), "DWBG8B4D: data is a boolean, not an object"),
+		{
+			name:   "no data and null data: no record",
+			reply:  comboOf(dwAnswer("true", ""), `{"api_code":"FLXG0V4B","success":"true","data":null}`),
+			status: transform.StatusNoRecord, allNull: true,
+			cells: []map[string]any{{"dwbg8b4d_status": "no_record", "flxg0v4b_status": "no_record"}},
+		},
+		flOnly("success false", dwAnswer("false", dwData), "DWBG8B4D: success false"),
+		flOnly("success \"false\"", dwAnswer(`"false"`, dwData), "DWBG8B4D: success false"),
+		flOnly("success \"FALSE\"", dwAnswer(`"FALSE"`, dwData), "DWBG8B4D: success false"),
+		flOnly("success 0", dwAnswer(`0`, dwData), "DWBG8B4D: success false"),
+		flOnly("success 0.0", dwAnswer(`0.0`, dwData), "DWBG8B4D: success false"),
+		flOnly("success \"0\", with a message", `{"api_code":"DWBG8B4D","success":"0","message":"数据源异常"}`, "DWBG8B4D: 数据源异常"),
+		flOnly("success a string that is no boolean", dwAnswer(`"yes"`, dwData), "DWBG8B4D: success is a string that is not true or false"),
+		flOnly("success a string holding an ID number", dwAnswer(`"`+idText+`"`, dwData), "DWBG8B4D: success is a string that is not true or false"),
+		flOnly("success a number other than 1 or 0", dwAnswer(`2`, dwData), "DWBG8B4D: success is a number other than 1 or 0"),
+		flOnly("success an ID number", dwAnswer(idText, dwData), "DWBG8B4D: success is a number other than 1 or 0"),
+		flOnly("success null", dwAnswer(`null`, dwData), "DWBG8B4D: success is null"),
+		flOnly("success missing", dwAnswer("", dwData), "DWBG8B4D: success is missing"),
+		flOnly("success an object", dwAnswer(`{"ok":true}`, dwData), "DWBG8B4D: success is an object"),
+		flOnly("success a list", dwAnswer(`[true]`, dwData), "DWBG8B4D: success is a list"),
+		flOnly("success missing, with a message", `{"api_code":"DWBG8B4D","message":"查询 `+idText+` 失败"}`,
+			"DWBG8B4D: success is missing (message: 查询 ****************** 失败)"),
+		{
+			name:   "the same answer twice is one answer",
+			reply:  comboOf(dwOK, flOK, dwOK),
+			status: transform.StatusOK, cells: []map[string]any{dwCells, flCells}, unknowns: zz(),
+		},
+		{
+			name: "the same data in another order, as a string, success spelt otherwise: one answer",
+			reply: comboOf(dwOK, flOK, dwAnswer(`"1"`, jsonString(`{"riskWarning":{"zz":1,"hasCriminalRecord":1},"checkSuggest":"建议拒绝",`+
+				`"fraudScore":87,"fraudScore":87}`))),
+			status: transform.StatusOK, cells: []map[string]any{dwCells, flCells}, unknowns: zz(),
+		},
+		{
+			name:   "no data, then an empty object: one answer",
+			reply:  comboOf(dwAnswer("true", "null"), flOK, dwAnswer("true", `{}`), dwAnswer("1", `"{}"`)),
+			status: transform.StatusOK, cells: []map[string]any{{"dwbg8b4d_status": "no_record"}, dwbgNull, flCells},
+		},
+		{
+			name: "two failures: the first one's message",
+			reply: comboOf(`{"api_code":"DWBG8B4D","success":false,"message":"第一"}`, flOK,
+				`{"api_code":"DWBG8B4D","success":false,"message":"第二"}`),
+			status: transform.StatusOK, cells: []map[string]any{{"dwbg8b4d_status": "failed"}, dwbgNull, flCells},
+			messages: []string{"DWBG8B4D: 第一"}, absent: []string{"第二"},
+		},
+		flOnly("two answers with different data: none used", dwOK+`,`+dwAnswer("true", `{"fraudScore":99}`),
+			"DWBG8B4D: answered 2 times, differently; none used"),
+		flOnly("numbers are compared as written", dwAnswer("true", `{"fraudScore":87}`)+`,`+dwAnswer("true", `{"fraudScore":87.0}`),
+			"DWBG8B4D: answered 2 times, differently; none used"),
+		flOnly("success, then a failure: none used", dwOK+`,{"api_code":"DWBG8B4D","success":false,"message":"dup failed"}`,
+			"DWBG8B4D: answered 2 times, differently; none used"),
+		flOnly("a failure, then success: none used", `{"api_code":"DWBG8B4D","success":false}`+`,`+dwOK,
+			"DWBG8B4D: answered 2 times, differently; none used"),
+		flOnly("data, then no data: none used", dwOK+`,`+dwAnswer("true", "null"), "DWBG8B4D: answered 2 times, differently; none used"),
+		flOnly("an unreadable answer, then success: none used", dwAnswer(`"yes"`, dwData)+`,`+dwOK,
+			"DWBG8B4D: answered 2 times, differently; none used"),
+		flOnly("three answers, one different", dwOK+`,`+dwOK+`,`+dwAnswer("true", `{"fraudScore":99}`),
+			"DWBG8B4D: answered 3 times, differently; none used"),
+		{
+			name:   "a sub-product the catalog does not list is counted",
+			reply:  comboOf(dwOK, flOK, `{"api_code":"ZZZZ0000","success":true,"data":{"x":1}}`, `{"api_code":"ZZZZ0000","success":false}`),
+			status: transform.StatusOK, cells: []map[string]any{dwCells, flCells}, unknowns: zz("COMBTY11.ZZZZ0000", "COMBTY11.ZZZZ0000"),
+		},
+		{
+			name:   "a sub-product missing from the reply",
+			reply:  comboOf(dwOK),
+			status: transform.StatusOK, cells: []map[string]any{dwCells, {"flxg0v4b_status": "failed"}, flxgNull},
+			messages: []string{"FLXG0V4B: not in the reply"}, unknowns: zz(),
+		},
+		{
+			name:   "an empty responses list",
+			reply:  comboOf(),
+			status: transform.StatusFailed, allNull: true,
+			cells:    []map[string]any{{"dwbg8b4d_status": "failed", "flxg0v4b_status": "failed"}},
+			messages: []string{"DWBG8B4D: not in the reply; FLXG0V4B: not in the reply"},
+		},
+		{
+			name:   "answers that are not objects are counted",
+			reply:  comboOf(`1`, `"DWBG8B4D"`, `null`, `[`+dwOK+`]`, `true`, dwOK, flOK),
+			status: transform.StatusOK, cells: []map[string]any{dwCells, flCells}, unknowns: zz("COMBTY11.responses[]",
+				"COMBTY11.responses[]", "COMBTY11.responses[]", "COMBTY11.responses[]", "COMBTY11.responses[]"),
+		},
+		{
+			name: "api_code missing, empty, not text or not a product code is counted, never quoted",
+			reply: comboOf(`{"success":true,"data":{"fraudScore":1}}`, `{"api_code":"","success":true}`, `{"api_code":"  ","success":true}`,
+				`{"api_code":7,"success":true}`, `{"api_code":null}`, `{"api_code":["DWBG8B4D"]}`, `{"api_code":"`+idText+`"}`,
+				`{"api_code":"DW `+idText+`"}`, `{"api_code":"`+strings.Repeat("A", 33)+`"}`, dwOK, flOK),
+			status: transform.StatusOK, cells: []map[string]any{dwCells, flCells},
+			unknowns: transform.Unknowns{Fields: map[string]int64{"COMBTY11.DWBG8B4D.riskWarning.zz": 1, "COMBTY11.responses[].api_code": 9}},
+		},
+		{
+			name:   "api_code with white space around it",
+			reply:  comboOf(`{"api_code":" DWBG8B4D\t","success":true,"data":`+dwData+`}`, flOK),
+			status: transform.StatusOK, cells: []map[string]any{dwCells, flCells}, unknowns: zz(),
+		},
+		{
+			name:   "api_code in lower case is another code",
+			reply:  comboOf(`{"api_code":"dwbg8b4d","success":true,"data":`+dwData+`}`, flOK),
+			status: transform.StatusOK, cells: []map[string]any{{"dwbg8b4d_status": "failed"}, dwbgNull, flCells},
+			messages: []string{"DWBG8B4D: not in the reply"},
+			unknowns: transform.Unknowns{Fields: map[string]int64{"COMBTY11.dwbg8b4d": 1}},
+		},
+		{
+			name:   "every sub-product failing says why, in catalog order",
+			reply:  comboOf(`{"api_code":"FLXG0V4B","success":"no"}`, dwAnswer("true", `"x"`)),
+			status: transform.StatusFailed, allNull: true,
+			cells:    []map[string]any{{"dwbg8b4d_status": "failed", "flxg0v4b_status": "failed"}},
+			messages: []string{"DWBG8B4D: data is a string that is not valid JSON; FLXG0V4B: success is a string that is not true or false"},
+		},
+	}
+	for _, s := range []string{`"true"`, `"True"`, `" TRUE "`, `1`, `1.0`, `"1"`, `1e0`} {
+		tests = append(tests, comboCase{name: "success " + s, reply: comboOf(dwAnswer(s, dwData), flOK),
+			status: transform.StatusOK, cells: []map[string]any{dwCells, flCells}, unknowns: zz()})
+	}
+	checkComboCases(t, tests)
+}
+
+// asciiEscapedText is JSON text with every non-ASCII character written as
+// a \u escape.
+func asciiEscapedText(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r < 0x80 {
+			b.WriteRune(r)
+			continue
+		}
+		fmt.Fprintf(&b, `\u%04x`, r)
+	}
+	return b.String()
+}
+
+// answerForm rewrites the answers of a combo reply into another form the
+// vendor may send them in.
+type answerForm struct {
+	name    string
+	rewrite func(answers []map[string]json.RawMessage) []map[string]json.RawMessage
+	extra   string // an unknown field each reply adds, "" for none
+}
+
+// respell gives success as the vendor might spell it.
+func respell(yes, no string) func([]map[string]json.RawMessage) []map[string]json.RawMessage {
+	return func(answers []map[string]json.RawMessage) []map[string]json.RawMessage {
+		for _, a := range answers {
+			switch string(a["success"]) {
+			case "true":
+				a["success"] = json.RawMessage(yes)
+			case "false":
+				a["success"] = json.RawMessage(no)
+			}
+		}
+		return answers
+	}
+}
+
+// dataAsString sends every answer's data object as a JSON string holding it.
+func dataAsString(answers []map[string]json.RawMessage) []map[string]json.RawMessage {
+	for _, a := range answers {
+		if d := bytes.TrimSpace(a["data"]); len(d) > 0 && d[0] == '{' {
+			a["data"] = json.RawMessage(jsonString(string(d)))
+		}
+	}
+	return answers
+}
+
+// TestFeaturesCOMBTY11AnswerForms: the fake vendor's replies, with one
+// sub-product failing in some, give exactly the same cells, statuses and
+// unknowns whatever form their answers take: data as a JSON string holding
+// the object, success spelt as a string or a number, every answer sent
+// twice (once as a string), api_code with white space, an answer of a
+// sub-product the catalog does not list (counted).
+func TestFeaturesCOMBTY11AnswerForms(t *testing.T) {
+	forms := []answerForm{
+		{name: "data as a JSON string", rewrite: dataAsString},
+		{name: `success "true"/"false"`, rewrite: respell(`"true"`, `"false"`)},
+		{name: `success "True"/"False"`, rewrite: respell(`"True"`, `"False"`)},
+		{name: "success 1/0", rewrite: respell(`1`, `0`)},
+		{name: `success "1"/"0"`, rewrite: respell(`"1"`, `"0"`)},
+		{name: "data as a string, success 1/0", rewrite: func(a []map[string]json.RawMessage) []map[string]json.RawMessage {
+			return respell(`1`, `0`)(dataAsString(a))
+		}},
+		{name: "every answer twice, the second with data as a string", rewrite: func(answers []map[string]json.RawMessage) []map[string]json.RawMessage {
+			var again []map[string]json.RawMessage
+			for _, a := range answers {
+				b := map[string]json.RawMessage{}
+				maps.Copy(b, a)
+				again = append(again, b)
+			}
+			return append(answers, dataAsString(again)...)
+		}},
+		{name: "api_code with white space", rewrite: func(answers []map[string]json.RawMessage) []map[string]json.RawMessage {
+			for _, a := range answers {
+				var code string
+				_ = json.Unmarshal(a["api_code"], &code)
+				a["api_code"] = json.RawMessage(jsonString(" " + code + "\n"))
+			}
+			return answers
+		}},
+		{name: "an unknown sub-product", extra: "COMBTY11.ZZZZ0000", rewrite: func(answers []map[string]json.RawMessage) []map[string]json.RawMessage {
+			return append(answers, map[string]json.RawMessage{"api_code": json.RawMessage(`"ZZZZ0000"`),
+				"success": json.RawMessage(`true`), "data": json.RawMessage(`{"x":1}`)})
+		}},
+	}
+	pt := newProductTest(t, "COMBTY11")
+	var payloads [][]byte
+	for i, pl := range syntheticPayloads(t, tianyuantest.ProductRiskReport, 300, 0) {
+		payloads = append(payloads, pl)
+		if i%3 == 0 { // one sub-product failing, with a message or without
+			var report struct{ Responses []map[string]json.RawMessage }
+			if err := json.Unmarshal(pl, &report); err != nil {
+				t.Fatal(err)
+			}
+			failed := report.Responses[i%2]
+			failed["success"], failed["data"] = json.RawMessage(`false`), json.RawMessage(`null`)
+			if i%2 == 0 {
+				failed["message"] = json.RawMessage(`"查询失败"`)
+			}
+			payloads = append(payloads, mustJSON(t, map[string]any{"responses": report.Responses}))
+		}
+	}
+	fill := func(pl []byte) (testRow, transform.Status, []transform.Status, transform.Unknowns) {
+		row := make(testRow, len(pt.p.Columns()))
+		subs := make([]transform.Status, 2)
+		var u transform.Unknowns
+		status := pt.p.FillSubs(row, 0, okReply(string(pl)), &u, subs)
+		return row, status, subs, u
+	}
+	for _, form := range forms {
+		t.Run(form.name, func(t *testing.T) {
+			for i, pl := range payloads {
+				var report struct{ Responses []map[string]json.RawMessage }
+				if err := json.Unmarshal(pl, &report); err != nil {
+					t.Fatal(err)
+				}
+				reformed := mustJSON(t, map[string]any{"responses": form.rewrite(report.Responses)})
+				wantRow, wantStatus, wantSubs, wantU := fill(pl)
+				if form.extra != "" {
+					wantU.Fields = maps.Clone(wantU.Fields)
+					if wantU.Fields == nil {
+						wantU.Fields = map[string]int64{}
+					}
+					wantU.Fields[form.extra]++
+				}
+				row, status, subs, u := fill(reformed)
+				if status != wantStatus || !slices.Equal(subs, wantSubs) {
+					t.Errorf("payload %d: status %s, sub-products %v, want %s, %v", i, status, subs, wantStatus, wantSubs)
+				}
+				for c := range row {
+					if row[c] != wantRow[c] {
+						t.Errorf("payload %d: %s = %v, want %v", i, pt.p.Columns()[c].Name, row[c], wantRow[c])
+					}
+				}
+				if !reflect.DeepEqual(u, wantU) {
+					t.Errorf("payload %d: Unknowns = %+v, want %+v", i, u, wantU)
+				}
+				if t.Failed() {
+					t.Fatalf("payload %.300s, as %.300s", pl, reformed)
+				}
+			}
+		})
+	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

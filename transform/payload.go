@@ -60,6 +60,7 @@ type fillState struct {
 	name     []byte            // an Unknowns.Codes name being built
 	msg      []byte            // what the sub-products that failed said
 	subs     []subResult       // per sub-product
+	combo    comboScratch      // what reading a combo reply needs beside
 	strs     map[string]int32  // interned strings: index into interned
 	interned []internedString
 	stamp    uint64                    // counts the objects whose unknown keys were counted
@@ -87,12 +88,6 @@ type unknownEntry struct {
 type internedString struct {
 	s     string
 	stamp uint64 // the object in which the name was last counted as unknown
-}
-
-// subResult is what a combo reply says about one sub-product.
-type subResult struct {
-	answered bool             // it answered success
-	data     *fastjson.Object // nil: with no data
 }
 
 // Bounds on what a fillState remembers: values and names are interned only
@@ -129,7 +124,13 @@ func (st *fillState) intern(b []byte) (string, int32) {
 // parse reads the payload as an object (see "How Fill reads a payload").
 // The object is valid until st is used again.
 func (st *fillState) parse(payload []byte) (*fastjson.Object, error) {
-	if o := st.parseFast(payload); o != nil {
+	return st.parseWith(&st.parser, payload)
+}
+
+// parseWith is parse with parser: the object is valid until parser is
+// used again.
+func (st *fillState) parseWith(parser *fastjson.Parser, payload []byte) (*fastjson.Object, error) {
+	if o := st.parseFast(parser, payload); o != nil {
 		return o, nil
 	}
 	obj, err := decodeObject(payload)
@@ -140,7 +141,7 @@ func (st *fillState) parse(payload []byte) (*fastjson.Object, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, err := st.parser.ParseBytes(norm)
+	v, err := parser.ParseBytes(norm)
 	if err != nil {
 		return nil, err
 	}
@@ -149,11 +150,11 @@ func (st *fillState) parse(payload []byte) (*fastjson.Object, error) {
 
 // parseFast reads the payload with fastjson when that reads it as
 // encoding/json would, and returns nil otherwise.
-func (st *fillState) parseFast(payload []byte) *fastjson.Object {
+func (st *fillState) parseFast(parser *fastjson.Parser, payload []byte) *fastjson.Object {
 	if !utf8.Valid(payload) || hasSpecialByte(payload) && !stringsReadAlike(payload) {
 		return nil
 	}
-	v, err := st.parser.ParseBytes(payload)
+	v, err := parser.ParseBytes(payload)
 	if err != nil || v.Type() != fastjson.TypeObject || !st.numbersValid(v) {
 		return nil
 	}
@@ -298,60 +299,6 @@ func lastValue(o *fastjson.Object, key string) *fastjson.Value {
 		}
 	})
 	return last
-}
-
-// subData finds the data of each sub-product in a combo reply
-// {"responses": [{"api_code", "success", "data"}]} and puts it in st.subs,
-// by sub-product. A sub-product that answered success with no data (or an
-// empty object) is answered with nil data; one that failed is not answered,
-// and what it said is added to st.msg.
-func (st *fillState) subData(p *Product, obj *fastjson.Object) {
-	if cap(st.subs) < len(p.data) {
-		st.subs = make([]subResult, len(p.data))
-	}
-	st.subs = st.subs[:len(p.data)]
-	clear(st.subs)
-	st.msg = st.msg[:0]
-	list := lastValue(obj, "responses")
-	if list == nil || list.Type() != fastjson.TypeArray {
-		st.msg = append(st.msg, "reply has no responses list"...)
-		return
-	}
-	for _, item := range list.GetArray() {
-		var code, success, message, data *fastjson.Value
-		item.GetObject().Visit(func(k []byte, v *fastjson.Value) {
-			switch string(k) {
-			case "api_code":
-				code = v
-			case "success":
-				success = v
-			case "message":
-				message = v
-			case "data":
-				data = v
-			}
-		})
-		i, ok := p.subIdx[string(stringBytes(code))]
-		if !ok {
-			continue
-		}
-		if success == nil || success.Type() != fastjson.TypeTrue {
-			if len(st.msg) > 0 {
-				st.msg = append(st.msg, "; "...)
-			}
-			st.msg = append(append(st.msg, p.data[i].code...), ": "...)
-			if m := stringBytes(message); len(m) > 0 {
-				st.msg = appendVendorMessage(st.msg, m)
-			} else {
-				st.msg = append(st.msg, "success false"...)
-			}
-			continue
-		}
-		st.subs[i] = subResult{answered: true}
-		if o := data.GetObject(); o != nil && o.Len() > 0 {
-			st.subs[i].data = o
-		}
-	}
 }
 
 // stringBytes returns the text of a JSON string, nil for anything else.

@@ -38,8 +38,10 @@ Point a run at it with SCOREPIPE_ENDPOINT=http://ADDR.
 
 Flags make it answer in any reply shape the vendor's documents allow (COMBTY11
 plain or enveloped, data as a JSON string, message and transaction_id absent,
-null or numbers, empty factors, failed sub-products) and inject faults (HTTP
-errors, codes, bodies no client can read, oversized bodies, redirects).
+null or numbers, empty factors, failed sub-products, sub-product data as a JSON
+string, success as a string or a number, sub-products the catalog does not
+list) and inject faults (HTTP errors, codes, bodies no client can read,
+oversized bodies, redirects).
 
 --throttle-limit N makes it enforce a rate limit as a vendor does: requests for
 a product are counted over a sliding second, throttled ones too, and a request
@@ -121,6 +123,7 @@ or a vendor code: --throttle-status, --throttle-code).`,
 	cmd.Flags().Float64Var(&shapes.EmptyFactor, "empty-factor", 0, "share of JRZQ9E2A factors answered empty (missing)")
 	cmd.Flags().Float64Var(&shapes.SubFailure, "sub-failure", 0, "share of COMBTY11 sub-products answered success: false")
 	cmd.Flags().StringVar(&shapes.Judicial, "judicial-shape", tianyuantest.JudicialEntoutData, "where FLXG0V4B's criminal and civil objects are: entout-data (in entout.data), data (beside sxbzxr) or entout")
+	addAnswerShapeFlags(cmd, &shapes)
 
 	// A rate limit, as a vendor enforces it.
 	cmd.Flags().IntVar(&limits.Limit, "throttle-limit", 0, "requests per sliding second and product above which requests are throttled (0: no limit)")
@@ -129,6 +132,14 @@ or a vendor code: --throttle-status, --throttle-code).`,
 	cmd.Flags().DurationVar(&limits.RetryAfter, "throttle-retry-after", 0, "Retry-After of a throttled answer, whole seconds rounded up (0: until the window has room; negative: no header)")
 	cmd.Flags().IntVar(&limits.Code, "throttle-code", 0, "answer a throttled request HTTP 200 with this vendor code instead")
 	return cmd
+}
+
+// addAnswerShapeFlags adds the flags for the shapes of COMBTY11's
+// sub-product answers.
+func addAnswerShapeFlags(cmd *cobra.Command, shapes *tianyuantest.Shapes) {
+	cmd.Flags().BoolVar(&shapes.SubDataAsString, "sub-data-as-string", false, "COMBTY11 sub-products' data sent as a JSON string holding the object")
+	cmd.Flags().StringVar(&shapes.SubSuccess, "sub-success", tianyuantest.SuccessBool, "COMBTY11 sub-products' success sent as bool (true/false), string (\"true\"/\"false\"), number (1/0) or digit (\"1\"/\"0\")")
+	cmd.Flags().IntVar(&shapes.ExtraSubs, "extra-subs", 0, "answers of sub-products the catalog does not list (ZZZZ0001…) added to every COMBTY11 report")
 }
 
 // parseCodeShares reads --fail-code values, CODE=SHARE each.

@@ -53,6 +53,8 @@ func TestMockVendorShapesAndFaults(t *testing.T) {
 		{"plain COMBTY11", []string{"--combty11-shape", "plain"}, exitOK, ""},
 		{"data as a string, fields as numbers", []string{"--data-as-string", "--envelope-fields", "numbers"}, exitOK, ""},
 		{"fields absent, plain COMBTY11", []string{"--envelope-fields", "absent", "--combty11-shape", "plain"}, exitOK, ""},
+		{"sub-product data as strings, success as strings, an unknown sub-product", []string{"--sub-data-as-string", "--sub-success", "string", "--extra-subs", "1"}, exitOK, ""},
+		{"plain COMBTY11, success as digits", []string{"--combty11-shape", "plain", "--sub-success", "digit"}, exitOK, ""},
 		{"malformed", []string{"--fail-malformed", "1"}, exitRows, "could not be read"},
 		{"HTTP 500 with code 0", []string{"--fail-500-code0", "1"}, exitRows, "possibly_billed"},
 		{"redirect to http", []string{"--redirect-to", target.URL + "/api/v1/JRZQ9E2A", "--redirect-status", "308"}, exitAborted, target.URL + "/api/v1/JRZQ9E2A"},

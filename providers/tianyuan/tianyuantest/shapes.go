@@ -67,6 +67,15 @@ type Shapes struct {
 	// Judicial is JudicialEntoutData ("" too), JudicialData or
 	// JudicialEntout.
 	Judicial string
+	// SubDataAsString sends each COMBTY11 sub-product's data as a JSON
+	// string holding the object, rather than as the object.
+	SubDataAsString bool
+	// SubSuccess is how each COMBTY11 sub-product's success is sent:
+	// SuccessBool ("" too), SuccessString, SuccessNumber or SuccessDigit.
+	SubSuccess string
+	// ExtraSubs adds answers of that many sub-products the catalog does
+	// not list (ExtraSub) to every COMBTY11 report.
+	ExtraSubs int
 }
 
 // Validate reports a shape the fake does not know or a share outside [0,1].
@@ -79,6 +88,9 @@ func (s Shapes) Validate() error {
 	}
 	if !slices.Contains([]string{"", FieldsStrings, FieldsAbsent, FieldsNull, FieldsNumbers}, s.EnvelopeFields) {
 		return fmt.Errorf("tianyuantest: envelope fields %q, want %s, %s, %s or %s", s.EnvelopeFields, FieldsStrings, FieldsAbsent, FieldsNull, FieldsNumbers)
+	}
+	if err := s.validateAnswers(); err != nil {
+		return err
 	}
 	return checkShares(map[string]float64{"AllEmpty": s.AllEmpty, "EmptyFactor": s.EmptyFactor, "SubFailure": s.SubFailure})
 }
@@ -309,7 +321,7 @@ func (v *Vendor) success(w http.ResponseWriter, product string, payload []byte, 
 	}
 	v.mu.Unlock()
 
-	plain := v.shapes.reshape(product, d.params, payload)
+	plain := v.shapes.reshapeAnswers(product, v.shapes.reshape(product, d.params, payload))
 	sealed := func() json.RawMessage {
 		p := plain
 		if v.shapes.DataAsString {
