@@ -24,6 +24,7 @@
 //	                       a fake vendor speaking the same protocol, for tests and mock-vendor
 //	transform              applicant validation, identity keys, masking, payload → feature row,
 //	                       the data dictionary of a product's columns
+//	redact                 masking of ID numbers and mobiles however written, and of known secrets, in text
 //	mappings               field catalogs and interval/enum tables, embedded and overridable
 //	sinks                  Parquet, Excel, CSV, rejects and manifest writers with atomic commit
 //	publish                the output folder: a lock, a staging folder, one swap to publish the set;
@@ -39,6 +40,6 @@
 //	deploy                 the container image (Dockerfile) and Kubernetes manifests, tested
 //
 // sources, providers, mappings, sinks, store, publish, shards, metrics,
-// rundir, review, audit, config, inputs, pacing, progress and manifest never
+// rundir, review, audit, config, inputs, pacing, progress, manifest and redact never
 // import pipeline.
 package scorepipe

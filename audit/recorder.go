@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
+	"github.com/scorepipe/scorepipe/redact"
 	"github.com/scorepipe/scorepipe/transform"
 )
 
@@ -149,44 +150,38 @@ func replyFacts(reply *tianyuan.Reply, err error) (string, *int) {
 
 // maskIdentityIn returns an authorization reference with the applicant's
 // ID number, mobile and name masked wherever it holds them (a letter's URL
-// named after the person, say), also percent-encoded: the audit log holds
-// no raw identity. A name of one character is left alone: it would mask
-// unrelated text.
+// named after the person, say): the ID number and the mobile whatever
+// separates their digits (spaces, dashes, dots, slashes, their
+// percent-encodings: "AUTH180-7358-7840", "?id=510104%20197601017207") and
+// the ID number's check character in either case (see redact.Value), the
+// name also percent-encoded. The audit log holds no raw identity. A name of
+// one character is left alone: it would mask unrelated text.
 func maskIdentityIn(ref string, params tianyuan.Params) string {
 	if ref == "" {
 		return ""
 	}
 	name, id, mobile := params[transform.ParamName], params[transform.ParamIDCard], params[transform.ParamMobile]
-	// An ID number's first 17 characters are digits: found whatever the
-	// case of its last.
-	id17 := id[:min(len(id), 17)]
-	var hits bool
-	for _, s := range []string{id17, mobile, name} {
-		if s != "" && strings.Contains(ref, s) {
-			hits = true
-			break
-		}
-	}
-	escaped := strings.Contains(ref, "%") && !isASCII(name)
-	if !hits && !escaped {
+	mName, mID, mMobile := transform.MaskIdentity(name, id, mobile)
+	ref, _ = redact.Value(ref, id, maskedAt(id, mID))
+	ref, _ = redact.Value(ref, mobile, maskedAt(mobile, mMobile))
+	if utf8.RuneCountInString(name) <= 1 || !strings.Contains(ref, name) && (isASCII(name) || !strings.Contains(ref, "%")) {
 		return ref // the usual case
 	}
-	mName, mID, mMobile := transform.MaskIdentity(name, id, mobile)
-	pairs := []string{}
-	if id != "" {
-		pairs = append(pairs, id, mID, strings.ToLower(id), mID)
-	}
-	if mobile != "" {
-		pairs = append(pairs, mobile, mMobile)
-	}
-	if utf8.RuneCountInString(name) > 1 {
-		pairs = append(pairs, name, mName)
-		if escaped {
-			pairs = append(pairs, url.QueryEscape(name), url.QueryEscape(mName), url.PathEscape(name), url.PathEscape(mName),
-				strings.ToLower(url.PathEscape(name)), url.PathEscape(mName))
-		}
+	pairs := []string{name, mName}
+	if strings.Contains(ref, "%") && !isASCII(name) {
+		pairs = append(pairs, url.QueryEscape(name), url.QueryEscape(mName), url.PathEscape(name), url.PathEscape(mName),
+			strings.ToLower(url.PathEscape(name)), url.PathEscape(mName))
 	}
 	return strings.NewReplacer(pairs...).Replace(ref)
+}
+
+// maskedAt says which characters of value its masked form hides: those
+// masked with '*' when it has value's length in bytes, else all.
+func maskedAt(value, masked string) func(i int) bool {
+	if len(masked) != len(value) {
+		return func(int) bool { return true }
+	}
+	return func(i int) bool { return masked[i] == '*' }
 }
 
 // isASCII reports whether s is ASCII only.

@@ -35,6 +35,15 @@
 //     down. A second one, for a request sent after the first was received
 //     and within confirm of it (or of the end of its pause), says the
 //     vendor's limit did drop, and lowers the rate as above.
+//   - At the ceiling (or unlimited), a throttling answer whose second before
+//     does not measure what the vendor counts (no request in it, or fewer
+//     than MinCounted while the product has been sending for less than a
+//     second: a 429 to the first calls of a run) is taken as a lone one and
+//     changes nothing. A second one confirming it lowers the rate to β times
+//     the rate then, which it climbs back from within recover; an unlimited
+//     product, whose rate then says nothing, is paused for the cooldown
+//     instead. Cutting to so few requests would pin the rate near the floor
+//     for the probe's minutes.
 //
 // Throttled is not failed: a throttled call goes again through the bucket
 // (the pause and the lower rate are its wait), and it does not count against
@@ -93,11 +102,17 @@ type Tuning struct {
 	// Floor is the lowest rate, in calls per second (the ceiling when that
 	// is lower).
 	Floor float64
+	// MinCounted is the fewest requests in the second before a throttled
+	// one that measure what the vendor counts while the product has been
+	// sending for less than a second: fewer, at the start of a run, cannot
+	// tell a limit from a hiccup of the vendor (or another job on the
+	// account), and cutting to them would pin the rate near the floor.
+	MinCounted int
 }
 
 // Default is the tuning of every run.
 var Default = Tuning{Beta: 0.7, Margin: 0.04, Recover: 2 * time.Second, Probe: 90 * time.Second,
-	Cooldown: time.Second, Confirm: 2 * time.Second, LoneStep: 0.01, LoneFloor: 0.9, Floor: 1}
+	Cooldown: time.Second, Confirm: 2 * time.Second, LoneStep: 0.01, LoneFloor: 0.9, Floor: 1, MinCounted: 8}
 
 // ThrottleRule says which answers mean "slow down".
 type ThrottleRule struct {
@@ -170,6 +185,12 @@ type Pacer struct {
 	// quietSince is the first throttling answer since the last answered
 	// call; zero when the last answer was not throttling.
 	quietSince time.Time
+	// accepted is the most answers not throttled in one second of the
+	// clock (acceptedIn the second being counted, acceptedNow its count):
+	// a rate the vendor demonstrably accepted.
+	accepted    int
+	acceptedIn  int64
+	acceptedNow int
 
 	throttled int64
 	paused    time.Duration // time paused for Retry-After, pauses that overlap counted once
@@ -293,6 +314,7 @@ func (p *Pacer) Observe(sent, now time.Time, rule ThrottleRule, reply *tianyuan.
 		)
 		if reply != nil || errors.As(err, &he) || errors.As(err, &pe) { // the vendor answered
 			p.quietSince = time.Time{}
+			p.countAccepted(now)
 		}
 		return nil
 	}
@@ -305,11 +327,23 @@ func (p *Pacer) Observe(sent, now time.Time, rule ThrottleRule, reply *tianyuan.
 	}
 	if sent.After(p.lastCut) && (p.lastCut.IsZero() || now.Sub(p.lastCut) >= p.tune.Cooldown) {
 		p.adjust(now)
+		measured := p.measured(sent)
+		confirmed := !p.lone.IsZero() && sent.After(p.lone) && now.Before(p.loneUntil)
 		switch {
-		case p.free || p.rate > (1-p.tune.Margin/2)*p.counted: // probing near M or past it
-			p.cut(now, sent)
-		case !p.lone.IsZero() && sent.After(p.lone) && now.Before(p.loneUntil): // a confirmed drop
-			p.cut(now, sent)
+		case p.free && !measured && !confirmed: // nothing says what the vendor counts: wait for a second answer
+			if p.lone.IsZero() || !now.Before(p.loneUntil) {
+				p.lone, p.loneUntil = now, now.Add(p.tune.Confirm)
+				if p.pausedUntil.After(now) {
+					p.loneUntil = p.pausedUntil.Add(p.tune.Confirm)
+				}
+				p.log.Debug("throttled: too few calls yet to measure a rate", "product", p.product)
+			}
+		case p.free && !measured && math.IsInf(p.rate, 1): // confirmed, unlimited, still no measure
+			p.lone, p.loneUntil = time.Time{}, time.Time{}
+			p.pause(now, p.tune.Cooldown) // the vendor's window empties; the rate stays
+			p.log.Debug("throttled again: paused, rate unchanged", "product", p.product, "paused_until", p.pausedUntil)
+		case p.free || confirmed || p.rate > (1-p.tune.Margin/2)*p.counted: // probing near M or past it, or a confirmed drop
+			p.cut(now, sent, measured)
 		case p.lone.IsZero() || !now.Before(p.loneUntil):
 			p.lone, p.loneUntil = now, now.Add(p.tune.Confirm)
 			if p.pausedUntil.After(now) {
@@ -349,14 +383,35 @@ func (p *Pacer) pause(now time.Time, d time.Duration) {
 	p.notify()
 }
 
+// measured says whether the requests sent in the second before sent
+// measure what the vendor counted: some were, and the product had been
+// sending for that whole second, or they were at least MinCounted. p.mu is
+// held.
+func (p *Pacer) measured(sent time.Time) bool {
+	c := p.sent.countBefore(sent)
+	return c > 0 && (sent.Sub(p.sent.first) >= time.Second || c >= p.tune.MinCounted)
+}
+
+// countAccepted counts an answer, not throttled, received at now. p.mu is
+// held.
+func (p *Pacer) countAccepted(now time.Time) {
+	if sec := now.Unix(); sec != p.acceptedIn {
+		p.acceptedIn, p.acceptedNow = sec, 0
+	}
+	p.acceptedNow++
+	p.accepted = max(p.accepted, p.acceptedNow)
+}
+
 // cut lowers the rate after a throttling answer to a request sent at sent.
 // p.mu is held.
-func (p *Pacer) cut(now, sent time.Time) {
+func (p *Pacer) cut(now, sent time.Time, measured bool) {
 	// m: what the vendor counted, the requests sent in the second before
-	// the throttled one, capped by the rate then; without any, the rate
-	// then (a plain multiplicative decrease), or the floor when unlimited.
+	// the throttled one, capped by the rate then; when they do not measure
+	// it (see measured), the rate then (a plain multiplicative decrease,
+	// which the rate climbs back from within recover), or the floor when
+	// unlimited (not reached: an unlimited product is paused instead).
 	m := min(float64(p.sent.countBefore(sent)), p.rate)
-	if m == 0 && !math.IsInf(p.rate, 1) {
+	if !measured && !math.IsInf(p.rate, 1) {
 		m = p.rate
 	}
 	p.lastCut, p.cutSent = now, sent
@@ -452,6 +507,9 @@ type Figures struct {
 	RateMin   float64
 	Settled   float64       // 0 when never throttled
 	Slow      time.Duration // time below the ceiling
+	// Accepted is the most answers not throttled in one second of the
+	// clock: a rate the vendor demonstrably accepted.
+	Accepted float64
 }
 
 // Figures returns the pacing now; a nil pacer has none.
@@ -463,7 +521,8 @@ func (p *Pacer) Figures(now time.Time) Figures {
 	defer p.mu.Unlock()
 	p.adjust(now)
 	f := Figures{Rate: p.rate, Ceiling: p.ceiling, Throttled: p.throttled, Paused: p.paused,
-		PausedNow: now.Before(p.pausedUntil), RateMin: p.rateMin, Settled: p.settled, Slow: p.slow}
+		PausedNow: now.Before(p.pausedUntil), RateMin: p.rateMin, Settled: p.settled, Slow: p.slow,
+		Accepted: float64(p.accepted)}
 	if f.PausedNow {
 		f.Paused -= p.pausedUntil.Sub(now) // not yet spent
 	}
@@ -476,12 +535,16 @@ func (p *Pacer) Figures(now time.Time) Figures {
 // sendLog keeps the times of the most recent requests sent, to count those
 // of one second.
 type sendLog struct {
-	at   [4096]time.Time // a ring, in the order sent
-	next int             // where the next goes
-	n    int
+	at    [4096]time.Time // a ring, in the order sent
+	next  int             // where the next goes
+	n     int
+	first time.Time // the first request sent
 }
 
 func (l *sendLog) add(t time.Time) {
+	if l.first.IsZero() {
+		l.first = t
+	}
 	l.at[l.next] = t
 	l.next = (l.next + 1) % len(l.at)
 	l.n = min(l.n+1, len(l.at))

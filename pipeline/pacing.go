@@ -53,11 +53,21 @@ func (r *run) finishPacing() {
 		if f.Throttled == 0 || f.Slow < time.Second || f.Slow.Seconds() < r.manifest.Seconds/10 {
 			continue
 		}
-		hint := max(math.Floor(f.Settled), 1)
-		r.log.Warn("the vendor throttled this product for much of the run; the rate settled below the configured one",
-			"product", p.code, "throttled", f.Throttled, "calls", c.Calls,
-			"slowed_seconds", math.Round(f.Slow.Seconds()*10)/10, "paused_seconds", c.PausedSeconds,
-			"rate_per_second", p.cfg.RatePerSecond, "rate_settled", c.RateSettled,
-			"hint", fmt.Sprintf("set products.%s.rate_per_second to %s or less", p.code, strconv.FormatFloat(hint, 'f', -1, 64)))
+		attrs := []any{"product", p.code, "throttled", f.Throttled, "calls", c.Calls,
+			"slowed_seconds", math.Round(f.Slow.Seconds()*10) / 10, "paused_seconds", c.PausedSeconds,
+			"rate_per_second", p.cfg.RatePerSecond, "rate_settled", c.RateSettled, "rate_accepted", f.Accepted}
+		if hint, ok := ceilingHint(f, p.cfg.RatePerSecond); ok {
+			attrs = append(attrs, "hint", fmt.Sprintf("set products.%s.rate_per_second to %s or less", p.code, strconv.FormatFloat(hint, 'f', -1, 64)))
+		}
+		r.log.Warn("the vendor throttled this product for much of the run; the rate settled below the configured one", attrs...)
 	}
+}
+
+// ceilingHint is the rate_per_second to advise for a product the vendor
+// slowed down, configured at ceiling (0: unlimited): what the rate settled
+// at, but never below what the vendor demonstrably accepted in a second;
+// none when that is not below the ceiling.
+func ceilingHint(f pacing.Figures, ceiling float64) (float64, bool) {
+	hint := max(math.Floor(f.Settled), f.Accepted, 1)
+	return hint, ceiling == 0 || hint < ceiling
 }

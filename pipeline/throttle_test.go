@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -239,7 +240,7 @@ func TestRetryAfterPausesTheProduct(t *testing.T) {
 			warns = append(warns, line)
 		}
 	}
-	if len(warns) != 1 || !strings.Contains(warns[0], "set products.JRZQ9E2A.rate_per_second to 1") {
+	if len(warns) != 1 || !regexp.MustCompile(`set products\.JRZQ9E2A\.rate_per_second to (1[0-9]|20) or less`).MatchString(warns[0]) {
 		t.Errorf("want one WARN line on throttling with the rate as a hint, got:\n%s", logs)
 	}
 }

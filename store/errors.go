@@ -63,19 +63,47 @@ type WriteError struct {
 }
 
 func (e *WriteError) Error() string {
-	what := "free space on the disk that holds it, or move the store elsewhere (cache.path or SCOREPIPE_STATE_DIR)"
+	return fmt.Sprintf("the reply store could not %s %s: %v; %s", e.Op, e.Path, e.Err, writeAdvice(e.Err))
+}
+
+// elsewhere ends every piece of advice of writeAdvice.
+const elsewhere = "or move the store elsewhere (cache.path or SCOREPIPE_STATE_DIR)"
+
+// writeAdvice says what to do about a write the system refused, by its
+// errno: a full disk or quota wants free space, a read-only file system a
+// writable one, a refused permission the owner's or mode's fix.
+func writeAdvice(err error) string {
 	var errno syscall.Errno
-	if errors.As(e.Err, &errno) {
-		switch errno {
-		case syscall.ENOSPC:
-			what = "the disk that holds it is full: free space there, or move the store elsewhere (cache.path or SCOREPIPE_STATE_DIR)"
-		case syscall.EDQUOT:
-			what = "the disk quota is reached: free space in it, or move the store elsewhere (cache.path or SCOREPIPE_STATE_DIR)"
-		case syscall.EFBIG:
-			what = "the file size limit is reached (ulimit -f): raise it, or move the store elsewhere (cache.path or SCOREPIPE_STATE_DIR)"
+	if !errors.As(err, &errno) {
+		return "check the disk that holds it, " + elsewhere
+	}
+	switch errno {
+	case syscall.ENOSPC:
+		return "the disk that holds it is full: free space there, " + elsewhere
+	case syscall.EDQUOT:
+		return "the disk quota is reached: free space in it, " + elsewhere
+	case syscall.EFBIG:
+		return "the file size limit is reached (ulimit -f): raise it, " + elsewhere
+	case syscall.EROFS:
+		return "the file system that holds it is read-only: mount it read-write, " + elsewhere
+	case syscall.EACCES, syscall.EPERM:
+		return "this user may not write there: fix the owner or the permissions of the file and its folder, " + elsewhere
+	case syscall.EIO:
+		return "the disk failed: check it (the system log tells), " + elsewhere
+	}
+	return "check the disk that holds it, " + elsewhere
+}
+
+// writeRefused reports whether err is the system refusing to write (full
+// disk or quota, read-only file system, no permission): not a damaged
+// store.
+func writeRefused(err error) bool {
+	for _, errno := range []syscall.Errno{syscall.ENOSPC, syscall.EDQUOT, syscall.EROFS, syscall.EACCES, syscall.EPERM} {
+		if errors.Is(err, errno) {
+			return true
 		}
 	}
-	return fmt.Sprintf("the reply store could not %s %s: %v; %s", e.Op, e.Path, e.Err, what)
+	return false
 }
 
 // Cause returns the system's error.

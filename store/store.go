@@ -12,7 +12,6 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -251,7 +250,7 @@ func Open(path string, opts Options) (*Store, error) {
 func (s *Store) open(opts Options) error {
 	log, err := openLog(s.path + ".log")
 	if err != nil {
-		if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		if writeRefused(err) {
 			return &WriteError{Path: s.path + ".log", Op: "create", Err: err}
 		}
 		return &CorruptError{Path: s.path + ".log", Err: err}

@@ -9,48 +9,43 @@ import (
 	"unicode/utf8"
 
 	"github.com/valyala/fastjson"
+
+	"github.com/scorepipe/scorepipe/redact"
 )
 
 // vendorMessageLimit caps a vendor's message kept in <product>_message, in
 // bytes.
 const vendorMessageLimit = 120
 
+// vendorMessageRead is how much of a vendor's message is read: the masking
+// reads past vendorMessageLimit, so that a number cut short is masked
+// whole.
+const vendorMessageRead = 4096
+
 // appendVendorMessage appends a message a vendor wrote (a sub-product's
-// "message") as it may be shown: printable characters only, runs of six
-// digits or more (an ID number or a mobile a vendor might echo) masked,
-// and at most vendorMessageLimit bytes.
+// "message") as it may be shown: printable characters only, numbers that
+// look like an ID number or a mobile (whatever separates their digits) and
+// hex strings as long as a key masked (see redact.Text), and at most
+// vendorMessageLimit bytes.
 func appendVendorMessage(dst, msg []byte) []byte {
-	start, used := len(dst), 0
-	for len(msg) > 0 {
+	shown := make([]byte, 0, min(len(msg), vendorMessageRead))
+	for len(msg) > 0 && len(shown) < vendorMessageRead {
 		r, n := utf8.DecodeRune(msg)
 		msg = msg[n:]
 		if r == utf8.RuneError || !unicode.IsPrint(r) { // invalid bytes and U+FFFD too
 			r = ' '
 		}
-		if used+utf8.RuneLen(r) > vendorMessageLimit {
-			dst = append(dst, "…"...)
-			break
-		}
-		used += utf8.RuneLen(r)
-		dst = utf8.AppendRune(dst, r)
+		shown = utf8.AppendRune(shown, r)
 	}
-	shown := dst[start:]
-	for i := 0; i < len(shown); {
-		j := i
-		for j < len(shown) && shown[j] >= '0' && shown[j] <= '9' {
-			j++
-		}
-		if j-i >= 6 {
-			if j < len(shown) && (shown[j] == 'X' || shown[j] == 'x') {
-				j++
-			}
-			for k := i; k < j; k++ {
-				shown[k] = '*'
-			}
-		}
-		i = max(j, i+1)
+	s := redact.Text(string(shown))
+	if len(s) <= vendorMessageLimit && len(msg) == 0 {
+		return append(dst, s...)
 	}
-	return dst
+	i := min(len(s), vendorMessageLimit)
+	for i > 0 && i < len(s) && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return append(append(dst, s[:i]...), "…"...)
 }
 
 // payloadProblem describes why a decrypted payload could not be read,

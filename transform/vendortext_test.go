@@ -15,6 +15,13 @@ func TestAppendVendorMessage(t *testing.T) {
 		{"control characters", "a\x00b\nc", "a b c"},
 		{"invalid bytes", "a\xffb", "a b"},
 		{"long", strings.Repeat("错", 50), strings.Repeat("错", 40) + "…"},
+		{"a mobile with dashes", "mob 137-1652-6336", "mob ***-****-****"},
+		{"a mobile with spaces", "mob 137 1652 6336", "mob *** **** ****"},
+		{"an ID number split 6 8 4", "id 110101 19900307 663X", "id ****** ******** ****"},
+		{"an ID number split by %20", "?id=110101%2019900307663X", "?id=******%20************"},
+		{"a key echoed", "key 3f9a1c7be20d4f6a8b5c9e1d2a7f0b4c bad", "key ******************************** bad"},
+		{"a date kept", "on 2026-01-10", "on 2026-01-10"},
+		{"a number cut by the limit is masked whole", strings.Repeat("错", 39) + "137-1652-6336", strings.Repeat("错", 39) + "***…"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -95,3 +95,59 @@ func TestWrongKeyExitsThree(t *testing.T) {
 		t.Errorf("1002 reported %d times, want one message", n)
 	}
 }
+
+// TestLastLineHoldsTheExitCode: with JSON logs, the last line on stderr
+// holds the exit code, whatever it is, a success included; with plain
+// text a success ends with no line of its own.
+func TestLastLineHoldsTheExitCode(t *testing.T) {
+	dir := t.TempDir()
+	clean := filepath.Join(dir, "clean.csv")
+	if err := os.WriteFile(clean, []byte("姓名,身份证号,手机号,授权书编号\n张三,320102196709283870,15098778580,AUTH1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	oneRow := []string{"-c", "../../samples/pipeline.yaml", "-i", clean, "--products", "JRZQ9E2A", "--set", "input.passthrough={}"}
+	cases := []struct {
+		name string
+		args []string
+		code int
+	}{
+		{"run complete", append([]string{"run", "-o", filepath.Join(dir, "out-ok")}, oneRow...), exitOK},
+		{"validate clean", append([]string{"validate"}, oneRow...), exitOK},
+		{"catalog", []string{"catalog"}, exitOK},
+		{"unknown flag", []string{"run", "--nope"}, exitUsage},
+		{"rows rejected", []string{"validate", "-c", "../../samples/pipeline.yaml"}, exitRows},
+		{"past the budget", []string{"run", "-c", "../../samples/pipeline.yaml", "-o", filepath.Join(dir, "out-3"), "--set", "limits.max_calls=1"}, exitAborted},
+	}
+	for _, c := range cases {
+		for _, format := range []string{"json", "text"} {
+			t.Run(c.name+"/"+format, func(t *testing.T) {
+				isolateState(t)
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				code, _, stderr := exitOf(t, command(ctx, nil, append(c.args, "--log-format", format)...))
+				if code != c.code {
+					t.Fatalf("exit %d, want %d\n%s", code, c.code, stderr)
+				}
+				if format == "text" {
+					if c.code == exitOK && strings.Contains(stderr, "exit") {
+						t.Errorf("a success says more than its logs:\n%s", stderr)
+					}
+					return
+				}
+				lines := jsonLines(t, stderr)
+				if len(lines) == 0 {
+					t.Fatal("nothing on stderr")
+				}
+				last := lines[len(lines)-1]
+				if last["exit_code"] != float64(c.code) {
+					t.Errorf("last line %v, want exit_code %d", last, c.code)
+				}
+				for _, l := range lines[:len(lines)-1] {
+					if _, ok := l["exit_code"]; ok {
+						t.Errorf("a line before the last holds exit_code: %v", l)
+					}
+				}
+			})
+		}
+	}
+}

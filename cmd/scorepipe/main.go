@@ -40,9 +40,7 @@ func main() {
 	ctx, stop := signalContext(con)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	code := exitCode(err)
-	if err != nil && !errors.Is(err, errReported) {
-		con.final(err, code)
-	}
+	con.exit(err, code)
 	stop()
 	os.Exit(code)
 }
@@ -170,6 +168,22 @@ func (c *console) final(err error, code int) {
 		attrs = append(attrs, "reasons", inc.Reasons)
 	}
 	c.say(slog.LevelError, oneLine(err.Error()), attrs...)
+}
+
+// exit writes the last line of a command that ends with err and code:
+// the error (see final); with JSON lines, also the last line of a command
+// that succeeded or whose error was already printed, so that every run's
+// last line holds its exit_code. Plain text says nothing more then.
+func (c *console) exit(err error, code int) {
+	switch {
+	case err != nil && !errors.Is(err, errReported):
+		c.final(err, code)
+	case c.json == nil:
+	case err != nil:
+		c.say(slog.LevelError, oneLine(err.Error()), "exit_code", code)
+	default:
+		c.say(slog.LevelInfo, "exit", "exit_code", code)
+	}
 }
 
 // oneLine joins the lines of a message.

@@ -113,6 +113,7 @@ or a vendor code: --throttle-status, --throttle-code).`,
 	cmd.Flags().Float64Var(&faults.CutBody, "fail-cut-body", 0, "share of billed requests answered HTTP 200 with half of the code-0 answer, then the connection closed")
 	cmd.Flags().Float64Var(&faults.Reset, "fail-reset", 0, "share of billed requests whose connection is reset, no reply sent")
 	cmd.Flags().StringArrayVar(&codes, "fail-code", nil, "CODE=SHARE: answer this vendor code (e.g. 1004, 2001) to a share of valid requests; repeatable")
+	cmd.Flags().StringVar(&faults.CodeMessage, "fail-code-message", "", "the message of --fail-code answers, echoing what was sent: {key}, {KEY}, {access_id}, {id_card}, {id_card_spaced}, {id_card_pct}, {mobile}, {mobile_dashed}, {mobile_spaced} stand for the credentials and the request's parameters")
 	cmd.Flags().StringVar(&faults.RedirectTo, "redirect-to", "", "answer every request with a redirect to this URL")
 	cmd.Flags().IntVar(&faults.RedirectStatus, "redirect-status", 307, "status of --redirect-to: 301, 302, 303, 307 or 308")
 

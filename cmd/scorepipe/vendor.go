@@ -105,7 +105,7 @@ func connectVendor(cfg *config.Config, c credentials, log *slog.Logger) (*vendor
 	}
 	// The client follows no redirect, whatever this http.Client says: a
 	// redirect stops the run naming where it pointed (a wrong endpoint).
-	client, err := tianyuan.NewClient(tianyuan.ClientConfig{BaseURL: strings.TrimRight(conn.info.Endpoint, "/"), AccessID: c.id, Key: k,
+	client, err := tianyuan.NewClient(tianyuan.ClientConfig{BaseURL: strings.TrimRight(conn.info.Endpoint, "/"), AccessID: c.id, Key: k, AccessKey: c.key,
 		HTTP: &http.Client{Transport: transport(cfg)}})
 	if err != nil {
 		conn.close()

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/scorepipe/scorepipe/redact"
 )
 
 // Products supported first, with their request parameters.
@@ -107,6 +109,10 @@ type ClientConfig struct {
 	AccessID string
 	// Key is the 16-byte AES key (see [ParseKey]).
 	Key []byte
+	// AccessKey is the key as configured, when known: a vendor's echo of
+	// it, like one of the access id or the key's hex, is taken out of
+	// every reply's text.
+	AccessKey string
 	// HTTP sends the requests; nil means a client with sane timeouts.
 	// Whatever its CheckRedirect, the Client never follows a redirect
 	// (see [RedirectError]).
@@ -123,6 +129,7 @@ type Client struct {
 	cipher   *Cipher
 	http     *http.Client
 	now      func() time.Time
+	secrets  *redact.Secrets // the credentials, taken out of what the vendor writes
 }
 
 // NewClient checks cfg and returns a Client.
@@ -149,7 +156,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Client{base: u, accessID: cfg.AccessID, cipher: c, http: hc, now: now}, nil
+	return &Client{base: u, accessID: cfg.AccessID, cipher: c, http: hc, now: now, secrets: credentialSecrets(cfg)}, nil
 }
 
 // refuseRedirect stops an http.Client at the first redirect and hands the
@@ -231,6 +238,7 @@ func (c *Client) reply(product string, status int, retryAfter string, data []byt
 			Reason: fmt.Sprintf("the body is larger than the %d MiB cap", MaxBodySize>>20)}
 	}
 	b, err := parseBody(data)
+	c.redactCredentials(&b, err)
 	if !ok {
 		// A non-2xx reply is an HTTP failure, whatever it says, unless
 		// it carries an answer: then the vendor may have billed it.

@@ -13,6 +13,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/scorepipe/scorepipe/redact"
 )
 
 // HTTPError is a reply whose HTTP status is not 2xx (nor 3xx, see
@@ -369,27 +371,30 @@ func (p CodePolicy) Retrier() func(err error) bool {
 }
 
 // sanitize makes the first limit bytes of b printable on one line: invalid
-// UTF-8 and control characters become spaces, runs of six or more digits
-// (an ID number or a mobile, say) are masked with '*', and "…" marks a cut.
+// UTF-8 and control characters become spaces, numbers that look like an ID
+// number or a mobile (whatever separates their digits) and hex strings as
+// long as a key are masked with '*' (see [redact.Text]), and "…" marks a
+// cut. The masking reads past the limit, so that a number cut short is
+// masked whole.
 func sanitize(b []byte, limit int) string {
-	runes, cut := printableRunes(b, limit)
-	for i := 0; i < len(runes); {
-		j := i
-		for j < len(runes) && runes[j] >= '0' && runes[j] <= '9' {
-			j++
+	runes, cut := printableRunes(b, max(limit, maskedLength))
+	s := redact.Text(string(runes))
+	if len(s) > limit {
+		i := limit
+		for i > 0 && !utf8.RuneStart(s[i]) {
+			i--
 		}
-		if j-i >= 6 {
-			if j < len(runes) && (runes[j] == 'X' || runes[j] == 'x') {
-				j++
-			}
-			for k := i; k < j; k++ {
-				runes[k] = '*'
-			}
-		}
-		i = max(j, i+1)
+		s, cut = s[:i], true
 	}
-	return runesText(runes, cut)
+	s = strings.TrimSpace(s)
+	if cut {
+		s += "…"
+	}
+	return s
 }
+
+// maskedLength is how much of a vendor's text sanitize reads.
+const maskedLength = 4096
 
 // printable is sanitize without the digit masking, for vendor-made text
 // such as transaction ids.

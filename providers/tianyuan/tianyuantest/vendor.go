@@ -103,6 +103,13 @@ type Faults struct {
 	// Codes answers each code listed (1004, 2001, ...) to its share of
 	// otherwise valid requests (their sum should not exceed 1).
 	Codes map[int]float64
+	// CodeMessage, when set, is the message of the answers of Codes (the
+	// code's own otherwise), as a vendor that echoes what it was sent
+	// writes it: {key} (the key's hex), {KEY} (in upper case), {access_id},
+	// {id_card}, {id_card_spaced} (6 8 4), {id_card_pct} (6%2012),
+	// {mobile}, {mobile_dashed} (3-4-4) and {mobile_spaced} (3 4 4) stand
+	// for the vendor's credentials and the request's parameters.
+	CodeMessage string
 	// RedirectTo, when set, answers every request with a redirect to it
 	// (RedirectStatus: 301, 302, 303, 307 or 308; 0 means 307).
 	RedirectTo     string
@@ -216,6 +223,7 @@ type Call struct {
 // concurrent use, also while it serves.
 type Vendor struct {
 	accessID string
+	key      []byte // echoed by Faults.CodeMessage
 	block    cipher.Block
 	latency  time.Duration
 	now      func() time.Time
@@ -277,6 +285,7 @@ func New(opts Options) *Vendor {
 		panic(fmt.Sprintf("tianyuantest: key must be 16 bytes, got %d", len(key)))
 	}
 	v.block, _ = aes.NewCipher(key)
+	v.key = key
 	if v.now == nil {
 		v.now = time.Now
 	}
@@ -535,6 +544,9 @@ func (v *Vendor) serve(w http.ResponseWriter, r *http.Request, product string, d
 		return v.reply(w, product, codeInterface, "")
 	}
 	if d.code != 0 {
+		if m := d.faults.CodeMessage; m != "" {
+			return v.replyMessage(w, product, d.code, v.echo(m, params))
+		}
 		return v.reply(w, product, d.code, "")
 	}
 	payload, err := SyntheticPayload(product, params, v.extra)
