@@ -161,11 +161,22 @@ func maskIdentityIn(ref string, params tianyuan.Params) string {
 		return ""
 	}
 	name, id, mobile := params[transform.ParamName], params[transform.ParamIDCard], params[transform.ParamMobile]
+	digits := redact.Digits(ref)
+	holdsID := id != "" && digits >= redact.Digits(id)
+	holdsMobile := mobile != "" && digits >= redact.Digits(mobile)
+	holdsName := utf8.RuneCountInString(name) > 1 && (strings.Contains(ref, name) || !isASCII(name) && strings.Contains(ref, "%"))
+	if !holdsID && !holdsMobile && !holdsName {
+		return ref // the usual case: too few digits for the ID number or the mobile, and not the name
+	}
 	mName, mID, mMobile := transform.MaskIdentity(name, id, mobile)
-	ref, _ = redact.Value(ref, id, maskedAt(id, mID))
-	ref, _ = redact.Value(ref, mobile, maskedAt(mobile, mMobile))
-	if utf8.RuneCountInString(name) <= 1 || !strings.Contains(ref, name) && (isASCII(name) || !strings.Contains(ref, "%")) {
-		return ref // the usual case
+	if holdsID {
+		ref, _ = redact.Value(ref, id, maskedAt(id, mID))
+	}
+	if holdsMobile {
+		ref, _ = redact.Value(ref, mobile, maskedAt(mobile, mMobile))
+	}
+	if !holdsName {
+		return ref
 	}
 	pairs := []string{name, mName}
 	if strings.Contains(ref, "%") && !isASCII(name) {

@@ -43,6 +43,19 @@ func digitAt(s string, i int) int {
 	return 0
 }
 
+// Digits counts the digits of s, ASCII or fullwidth: a text holding fewer
+// than a value has cannot hold it (see Value), whatever separates them.
+func Digits(s string) int {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if w := digitAt(s, i); w > 0 {
+			n++
+			i += w - 1
+		}
+	}
+	return n
+}
+
 // checkCharAt returns the length of an ID number's check character X at
 // s[i:] (either case, or fullwidth), 0 if none.
 func checkCharAt(s string, i int) int {

@@ -154,3 +154,24 @@ func FuzzText(f *testing.F) {
 		}
 	})
 }
+
+func TestDigits(t *testing.T) {
+	tests := []struct {
+		s    string
+		want int
+	}{
+		{"", 0},
+		{"AUTH00000001", 8},
+		{"138-0013-8000", 11},
+		{"１３８００１３８０００", 11},
+		{"id=110101%2019900101123X", 19},
+		{"https://auth.example.com/letters/张三.pdf", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.s, func(t *testing.T) {
+			if got := Digits(tt.s); got != tt.want {
+				t.Errorf("Digits(%q) = %d, want %d", tt.s, got, tt.want)
+			}
+		})
+	}
+}
