@@ -14,12 +14,10 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -184,6 +182,9 @@ func Collect(dir string, opts Options) (*Manifest, error) {
 	if err := c.scan(); err != nil {
 		return nil, err
 	}
+	if err := c.verify(); err != nil {
+		return nil, err
+	}
 	if err := c.readParts(); err != nil {
 		return nil, err
 	}
@@ -216,7 +217,8 @@ type collector struct {
 	// files of the parts, by shard count and index: relative paths
 	files   map[int]map[int][]string
 	markers map[int]map[int]bool
-	parts   []*part // of count, by index
+	parts   []*part         // of count, by index
+	hashes  map[string]File // of the parts' files, as verified, by slash-separated path
 }
 
 // part is one shard's published part.
@@ -534,21 +536,6 @@ func (c *collector) metricsJob() string {
 		return c.opts.MetricsJob
 	}
 	return config.DefaultMetricsJob
-}
-
-// fileHash returns the size and SHA-256 of a file.
-func fileHash(path string) (int64, string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	if err != nil {
-		return 0, "", err
-	}
-	return n, hex.EncodeToString(h.Sum(nil)), nil
 }
 
 func list(names []string) string {

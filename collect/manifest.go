@@ -10,6 +10,7 @@ import (
 
 	"github.com/scorepipe/scorepipe/manifest"
 	"github.com/scorepipe/scorepipe/metrics"
+	"github.com/scorepipe/scorepipe/publish"
 	"github.com/scorepipe/scorepipe/shards"
 )
 
@@ -123,7 +124,11 @@ func (c *collector) combine() (*Manifest, error) {
 			RunID: pm.RunID, Build: pm.Build, StartedAt: pm.StartedAt, FinishedAt: pm.FinishedAt, Rows: pm.Rows,
 			Exit: pm.Exit, Cost: pm.Cost, Store: pm.Shard.Store}
 		for _, rel := range p.files {
-			n, sum, err := fileHash(filepath.Join(c.dir, rel))
+			if f, ok := c.hashes[filepath.ToSlash(rel)]; ok {
+				part.Files = append(part.Files, f) // verified against the part's marker
+				continue
+			}
+			n, sum, err := publish.HashFile(filepath.Join(c.dir, rel))
 			if err != nil {
 				return nil, &MismatchError{Dir: c.dir, Msg: "cannot read " + rel + ": " + err.Error()}
 			}

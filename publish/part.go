@@ -27,7 +27,8 @@ import (
 // changes: it is complete again only once collected) and the part's own,
 // renames every staged file into place, removes the part's files of an
 // earlier run that this one does not hold, and writes the part's marker
-// last. A killed run leaves its part unmarked; a rerun replaces it. Only
+// last, recording every file it published with its size and SHA-256 (see
+// PartMarker). A killed run leaves its part unmarked; a rerun replaces it. Only
 // the part's own files are touched: other parts and everything else in the
 // folder stay.
 
@@ -189,8 +190,14 @@ func (p *Part) Commit() error {
 	if p.closed || p.committed {
 		return &CommitError{Dir: p.dir, Step: StepPartMove, Err: errors.New("already committed or closed")}
 	}
+	// The files are hashed before the folder lock is taken: other parts
+	// and collect wait on it.
+	files, err := p.stagedFiles()
+	if err != nil {
+		return &CommitError{Dir: p.dir, Step: StepPartLock, Err: fmt.Errorf("hash the staged files: %w", err)}
+	}
 	var folder *FolderLock
-	err := p.step(StepPartLock, func() (err error) {
+	err = p.step(StepPartLock, func() (err error) {
 		folder, err = LockFolder(p.dir, p.wait())
 		return err
 	})
@@ -214,7 +221,7 @@ func (p *Part) Commit() error {
 		return err
 	}
 	if err := p.step(StepPartMarker, func() error {
-		if err := writeSynced(filepath.Join(p.dir, p.opts.Marker)); err != nil {
+		if err := p.writeMarker(files); err != nil {
 			return err
 		}
 		return syncDir(p.dir)

@@ -2,6 +2,9 @@ package publish
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -33,6 +36,22 @@ func partFiles(name string, gen int) map[string]string {
 		files[rel] = fmt.Sprintf("gen %d %s\n", gen, rel)
 	}
 	return files
+}
+
+// markerOf is the marker of generation gen of a part: every file of
+// partFiles with its size and SHA-256, by name.
+func markerOf(name string, gen int) string {
+	m := PartMarker{Part: name}
+	for rel, data := range partFiles(name, gen) {
+		sum := sha256.Sum256([]byte(data))
+		m.Files = append(m.Files, PartFile{Name: rel, Bytes: int64(len(data)), SHA256: hex.EncodeToString(sum[:])})
+	}
+	slices.SortFunc(m.Files, func(a, b PartFile) int { return strings.Compare(a.Name, b.Name) })
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		panic(err)
+	}
+	return string(data) + "\n"
 }
 
 // writePart writes generation gen of a part into its staging folder, with
@@ -135,7 +154,7 @@ func datasetWith(gen0, gen1 int, marked bool) map[string]string {
 		if gen == 0 {
 			gen = 1
 		} else {
-			want["_SUCCESS."+p.name] = ""
+			want["_SUCCESS."+p.name] = markerOf(p.name, gen)
 		}
 		for rel, data := range partFiles(p.name, gen) {
 			want[rel] = data
@@ -421,7 +440,7 @@ func TestPartsPublishAtOnce(t *testing.T) {
 		for rel, data := range partFiles(name, 3) {
 			want[rel] = data
 		}
-		want["_SUCCESS."+name] = ""
+		want["_SUCCESS."+name] = markerOf(name, 3)
 	}
 	if d := diff(snapshot(t, out), want); d != "" {
 		t.Errorf("after %d parts published at once: %s", n, d)

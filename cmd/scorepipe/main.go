@@ -207,6 +207,7 @@ func exitCode(err error) int {
 		alerts  *review.AlertError
 		notPub  *collect.NotPublishedError
 		mis     *collect.MismatchError
+		damaged *collect.DamagedPartError
 		locked  *publish.LockedError
 		shErr   *shards.Error
 	)
@@ -215,7 +216,7 @@ func exitCode(err error) int {
 		return exitOK
 	case errors.As(err, &abort), errors.As(err, &over), errors.As(err, &stopped), errors.As(err, &notPub), errors.As(err, &locked):
 		return exitAborted
-	case errors.As(err, &mis), errors.As(err, &shErr):
+	case errors.As(err, &mis), errors.As(err, &shErr), errors.As(err, &damaged):
 		return exitUsage
 	}
 	if code, ok := storeExitCode(err); ok {
