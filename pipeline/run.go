@@ -117,9 +117,13 @@ type Vendor struct {
 }
 
 // Prepare loads the mappings, opens every input file and reads its
-// header, and checks the columns, without writing anything. env.Caller
-// and env.Cipher are not used.
+// header, and checks the columns, without writing anything; it refuses an
+// output folder that is, is inside or holds a folder of the run's state
+// (config.CheckOutputFolder). env.Caller and env.Cipher are not used.
 func Prepare(cfg *config.Config, env Env) (*Job, error) {
+	if err := config.CheckOutputFolder("output.dir", cfg.Output.Dir, cfg.StateFolders()); err != nil {
+		return nil, err
+	}
 	r, err := newRun(cfg, env)
 	if err != nil {
 		return nil, err

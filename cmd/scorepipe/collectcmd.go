@@ -123,15 +123,20 @@ has not published or is still running (named), or the folder is in use;
 			}
 			opts.Logger = log
 			opts.Command = redactArgs(append([]string{"scorepipe"}, g.args...))
+			stateFolders := defaultStateFolders()
 			if configFile != "" {
 				cfg, err := config.LoadConfig(configFile)
 				if err != nil {
 					return err
 				}
+				stateFolders = cfg.StateFolders()
 				opts.MetricsJob, opts.Pushgateway = cfg.Metrics.JobName(), cfg.Metrics.Pushgateway
 				if opts.XLSX {
 					opts.Dictionary = dictionary(log, cfg)
 				}
+			}
+			if err := config.CheckOutputFolder("collect DIR", args[0], stateFolders); err != nil {
+				return err
 			}
 			started := time.Now()
 			m, err := collect.Collect(args[0], opts)

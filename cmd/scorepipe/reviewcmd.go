@@ -91,15 +91,20 @@ func runReview(cmd *cobra.Command, log *slog.Logger, dir string, fl reviewFlags,
 	}
 	var rc review.Config
 	mapDir := fl.mappingsDir
+	stateFolders := defaultStateFolders()
 	if fl.config != "" {
 		cfg, err := config.LoadConfig(fl.config)
 		if err != nil {
 			return err
 		}
+		stateFolders = cfg.StateFolders()
 		rc = cfg.Review
 		if mapDir == "" {
 			mapDir = cfg.Mappings.Dir
 		}
+	}
+	if err := checkReviewOut(dir, fl.out, stateFolders); err != nil {
+		return err
 	}
 	if fl.baseline != "" {
 		rc.Baseline = fl.baseline
