@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"slices"
@@ -114,6 +115,17 @@ type CheckReport struct {
 	// them back.
 	DeadBytes int64 `json:"dead_bytes"`
 	Ages      Ages  `json:"ages"`
+	// Rebuild says the index is missing, damaged, of an older format or
+	// out of step with the log (Index says which): the next open (a run,
+	// or store repair) rebuilds it from the log. LogReplies are then the
+	// whole replies the log holds, the latest of each key: what a run
+	// finds, and does not pay for again, once the index is rebuilt; Ages,
+	// their ages, and DeadBytes the records they replace. LostWithIndex
+	// are replies of the first format, which only the index located: the
+	// rebuild loses them.
+	Rebuild       bool `json:"rebuild"`
+	LogReplies    int  `json:"log_replies"`
+	LostWithIndex int  `json:"lost_with_index"`
 }
 
 // Healthy reports whether the check found nothing damaged.
@@ -155,6 +167,12 @@ func Check(path string, now time.Time) (*CheckReport, error) {
 	if rep.Index = s.verdict(ins, rep.LogBytes); rep.Index == "" {
 		rep.Index = "ok"
 	}
+	rep.Rebuild = rep.Index != "ok"
+	// With an index to rebuild, what the rebuild finds: the log's replies,
+	// as Store.rebuild reads them.
+	var logEntries []keyedEntry
+	var freeBytes int64
+	logLegacy := 0
 	// The index's entries, by offset, to meet the log's records.
 	var entries []keyedEntry
 	if ins.damaged == nil && ins.db != nil {
@@ -183,6 +201,27 @@ func Check(path string, now time.Time) (*CheckReport, error) {
 		return &entries[i]
 	}
 	err = scanLog(s.log, 0, rep.LogBytes, func(sp span) error {
+		if rep.Rebuild {
+			switch {
+			case sp.kind == spanFree:
+				freeBytes += sp.n
+			case sp.kind == spanRecord && sp.rec[4] == kindReply:
+				if ke, ok := replyEntry(sp); ok {
+					logEntries = append(logEntries, ke)
+				}
+			case sp.kind == spanLegacy:
+				logLegacy++
+				if e := entryAt(sp.off); e != nil && int64(e.n) == sp.n && checkRecord(sp.rec, e.sum) {
+					var r Reply
+					if _, err := decodeReplyHead(sp.rec, &r); err == nil {
+						ke := *e
+						ke.ms = r.ReceivedAt.UnixMilli()
+						logEntries = append(logEntries, ke)
+						logLegacy--
+					}
+				}
+			}
+		}
 		switch sp.kind {
 		case spanFree:
 			rep.DeadBytes += sp.n
@@ -210,7 +249,38 @@ func Check(path string, now time.Time) (*CheckReport, error) {
 		return nil, &CorruptError{Path: path + ".log", Err: err}
 	}
 	rep.DamagedReplies = rep.Replies - rep.Whole
+	if rep.Rebuild {
+		rebuilt(rep, logEntries, freeBytes, logLegacy, now)
+	}
 	return rep, nil
+}
+
+// rebuilt sets what the rebuild of the index finds in the log (see
+// CheckReport.Rebuild): of the log's replies, the latest of each key;
+// the others, and the free stretches, dead.
+func rebuilt(rep *CheckReport, entries []keyedEntry, freeBytes int64, legacyLost int, now time.Time) {
+	slices.SortFunc(entries, func(a, b keyedEntry) int {
+		if c := bytes.Compare(a.key[:], b.key[:]); c != 0 {
+			return c
+		}
+		return cmpInt64(a.off, b.off)
+	})
+	rep.Ages = Ages{}
+	rep.DeadBytes = freeBytes
+	rep.LogReplies = 0
+	for i, ke := range entries {
+		if i+1 < len(entries) && entries[i+1].key == ke.key {
+			rep.DeadBytes += int64(ke.n) // replaced by a later reply
+			continue
+		}
+		rep.LogReplies++
+		rep.Ages.add(ke.ms, now)
+	}
+	if rep.Replies == 0 {
+		rep.LostWithIndex = legacyLost
+	} else {
+		rep.LostWithIndex = max(0, rep.Replies-rep.LogReplies)
+	}
 }
 
 // emptyLog is the log of a store that has none.

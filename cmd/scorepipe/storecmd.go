@@ -88,10 +88,19 @@ store open.`,
 	return cmd
 }
 
-// storeDamaged is check's verdict when it found damage.
-type storeDamaged struct{ path string }
+// storeDamaged is check's verdict when it found damage. An index to
+// rebuild while the log holds every reply whole is said so: nothing is
+// paid for again.
+type storeDamaged struct {
+	path     string
+	indexOff string // what is wrong with the index, when nothing else is
+}
 
 func (e *storeDamaged) Error() string {
+	if e.indexOff != "" {
+		return fmt.Sprintf("the reply store %s needs its index rebuilt (%s); its log holds every reply whole: scorepipe store repair, "+
+			"or the next run, rebuilds it and no reply is paid for again", e.path, e.indexOff)
+	}
 	return fmt.Sprintf("the reply store %s is damaged: scorepipe store repair rebuilds its index and drops the damaged records "+
 		"(their replies are paid for again when asked for)", e.path)
 }
@@ -126,7 +135,11 @@ be fixed), 0 otherwise.`,
 				printCheck(g.stdout, rep)
 			}
 			if !rep.Healthy() {
-				return &storeDamaged{path: path}
+				d := &storeDamaged{path: path}
+				if rep.Rebuild && rep.DamagedStretches == 0 && rep.LostWithIndex == 0 {
+					d.indexOff = rep.Index
+				}
+				return d
 			}
 			return nil
 		},
@@ -281,6 +294,10 @@ when a run asks for it.`,
 
 func printCheck(w io.Writer, r *store.CheckReport) {
 	fmt.Fprintf(w, "reply store %s\n", r.Path)
+	if r.Rebuild {
+		printRebuildCheck(w, r)
+		return
+	}
 	fmt.Fprintf(w, "index:    %s; %s replies (%s bytes)\n", r.Index, thousands(r.Replies), thousands(int(r.IndexBytes)))
 	fmt.Fprintf(w, "log:      %s bytes; %s whole replies, %s damaged (paid for again when asked for), %s damaged stretches (%s bytes), %s not yet indexed, %s bytes dead\n",
 		thousands(int(r.LogBytes)), thousands(r.Whole), thousands(r.DamagedReplies), thousands(r.DamagedStretches),
@@ -288,6 +305,24 @@ func printCheck(w io.Writer, r *store.CheckReport) {
 	printAges(w, r.Ages)
 	if r.Healthy() {
 		fmt.Fprintln(w, "verdict:  healthy")
+	} else {
+		fmt.Fprintln(w, "verdict:  damaged: scorepipe store repair")
+	}
+}
+
+// printRebuildCheck writes the report of a store whose index the next
+// open rebuilds: what the log holds, which a run finds once it has.
+func printRebuildCheck(w io.Writer, r *store.CheckReport) {
+	fmt.Fprintf(w, "index:    %s (%s bytes, %s replies in it): the next run, or scorepipe store repair, rebuilds it from the log\n",
+		r.Index, thousands(int(r.IndexBytes)), thousands(r.Replies))
+	fmt.Fprintf(w, "log:      %s bytes; %s whole replies, which a run finds once the index is rebuilt and does not pay for again; %s damaged stretches (%s bytes), %s bytes dead\n",
+		thousands(int(r.LogBytes)), thousands(r.LogReplies), thousands(r.DamagedStretches), thousands(int(r.DamagedBytes)), thousands(int(r.DeadBytes)))
+	if r.LostWithIndex > 0 {
+		fmt.Fprintf(w, "lost:     %s replies the log does not hold whole (the index alone located them): paid for again when asked for\n", thousands(r.LostWithIndex))
+	}
+	printAges(w, r.Ages)
+	if r.DamagedStretches == 0 && r.LostWithIndex == 0 {
+		fmt.Fprintln(w, "verdict:  the index is to be rebuilt; no reply is lost: scorepipe store repair (or the next run) rebuilds it")
 	} else {
 		fmt.Fprintln(w, "verdict:  damaged: scorepipe store repair")
 	}
