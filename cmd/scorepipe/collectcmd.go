@@ -114,7 +114,10 @@ are pushed once published, a failure's exit code and reason otherwise.
 Exit codes: 0 published; 2 published, but its parts are not complete (rows
 failed at the vendor…: the reasons are in manifest.json's exit); 3 a shard
 has not published or is still running (named), or the folder is in use;
-1 the parts do not make one dataset. Nothing is written but on 0 and 2.`,
+1 the parts do not make one dataset, or a part is not what its shard wrote
+(a file whose size or SHA-256 differs from what the part's marker recorded:
+rerun that shard), or DIR is, is inside or holds the state directory. Nothing
+is written but on 0 and 2.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) (err error) {
 			log, err := g.logger()
