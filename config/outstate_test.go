@@ -13,7 +13,7 @@ import (
 func TestCheckOutputFolder(t *testing.T) {
 	root := t.TempDir()
 	state := filepath.Join(root, "state")
-	store := filepath.Join(root, "cache")   // cache.path's folder
+	store := filepath.Join(root, "cache")  // cache.path's folder
 	secrets := filepath.Join(root, "keys") // identity.secret_file's folder
 	for _, d := range []string{state, store, secrets, filepath.Join(root, "data")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
