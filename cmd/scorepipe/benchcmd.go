@@ -84,13 +84,18 @@ interval tables (tables/), the input of docs/bench/duckdb.mjs, and, unless
 	return cmd
 }
 
-// benchSecret is the identity secret of a bench directory, written to its
-// identity.secret: a run started by hand there reuses the stored replies.
+// benchSecret is the identity secret of a bench directory, written to
+// store/identity.secret beside the store (the runs' outputs are folders
+// of the directory, and an output folder never holds a secret): a run
+// started by hand there reuses the stored replies.
 const benchSecret = "bench-identity-secret-0123456789abcdef"
 
-// writeBenchSecret writes benchSecret to dir/identity.secret.
+// writeBenchSecret writes benchSecret to dir/store/identity.secret.
 func writeBenchSecret(dir string) error {
-	return os.WriteFile(filepath.Join(dir, "identity.secret"), []byte(benchSecret+"\n"), 0o600)
+	if err := os.MkdirAll(filepath.Join(dir, "store"), 0o700); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "store", "identity.secret"), []byte(benchSecret+"\n"), 0o600)
 }
 
 func runBench(ctx context.Context, out io.Writer, dir string, rows, runs, apiCalls int) (*benchResult, error) {
@@ -113,7 +118,7 @@ vendor: {fake: true}
 products:
   JRZQ9E2A: {rate_per_second: 0, burst: 1, concurrency: 64}
 cache: {path: store/replies.db}
-identity: {secret_file: identity.secret}
+identity: {secret_file: store/identity.secret}
 `), 0o644)
 	if err != nil {
 		return nil, err
@@ -194,7 +199,7 @@ func benchRun(ctx context.Context, endpoint, config, out string, extra ...string
 	args := append([]string{"run", "--config", config, "--out", out, "--log-level", "warn"}, extra...)
 	cmd := exec.CommandContext(ctx, self, args...)
 	// The fake vendor (vendor.fake) at endpoint. No secret from the
-	// environment: the directory's identity.secret.
+	// environment: the directory's store/identity.secret.
 	cmd.Env = append(os.Environ(), envEndpoint+"="+endpoint, envAccessID+"=", envKey+"=", envSecret+"=")
 	if os.Getenv("SCOREPIPE_TEST_MAIN") != "" { // under go test the binary is the test binary
 		cmd.Env = append(cmd.Env, "SCOREPIPE_TEST_MAIN=1")
@@ -304,7 +309,7 @@ vendor: {fake: true}
 products:
   JRZQ9E2A: {rate_per_second: %d, burst: %d, concurrency: 16}
 cache: {path: store/replies.db}
-identity: {secret_file: identity.secret}
+identity: {secret_file: store/identity.secret}
 `, limit, burst)), 0o644)
 	if err != nil {
 		return err

@@ -59,7 +59,7 @@ func (s throttleScenario) run(t *testing.T, dir string) map[string]throttleFigur
 	for code, p := range s.products {
 		fmt.Fprintf(&b, "  %s: {rate_per_second: %v, burst: %d, concurrency: %d}\n", code, p.RatePerSecond, p.Burst, p.Concurrency)
 	}
-	b.WriteString("cache: {path: store/replies.db}\nidentity: {secret_file: identity.secret}\n")
+	b.WriteString("cache: {path: store/replies.db}\nidentity: {secret_file: store/identity.secret}\n")
 	config := filepath.Join(dir, "run.yaml")
 	if err := os.WriteFile(config, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
