@@ -223,6 +223,36 @@ func (s *runScan) readLabels(rec arrow.Record, out []int8) error {
 				invalid(i)
 			}
 		}
+	case *array.Dictionary: // the label is also a feature of codes, read as such
+		dict, ok := a.Dictionary().(*array.String)
+		if !ok {
+			return fmt.Errorf("review: label column %s is of type %s", s.label, a.DataType())
+		}
+		const empty, other = -1, -2
+		kind := make([]int8, dict.Len())
+		for k := range kind {
+			kind[k] = empty
+			if t := strings.TrimSpace(dict.Value(k)); t != "" {
+				kind[k] = other
+				if v, err := strconv.ParseFloat(t, 64); err == nil && (v == 0 || v == 1) {
+					kind[k] = int8(v)
+				}
+			}
+		}
+		var scratch []int32
+		for i, k := range dictIndices(a, &scratch) {
+			if !a.IsValid(i) {
+				continue
+			}
+			switch kind[k] {
+			case 0:
+				out[i] = good
+			case 1:
+				out[i] = bad
+			case other:
+				invalid(i)
+			}
+		}
 	default: // chooseLabel lets only these types through
 		return fmt.Errorf("review: label column %s is of type %s", s.label, a.DataType())
 	}
