@@ -32,7 +32,7 @@ type Run struct {
 	Cost     float64 // money spent by the run, all products
 	Started  time.Time
 	Finished time.Time
-	ExitCode int    // the process's exit code: 0 done, 2 done but incomplete, 3 stopped, 1 usage
+	ExitCode int // the process's exit code: 0 done, 2 done but incomplete, 3 stopped, 1 usage
 	// Reason is why the run ended as it did: one of the Reason phrases
 	// (ReasonDone for a run that is done). Any other text is replaced by
 	// the phrase of the exit code.
