@@ -402,7 +402,7 @@ func (c *collector) readParts() error {
 			return &MismatchError{Dir: c.dir, Msg: rel + " is not a manifest: " + err.Error()}
 		}
 		if m.Shard == nil || m.Shard.Index != i || m.Shard.Count != c.count {
-			return &MismatchError{Dir: c.dir, Msg: fmt.Sprintf("%s is not the manifest of %s (it says %+v)", rel, s.Describe(), m.Shard)}
+			return &MismatchError{Dir: c.dir, Msg: fmt.Sprintf("%s is not the manifest of %s (%s)", rel, s.Describe(), manifestShard(m.Shard))}
 		}
 		p.manifest = &m
 		features := s.File(shards.DirFeatures, ".parquet")
@@ -455,6 +455,14 @@ func (c *collector) agree() error {
 		}
 	}
 	return nil
+}
+
+// manifestShard says in words which shard a manifest says it is of.
+func manifestShard(sh *manifest.ShardInfo) string {
+	if sh == nil {
+		return "it is not a shard's manifest"
+	}
+	return "it says it is " + shards.Shard{Index: sh.Index, Count: sh.Count}.Describe()
 }
 
 func short(h string) string {

@@ -385,7 +385,7 @@ func TestCollectRefusesAnIncompleteDataset(t *testing.T) {
 	if !errors.As(err, &over) {
 		t.Fatalf("shard 1 with a budget of 4 calls: %v, want an *OverBudget", err)
 	}
-	j.Report(context.Background(), 3, err.Error())
+	j.Report(context.Background(), 3, metrics.ReasonBudget)
 	j.Close()
 	_, err = collect.Collect(f.out, collect.Options{})
 	if !errors.As(err, &np) || !strings.Contains(np.Failed[1], "exit code 3") || !strings.Contains(err.Error(), "shard 1 of 4 has not published: its last run ended at") ||

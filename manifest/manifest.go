@@ -54,6 +54,11 @@ type Manifest struct {
 	PlaceholderTables []mappings.Placeholder `json:"placeholder_tables"`
 	PlaceholderValues map[string]int64       `json:"placeholder_values"`
 
+	// KeyCheck is the check of the identity secret the applicant keys
+	// were made with (see the function KeyCheck): runs whose checks differ
+	// have keys that do not join.
+	KeyCheck string `json:"key_check,omitempty"`
+
 	// Shard says which shard of a sharded run wrote this manifest (run
 	// --shard); absent for a whole run. Its counts are the shard's own.
 	Shard *ShardInfo `json:"shard,omitempty"`
@@ -221,6 +226,10 @@ type ReviewSummary struct {
 	Files    []string         `json:"files"`
 	Changes  map[string]int64 `json:"changes"` // applicants per change rule
 	Alerts   []review.Alert   `json:"alerts"`
+	// Warnings say what the review could not use (review.json's
+	// warnings), or why it was not written.
+	Warnings   []string `json:"warnings"`
+	NotWritten bool     `json:"not_written,omitempty"` // the runs could not be reviewed: the rest is published
 }
 
 // ShardInfo is what a shard's manifest says of its shard: which part of

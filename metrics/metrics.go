@@ -12,9 +12,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,6 +20,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/scorepipe/scorepipe/sinks"
 )
 
 // Run is what a run reports: its rows, each product's outcomes and calls,
@@ -32,8 +32,11 @@ type Run struct {
 	Cost     float64 // money spent by the run, all products
 	Started  time.Time
 	Finished time.Time
-	ExitCode int    // the process's exit code: 0 done, 2 done but incomplete, 3 stopped, 1 usage
-	Reason   string // why, in one line; "" for a run that is done
+	ExitCode int // the process's exit code: 0 done, 2 done but incomplete, 3 stopped, 1 usage
+	// Reason is why the run ended as it did: one of the Reason phrases
+	// (ReasonDone for a run that is done). Any other text is replaced by
+	// the phrase of the exit code.
+	Reason string
 	// Published says the run published its outputs (exit 0 or 2): the
 	// last-success time is its end. Otherwise LastSuccess, when not zero,
 	// is that of the last run that did.
@@ -163,7 +166,7 @@ func (r *Run) Registry(labels prometheus.Labels) *prometheus.Registry {
 		vendor = "fake"
 	}
 	info := vec(NameInfo, "The last run: its id, version, vendor (fake: synthetic data) and why it ended as it did.", "run_id", "version", "vendor", "reason")
-	info.WithLabelValues(r.RunID, r.Version, vendor, oneLine(r.Reason)).Set(1)
+	info.WithLabelValues(r.RunID, r.Version, vendor, r.reasonLabel()).Set(1)
 	if r.Shards > 0 {
 		gauge(NameShards, "The shard count of the sharded run.", float64(r.Shards))
 	}
@@ -182,25 +185,6 @@ func unix(t time.Time) float64 {
 	}
 	return float64(t.UnixNano()) / 1e9
 }
-
-// maxReason bounds the reason label: a label value is kept in every
-// sample Prometheus stores.
-const maxReason = 300
-
-func oneLine(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > maxReason {
-		cut := maxReason
-		for cut > 0 && !validStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "…"
-	}
-	return s
-}
-
-// validStart reports whether b starts a UTF-8 character.
-func validStart(b byte) bool { return b&0xC0 != 0x80 }
 
 // Text returns the run's figures in the text exposition format, with the
 // constant labels given.
@@ -222,34 +206,21 @@ func (r *Run) Text(labels prometheus.Labels) ([]byte, error) {
 // WriteFile writes the run's figures to path in the text format, with the
 // constant labels given, through a temporary file in the same folder that
 // is synced and renamed: the textfile collector never reads half a file.
+// The file has the mode of every output file (0640, lowered by the umask).
 func (r *Run) WriteFile(path string, labels prometheus.Labels) error {
 	data, err := r.Text(labels)
 	if err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	f, err := sinks.CreateAtomic(path)
 	if err != nil {
 		return err
 	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(0o644)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
+	if _, err := f.Write(data); err != nil {
+		f.Abort()
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	return nil
+	return f.Commit()
 }
 
 // PushTimeout bounds a push: a Pushgateway that does not answer must not

@@ -73,11 +73,28 @@ func (r *run) writeReview() error {
 	// Publishing is not interrupted: the review runs to its end.
 	rep, err := review.Run(context.Background(), review.Options{Current: cur, Baseline: r.review.baseline, Label: rc.Label,
 		Rules: r.review.rules, Mappings: r.set, Alerts: rc.Alerts, Out: out, Version: r.env.Version, Now: r.env.Now})
-	var alerts *review.AlertError
-	if err != nil && !errors.As(err, &alerts) {
+	var (
+		alerts  *review.AlertError
+		refused *review.InputError
+		keys    *review.KeysError
+	)
+	switch {
+	case errors.As(err, &refused), errors.As(err, &keys):
+		// A review the runs cannot make is not a failure to publish: the
+		// rest is published, and the run says why the review is missing.
+		r.log.Warn("review not written: "+err.Error(), "baseline", rc.Baseline)
+		r.manifest.Review = &manifest.ReviewSummary{Baseline: rc.Baseline, Files: []string{}, Changes: map[string]int64{},
+			Alerts: []review.Alert{}, Warnings: []string{err.Error()}, NotWritten: true}
+		r.manifest.Exit.Reasons = append(r.manifest.Exit.Reasons, "review not written: "+err.Error())
+		r.manifest.Exit.Code = ExitIncomplete
+		return nil
+	case err != nil && !errors.As(err, &alerts):
 		return err
 	}
-	sum := &manifest.ReviewSummary{Baseline: rc.Baseline, Changes: map[string]int64{}, Alerts: rep.Alerts}
+	sum := &manifest.ReviewSummary{Baseline: rc.Baseline, Changes: map[string]int64{}, Alerts: rep.Alerts, Warnings: rep.Warnings}
+	for _, w := range rep.Warnings {
+		r.log.Warn("review: " + w)
+	}
 	for _, f := range []string{review.FileWorkbook, "review.json"} {
 		sum.Files = append(sum.Files, f)
 		r.manifest.Outputs = append(r.manifest.Outputs, manifest.OutputFile{Name: f})
@@ -104,3 +121,21 @@ func (r *run) writeReview() error {
 // PeakResidentMB returns the most memory this process has had resident
 // so far, in MB (Linux; 0 elsewhere), as the manifest's peak_rss_mb.
 func PeakResidentMB() float64 { return math.Round(peakResidentMB()*10) / 10 }
+
+// checkBaselineKeys records the check of the identity secret in the
+// manifest and, with review.baseline, refuses a baseline whose applicant
+// keys were made with another secret: its review would find no applicant
+// of this run. It runs before the first call.
+func (r *run) checkBaselineKeys() error {
+	if len(r.env.Secret) == 0 {
+		return nil
+	}
+	r.manifest.KeyCheck = manifest.KeyCheck(r.env.Secret)
+	if r.review == nil {
+		return nil
+	}
+	if base := r.review.baseline.Manifest.KeyCheck(); base != "" && base != r.manifest.KeyCheck {
+		return &review.KeysError{Current: r.cfg.Output.Dir, Baseline: r.review.baseline.Dir}
+	}
+	return nil
+}

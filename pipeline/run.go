@@ -470,6 +470,9 @@ func (r *run) freeItem(it *item) {
 }
 
 func (r *run) execute(ctx context.Context) (*manifest.Manifest, error) {
+	if err := r.checkBaselineKeys(); err != nil {
+		return nil, err
+	}
 	if r.folder == nil {
 		if err := r.openFolder(); err != nil {
 			return nil, err

@@ -27,6 +27,16 @@ type Report struct {
 	Changes *ChangesReport `json:"changes,omitempty"`
 
 	Alerts []Alert `json:"alerts"`
+	// Warnings say what the review could not use (a label value other
+	// than 0 and 1, say); they name columns, rows and counts, never a
+	// value of the data.
+	Warnings []string `json:"warnings"`
+}
+
+// labelled reports whether the review has a label with at least one 0 or
+// 1: IV and KS.
+func (r *Report) labelled() bool {
+	return r.Label != "" && r.LabelCounts != nil && r.LabelCounts.Good+r.LabelCounts.Bad > 0
 }
 
 // RunFacts describe one run.

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/apache/arrow/go/v17/arrow"
+
 	"github.com/scorepipe/scorepipe/mappings"
 	"github.com/scorepipe/scorepipe/rundir"
 )
@@ -98,14 +100,17 @@ func compute(ctx context.Context, opts Options) (*Report, *outputs, error) {
 	cur := opts.Current
 	feats, skipped := discoverFeatures(cur.Schema(), opts.Mappings)
 	if len(feats) == 0 {
-		return nil, nil, fmt.Errorf("review: %s has no column of any catalog (products: %s)", cur.Dir, strings.Join(catalogNames(opts.Mappings), ", "))
+		return nil, nil, &InputError{Msg: fmt.Sprintf("%s has no column of any catalog (products: %s)", cur.Dir, strings.Join(catalogNames(opts.Mappings), ", "))}
 	}
-	label, err := chooseLabel(cur, opts.Label)
+	label, warning, err := chooseLabel(cur, opts.Label)
 	if err != nil {
 		return nil, nil, err
 	}
 	rep := &Report{Tool: "scorepipe review", Version: opts.Version, CreatedAt: now().UTC(), Label: label,
-		Skipped: skipped, Epsilon: Epsilon}
+		Skipped: skipped, Epsilon: Epsilon, Warnings: []string{}}
+	if warning != "" {
+		rep.Warnings = append(rep.Warnings, warning)
+	}
 	curScan := &runScan{run: cur, feats: feats, status: statusColumns(cur.Schema(), opts.Mappings), label: label}
 
 	var (
@@ -115,7 +120,10 @@ func compute(ctx context.Context, opts Options) (*Report, *outputs, error) {
 	)
 	if opts.Baseline != nil {
 		if !opts.Baseline.Schema().HasField(ColumnApplicantKey) || !cur.Schema().HasField(ColumnApplicantKey) {
-			return nil, nil, fmt.Errorf("review: a review against a baseline joins on %s, which %s or %s lacks", ColumnApplicantKey, cur.Dir, opts.Baseline.Dir)
+			return nil, nil, &InputError{Msg: fmt.Sprintf("a review against a baseline joins on %s, which %s or %s lacks", ColumnApplicantKey, cur.Dir, opts.Baseline.Dir)}
+		}
+		if err := CheckKeys(cur, opts.Baseline); err != nil {
+			return nil, nil, err
 		}
 		baseFeats, _ := discoverFeatures(opts.Baseline.Schema(), opts.Mappings)
 		byColumn := map[string]*Feature{}
@@ -227,9 +235,12 @@ func compute(ctx context.Context, opts Options) (*Report, *outputs, error) {
 		rep.Baseline = &f
 		rep.Applicants = applicants
 	}
+	labelled := false
 	if label != "" {
 		lc := curScan.labels
 		rep.LabelCounts = &lc
+		rep.Warnings = append(rep.Warnings, labelWarnings(label, lc, curScan.firstInvalid)...)
+		labelled = lc.Good+lc.Bad > 0
 	}
 	rep.Products = outcomes(curScan, baseScan)
 	for i, f := range feats {
@@ -237,7 +248,7 @@ func compute(ctx context.Context, opts Options) (*Report, *outputs, error) {
 		if baseScan != nil && baseScan.feats[i] != nil {
 			base = &baseScan.hists[i]
 		}
-		rep.Features = append(rep.Features, featureReport(f, binFeature(f, curScan.hists[i], base), label != ""))
+		rep.Features = append(rep.Features, featureReport(f, binFeature(f, curScan.hists[i], base), labelled))
 	}
 	if baseScan != nil {
 		for r, ar := range active {
@@ -265,18 +276,40 @@ func catalogNames(set *mappings.Set) []string {
 }
 
 // chooseLabel returns the label column: the one asked for (an error when
-// the run lacks it), else DefaultLabel when present, else "".
-func chooseLabel(r *rundir.Run, asked string) (string, error) {
-	if asked != "" {
-		if _, ok := r.Field(asked); !ok {
-			return "", fmt.Errorf("review: %s has no label column %q", r.Dir, asked)
-		}
-		return asked, nil
+// the run lacks it), else DefaultLabel when present, else "". A column of
+// a type that cannot hold 0 and 1 gives no label and a warning.
+func chooseLabel(r *rundir.Run, asked string) (label, warning string, err error) {
+	name := asked
+	if name == "" {
+		name = DefaultLabel
 	}
-	if _, ok := r.Field(DefaultLabel); ok {
-		return DefaultLabel, nil
+	f, ok := r.Field(name)
+	switch {
+	case !ok && asked != "":
+		return "", "", &InputError{Msg: fmt.Sprintf("%s has no label column %q", r.Dir, asked)}
+	case !ok:
+		return "", "", nil
 	}
-	return "", nil
+	switch f.Type.ID() {
+	case arrow.INT64, arrow.FLOAT64, arrow.STRING:
+		return name, "", nil
+	}
+	return "", fmt.Sprintf("label column %s is of type %s, which holds no 0 (good) and 1 (bad): no IV and KS", name, f.Type), nil
+}
+
+// labelWarnings say what the label column held that the review could not
+// use: values other than 0, 1 and empty, or no 0 and 1 at all. They name
+// rows and counts, never a value.
+func labelWarnings(label string, lc LabelCounts, first rowRef) []string {
+	var out []string
+	if lc.Invalid > 0 {
+		out = append(out, fmt.Sprintf("label column %s: %d rows hold a value other than 0 (good), 1 (bad) or empty, the first at %s: they are left out of IV and KS",
+			label, lc.Invalid, first))
+	}
+	if lc.Good+lc.Bad == 0 {
+		out = append(out, fmt.Sprintf("label column %s holds no 0 (good) or 1 (bad): no IV and KS", label))
+	}
+	return out
 }
 
 // resolveRules finds each rule's columns among the features present in

@@ -180,11 +180,45 @@ func TestLabel(t *testing.T) {
 	if want := (LabelCounts{Good: 4, Bad: 3, Unlabelled: 3}); rep.Label != "label" || *rep.LabelCounts != want {
 		t.Errorf("label %q %+v, want label %+v", rep.Label, rep.LabelCounts, want)
 	}
-	bad := writeRun(t, filepath.Join(dir, "bad"), set, book(5, func(i int) map[string]any { return map[string]any{"label": i} }))
-	_, _, err = review(t, bad, nil, set, Options{})
-	var le *LabelError
-	if !errors.As(err, &le) || le.Row != 3 || le.Value != "2" {
-		t.Errorf("error %v, want a LabelError at row 3 holding 2", err)
+	for _, tc := range []struct {
+		name     string
+		label    func(i int) any
+		want     LabelCounts
+		warnings []string // parts of the warnings, in order
+		ivks     bool
+	}{
+		{"values other than 0 and 1", func(i int) any { return i }, LabelCounts{Good: 1, Bad: 1, Unlabelled: 3, Invalid: 3},
+			[]string{"label column label: 3 rows hold a value other than 0 (good), 1 (bad) or empty, the first at source_row 4"}, true},
+		{"no 0 or 1 at all", func(i int) any { return 7 }, LabelCounts{Unlabelled: 5, Invalid: 5},
+			[]string{"5 rows hold a value other than", "the first at source_row 2", "label column label holds no 0 (good) or 1 (bad): no IV and KS"}, false},
+		{"empty", func(i int) any { return nil }, LabelCounts{Unlabelled: 5},
+			[]string{"label column label holds no 0 (good) or 1 (bad): no IV and KS"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := writeRun(t, filepath.Join(t.TempDir(), "r"), set, book(5, func(i int) map[string]any {
+				return map[string]any{"label": tc.label(i), "xyp_cpl0044": i % 2}
+			}))
+			rep, _, err := review(t, r, nil, set, Options{})
+			if err != nil {
+				t.Fatalf("got error %v, want a review with warnings", err)
+			}
+			if *rep.LabelCounts != tc.want {
+				t.Errorf("label counts %+v, want %+v", *rep.LabelCounts, tc.want)
+			}
+			all := strings.Join(rep.Warnings, "\n")
+			at := 0
+			for _, w := range tc.warnings {
+				i := strings.Index(all[at:], w)
+				if i < 0 {
+					t.Errorf("warnings %q, want %q (in order)", rep.Warnings, w)
+					break
+				}
+				at += i + len(w)
+			}
+			if got := rep.Features[0].IV != nil; got != tc.ivks {
+				t.Errorf("IV of %s given: %v, want %v", rep.Features[0].Name, got, tc.ivks)
+			}
+		})
 	}
 	if _, _, err := review(t, run, nil, set, Options{Label: "target"}); err == nil || !strings.Contains(err.Error(), `no label column "target"`) {
 		t.Errorf("error %v, want one naming the missing label column", err)
@@ -286,11 +320,13 @@ func readZip(t *testing.T, path string) map[string]string {
 func TestNothingLeftOnError(t *testing.T) {
 	set := testMappings(t)
 	dir := t.TempDir()
-	bad := writeRun(t, filepath.Join(dir, "bad"), set, book(5, func(i int) map[string]any { return map[string]any{"label": 7} }))
+	cur := writeRun(t, filepath.Join(dir, "cur"), set, book(5, func(i int) map[string]any { return nil }))
 	base := writeRun(t, filepath.Join(dir, "old"), set, book(5, func(i int) map[string]any { return nil }))
 	outDir := t.TempDir()
-	if _, _, err := review(t, bad, base, set, Options{Out: filepath.Join(outDir, "review.xlsx")}); err == nil {
-		t.Fatal("no error for a bad label")
+	_, _, err := review(t, cur, base, set, Options{Label: "target", Out: filepath.Join(outDir, "review.xlsx")})
+	var ie *InputError
+	if !errors.As(err, &ie) {
+		t.Fatalf("got error %v, want an InputError for a label column the run lacks", err)
 	}
 	entries, _ := os.ReadDir(outDir)
 	if len(entries) != 0 {

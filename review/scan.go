@@ -21,18 +21,6 @@ const (
 	DefaultLabel       = "label"
 )
 
-// LabelError is a label column holding something other than 0, 1 or
-// nothing.
-type LabelError struct {
-	Column string
-	Row    int64 // 1-based, in the run's row order
-	Value  string
-}
-
-func (e *LabelError) Error() string {
-	return fmt.Sprintf("label column %s: row %d holds %q: a label is 0 (good), 1 (bad) or empty", e.Column, e.Row, e.Value)
-}
-
 // runScan reads one run and counts what the review needs.
 type runScan struct {
 	run      *rundir.Run
@@ -42,6 +30,9 @@ type runScan struct {
 	outcomes []*codeHist
 	label    string // "" for none
 	labels   LabelCounts
+	// firstInvalid is where the first label value other than 0, 1 or
+	// empty is: its source_row, else its row in the run (1-based).
+	firstInvalid rowRef
 
 	slots    []*slot // the rules' features, shared by both scans
 	slotCols []int   // column of each slot in the batch
@@ -61,7 +52,10 @@ type runScan struct {
 type LabelCounts struct {
 	Good       int64 `json:"good"`
 	Bad        int64 `json:"bad"`
-	Unlabelled int64 `json:"unlabelled"`
+	Unlabelled int64 `json:"unlabelled"` // empty, or invalid
+	// Invalid counts the rows whose label is neither 0, 1 nor empty: they
+	// are among the unlabelled, left out of IV and KS.
+	Invalid int64 `json:"invalid"`
 }
 
 // plan lists the columns to read: every feature, every status column, and
@@ -101,6 +95,9 @@ func (s *runScan) plan(withKey bool) (dict []string) {
 	}
 	if s.label != "" {
 		s.labelCol = add(s.label)
+		if f, ok := s.run.Field(ColumnSourceRow); ok && f.Type.ID() == arrow.INT64 {
+			s.rowCol = add(ColumnSourceRow)
+		}
 	}
 	s.slotCols = make([]int, len(s.slots))
 	s.slotStat = make([]int, len(s.slots))
@@ -172,7 +169,9 @@ func grow[T any](s []T, n int) []T {
 }
 
 // readLabels turns the label column of a batch into good, bad or
-// unlabelled.
+// unlabelled. A value other than 0, 1 or empty is counted as invalid and
+// left out of IV and KS, as an empty one is; the value itself is never
+// kept (the column may be anything, an ID number included).
 func (s *runScan) readLabels(rec arrow.Record, out []int8) error {
 	for i := range out {
 		out[i] = unlabelled
@@ -180,35 +179,33 @@ func (s *runScan) readLabels(rec arrow.Record, out []int8) error {
 	if s.labelCol < 0 {
 		return nil
 	}
-	invalid := func(i int, v string) error {
-		return &LabelError{Column: s.label, Row: s.rows + int64(i) + 1, Value: strings.Clone(v)}
+	invalid := func(i int) {
+		s.labels.Invalid++
+		if s.firstInvalid.n == 0 {
+			s.firstInvalid = s.rowRef(rec, i)
+		}
 	}
-	set := func(i int, v float64, text string) error {
+	set := func(i int, v float64) {
 		switch v {
 		case 0:
 			out[i] = good
 		case 1:
 			out[i] = bad
 		default:
-			return invalid(i, text)
+			invalid(i)
 		}
-		return nil
 	}
 	switch a := rec.Column(s.labelCol).(type) {
 	case *array.Int64:
 		for i, v := range a.Int64Values() {
 			if a.IsValid(i) {
-				if err := set(i, float64(v), strconv.FormatInt(v, 10)); err != nil {
-					return err
-				}
+				set(i, float64(v))
 			}
 		}
 	case *array.Float64:
 		for i, v := range a.Float64Values() {
 			if a.IsValid(i) && !math.IsNaN(v) {
-				if err := set(i, v, strconv.FormatFloat(v, 'g', -1, 64)); err != nil {
-					return err
-				}
+				set(i, v)
 			}
 		}
 	case *array.String:
@@ -220,16 +217,44 @@ func (s *runScan) readLabels(rec arrow.Record, out []int8) error {
 			if t == "" {
 				continue
 			}
-			v, err := strconv.ParseFloat(t, 64)
-			if err != nil {
-				return invalid(i, a.Value(i))
-			}
-			if err := set(i, v, a.Value(i)); err != nil {
-				return err
+			if v, err := strconv.ParseFloat(t, 64); err == nil {
+				set(i, v)
+			} else {
+				invalid(i)
 			}
 		}
-	default:
-		return fmt.Errorf("label column %s is of type %s: want integers, numbers or text holding 0 and 1", s.label, a.DataType())
+	case *array.Dictionary: // the label is also a feature of codes, read as such
+		dict, ok := a.Dictionary().(*array.String)
+		if !ok {
+			return fmt.Errorf("review: label column %s is of type %s", s.label, a.DataType())
+		}
+		const empty, other = -1, -2
+		kind := make([]int8, dict.Len())
+		for k := range kind {
+			kind[k] = empty
+			if t := strings.TrimSpace(dict.Value(k)); t != "" {
+				kind[k] = other
+				if v, err := strconv.ParseFloat(t, 64); err == nil && (v == 0 || v == 1) {
+					kind[k] = int8(v)
+				}
+			}
+		}
+		var scratch []int32
+		for i, k := range dictIndices(a, &scratch) {
+			if !a.IsValid(i) {
+				continue
+			}
+			switch kind[k] {
+			case 0:
+				out[i] = good
+			case 1:
+				out[i] = bad
+			case other:
+				invalid(i)
+			}
+		}
+	default: // chooseLabel lets only these types through
+		return fmt.Errorf("review: label column %s is of type %s", s.label, a.DataType())
 	}
 	for _, l := range out {
 		switch l {
@@ -242,6 +267,30 @@ func (s *runScan) readLabels(rec arrow.Record, out []int8) error {
 		}
 	}
 	return nil
+}
+
+// rowRef names a row of a run: by its source_row when the run has one,
+// else by its place in the run.
+type rowRef struct {
+	n      int64 // 0: none
+	source bool
+}
+
+func (r rowRef) String() string {
+	if r.source {
+		return fmt.Sprintf("source_row %d", r.n)
+	}
+	return fmt.Sprintf("row %d of features.parquet", r.n)
+}
+
+// rowRef returns the reference of row i of the batch being read.
+func (s *runScan) rowRef(rec arrow.Record, i int) rowRef {
+	if s.rowCol >= 0 {
+		if a, ok := rec.Column(s.rowCol).(*array.Int64); ok && a.IsValid(i) {
+			return rowRef{n: a.Value(i), source: true}
+		}
+	}
+	return rowRef{n: s.rows + int64(i) + 1}
 }
 
 // batch is one record batch as the join sees it: per row its key hash,

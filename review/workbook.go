@@ -45,7 +45,7 @@ func buildWorkbook(w io.Writer, rep *Report, changes func(func(Change) error) er
 	if rep.Baseline != nil {
 		sheets = append(sheets, SheetPSI)
 	}
-	if rep.Label != "" {
+	if rep.labelled() {
 		sheets = append(sheets, SheetIV)
 	}
 	if rep.Changes != nil {
@@ -64,7 +64,7 @@ func buildWorkbook(w io.Writer, rep *Report, changes func(func(Change) error) er
 	if rep.Baseline != nil {
 		steps = append(steps, wb.psi)
 	}
-	if rep.Label != "" {
+	if rep.labelled() {
 		steps = append(steps, wb.iv)
 	}
 	for _, step := range steps {
@@ -255,7 +255,11 @@ func (wb *workbook) summary(rep *Report) error {
 		add("label", "column", nil, rep.Label, "0 good, 1 bad")
 		add("label", "good (0)", nil, lc.Good, "")
 		add("label", "bad (1)", nil, lc.Bad, "")
-		add("label", "unlabelled", nil, lc.Unlabelled, "")
+		add("label", "unlabelled", nil, lc.Unlabelled, "empty, or invalid")
+		add("label", "invalid", nil, lc.Invalid, "neither 0, 1 nor empty: left out of IV and KS")
+	}
+	for _, w := range rep.Warnings {
+		add("warning", "", nil, nil, w)
 	}
 	for _, p := range rep.Products {
 		name := p.Product

@@ -121,3 +121,25 @@ func (m *Manifest) Number(path string) (float64, bool) {
 	}
 	return 0, false
 }
+
+// KeyCheck returns the check of the identity secret the run's applicant
+// keys were made with (an HMAC of a fixed text, not the secret): the
+// manifest's key_check, else a collected dataset's shards.key_check, else
+// a shard's shard.key_check. "" when the manifest records none (runs of
+// earlier versions).
+func (m *Manifest) KeyCheck() string {
+	if m == nil || m.Raw == nil {
+		return ""
+	}
+	if s, ok := m.Raw["key_check"].(string); ok && s != "" {
+		return s
+	}
+	for _, section := range []string{"shards", "shard"} {
+		if sec, ok := m.Raw[section].(map[string]any); ok {
+			if s, ok := sec["key_check"].(string); ok && s != "" {
+				return s
+			}
+		}
+	}
+	return ""
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/scorepipe/scorepipe/collect"
 	"github.com/scorepipe/scorepipe/config"
 	"github.com/scorepipe/scorepipe/mappings"
+	"github.com/scorepipe/scorepipe/metrics"
 	"github.com/scorepipe/scorepipe/pipeline"
 	"github.com/scorepipe/scorepipe/publish"
 	"github.com/scorepipe/scorepipe/review"
@@ -234,12 +235,42 @@ func exitCode(err error) int {
 	return exitUsage
 }
 
-// reasonOf is why a command ended as it did, in one line: "" when done.
+// reasonOf is why a command ended as it did, as the metrics' reason
+// label gives it: one of the fixed phrases of package metrics, never the
+// error's message (which may quote a value of the data). "" when done.
 func reasonOf(err error) string {
-	if err == nil {
-		return ""
+	var (
+		abort   *pipeline.AbortError
+		pubErr  *pipeline.PublishError
+		over    *pipeline.OverBudget
+		stopped *interrupted
+		notPub  *collect.NotPublishedError
+		locked  *publish.LockedError
+		keys    *review.KeysError
+	)
+	switch {
+	case err == nil:
+		return metrics.ReasonDone
+	case errors.As(err, &keys):
+		return metrics.ReasonKeys
+	case errors.As(err, &over):
+		return metrics.ReasonBudget
+	case errors.As(err, &stopped), errors.As(err, &abort) && abort.Interrupted:
+		return metrics.ReasonInterrupted
+	case errors.As(err, &pubErr):
+		return metrics.ReasonPublish
+	case errors.As(err, &locked):
+		return metrics.ReasonLocked
+	case errors.As(err, &notPub):
+		return metrics.ReasonNotAll
 	}
-	return oneLine(err.Error())
+	switch exitCode(err) {
+	case exitRows:
+		return metrics.ReasonIncomplete
+	case exitAborted:
+		return metrics.ReasonStopped
+	}
+	return metrics.ReasonUsage
 }
 
 // rowsRejected is validate's verdict when some rows would be rejected.

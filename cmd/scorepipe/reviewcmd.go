@@ -280,4 +280,7 @@ func logReview(log *slog.Logger, rep *review.Report, out string) {
 	if rep.Changes != nil {
 		log.Info("changes written", "file", review.ChangesPath(out), "rows", rep.Changes.Rows)
 	}
+	for _, w := range rep.Warnings {
+		log.Warn("review: " + w)
+	}
 }
