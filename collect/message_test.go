@@ -41,6 +41,9 @@ func TestCollectNamesAMisplacedManifestInWords(t *testing.T) {
 			f.shard(0, 2, nil)
 			f.shard(1, 2, nil)
 			tc.over(f, filepath.Join(f.out, shards.Shard{Index: 1, Count: 2}.File(shards.DirManifests, ".json")))
+			// As if the shard's run had written it: its marker agrees, so
+			// the manifest itself is what collect reads and refuses.
+			remark(t, f.out, shards.Shard{Index: 1, Count: 2})
 			_, err := collect.Collect(f.out, collect.Options{})
 			var mis *collect.MismatchError
 			if !errors.As(err, &mis) || !strings.Contains(err.Error(), tc.want) {

@@ -1,6 +1,7 @@
 package collect_test
 
 import (
+	"encoding/json"
 	"errors"
 	"io/fs"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/scorepipe/scorepipe/collect"
+	"github.com/scorepipe/scorepipe/publish"
 	"github.com/scorepipe/scorepipe/shards"
 )
 
@@ -33,6 +35,31 @@ func copyTree(t *testing.T, src, dst string) {
 		return os.WriteFile(filepath.Join(dst, rel), data, 0o644)
 	})
 	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// remark rewrites the marker of shard s in dir with the sizes and hashes
+// of its files as they are now: a part its run wrote so.
+func remark(t *testing.T, dir string, s shards.Shard) {
+	t.Helper()
+	path := filepath.Join(dir, s.Marker())
+	m, err := publish.ReadPartMarker(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range m.Files {
+		n, sum, err := publish.HashFile(filepath.Join(dir, filepath.FromSlash(f.Name)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Files[i].Bytes, m.Files[i].SHA256 = n, sum
+	}
+	data, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
