@@ -38,11 +38,17 @@ func checkNode(n *yaml.Node, t reflect.Type, path string) error {
 	for n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
 	}
-	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
-		return nil // the zero value
-	}
 	bad := func(format string, args ...any) error {
 		return &ConfigError{Line: n.Line, Field: path, Msg: fmt.Sprintf(format, args...)}
+	}
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
+		// An empty section is one that sets nothing. An empty value is
+		// refused: the decoder would keep the default for some fields and
+		// clear others (an empty rate_per_second would mean unlimited).
+		if t != durationType && (t.Kind() == reflect.Struct || t.Kind() == reflect.Map) {
+			return nil
+		}
+		return bad("no value: want %s%s", kindWords(t), emptyHint(t))
 	}
 	switch {
 	case t == durationType, t.Kind() != reflect.Struct && t.Kind() != reflect.Map && t.Kind() != reflect.Slice:
@@ -69,6 +75,9 @@ func checkNode(n *yaml.Node, t reflect.Type, path string) error {
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		key, value := n.Content[i], n.Content[i+1]
+		if key.Kind != yaml.ScalarNode {
+			return &ConfigError{Line: key.Line, Field: path, Msg: fmt.Sprintf("a key must be a name, got %s", nodeWords(key))}
+		}
 		if key.Value == "<<" && key.ShortTag() == "!!merge" {
 			if err := checkNode(value, t, path); err != nil {
 				return err
@@ -259,6 +268,17 @@ func plural(t reflect.Type) string {
 		return "text values"
 	}
 	return "values"
+}
+
+// emptyHint says how to write an empty value of type t on purpose.
+func emptyHint(t reflect.Type) string {
+	switch {
+	case t.Kind() == reflect.String:
+		return `, or "" for none`
+	case t.Kind() == reflect.Slice:
+		return ", or [] for none"
+	}
+	return ""
 }
 
 // nodeWords says what a YAML node holds.
