@@ -370,25 +370,55 @@ func applyOverrides(doc *yaml.Node, overrides []string) (overrideNodes, error) {
 	return marks, nil
 }
 
-// productKeys returns, for each product in the document, the keys it sets.
+// productKeys returns, for each product in the document, the keys it
+// sets, merged ones (<<: *anchor) included.
 func productKeys(doc *yaml.Node) map[string]map[string]bool {
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
+		return nil
+	}
+	_, products := lookupKey(doc.Content[0], "products")
+	if products == nil {
+		return nil
+	}
+	return mergedKeys(products)
+}
+
+// mergedKeys returns the keys a mapping sets, its own and those it merges
+// in (<<: *anchor), each with the keys its value sets in turn.
+func mergedKeys(n *yaml.Node) map[string]map[string]bool {
 	out := map[string]map[string]bool{}
-	root := doc
-	if root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
-		root = root.Content[0]
-	}
-	products := mappingValue(root, "products")
-	if products == nil || products.Kind != yaml.MappingNode {
-		return out
-	}
-	for i := 0; i+1 < len(products.Content); i += 2 {
-		set := map[string]bool{}
-		if p := products.Content[i+1]; p.Kind == yaml.MappingNode {
-			for j := 0; j+1 < len(p.Content); j += 2 {
-				set[p.Content[j].Value] = true
+	n = deref(n)
+	switch n.Kind {
+	case yaml.SequenceNode: // <<: [*a, *b]
+		for _, m := range n.Content {
+			for k, v := range mergedKeys(m) {
+				if _, ok := out[k]; !ok {
+					out[k] = v
+				}
 			}
 		}
-		out[products.Content[i].Value] = set
+	case yaml.MappingNode:
+		var merged []*yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k := n.Content[i]; k.Value == "<<" && k.ShortTag() == "!!merge" {
+				merged = append(merged, n.Content[i+1])
+				continue
+			}
+			sub := map[string]bool{}
+			if v := deref(n.Content[i+1]); v.Kind == yaml.MappingNode {
+				for key := range mergedKeys(v) {
+					sub[key] = true
+				}
+			}
+			out[n.Content[i].Value] = sub
+		}
+		for _, m := range merged {
+			for k, v := range mergedKeys(m) {
+				if _, own := out[k]; !own {
+					out[k] = v
+				}
+			}
+		}
 	}
 	return out
 }
