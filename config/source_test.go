@@ -214,6 +214,12 @@ func TestMixedSources(t *testing.T) {
 		{"a product by --set, a mistake in the file's", base, []string{"products.COMBTY11.price=1"}, "config.yaml:9: limits.max_calls"},
 		{"a mistake behind an alias", "input: {files: [a.csv]}\nproducts: {JRZQ9E2A: {}}\nlimits: &l {max_calls: -4}\n", nil, "config.yaml:3: limits.max_calls"},
 		{"a mistake in a merge", "input: {files: [a.csv]}\nproducts:\n  JRZQ9E2A:\n    <<: {burst: 0}\n", nil, "config.yaml:4: products.JRZQ9E2A.burst"},
+		{"an alias inside its own value", "input: {files: [a.csv]}\nproducts: &p {JRZQ9E2A: {}, <<: *p}\n", nil, "config.yaml:2: products: the alias *p is inside the value it names"},
+		{"an alias inside its own value by --set", "input: {files: [a.csv]}\nproducts: {JRZQ9E2A: {}}\n", []string{"limits=&l {<<: [*l]}"},
+			"--set limits=&l {<<: [*l]}: limits: the alias *l is inside the value it names"},
+		{"a list of merged mappings", "input: {files: [a.csv]}\nproducts:\n  JRZQ9E2A: {<<: [{burst: 2}, {burst: -1}]}\n", nil, ""},
+		{"a mistake in a list of merged mappings", "input: {files: [a.csv]}\nproducts:\n  JRZQ9E2A: {<<: [{burst: 2}, {burst: x}]}\n", nil,
+			`config.yaml:3: products.JRZQ9E2A.burst: want a whole number, got "x"`},
 		{"a passthrough column with a dot", "input:\n  files: [a.csv]\n  passthrough:\n    a.b: blob\nproducts: {JRZQ9E2A: {}}\n", nil,
 			`config.yaml:4: input.passthrough.a.b: type must be`},
 		{"a passthrough column with a dot by --set", "input:\n  files: [a.csv]\nproducts: {JRZQ9E2A: {}}\n", []string{"input.passthrough={a.b: blob}"},
@@ -320,4 +326,40 @@ func TestMergedProducts(t *testing.T) {
 			t.Errorf("products.%s = %+v, want %+v", code, got, w)
 		}
 	}
+}
+
+// FuzzSetMessages loads a config with an arbitrary --set value for keys
+// of every kind: an error names the flag, never the file, and no Go type;
+// no value panics.
+func FuzzSetMessages(f *testing.F) {
+	keys := []string{"products.JRZQ9E2A.price", "products.JRZQ9E2A.burst", "limits.max_calls", "cache.retain",
+		"vendor.fake", "output.dir", "output.pii", "input.files", "output.formats", "input.passthrough",
+		"vendor.codes.throttle", "review.alerts", "products.COMBTY11", "products", "retry"}
+	for _, seed := range []string{"", "-1", "abc", "[1, x]", "{a: 1}", "1.5", ".nan", "~", "&a [*a]", "{<<: {x: 1}}", "'", "- a\n- b"} {
+		f.Add(uint8(0), seed)
+		f.Add(uint8(len(keys)-1), seed)
+	}
+	dir := f.TempDir()
+	path := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(path, []byte("input:\n  files: [a.csv]\nproducts:\n  JRZQ9E2A: {}\n"), 0o644); err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, k uint8, value string) {
+		set := keys[int(k)%len(keys)] + "=" + value
+		_, err := config.LoadConfig(path, set)
+		if err == nil {
+			return
+		}
+		var ce *config.ConfigError
+		if !errors.As(err, &ce) {
+			t.Fatalf("error %v (%T) is not a *ConfigError", err, err)
+		}
+		if ce.Flag != "--set "+set || ce.File != "" || ce.Line != 0 {
+			t.Errorf("error %q (flag %q, file %q, line %d), want it to name the flag %q alone", err, ce.Flag, ce.File, ce.Line, set)
+		}
+		msg := strings.Replace(err.Error(), ce.Flag, "", 1)
+		if w := goWordIn(strings.ReplaceAll(msg, "string, int, float or date", "")); w != "" && !strings.Contains(value, w) {
+			t.Errorf("message %q names %q", err, w)
+		}
+	})
 }
