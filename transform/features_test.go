@@ -632,6 +632,7 @@ func TestFeaturesCOMBTY11(t *testing.T) {
 			cells:    []map[string]any{{"dwbg8b4d_status": "failed", "flxg0v4b_status": "failed"}},
 			allNull:  true,
 			messages: []string{"reply has no responses list"},
+			unknowns: transform.Unknowns{Fields: map[string]int64{"COMBTY11.data": 1}},
 		},
 		{
 			name:   "failed call",
@@ -815,8 +816,14 @@ func TestFeaturesCOMBTY11Responses(t *testing.T) {
 			"DWBG8B4D: data is a string that does not hold a JSON object"),
 		flOnly("data a string that is not JSON", dwAnswer("true", jsonString(`{"fraudScore":`+idText)), "DWBG8B4D: data is a string that is not valid JSON"),
 		flOnly("data a string of text", dwAnswer("true", jsonString("查询 "+idText+" 成功")), "DWBG8B4D: data is a string that is not valid JSON"),
-		flOnly("data a string holding an object nested too deep", dwAnswer("true", jsonString(strings.Repeat(`{"a":`, 310)+`1`+strings.Repeat(`}`, 310))),
-			"DWBG8B4D: data is a string holding a value nested deeper than 300 levels"),
+		{
+			// Cut where it is deeper than the catalog reads (its deepest
+			// path, 4 steps, and 5 more): no field in it.
+			name:   "data a string holding an object nested too deep",
+			reply:  comboOf(dwAnswer("true", jsonString(strings.Repeat(`{"a":`, 310)+`1`+strings.Repeat(`}`, 310))), flOK),
+			status: transform.StatusOK, cells: []map[string]any{{"dwbg8b4d_status": "no_record"}, dwbgNull, flCells},
+			unknowns: transform.Unknowns{Fields: map[string]int64{"COMBTY11.DWBG8B4D" + strings.Repeat(".a", 9): 1}},
+		},
 		flOnly("data a list", dwAnswer("true", `[`+dwData+`]`), "DWBG8B4D: data is a list, not an object"),
 		flOnly("data an empty list", dwAnswer("true", `[]`), "DWBG8B4D: data is a list, not an object"),
 		flOnly("data a number", dwAnswer("true", idText), "DWBG8B4D: data is a number, not an object"),
