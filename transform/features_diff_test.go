@@ -516,24 +516,3 @@ func FuzzFill(f *testing.F) {
 		}
 	})
 }
-
-// nestingDepth returns how deep objects and lists nest in a JSON text (a
-// string or number in them is one deeper for fastjson).
-func nestingDepth(b []byte) int {
-	depth, deepest, inString := 0, 0, false
-	for i := 0; i < len(b); i++ {
-		switch c := b[i]; {
-		case inString && c == '\\':
-			i++
-		case c == '"':
-			inString = !inString
-		case inString:
-		case c == '{' || c == '[':
-			depth++
-			deepest = max(deepest, depth)
-		case c == '}' || c == ']':
-			depth--
-		}
-	}
-	return deepest
-}
