@@ -20,11 +20,11 @@ import (
 // How Fill reads a payload.
 //
 // The meaning of a payload is the one encoding/json gives it: the first JSON
-// value, which must be an object, decoded into map[string]any with
-// UseNumber (duplicate keys: the last one wins; invalid UTF-8 becomes
-// U+FFFD; strings trimmed of white space; numbers kept as written, "1" and
-// "1.0" apart). Fill reads most payloads with fastjson instead, which does
-// not allocate, and only where the two read a payload alike:
+// value, which must be an object (invalid UTF-8 becomes U+FFFD; strings
+// trimmed of white space; numbers kept as written, "1" and "1.0" apart),
+// but for keys given twice and values nested too deep, below. Fill reads
+// most payloads with fastjson, which does not allocate, and only where the
+// two read a payload alike:
 //
 //   - the payload is one JSON object and nothing else, and valid JSON by
 //     encoding/json's rules: fastjson checks the structure; numbers are
@@ -34,20 +34,31 @@ import (
 //     escapes (fastjson takes both);
 //   - the payload is valid UTF-8 and has no \u escape of a UTF-16 surrogate
 //     (fastjson keeps a lone surrogate as its escape, and takes any
-//     escape after a high surrogate for the pair).
+//     escape after a high surrogate for the pair);
+//   - no value is nested deeper than fastjson.MaxDepth (300 levels, the
+//     value itself counted, so a string in 300 objects).
 //
 // Every other payload goes through encoding/json: its error, when it has
-// one, is the message, word for word; otherwise the object it decodes is
-// written out again by json.Marshal (valid UTF-8, no surrogate escapes, no
-// duplicate keys) and that is what fastjson reads. The one payload this
-// cannot read as encoding/json does is one with a value nested deeper than
-// fastjson.MaxDepth (300 levels, the value itself counted, so a string in
-// 300 objects; encoding/json takes 10000): Fill reports it failed,
-// "unreadable payload: a value nested deeper than 300 levels".
+// one, is the message, word for word; otherwise (or when the error is only
+// that it nests deeper than encoding/json's 10000 levels) it is read token
+// by token and written out again (valid UTF-8, no surrogate escapes, keys
+// in their order, a key given twice kept twice), and that is what fastjson
+// reads. When the payload nests deeper than fastjson reads, the objects and
+// lists nested deeper than Product.keep (the deepest catalog path, a combo
+// reply's wrapping, a list's items and one level more) are written as
+// null: no catalog field lies there, and walk counts each as an unknown
+// field by its path. A payload is then unreadable only when it is not
+// valid JSON.
 //
-// Duplicate keys are resolved while walking: the value of a catalog path is
-// the last one seen, and a key the catalog does not list is counted once,
-// by its last value.
+// Keys given twice are resolved while walking. A key the catalog reads (a
+// field's path, or an object on one) given twice with values that mean the
+// same JSON (sameValue) is one value; with values that differ, its path
+// node holds conflicted, and the fields at or below it are null and counted
+// in Unknowns.Unparsed. A key the catalog does not list is counted once, by
+// its last value.
+//
+// A value that holds a control character (notText) is not text: the
+// field is null and counted in Unknowns.Unparsed, whatever its type.
 
 // fillState is what one Fill needs for itself; a Product keeps a pool.
 // Nothing in it outlives the Fill but the interned strings, which are
