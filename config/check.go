@@ -35,14 +35,50 @@ func checkDocument(doc *yaml.Node) error {
 
 // checkNode checks n against t; path is the field's dotted name.
 func checkNode(n *yaml.Node, t reflect.Type, path string) error {
-	for n.Kind == yaml.AliasNode && n.Alias != nil {
-		n = n.Alias
-	}
-	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
-		return nil // the zero value
+	c := nodeChecker{}
+	return c.check(n, t, path)
+}
+
+// nodeChecker checks a document's nodes. A node an alias names is checked
+// once for each type it is read as, so that aliases of aliases cost no
+// more than the nodes they name, and an alias inside the node it names
+// (which would be read for ever) is an error.
+type nodeChecker map[nodeType]bool // false while being checked, true once checked
+
+type nodeType struct {
+	node *yaml.Node
+	t    reflect.Type
+}
+
+func (c nodeChecker) check(n *yaml.Node, t reflect.Type, path string) error {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		alias := n
+		n = deref(n)
+		done, seen := c[nodeType{n, t}]
+		switch {
+		case seen && !done:
+			return &ConfigError{Line: alias.Line, Field: path, Msg: fmt.Sprintf("the alias *%s is inside the value it names", alias.Value)}
+		case done:
+			return nil
+		}
+		c[nodeType{n, t}] = false
+		if err := c.check(n, t, path); err != nil {
+			return err
+		}
+		c[nodeType{n, t}] = true
+		return nil
 	}
 	bad := func(format string, args ...any) error {
 		return &ConfigError{Line: n.Line, Field: path, Msg: fmt.Sprintf(format, args...)}
+	}
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
+		// An empty section is one that sets nothing. An empty value is
+		// refused: the decoder would keep the default for some fields and
+		// clear others (an empty rate_per_second would mean unlimited).
+		if t != durationType && (t.Kind() == reflect.Struct || t.Kind() == reflect.Map) {
+			return nil
+		}
+		return bad("no value: want %s%s", kindWords(t), emptyHint(t))
 	}
 	switch {
 	case t == durationType, t.Kind() != reflect.Struct && t.Kind() != reflect.Map && t.Kind() != reflect.Slice:
@@ -58,7 +94,7 @@ func checkNode(n *yaml.Node, t reflect.Type, path string) error {
 			return bad("want %s, got %s", kindWords(t), nodeWords(n))
 		}
 		for i, item := range n.Content {
-			if err := checkNode(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+			if err := c.check(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
 				return err
 			}
 		}
@@ -69,9 +105,21 @@ func checkNode(n *yaml.Node, t reflect.Type, path string) error {
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		key, value := n.Content[i], n.Content[i+1]
+		if key.Kind != yaml.ScalarNode {
+			return &ConfigError{Line: key.Line, Field: path, Msg: fmt.Sprintf("a key must be a name, got %s", nodeWords(key))}
+		}
 		if key.Value == "<<" && key.ShortTag() == "!!merge" {
-			if err := checkNode(value, t, path); err != nil {
-				return err
+			if !mergeable(value) {
+				return &ConfigError{Line: key.Line, Field: path, Msg: "<< merges a mapping or a list of mappings, e.g. <<: *common"}
+			}
+			merged := []*yaml.Node{value}
+			if v := deref(value); v.Kind == yaml.SequenceNode {
+				merged = v.Content
+			}
+			for _, m := range merged {
+				if err := c.check(m, t, path); err != nil {
+					return err
+				}
 			}
 			continue
 		}
@@ -86,11 +134,29 @@ func checkNode(n *yaml.Node, t reflect.Type, path string) error {
 			}
 			ft = f
 		}
-		if err := checkNode(value, ft, next); err != nil {
+		if err := c.check(value, ft, next); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// mergeable reports whether n may follow a merge key (<<): a mapping, or
+// a list of mappings.
+func mergeable(n *yaml.Node) bool {
+	n = deref(n)
+	switch n.Kind {
+	case yaml.MappingNode:
+		return true
+	case yaml.SequenceNode:
+		for _, m := range n.Content {
+			if deref(m).Kind != yaml.MappingNode {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 func isInt(t reflect.Type) bool {
@@ -259,6 +325,17 @@ func plural(t reflect.Type) string {
 		return "text values"
 	}
 	return "values"
+}
+
+// emptyHint says how to write an empty value of type t on purpose.
+func emptyHint(t reflect.Type) string {
+	switch {
+	case t.Kind() == reflect.String:
+		return `, or "" for none`
+	case t.Kind() == reflect.Slice:
+		return ", or [] for none"
+	}
+	return ""
 }
 
 // nodeWords says what a YAML node holds.

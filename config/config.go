@@ -5,13 +5,11 @@
 package config
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -203,17 +201,23 @@ func (c *Config) CodePolicy() tianyuan.CodePolicy {
 	return tianyuan.CodePolicy{Retryable: c.Vendor.Codes.Retryable, Fatal: c.Vendor.Codes.Fatal, NoRecord: c.Vendor.Codes.NoRecord}
 }
 
-// ConfigError is a mistake in the configuration.
+// ConfigError is a mistake in the configuration. It names where the value
+// was written: the file and line, or the command-line flag.
 type ConfigError struct {
 	File  string // "" for flags
 	Line  int    // line in File, when known
+	Flag  string // the flag that gave the value, as given: --set KEY=VALUE
 	Field string // e.g. products.JRZQ9E2A.burst
 	Msg   string
+
+	related []string // other fields the mistake involves, to find where it was written
 }
 
 func (e *ConfigError) Error() string {
 	var b strings.Builder
 	switch {
+	case e.Flag != "":
+		b.WriteString(e.Flag + ": ")
 	case e.File != "" && e.Line > 0:
 		fmt.Fprintf(&b, "%s:%d: ", e.File, e.Line)
 	case e.File != "":
@@ -235,29 +239,33 @@ func LoadConfig(path string, overrides ...string) (*Config, error) {
 	if err != nil {
 		return nil, &ConfigError{File: path, Msg: err.Error()}
 	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, &ConfigError{File: path, Msg: plainYAMLError(err.Error())}
+	doc, err := readDocument(path, data)
+	if err != nil {
+		return nil, err
 	}
-	if err := checkDocument(&doc); err != nil {
+	if err := checkDocument(doc); err != nil {
 		var ce *ConfigError
 		if errors.As(err, &ce) {
 			ce.File = path
 		}
 		return nil, err
 	}
-	if len(overrides) > 0 {
-		if data, err = applyOverrides(&doc, overrides); err != nil {
-			return nil, err
-		}
+	marks, err := applyOverrides(doc, overrides)
+	if err != nil {
+		return nil, err
 	}
 	cfg := DefaultConfig()
 	defaultDir := cfg.Output.Dir
 	cfg.Output.Dir = ""
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
-		return nil, &ConfigError{File: path, Msg: plainYAMLError(err.Error())}
+	if doc.Kind == yaml.DocumentNode {
+		// Every key and value was checked above, the file's and the flags'.
+		if err := doc.Decode(cfg); err != nil {
+			ce := &ConfigError{Msg: plainYAMLError(err.Error())}
+			if len(overrides) == 0 {
+				ce.File = path
+			}
+			return nil, ce
+		}
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -276,15 +284,13 @@ func LoadConfig(path string, overrides ...string) (*Config, error) {
 	for i, f := range cfg.Input.Files {
 		cfg.Input.Files[i] = cfg.resolve(f)
 	}
-	var merged yaml.Node
-	_ = yaml.Unmarshal(data, &merged) // it decoded above, so it parses
-	for code, set := range productKeys(&merged) {
+	for code, set := range productKeys(doc) {
 		cfg.Products[code] = withProductDefaults(cfg.Products[code], set)
 	}
 	if err := cfg.Validate(); err != nil {
 		var ce *ConfigError
-		if errors.As(err, &ce) && ce.File == "" {
-			ce.File = path
+		if errors.As(err, &ce) {
+			placeError(ce, path, doc, marks, overrides)
 		}
 		return nil, err
 	}
@@ -292,16 +298,21 @@ func LoadConfig(path string, overrides ...string) (*Config, error) {
 }
 
 // applyOverrides sets "a.b.c=value" paths in a YAML document and returns
-// it. Each path must name a field of Config and each value must be of the
-// field's kind; an error names the flag and the key.
-func applyOverrides(doc *yaml.Node, overrides []string) ([]byte, error) {
+// the nodes it put there, each with its flag. Each path must name a field
+// of Config and each value must be of the field's kind; an error names the
+// flag and the key.
+func applyOverrides(doc *yaml.Node, overrides []string) (overrideNodes, error) {
+	marks := overrideNodes{}
+	if len(overrides) == 0 {
+		return marks, nil
+	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		*doc = yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{{Kind: yaml.MappingNode}}}
 	}
-	for _, o := range overrides {
+	for flag, o := range overrides {
 		path, value, ok := strings.Cut(o, "=")
 		flagErr := func(format string, args ...any) error {
-			return &ConfigError{Field: "--set " + o, Msg: fmt.Sprintf(format, args...)}
+			return &ConfigError{Flag: "--set " + o, Msg: fmt.Sprintf(format, args...)}
 		}
 		if !ok || path == "" {
 			return nil, flagErr("not path=value, e.g. --set limits.max_cost=100")
@@ -321,7 +332,7 @@ func applyOverrides(doc *yaml.Node, overrides []string) ([]byte, error) {
 		if err := checkNode(val, t, path); err != nil {
 			var ce *ConfigError
 			if errors.As(err, &ce) {
-				return nil, flagErr("%s: %s", ce.Field, ce.Msg)
+				return nil, &ConfigError{Flag: "--set " + o, Field: ce.Field, Msg: ce.Msg}
 			}
 			return nil, err
 		}
@@ -336,8 +347,10 @@ func applyOverrides(doc *yaml.Node, overrides []string) ([]byte, error) {
 				if next != nil {
 					*next = *val
 				} else {
+					next = val
 					node.Content = append(node.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: part}, val)
 				}
+				marks[next] = flag
 				break
 			}
 			if next == nil || next.Kind == yaml.ScalarNode && next.ShortTag() == "!!null" {
@@ -348,33 +361,64 @@ func applyOverrides(doc *yaml.Node, overrides []string) ([]byte, error) {
 				} else {
 					node.Content = append(node.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: part}, m)
 				}
+				marks[m] = flag
 				next = m
 			}
 			node = next
 		}
 	}
-	return yaml.Marshal(doc)
+	return marks, nil
 }
 
-// productKeys returns, for each product in the document, the keys it sets.
+// productKeys returns, for each product in the document, the keys it
+// sets, merged ones (<<: *anchor) included.
 func productKeys(doc *yaml.Node) map[string]map[string]bool {
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
+		return nil
+	}
+	_, products := lookupKey(doc.Content[0], "products")
+	if products == nil {
+		return nil
+	}
+	return mergedKeys(products)
+}
+
+// mergedKeys returns the keys a mapping sets, its own and those it merges
+// in (<<: *anchor), each with the keys its value sets in turn.
+func mergedKeys(n *yaml.Node) map[string]map[string]bool {
 	out := map[string]map[string]bool{}
-	root := doc
-	if root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
-		root = root.Content[0]
-	}
-	products := mappingValue(root, "products")
-	if products == nil || products.Kind != yaml.MappingNode {
-		return out
-	}
-	for i := 0; i+1 < len(products.Content); i += 2 {
-		set := map[string]bool{}
-		if p := products.Content[i+1]; p.Kind == yaml.MappingNode {
-			for j := 0; j+1 < len(p.Content); j += 2 {
-				set[p.Content[j].Value] = true
+	n = deref(n)
+	switch n.Kind {
+	case yaml.SequenceNode: // <<: [*a, *b]
+		for _, m := range n.Content {
+			for k, v := range mergedKeys(m) {
+				if _, ok := out[k]; !ok {
+					out[k] = v
+				}
 			}
 		}
-		out[products.Content[i].Value] = set
+	case yaml.MappingNode:
+		var merged []*yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k := n.Content[i]; k.Value == "<<" && k.ShortTag() == "!!merge" {
+				merged = append(merged, n.Content[i+1])
+				continue
+			}
+			sub := map[string]bool{}
+			if v := deref(n.Content[i+1]); v.Kind == yaml.MappingNode {
+				for key := range mergedKeys(v) {
+					sub[key] = true
+				}
+			}
+			out[n.Content[i].Value] = sub
+		}
+		for _, m := range merged {
+			for k, v := range mergedKeys(m) {
+				if _, own := out[k]; !own {
+					out[k] = v
+				}
+			}
+		}
 	}
 	return out
 }
@@ -489,9 +533,9 @@ func (c *Config) Validate() error {
 		case code == tianyuan.CodeOK:
 			return bad("vendor.codes.throttle", "code 0 means success and cannot be throttle")
 		case slices.Contains(c.Vendor.Codes.Fatal, code):
-			return bad("vendor.codes.throttle", "code %d is both fatal and throttle", code)
+			return &ConfigError{Field: "vendor.codes.throttle", Msg: fmt.Sprintf("code %d is both fatal and throttle", code), related: []string{"vendor.codes.fatal"}}
 		case slices.Contains(c.Vendor.Codes.NoRecord, code):
-			return bad("vendor.codes.throttle", "code %d is both no_record and throttle", code)
+			return &ConfigError{Field: "vendor.codes.throttle", Msg: fmt.Sprintf("code %d is both no_record and throttle", code), related: []string{"vendor.codes.no_record"}}
 		}
 	}
 	if c.Vendor.Timeout <= 0 {
@@ -500,8 +544,9 @@ func (c *Config) Validate() error {
 	if c.Retry.MaxAttempts < 1 {
 		return bad("retry.max_attempts", "must be ≥ 1")
 	}
-	if c.Retry.BaseDelay < 0 || c.Retry.MaxDelay < c.Retry.BaseDelay {
-		return bad("retry", "need 0 ≤ base_delay ≤ max_delay")
+	if c.Retry.MaxDelay < c.Retry.BaseDelay {
+		return &ConfigError{Field: "retry.max_delay", Msg: fmt.Sprintf("%s is below retry.base_delay (%s): need base_delay ≤ max_delay", c.Retry.MaxDelay, c.Retry.BaseDelay),
+			related: []string{"retry.base_delay"}}
 	}
 	if c.Retry.ThrottleBudget < 0 {
 		return bad("retry.throttle_budget", "must be ≥ 0 (0 means no limit), e.g. 10m")

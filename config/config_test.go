@@ -12,7 +12,7 @@ import (
 )
 
 // goWords are the Go type and function names no message may show.
-var goWords = regexp.MustCompile(`float64|float32|\bu?int(8|16|32|64)?\b|time\.Duration|\[\][a-z]|map\[|pipeline\.|config\.[A-Z]|strconv\.|reflect\.|!!(str|int|float|bool|seq|map|null)|unmarshal`)
+var goWords = regexp.MustCompile(`float64|float32|\bu?int(8|16|32|64)?\b|time\.Duration|\[\][a-z]|map\[|pipeline\.|config\.[A-Z]|strconv\.|reflect\.|!!(str|int|float|bool|seq|map|null)|unmarshal|\bstruct\b`)
 
 // goWordIn returns a Go name in msg outside the values it quotes.
 func goWordIn(msg string) string {

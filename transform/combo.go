@@ -79,9 +79,9 @@ const (
 
 // subData reads the answers of a combo reply into st.subs, by sub-product,
 // as "How Fill reads a combo reply" says; it counts the answers that name
-// no sub-product of the catalog in u. It returns false when the reply has no
-// responses list.
-func (st *fillState) subData(p *Product, obj *fastjson.Object, u *Unknowns) bool {
+// no sub-product of the catalog in u, and the reply's other keys as unknown
+// fields. It returns why the reply cannot be read, "" when it can.
+func (st *fillState) subData(p *Product, obj *fastjson.Object, u *Unknowns) string {
 	if cap(st.subs) < len(p.data) {
 		st.subs = make([]subResult, len(p.data))
 	}
@@ -90,9 +90,17 @@ func (st *fillState) subData(p *Product, obj *fastjson.Object, u *Unknowns) bool
 	if len(st.combo.parsers) < len(p.data)+1 {
 		st.combo.parsers = make([]fastjson.Parser, len(p.data)+1)
 	}
-	list := lastValue(obj, "responses")
-	if list == nil || list.Type() != fastjson.TypeArray {
-		return false
+	rp := &p.root
+	clear(st.vals[rp.lo:rp.hi])
+	st.conflict = 0
+	st.path = append(st.path[:0], rp.owner...)
+	st.walk(rp, rp.root, obj, true, u)
+	list := st.vals[rp.root.children["responses"].id]
+	switch {
+	case list == conflicted:
+		return "reply gives responses more than once, differently; none used"
+	case list == nil || list.Type() != fastjson.TypeArray:
+		return "reply has no responses list"
 	}
 	for _, item := range list.GetArray() {
 		o, err := item.Object()
@@ -128,7 +136,7 @@ func (st *fillState) subData(p *Product, obj *fastjson.Object, u *Unknowns) bool
 			s.differ = !st.sameAnswer(s, &again)
 		}
 	}
-	return true
+	return ""
 }
 
 // subIndex returns the index of the sub-product an answer's api_code names;
@@ -274,7 +282,7 @@ func dataStringProblem(err error) string {
 	switch {
 	case errors.Is(err, io.EOF):
 		return "data is an empty string"
-	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
+	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, errNotJSON):
 		return "data is a string that is not valid JSON"
 	case strings.Contains(err.Error(), "too big depth"):
 		return fmt.Sprintf("data is a string holding a value nested deeper than %d levels", fastjson.MaxDepth)

@@ -139,7 +139,10 @@ type Product struct {
 	fields  []fieldPlan // per catalog field, in catalog order
 	data    []subPlan   // per sub-product in catalog order; one, for the whole payload, for a flat product
 	subIdx  map[string]int
-	nodes   int // path nodes over all subPlans: the length of fillState.vals
+	root    subPlan // a combo reply's own object: responses is its one catalog path
+	nodes   int     // path nodes over all subPlans: the length of fillState.vals
+	parent  []int   // per path node: the id of the node above it, -1 for a root
+	keep    int     // how deep a payload too deep to read is kept (see "How Fill reads a payload")
 	states  sync.Pool
 }
 
@@ -280,6 +283,7 @@ func NewProduct(c *mappings.Catalog) *Product {
 		sp.lo = p.nodes
 		sp.root = &pathNode{id: p.nodes}
 		p.nodes++
+		p.parent = append(p.parent, -1)
 		plain := true
 		for i := range p.fields {
 			fp := &p.fields[i]
@@ -287,7 +291,9 @@ func NewProduct(c *mappings.Catalog) *Product {
 				continue
 			}
 			for k, path := range slices.Concat([]string{fp.f.Path}, fp.f.Also) {
-				plain = plain && !slices.Contains(strings.Split(path, "."), "")
+				steps := strings.Split(path, ".")
+				plain = plain && !slices.Contains(steps, "")
+				p.keep = max(p.keep, len(steps))
 				id := p.addPath(sp, path)
 				if k == 0 {
 					fp.node = id
@@ -301,6 +307,19 @@ func NewProduct(c *mappings.Catalog) *Product {
 		sp.plain = plain
 		markPaths(sp.root, "", sp.known)
 	}
+	if len(c.Subs) > 0 {
+		p.root = subPlan{owner: c.Product + ".", known: map[string]bool{}, inner: map[string]bool{}, plain: true}
+		p.root.lo = p.nodes
+		p.root.root = &pathNode{id: p.nodes}
+		p.nodes++
+		p.parent = append(p.parent, -1)
+		p.addPath(&p.root, "responses")
+		p.root.hi = p.nodes
+		markPaths(p.root.root, "", p.root.known)
+	}
+	// The deepest catalog path, a combo reply's wrapping (responses, an
+	// answer, its data), a list's items and one level more.
+	p.keep += 5
 	p.states.New = func() any {
 		return &fillState{vals: make([]*fastjson.Value, p.nodes), first: make([]*pathNode, p.nodes), next: make([]*pathNode, p.nodes)}
 	}
@@ -325,6 +344,7 @@ func (p *Product) addPath(sp *subPlan, path string) int {
 			}
 			child = &pathNode{name: part, id: p.nodes}
 			p.nodes++
+			p.parent = append(p.parent, n.id)
 			n.children[part] = child
 		}
 		n = child
@@ -412,6 +432,7 @@ func (p *Product) setSubs(row RowWriter, base int, subs []Status, status Status)
 func (p *Product) fillPayload(row RowWriter, base int, payload []byte, u *Unknowns, subs []Status) (Status, string) {
 	st := p.states.Get().(*fillState)
 	defer p.states.Put(st)
+	st.keep = p.keep
 	obj, err := st.parse(payload)
 	if err != nil {
 		p.setSubs(row, base, subs, StatusFailed)
@@ -423,9 +444,9 @@ func (p *Product) fillPayload(row RowWriter, base int, payload []byte, u *Unknow
 		}
 		return StatusNoRecord, ""
 	}
-	if !st.subData(p, obj, u) {
+	if problem := st.subData(p, obj, u); problem != "" {
 		p.setSubs(row, base, subs, StatusFailed)
-		return StatusFailed, "reply has no responses list"
+		return StatusFailed, problem
 	}
 	st.msg = st.msg[:0]
 	anyOK, anyNoRecord := false, false

@@ -41,6 +41,8 @@ type refProduct struct {
 	known     map[string]map[string]bool
 	inner     map[string]map[string]bool // proper prefixes of the catalog paths
 	listPaths map[string]map[string]bool
+	nodes     map[string]map[string]bool // the catalog paths and their prefixes, steps joined by NUL
+	keep      int                        // how deep a payload too deep to read is kept
 }
 
 // Offsets of the status columns within a product's columns.
@@ -56,7 +58,8 @@ const (
 // newRefProduct prepares the columns of a product from its catalog.
 func newRefProduct(c *mappings.Catalog) *refProduct {
 	p := &refProduct{catalog: c, subCol: map[string]int{}, subIndex: map[string]int{},
-		known: map[string]map[string]bool{}, inner: map[string]map[string]bool{}, listPaths: map[string]map[string]bool{}}
+		known: map[string]map[string]bool{}, inner: map[string]map[string]bool{}, listPaths: map[string]map[string]bool{},
+		nodes: map[string]map[string]bool{}}
 	p.columns = c.StatusColumns()
 	for i, s := range c.Subs {
 		p.subIndex[s.Code] = i
@@ -79,7 +82,17 @@ func newRefProduct(c *mappings.Catalog) *refProduct {
 		if f.Type == mappings.ListCount {
 			p.listPaths[f.Sub][f.Path] = true
 		}
+		if p.nodes[f.Sub] == nil {
+			p.nodes[f.Sub] = map[string]bool{}
+		}
+		node := ""
+		for _, part := range parts {
+			node += "\x00" + part
+			p.nodes[f.Sub][node] = true
+		}
+		p.keep = max(p.keep, len(parts))
 	}
+	p.keep += 5
 	return p
 }
 
@@ -120,7 +133,7 @@ func (p *refProduct) refFillSubs(row transform.RowWriter, base int, r *transform
 }
 
 func (p *refProduct) refFillPayload(row transform.RowWriter, base int, payload []byte, u *transform.Unknowns, subs []transform.Status) (transform.Status, string) {
-	obj, err := refDecodeObject(payload)
+	obj, err := refRead(payload, p.keep)
 	if err != nil {
 		for i, s := range p.catalog.Subs {
 			row.SetString(base+p.subCol[s.Code], string(transform.StatusFailed))
@@ -136,15 +149,15 @@ func (p *refProduct) refFillPayload(row transform.RowWriter, base int, payload [
 		}
 		return transform.StatusNoRecord, ""
 	}
-	answers, ok := p.refSubData(obj, u)
-	if !ok {
+	answers, problem := p.refSubData(obj, u)
+	if problem != "" {
 		for i, s := range p.catalog.Subs {
 			row.SetString(base+p.subCol[s.Code], string(transform.StatusFailed))
 			if subs != nil {
 				subs[i] = transform.StatusFailed
 			}
 		}
-		return transform.StatusFailed, "reply has no responses list"
+		return transform.StatusFailed, problem
 	}
 	var problems []string
 	anyOK, anyNoRecord := false, false
@@ -205,14 +218,29 @@ type refAnswer struct {
 // "success", "data", "message"}]}, by sub-product code; ok is false when
 // the reply has no responses list. Answers naming no sub-product of the
 // catalog are counted in u.Fields.
-func (p *refProduct) refSubData(obj map[string]any, u *transform.Unknowns) (answers map[string]*refAnswer, ok bool) {
+func (p *refProduct) refSubData(obj map[string]any, u *transform.Unknowns) (answers map[string]*refAnswer, problem string) {
+	for k, v := range obj {
+		if k != "responses" {
+			p.refCountOff(k, refLast(v), u)
+		}
+	}
+	if _, c := obj["responses"].(refConflict); c {
+		return nil, "reply gives responses more than once, differently; none used"
+	}
 	list, isList := obj["responses"].([]any)
 	if !isList {
-		return nil, false
+		return nil, "reply has no responses list"
 	}
 	answers = map[string]*refAnswer{}
 	for _, item := range list {
 		resp, isObject := item.(map[string]any)
+		if isObject {
+			own := map[string]any{} // the answer's own keys given twice: the last one
+			for k, v := range resp {
+				own[k] = refLast(v)
+			}
+			resp = own
+		}
 		if !isObject {
 			refAdd(&u.Fields, p.catalog.Product+".responses[]")
 			continue
@@ -227,7 +255,7 @@ func (p *refProduct) refSubData(obj map[string]any, u *transform.Unknowns) (answ
 			}
 			continue
 		}
-		a := refReadAnswer(resp)
+		a := refReadAnswer(resp, p.keep)
 		prev := answers[code]
 		if prev == nil {
 			a.answers = 1
@@ -239,13 +267,13 @@ func (p *refProduct) refSubData(obj map[string]any, u *transform.Unknowns) (answ
 			prev.differ = true
 		}
 	}
-	return answers, true
+	return answers, ""
 }
 
 var refProductCode = regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`)
 
 // refReadAnswer reads one answer of a sub-product.
-func refReadAnswer(resp map[string]any) refAnswer {
+func refReadAnswer(resp map[string]any, keep int) refAnswer {
 	vendor, _ := resp["message"].(string)
 	raw, present := resp["success"]
 	var success bool
@@ -288,7 +316,7 @@ func refReadAnswer(resp map[string]any) refAnswer {
 	case map[string]any:
 		data = x
 	case string:
-		obj, err := refDecodeObject([]byte(x))
+		obj, err := refRead([]byte(x), keep)
 		if err != nil {
 			return refAnswer{problem: refDataStringProblem(err)}
 		}
@@ -312,7 +340,7 @@ func refDataStringProblem(err error) string {
 	switch {
 	case errors.Is(err, io.EOF):
 		return "data is an empty string"
-	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
+	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, errRefNotJSON):
 		return "data is a string that is not valid JSON"
 	}
 	return "data is a string that does not hold a JSON object"
@@ -323,7 +351,7 @@ func refSameAnswer(a, b *refAnswer) bool {
 	if a.success != b.success {
 		return false
 	}
-	return !a.success || reflect.DeepEqual(a.data, b.data)
+	return !a.success || reflect.DeepEqual(refUnwrap(a.data), refUnwrap(b.data))
 }
 
 // refFillFields writes the fields of one (sub-)product from its data and
@@ -337,26 +365,62 @@ func (p *refProduct) refFillFields(row transform.RowWriter, base int, sub string
 			continue
 		}
 		v, _ := refLookup(data, f.Path)
+		if _, c := v.(refConflict); c {
+			// Given twice, differently: on the path or the field itself.
+			if f.Type == mappings.ListCount {
+				refAdd(&u.Unparsed, f.Column+"_count")
+			} else {
+				refAdd(&u.Unparsed, f.Column)
+			}
+			found = true
+			continue
+		}
 		if refFillField(row, base+p.fieldCol[i], f, v, u) {
 			found = true
 		}
 	}
-	p.refCountUnknown(sub, "", data, u)
+	p.refCountUnknown(sub, "", "", true, data, u)
 	return found
 }
 
-// refCountUnknown walks the data and counts leaves the catalog does not list.
-func (p *refProduct) refCountUnknown(sub, prefix string, data map[string]any, u *transform.Unknowns) {
+// refCountOff counts a value of a combo reply's own object off its one
+// path (responses), at path: an object with keys by its keys, anything
+// else as one unknown field.
+func (p *refProduct) refCountOff(path string, v any, u *transform.Unknowns) {
+	if m, ok := v.(map[string]any); ok && len(m) > 0 {
+		for k, e := range m {
+			child := k
+			if path != "" {
+				child = path + "." + k
+			}
+			p.refCountOff(child, refLast(e), u)
+		}
+		return
+	}
+	refAdd(&u.Fields, p.catalog.Product+"."+path)
+}
+
+// refCountUnknown walks the data and counts leaves the catalog does not
+// list. node is the path's steps joined by NUL, onNode whether the data is
+// the object at a catalog node: a catalog key in it given twice,
+// differently, is not read, nor counted.
+func (p *refProduct) refCountUnknown(sub, prefix, node string, onNode bool, data map[string]any, u *transform.Unknowns) {
 	for k, v := range data {
 		path := k
+		childNode := node + "\x00" + k
 		if prefix != "" {
 			path = prefix + "." + k
 		}
+		onChild := onNode && p.nodes[sub][childNode]
+		if _, c := v.(refConflict); c && onChild {
+			continue
+		}
+		v = refLast(v)
 		if p.known[sub][path] {
 			continue
 		}
 		if m, ok := v.(map[string]any); ok && len(m) > 0 {
-			p.refCountUnknown(sub, path, m, u)
+			p.refCountUnknown(sub, path, childNode, onChild, m, u)
 			continue
 		}
 		if m, ok := v.(map[string]any); (v == nil || ok && len(m) == 0) && p.inner[sub][path] {
@@ -379,6 +443,9 @@ func refLookup(data map[string]any, path string) (any, bool) {
 		}
 		if cur, ok = m[part]; !ok {
 			return nil, false
+		}
+		if _, c := cur.(refConflict); c {
+			return cur, true
 		}
 	}
 	return cur, true
@@ -438,6 +505,10 @@ func refFillField(row transform.RowWriter, col int, f *mappings.Field, v any, u 
 	}
 	if raw == "" {
 		return false
+	}
+	if strings.IndexFunc(raw, refControl) >= 0 {
+		refAdd(&u.Unparsed, f.Column)
+		return true
 	}
 	switch f.Type {
 	case mappings.IntervalCode, mappings.IntervalText:
@@ -521,6 +592,12 @@ func refFillField(row transform.RowWriter, col int, f *mappings.Field, v any, u 
 	return true
 }
 
+// refControl reports whether r is a control character a text value may not
+// hold: C0 but tab, LF and CR; DEL; C1.
+func refControl(r rune) bool {
+	return unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r'
+}
+
 // refJoin is a list of scalars as a text field holds it: trimmed, the
 // empty ones and nulls left out, joined by "; ". ok is false when an item
 // is an object or a list.
@@ -557,6 +634,9 @@ func refPayloadProblem(err error) string {
 	var typ *json.UnmarshalTypeError
 	if errors.As(err, &typ) {
 		return "unreadable payload: not a JSON object"
+	}
+	if errors.Is(err, errRefNotJSON) {
+		return "unreadable payload: not valid JSON"
 	}
 	return "unreadable payload: not a JSON object that can be read"
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/scorepipe/scorepipe/mappings"
 	"github.com/scorepipe/scorepipe/providers/tianyuan/tianyuantest"
@@ -632,6 +633,7 @@ func TestFeaturesCOMBTY11(t *testing.T) {
 			cells:    []map[string]any{{"dwbg8b4d_status": "failed", "flxg0v4b_status": "failed"}},
 			allNull:  true,
 			messages: []string{"reply has no responses list"},
+			unknowns: transform.Unknowns{Fields: map[string]int64{"COMBTY11.data": 1}},
 		},
 		{
 			name:   "failed call",
@@ -815,8 +817,14 @@ func TestFeaturesCOMBTY11Responses(t *testing.T) {
 			"DWBG8B4D: data is a string that does not hold a JSON object"),
 		flOnly("data a string that is not JSON", dwAnswer("true", jsonString(`{"fraudScore":`+idText)), "DWBG8B4D: data is a string that is not valid JSON"),
 		flOnly("data a string of text", dwAnswer("true", jsonString("查询 "+idText+" 成功")), "DWBG8B4D: data is a string that is not valid JSON"),
-		flOnly("data a string holding an object nested too deep", dwAnswer("true", jsonString(strings.Repeat(`{"a":`, 310)+`1`+strings.Repeat(`}`, 310))),
-			"DWBG8B4D: data is a string holding a value nested deeper than 300 levels"),
+		{
+			// Cut where it is deeper than the catalog reads (its deepest
+			// path, 4 steps, and 5 more): no field in it.
+			name:   "data a string holding an object nested too deep",
+			reply:  comboOf(dwAnswer("true", jsonString(strings.Repeat(`{"a":`, 310)+`1`+strings.Repeat(`}`, 310))), flOK),
+			status: transform.StatusOK, cells: []map[string]any{{"dwbg8b4d_status": "no_record"}, dwbgNull, flCells},
+			unknowns: transform.Unknowns{Fields: map[string]int64{"COMBTY11.DWBG8B4D" + strings.Repeat(".a", 9): 1}},
+		},
 		flOnly("data a list", dwAnswer("true", `[`+dwData+`]`), "DWBG8B4D: data is a list, not an object"),
 		flOnly("data an empty list", dwAnswer("true", `[]`), "DWBG8B4D: data is a list, not an object"),
 		flOnly("data a number", dwAnswer("true", idText), "DWBG8B4D: data is a number, not an object"),
@@ -1090,4 +1098,273 @@ func mustJSON(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestFeaturesDuplicateKeys: a key the catalog reads, given twice in one
+// object, is one value when the values mean the same JSON; when they
+// differ, the field (every field below it, for an object) is null and
+// counted in Unparsed, and the rest of the row is filled as usual.
+func TestFeaturesDuplicateKeys(t *testing.T) {
+	tests := []struct {
+		name     string
+		product  string
+		payload  string
+		status   transform.Status
+		cells    map[string]any
+		message  string
+		unknowns transform.Unknowns
+	}{
+		{name: "same value twice", product: "JRZQ9E2A",
+			payload: `{"xyp_cpl0001":"1","xyp_cpl0081":"0.5","xyp_cpl0001":"1"}`, status: transform.StatusOK,
+			cells: map[string]any{"xyp_cpl0001_code": "1", "xyp_cpl0001_low": 1.0, "xyp_cpl0081": 0.5}},
+		{name: "same text, escaped differently", product: "JRZQ9E2A",
+			payload: `{"xyp_cpl0001":"1","xyp_cpl0001":"\u0031"}`, status: transform.StatusOK,
+			cells: map[string]any{"xyp_cpl0001_code": "1"}},
+		{name: "different codes", product: "JRZQ9E2A",
+			payload: `{"xyp_cpl0001":"1","xyp_cpl0081":"0.5","xyp_cpl0001":"5"}`, status: transform.StatusOK,
+			cells:    map[string]any{"xyp_cpl0001_code": nil, "xyp_cpl0001_low": nil, "xyp_cpl0001_high": nil, "xyp_cpl0081": 0.5},
+			unknowns: transform.Unknowns{Unparsed: map[string]int64{"xyp_cpl0001": 1}}},
+		{name: "a string and a number", product: "JRZQ9E2A",
+			payload: `{"xyp_model_score_high":"600","xyp_model_score_high":600,"xyp_cpl0081":"0.5"}`, status: transform.StatusOK,
+			cells:    map[string]any{"xyp_model_score_high": nil, "xyp_cpl0081": 0.5},
+			unknowns: transform.Unknowns{Unparsed: map[string]int64{"xyp_model_score_high": 1}}},
+		{name: "numbers as written", product: "JRZQ9E2A",
+			payload: `{"xyp_cpl0081":0.5,"xyp_cpl0081":0.50,"xyp_cpl0044":"1"}`, status: transform.StatusOK,
+			cells:    map[string]any{"xyp_cpl0081": nil, "xyp_cpl0044": 1},
+			unknowns: transform.Unknowns{Unparsed: map[string]int64{"xyp_cpl0081": 1}}},
+		{name: "three times, the last one differs", product: "JRZQ9E2A",
+			payload: `{"xyp_cpl0044":"1","xyp_cpl0044":"1","xyp_cpl0044":"0","xyp_cpl0081":"0.5"}`, status: transform.StatusOK,
+			cells:    map[string]any{"xyp_cpl0044": nil},
+			unknowns: transform.Unknowns{Unparsed: map[string]int64{"xyp_cpl0044": 1}}},
+		{name: "three times, the middle one differs", product: "JRZQ9E2A",
+			payload: `{"xyp_cpl0044":"1","xyp_cpl0044":"0","xyp_cpl0044":"1","xyp_cpl0081":"0.5"}`, status: transform.StatusOK,
+			cells:    map[string]any{"xyp_cpl0044": nil},
+			unknowns: transform.Unknowns{Unparsed: map[string]int64{"xyp_cpl0044": 1}}},
+		{name: "empty then a value", product: "JRZQ9E2A",
+			payload: `{"xyp_cpl0001":"","xyp_cpl0001":"1","xyp_cpl0081":"0.5"}`, status: transform.StatusOK,
+			cells:    map[string]any{"xyp_cpl0001_code": nil},
+			unknowns: transform.Unknowns{Unparsed: map[string]int64{"xyp_cpl0001": 1}}},
+		{name: "the only field given differently: the row is still answered", product: "JRZQ9E2A",
+			payload: `{"xyp_cpl0001":"1","xyp_cpl0001":"5"}`, status: transform.StatusOK,
+			unknowns: transform.Unknowns{Unparsed: map[string]int64{"xyp_cpl0001": 1}}},
+		{name: "an unknown key twice: counted once", product: "JRZQ9E2A",
+			payload: `{"zz":1,"xyp_cpl0001":"1","zz":2}`, status: transform.StatusOK,
+			cells:    map[string]any{"xyp_cpl0001_code": "1"},
+			unknowns: transform.Unknowns{Fields: map[string]int64{"JRZQ9E2A.zz": 1}}},
+		{name: "a sub-product's score twice", product: "COMBTY11",
+			payload: `{"responses":[{"api_code":"DWBG8B4D","success":true,"data":{"fraudScore":87,"checkSuggest":"建议拒绝","fraudScore":99}}]}`,
+			status:  transform.StatusOK, message: "FLXG0V4B: not in the reply",
+			cells:    map[string]any{"dwbg8b4d_status": "ok", "dwbg8b4d_fraud_score": nil, "dwbg8b4d_check_suggest": 3},
+			unknowns: transform.Unknowns{Unparsed: map[string]int64{"dwbg8b4d_fraud_score": 1}}},
+		{name: "an object twice, alike but for the order of its keys", product: "COMBTY11",
+			payload: `{"responses":[{"api_code":"DWBG8B4D","success":true,"data":{"riskWarning":{"hasCriminalRecord":1,"isKeyPerson":0},"riskWarning":{"isKeyPerson":0,"hasCriminalRecord":1}}}]}`,
+			status:  transform.StatusOK, message: "FLXG0V4B: not in the reply",
+			cells: map[string]any{"dwbg8b4d_risk_warning_has_criminal_record": 1, "dwbg8b4d_risk_warning_is_key_person": 0}},
+		{name: "an object twice, differently: every field in it", product: "COMBTY11",
+			payload: `{"responses":[{"api_code":"DWBG8B4D","success":true,"data":{"fraudScore":87,"riskWarning":{"hasCriminalRecord":1,"zz":1},"riskWarning":{"hasCriminalRecord":0}}}]}`,
+			status:  transform.StatusOK, message: "FLXG0V4B: not in the reply",
+			cells: map[string]any{"dwbg8b4d_fraud_score": 87.0, "dwbg8b4d_risk_warning_has_criminal_record": nil},
+			unknowns: transform.Unknowns{Unparsed: map[string]int64{"dwbg8b4d_risk_warning_total_risk_counts": 1,
+				"dwbg8b4d_risk_warning_has_criminal_record": 1, "dwbg8b4d_risk_warning_is_key_person": 1,
+				"dwbg8b4d_risk_warning_hit_execution_case": 1, "dwbg8b4d_risk_warning_hit_current_overdue": 1,
+				"dwbg8b4d_risk_warning_frequent_application_recent": 1, "dwbg8b4d_risk_warning_is_traffic_related": 1}}},
+		{name: "a list twice, differently", product: "COMBTY11",
+			payload: `{"responses":[{"api_code":"FLXG0V4B","success":true,"data":{"sxbzxr":[1],"xgbzxr":[],"sxbzxr":[1,2]}}]}`,
+			status:  transform.StatusOK, message: "DWBG8B4D: not in the reply",
+			cells:    map[string]any{"flxg0v4b_sxbzxr_count": nil, "flxg0v4b_xgbzxr_count": 0},
+			unknowns: transform.Unknowns{Unparsed: map[string]int64{"flxg0v4b_sxbzxr_count": 1}}},
+		{name: "a field given differently at its first path: its other paths are not tried", product: "COMBTY11",
+			payload: `{"responses":[{"api_code":"FLXG0V4B","success":true,"data":{"entout":{"data":{"criminal":{"dzzm":"a","dzzm":"b"}}},"criminal":{"dzzm":"c"}}}]}`,
+			status:  transform.StatusOK, message: "DWBG8B4D: not in the reply",
+			cells:    map[string]any{"flxg0v4b_criminal_dzzm": nil},
+			unknowns: transform.Unknowns{Unparsed: map[string]int64{"flxg0v4b_criminal_dzzm": 1}}},
+		{name: "responses twice, differently", product: "COMBTY11",
+			payload: `{"responses":[],"responses":[{"api_code":"DWBG8B4D","success":true,"data":{"fraudScore":87}}]}`,
+			status:  transform.StatusFailed, message: "reply gives responses more than once, differently; none used",
+			cells: map[string]any{"dwbg8b4d_status": "failed", "dwbg8b4d_fraud_score": nil}},
+		{name: "responses twice, alike", product: "COMBTY11",
+			payload: `{"responses":[{"api_code":"DWBG8B4D","success":true,"data":{"fraudScore":87}}],"responses":[{"api_code":"DWBG8B4D","success":true,"data":{"fraudScore":87}}]}`,
+			status:  transform.StatusOK, message: "FLXG0V4B: not in the reply",
+			cells: map[string]any{"dwbg8b4d_fraud_score": 87.0}},
+	}
+	for _, tt := range tests {
+		for _, escaped := range []bool{false, true} { // read by fastjson as it is, and through encoding/json
+			payload := tt.payload
+			name := tt.name
+			if escaped {
+				payload = strings.Replace(payload, `{`, "{\"zz\\ud800\":0,", 1)
+				name += ", read the slow way"
+				if tt.unknowns.Fields == nil {
+					tt.unknowns.Fields = map[string]int64{}
+				}
+				tt.unknowns.Fields = maps.Clone(tt.unknowns.Fields)
+				tt.unknowns.Fields[tt.product+".zz\uFFFD"]++
+			}
+			t.Run(name, func(t *testing.T) {
+				pt := newProductTest(t, tt.product)
+				var u transform.Unknowns
+				row, status := pt.fill(t, okReply(payload), &u)
+				if status != tt.status {
+					t.Errorf("Fill() = %s, want %s", status, tt.status)
+				}
+				pt.check(t, row, tt.cells)
+				msg := pt.get(t, row, strings.ToLower(tt.product)+"_message")
+				if tt.message == "" && msg.kind != "null" || tt.message != "" && (msg.kind != "string" || !strings.Contains(msg.v.(string), tt.message)) {
+					t.Errorf("message = %v, want %q", msg, tt.message)
+				}
+				if !reflect.DeepEqual(u, tt.unknowns) {
+					t.Errorf("Unknowns = %+v, want %+v", u, tt.unknowns)
+				}
+			})
+		}
+	}
+}
+
+// TestFeaturesControlCharacters: a value holding a control character
+// (C0 but tab, line feed and carriage return; DEL; C1) is not text, in any
+// field type: its cells are null and the field is counted in Unparsed, the
+// row otherwise filled as usual; every output then writes the same null.
+// Tab, line feed and carriage return inside a text are kept.
+func TestFeaturesControlCharacters(t *testing.T) {
+	controls := map[string]string{"NUL": "\x00", "SOH": "\x01", "BS": "\b", "VT": "\v", "FF": "\f", "ESC": "\x1b",
+		"US": "\x1f", "DEL": "\x7f", "PAD U+0080": "\u0080", "NEL U+0085": "\u0085", "APC U+009F": "\u009f"}
+	type field struct {
+		product, path, column string
+		value                 string   // a value the field takes, as JSON text with %s where the character goes
+		nulls                 []string // its columns
+	}
+	fields := []field{
+		{"JRZQ9E2A", "xyp_cpl0001", "xyp_cpl0001", `"1%s"`, []string{"xyp_cpl0001_code", "xyp_cpl0001_low", "xyp_cpl0001_high"}},
+		{"JRZQ9E2A", "xyp_cpl0044", "xyp_cpl0044", `"1%s"`, []string{"xyp_cpl0044"}},
+		{"JRZQ9E2A", "xyp_cpl0081", "xyp_cpl0081", `"0.5%s"`, []string{"xyp_cpl0081"}},
+		{"JRZQ9E2A", "xyp_model_score_high", "xyp_model_score_high", `"6%s00"`, []string{"xyp_model_score_high"}},
+		{"COMBTY11", "checkSuggest", "dwbg8b4d_check_suggest", `"建议%s拒绝"`, []string{"dwbg8b4d_check_suggest"}},
+		{"COMBTY11", "fraudScore", "dwbg8b4d_fraud_score", `"87%s"`, []string{"dwbg8b4d_fraud_score"}},
+		{"COMBTY11", "overdueRiskProduct.currentOverdueAmount", "dwbg8b4d_overdue_risk_product_current_overdue_amount", `"(0,1000)%s"`,
+			[]string{"dwbg8b4d_overdue_risk_product_current_overdue_amount_code", "dwbg8b4d_overdue_risk_product_current_overdue_amount_low"}},
+		{"COMBTY11", "entout.data.criminal.dzzm", "flxg0v4b_criminal_dzzm", `"盗窃%s罪"`, []string{"flxg0v4b_criminal_dzzm"}},
+		{"COMBTY11", "entout.data.criminal.pcjg", "flxg0v4b_criminal_pcjg", `["有期徒刑","a%sb"]`, []string{"flxg0v4b_criminal_pcjg"}},
+		{"COMBTY11", "entout.data.civil.n_qsbdje", "flxg0v4b_civil_n_qsbdje", `"(0,1000)%s"`,
+			[]string{"flxg0v4b_civil_n_qsbdje_code", "flxg0v4b_civil_n_qsbdje_low", "flxg0v4b_civil_n_qsbdje_high"}},
+	}
+	// payload places value at the field's path, beside another field that
+	// keeps the row answered.
+	payload := func(f field, value string) string {
+		parts := strings.Split(f.path, ".")
+		obj := value
+		for i := len(parts) - 1; i >= 0; i-- {
+			obj = `{"` + parts[i] + `":` + obj + `}`
+		}
+		switch {
+		case f.product == "JRZQ9E2A":
+			return strings.TrimSuffix(obj, "}") + `,"xyp_cpl0028":"1"}`
+		case strings.HasPrefix(f.column, "dwbg8b4d"):
+			return `{"responses":[{"api_code":"DWBG8B4D","success":true,"data":` + strings.TrimSuffix(obj, "}") + `,"creditScore":700}}]}`
+		}
+		return `{"responses":[{"api_code":"FLXG0V4B","success":true,"data":` + strings.TrimSuffix(obj, "}") + `,"xgbzxr":[]}}]}`
+	}
+	for _, f := range fields {
+		pt := newProductTest(t, f.product)
+		for name, c := range controls {
+			for _, escaped := range []bool{false, true} {
+				ch := c
+				if escaped {
+					ch = fmt.Sprintf(`\u%04x`, []rune(c)[0])
+				} else {
+					ch = strings.Trim(jsonString(c), `"`) // JSON escapes C0 characters itself
+				}
+				t.Run(fmt.Sprintf("%s %s escaped=%v", f.column, name, escaped), func(t *testing.T) {
+					var u transform.Unknowns
+					row, status := pt.fill(t, okReply(payload(f, fmt.Sprintf(f.value, ch))), &u)
+					if status != transform.StatusOK {
+						t.Errorf("Fill() = %s, want ok", status)
+					}
+					if unicode.IsSpace([]rune(c)[0]) && strings.HasSuffix(strings.TrimSuffix(f.value, "]"), `%s"`) {
+						// VT, FF and NEL are white space: trimmed from the
+						// ends of a value like any other.
+						if got := pt.get(t, row, f.nulls[0]); got.kind == "null" || !u.Empty() {
+							t.Errorf("%s = %v, Unknowns %+v; want the value read, nothing counted", f.nulls[0], got, u)
+						}
+						return
+					}
+					for _, col := range f.nulls {
+						if got := pt.get(t, row, col); got.kind != "null" {
+							t.Errorf("%s = %v, want null", col, got)
+						}
+					}
+					if got := u.Unparsed[f.column]; got != 1 || len(u.Codes) != 0 {
+						t.Errorf("Unparsed[%s] = %d, Codes %v; want 1 and none", f.column, got, u.Codes)
+					}
+				})
+			}
+		}
+	}
+	t.Run("tab, line feed and carriage return inside a text", func(t *testing.T) {
+		pt := newProductTest(t, "COMBTY11")
+		var u transform.Unknowns
+		row, _ := pt.fill(t, okReply(payload(fields[7], `"盗窃\t罪\r\n抢劫罪"`)), &u)
+		pt.check(t, row, map[string]any{"flxg0v4b_criminal_dzzm": "盗窃\t罪\r\n抢劫罪"})
+		if !u.Empty() {
+			t.Errorf("Unknowns = %+v, want none", u)
+		}
+	})
+}
+
+// TestFeaturesDeepUnknownValue: a value nested deeper than the parser
+// reads (300 levels; encoding/json's 10000 too) off the catalog's paths is
+// cut where it is deeper than the catalog reads, replaced by null and
+// counted as an unknown field by its path; the catalog's fields keep their
+// values. Invalid JSON beside it is still reported as such.
+func TestFeaturesDeepUnknownValue(t *testing.T) {
+	deep := func(n int) string { return strings.Repeat(`{"a":`, n) + `1` + strings.Repeat(`}`, n) }
+	list := func(n int) string { return strings.Repeat(`[`, n) + strings.Repeat(`]`, n) }
+	// JRZQ9E2A's paths are one step: values kept to 6 levels, the top
+	// object being 1.
+	cutName := "JRZQ9E2A.zz_deep" + strings.Repeat(".a", 5)
+	tests := []struct {
+		name     string
+		payload  string
+		status   transform.Status
+		message  string
+		unknowns transform.Unknowns
+	}{
+		{name: "301 levels", payload: `{"xyp_cpl0001":"1","zz_deep":` + deep(300) + `,"xyp_cpl0081":"0.5"}`, status: transform.StatusOK,
+			unknowns: transform.Unknowns{Fields: map[string]int64{cutName: 1}}},
+		{name: "600 levels, first", payload: `{"zz_deep":` + deep(600) + `,"xyp_cpl0001":"1","xyp_cpl0081":"0.5"}`, status: transform.StatusOK,
+			unknowns: transform.Unknowns{Fields: map[string]int64{cutName: 1}}},
+		{name: "100000 levels", payload: `{"xyp_cpl0001":"1","zz_deep":` + deep(100000) + `,"xyp_cpl0081":"0.5"}`, status: transform.StatusOK,
+			unknowns: transform.Unknowns{Fields: map[string]int64{cutName: 1}}},
+		{name: "lists 100000 levels", payload: `{"xyp_cpl0001":"1","zz_deep":` + list(100000) + `,"xyp_cpl0081":"0.5"}`, status: transform.StatusOK,
+			unknowns: transform.Unknowns{Fields: map[string]int64{"JRZQ9E2A.zz_deep": 1}}},
+		{name: "twice, and a catalog key twice alike", payload: `{"xyp_cpl0001":"1","zz_deep":` + deep(500) + `,"xyp_cpl0081":"0.5","zz_deep":` + deep(700) + `,"xyp_cpl0001":"1"}`,
+			status: transform.StatusOK, unknowns: transform.Unknowns{Fields: map[string]int64{cutName: 1}}},
+		{name: "with a string that is not UTF-8", payload: "{\"xyp_cpl0001\":\"1\",\"zz\":\"\xff\",\"zz_deep\":" + deep(400) + `,"xyp_cpl0081":"0.5"}`,
+			status: transform.StatusOK, unknowns: transform.Unknowns{Fields: map[string]int64{cutName: 1, "JRZQ9E2A.zz": 1}}},
+		{name: "not JSON past it", payload: `{"xyp_cpl0001":"1","zz_deep":` + deep(100000) + `,"xyp_cpl0081":}`,
+			status: transform.StatusFailed, message: "unreadable payload: not valid JSON"},
+		{name: "not JSON inside it", payload: `{"xyp_cpl0001":"1","zz_deep":` + strings.Replace(deep(100000), `1`, `01`, 1) + `}`,
+			status: transform.StatusFailed, message: "unreadable payload: not valid JSON"},
+		{name: "not JSON past it, under 10000 levels", payload: `{"xyp_cpl0001":"1","zz_deep":` + deep(500) + `,"xyp_cpl0081":}`,
+			status: transform.StatusFailed, message: "unreadable payload: not valid JSON (at byte"},
+	}
+	pt := newProductTest(t, "JRZQ9E2A")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var u transform.Unknowns
+			row, status := pt.fill(t, okReply(tt.payload), &u)
+			if status != tt.status {
+				t.Errorf("Fill() = %s, want %s", status, tt.status)
+			}
+			msg := pt.get(t, row, "jrzq9e2a_message")
+			if tt.message == "" && msg.kind != "null" || tt.message != "" && (msg.kind != "string" || !strings.HasPrefix(msg.v.(string), tt.message)) {
+				t.Errorf("message = %v, want %q", msg, tt.message)
+			}
+			if tt.status == transform.StatusOK {
+				pt.check(t, row, map[string]any{"xyp_cpl0001_code": "1", "xyp_cpl0081": 0.5})
+			}
+			if !reflect.DeepEqual(u, tt.unknowns) {
+				t.Errorf("Unknowns = %+v, want %+v", u, tt.unknowns)
+			}
+		})
+	}
 }

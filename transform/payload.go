@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
+	"io"
 	"math"
+	"reflect"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/valyala/fastjson"
@@ -16,11 +20,11 @@ import (
 // How Fill reads a payload.
 //
 // The meaning of a payload is the one encoding/json gives it: the first JSON
-// value, which must be an object, decoded into map[string]any with
-// UseNumber (duplicate keys: the last one wins; invalid UTF-8 becomes
-// U+FFFD; strings trimmed of white space; numbers kept as written, "1" and
-// "1.0" apart). Fill reads most payloads with fastjson instead, which does
-// not allocate, and only where the two read a payload alike:
+// value, which must be an object (invalid UTF-8 becomes U+FFFD; strings
+// trimmed of white space; numbers kept as written, "1" and "1.0" apart),
+// but for keys given twice and values nested too deep, below. Fill reads
+// most payloads with fastjson, which does not allocate, and only where the
+// two read a payload alike:
 //
 //   - the payload is one JSON object and nothing else, and valid JSON by
 //     encoding/json's rules: fastjson checks the structure; numbers are
@@ -30,20 +34,31 @@ import (
 //     escapes (fastjson takes both);
 //   - the payload is valid UTF-8 and has no \u escape of a UTF-16 surrogate
 //     (fastjson keeps a lone surrogate as its escape, and takes any
-//     escape after a high surrogate for the pair).
+//     escape after a high surrogate for the pair);
+//   - no value is nested deeper than fastjson.MaxDepth (300 levels, the
+//     value itself counted, so a string in 300 objects).
 //
 // Every other payload goes through encoding/json: its error, when it has
-// one, is the message, word for word; otherwise the object it decodes is
-// written out again by json.Marshal (valid UTF-8, no surrogate escapes, no
-// duplicate keys) and that is what fastjson reads. The one payload this
-// cannot read as encoding/json does is one with a value nested deeper than
-// fastjson.MaxDepth (300 levels, the value itself counted, so a string in
-// 300 objects; encoding/json takes 10000): Fill reports it failed,
-// "unreadable payload: a value nested deeper than 300 levels".
+// one, is the message, word for word; otherwise (or when the error is only
+// that it nests deeper than encoding/json's 10000 levels) it is read token
+// by token and written out again (valid UTF-8, no surrogate escapes, keys
+// in their order, a key given twice kept twice), and that is what fastjson
+// reads. When the payload nests deeper than fastjson reads, the objects and
+// lists nested deeper than Product.keep (the deepest catalog path, a combo
+// reply's wrapping, a list's items and one level more) are written as
+// null: no catalog field lies there, and walk counts each as an unknown
+// field by its path. A payload is then unreadable only when it is not
+// valid JSON.
 //
-// Duplicate keys are resolved while walking: the value of a catalog path is
-// the last one seen, and a key the catalog does not list is counted once,
-// by its last value.
+// Keys given twice are resolved while walking. A key the catalog reads (a
+// field's path, or an object on one) given twice with values that mean the
+// same JSON (sameValue) is one value; with values that differ, its path
+// node holds conflicted, and the fields at or below it are null and counted
+// in Unknowns.Unparsed. A key the catalog does not list is counted once, by
+// its last value.
+//
+// A value that holds a control character (notText) is not text: the
+// field is null and counted in Unknowns.Unparsed, whatever its type.
 
 // fillState is what one Fill needs for itself; a Product keeps a pool.
 // Nothing in it outlives the Fill but the interned strings, which are
@@ -65,7 +80,13 @@ type fillState struct {
 	interned []internedString
 	stamp    uint64                    // counts the objects whose unknown keys were counted
 	ivs      map[string]parsedInterval // mappings.ParseInterval of interned values
+	keep     int                       // Product.keep
+	conflict int                       // how many catalog keys were given twice, differently, in the data being filled
 }
+
+// conflicted is the value of a catalog path whose key an object gives more
+// than once, with values that differ: none of them is used.
+var conflicted = new(fastjson.Value)
 
 // parsedInterval is what mappings.ParseInterval said of a text.
 type parsedInterval struct {
@@ -133,11 +154,14 @@ func (st *fillState) parseWith(parser *fastjson.Parser, payload []byte) (*fastjs
 	if o := st.parseFast(parser, payload); o != nil {
 		return o, nil
 	}
-	obj, err := decodeObject(payload)
-	if err != nil {
+	if _, err := decodeObject(payload); err != nil && !tooDeepForDecoder(err) {
 		return nil, err
 	}
-	norm, err := json.Marshal(obj)
+	cut := 0
+	if valueDepth(payload) > fastjson.MaxDepth {
+		cut = st.keep
+	}
+	norm, err := rewrite(payload, cut)
 	if err != nil {
 		return nil, err
 	}
@@ -146,6 +170,132 @@ func (st *fillState) parseWith(parser *fastjson.Parser, payload []byte) (*fastjs
 		return nil, err
 	}
 	return v.GetObject(), nil
+}
+
+// tooDeepForDecoder reports whether err is encoding/json's refusal of a
+// value nested deeper than it reads (10000 levels).
+func tooDeepForDecoder(err error) bool {
+	var syntax *json.SyntaxError
+	return errors.As(err, &syntax) && strings.Contains(syntax.Error(), "exceeded max depth")
+}
+
+// errNotJSON is why a payload too deep for encoding/json cannot be read
+// either: it is not valid JSON somewhere.
+var errNotJSON = errors.New("not valid JSON")
+
+// valueDepth returns how deep the values of the first JSON value in text b
+// nest, as fastjson counts: a value at the top is 1 deep, a value in it 2…
+func valueDepth(b []byte) int {
+	depth, deepest, inString := 0, 0, false
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case inString && c == '\\':
+			i++
+		case inString:
+			inString = c != '"'
+		case c == '{' || c == '[':
+			depth++
+			deepest = max(deepest, depth)
+		case c == '}' || c == ']':
+			if depth--; depth <= 0 {
+				return deepest
+			}
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ',' || c == ':':
+		default: // a string or a number, true, false, null
+			inString = c == '"'
+			deepest = max(deepest, depth+1)
+		}
+	}
+	return deepest
+}
+
+// rewrite reads the first JSON value of payload, which must be an object,
+// by encoding/json's rules and writes it out again as JSON text fastjson
+// reads as encoding/json would: valid UTF-8, no surrogate escapes, keys in
+// their order, a key given twice given twice. When cut is above 0, an
+// object or a list nested more than cut levels deep (the top object is 1
+// deep) is written as null. It reads token by token, so as deep as the
+// payload goes.
+func rewrite(payload []byte, cut int) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.UseNumber()
+	type level struct{ object, first, value bool }
+	var (
+		out   = make([]byte, 0, len(payload))
+		open  []level // the objects and lists being written
+		skip  int     // how deep in a value cut out the reader is; 0 outside one
+		depth int
+	)
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			var syntax *json.SyntaxError
+			if errors.As(err, &syntax) || errors.Is(err, io.ErrUnexpectedEOF) {
+				return nil, errNotJSON
+			}
+			return nil, err
+		}
+		d, isDelim := tok.(json.Delim)
+		opens := isDelim && (d == '{' || d == '[')
+		closes := isDelim && !opens
+		if skip > 0 {
+			switch {
+			case opens:
+				skip++
+			case closes:
+				skip--
+			}
+			continue
+		}
+		if len(open) == 0 && !(isDelim && d == '{') {
+			return nil, &json.UnmarshalTypeError{Value: "non-object", Type: reflect.TypeFor[map[string]any]()}
+		}
+		if n := len(open); n > 0 && !closes {
+			top := &open[n-1]
+			switch {
+			case top.object && top.value:
+				out = append(out, ':')
+				top.value = false
+			default:
+				if !top.first {
+					out = append(out, ',')
+				}
+				top.first = false
+				top.value = top.object // a key: its value comes next
+			}
+		}
+		switch {
+		case opens && cut > 0 && depth+1 > cut:
+			out = append(out, "null"...)
+			skip = 1
+		case opens:
+			depth++
+			open = append(open, level{object: d == '{', first: true})
+			out = append(out, byte(d))
+		case closes:
+			depth--
+			open = open[:len(open)-1]
+			out = append(out, byte(d))
+			if len(open) == 0 {
+				return out, nil
+			}
+		default:
+			switch x := tok.(type) {
+			case string:
+				b, _ := json.Marshal(x)
+				out = append(out, b...)
+			case json.Number:
+				out = append(out, x...)
+			case bool:
+				out = strconv.AppendBool(out, x)
+			default:
+				out = append(out, "null"...)
+			}
+		}
+	}
 }
 
 // parseFast reads the payload with fastjson when that reads it as
@@ -290,17 +440,6 @@ func validNumber(b []byte) bool {
 	return i == n
 }
 
-// lastValue returns the value of the last key in o, nil when there is none.
-func lastValue(o *fastjson.Object, key string) *fastjson.Value {
-	var last *fastjson.Value
-	o.Visit(func(k []byte, v *fastjson.Value) {
-		if string(k) == key {
-			last = v
-		}
-	})
-	return last
-}
-
 // stringBytes returns the text of a JSON string, nil for anything else.
 func stringBytes(v *fastjson.Value) []byte {
 	if v == nil || v.Type() != fastjson.TypeString {
@@ -314,23 +453,70 @@ func stringBytes(v *fastjson.Value) []byte {
 // whether any field had a value. Keys the catalog does not list are counted.
 func (st *fillState) fillData(row RowWriter, base int, p *Product, sp *subPlan, data *fastjson.Object, u *Unknowns) bool {
 	clear(st.vals[sp.lo:sp.hi])
+	st.conflict = 0
 	st.path = append(st.path[:0], sp.owner...)
 	st.walk(sp, sp.root, data, true, u)
 	found := false
 	for _, i := range sp.fields {
 		fp := &p.fields[i]
-		v := st.vals[fp.node]
-		for _, id := range fp.also {
-			if v != nil && v.Type() != fastjson.TypeNull {
+		id := fp.node
+		v := st.vals[id]
+		for _, also := range fp.also {
+			if v != nil && v.Type() != fastjson.TypeNull || st.conflict > 0 && p.conflicted(st.vals, id) {
 				break
 			}
+			id = also
 			v = st.vals[id]
+		}
+		if st.conflict > 0 && p.conflicted(st.vals, id) {
+			// The payload gives the field, or an object on its path, more
+			// than once, differently: no value is guessed at.
+			if fp.f.Type == mappings.ListCount {
+				u.add(&u.Unparsed, fp.countName)
+			} else {
+				u.add(&u.Unparsed, fp.f.Column)
+			}
+			found = true
+			continue
 		}
 		if st.fillField(row, base+fp.col, fp, v, u) {
 			found = true
 		}
 	}
 	return found
+}
+
+// conflicted reports whether the path node id, or a node above it, holds
+// a key given twice, differently.
+func (p *Product) conflicted(vals []*fastjson.Value, id int) bool {
+	for ; id >= 0; id = p.parent[id] {
+		if vals[id] == conflicted {
+			return true
+		}
+	}
+	return false
+}
+
+// sameValue reports whether two values of one key mean the same JSON, as
+// encoding/json decodes it with UseNumber: strings by their text, numbers
+// as written, objects with their keys in any order (a key given twice in
+// them by its last value).
+func (st *fillState) sameValue(a, b *fastjson.Value) bool {
+	t := a.Type()
+	if t != b.Type() {
+		return false
+	}
+	switch t {
+	case fastjson.TypeString:
+		x, _ := a.StringBytes()
+		y, _ := b.StringBytes()
+		return bytes.Equal(x, y)
+	case fastjson.TypeNumber, fastjson.TypeObject, fastjson.TypeArray:
+		st.combo.a = a.MarshalTo(st.combo.a[:0])
+		st.combo.b = b.MarshalTo(st.combo.b[:0])
+		return bytes.Equal(st.combo.a, st.combo.b) || t != fastjson.TypeNumber && sameJSON(st.combo.a, st.combo.b)
+	}
+	return true // true, false, null
 }
 
 // walk goes through object o, found at catalog node n (nil when o is off
@@ -347,6 +533,10 @@ func (st *fillState) walk(sp *subPlan, n *pathNode, o *fastjson.Object, count bo
 		var child *pathNode
 		if n != nil {
 			if child = st.child(n, prev, k); child != nil {
+				if old := st.vals[child.id]; old != nil && (old == conflicted || !st.sameValue(old, v)) {
+					v = conflicted
+					st.conflict++
+				}
 				st.vals[child.id] = v
 				prev = child
 			}
@@ -397,8 +587,8 @@ func (st *fillState) walk(sp *subPlan, n *pathNode, o *fastjson.Object, count bo
 		}
 		for i := start; i < end; i++ {
 			e := st.entries[i] // a copy: walking appends to st.entries
-			if e.dup {
-				continue
+			if e.dup || e.child != nil && st.vals[e.child.id] == conflicted {
+				continue // counted by its last value; a catalog key given differently is not read
 			}
 			if obj := e.v.GetObject(); obj != nil && obj.Len() > 0 {
 				if e.child == nil { // else walked below, as a catalog node
@@ -513,6 +703,10 @@ func (st *fillState) fillField(row RowWriter, col int, fp *fieldPlan, v *fastjso
 	if len(raw) == 0 {
 		return false
 	}
+	if notText(raw) {
+		u.add(&u.Unparsed, f.Column)
+		return true
+	}
 	switch f.Type {
 	case mappings.IntervalCode, mappings.IntervalText:
 		var b bounds
@@ -597,6 +791,25 @@ func (st *fillState) fillField(row RowWriter, col int, fp *fieldPlan, v *fastjso
 		row.SetString(col, s)
 	}
 	return true
+}
+
+// notText reports whether UTF-8 text b holds a control character other
+// than tab, line feed and carriage return: C0, DEL or C1 (U+0080–U+009F,
+// 0xC2 then 0x80–0x9F in UTF-8), which no output takes as text (XML, and
+// so xlsx, cannot hold most of them; NUL ends strings in C readers of CSV
+// and Parquet). The input files are held to the same rule.
+func notText(b []byte) bool {
+	for i, c := range b {
+		switch {
+		case c >= 0x20 && c < 0x7f:
+		case c == '\t' || c == '\n' || c == '\r':
+		case c < 0x20 || c == 0x7f:
+			return true
+		case c == 0xc2 && i+1 < len(b) && b[i+1] >= 0x80 && b[i+1] <= 0x9f:
+			return true
+		}
+	}
+	return false
 }
 
 // countPlaceholder counts the _low and _high values an interval field took

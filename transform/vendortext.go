@@ -61,6 +61,8 @@ func payloadProblem(err error) string {
 		return fmt.Sprintf("unreadable payload: not valid JSON (at byte %d)", syntax.Offset)
 	case errors.As(err, &typ):
 		return "unreadable payload: not a JSON object"
+	case errors.Is(err, errNotJSON):
+		return "unreadable payload: not valid JSON"
 	case strings.Contains(err.Error(), "too big depth"):
 		return fmt.Sprintf("unreadable payload: a value nested deeper than %d levels", fastjson.MaxDepth)
 	}

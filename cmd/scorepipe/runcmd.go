@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -82,7 +83,28 @@ func (j *jobFlags) load() (*config.Config, error) {
 	if j.fake {
 		cfg.Vendor.Fake = true
 	}
-	return cfg, cfg.Validate()
+	err = cfg.Validate()
+	var ce *config.ConfigError
+	if errors.As(err, &ce) && ce.Flag == "" {
+		// The file and --set passed above: the mistake is a flag's.
+		ce.File, ce.Line, ce.Flag = "", 0, j.flagOf(ce.Field)
+	}
+	return cfg, err
+}
+
+// flagOf names the flag, as given, that set a config field, or "".
+func (j *jobFlags) flagOf(field string) string {
+	switch {
+	case field == "output.formats" && len(j.formats) > 0:
+		return "--formats " + strings.Join(j.formats, ",")
+	case field == "cache.path" && j.cache != "":
+		return "--cache " + j.cache
+	case field == "input.files" && len(j.inputs) > 0:
+		return "--input " + strings.Join(j.inputs, " --input ")
+	case field == "output.dir" && j.out != "":
+		return "--out " + j.out
+	}
+	return ""
 }
 
 func newRunCommand(g *globalFlags) *cobra.Command {
