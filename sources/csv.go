@@ -354,7 +354,7 @@ func (c *csvReader) cleanRecord() bool {
 			}
 		}
 	}
-	return bytes.Index(c.buf, []byte("\uFFFD")) < 0 && controlAt(c.buf) < 0
+	return bytes.Index(c.buf, []byte("\uFFFD")) < 0 && !hasControl(c.buf)
 }
 
 // fieldFault returns the first field of the record that is not clean text

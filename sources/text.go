@@ -1,6 +1,7 @@
 package sources
 
 import (
+	"encoding/binary"
 	"strings"
 	"unicode/utf8"
 )
@@ -29,6 +30,46 @@ func controlAt[T string | []byte](s T) int {
 		}
 	}
 	return -1
+}
+
+// hasControl reports whether b holds a control character (see controlAt),
+// eight bytes at a time while they are printable ASCII, as most of a
+// record is: only a word holding a byte below 0x20 or from 0x7f up is
+// looked at byte by byte.
+func hasControl(b []byte) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		w := binary.LittleEndian.Uint64(b[i:])
+		below := (w - ones*0x20) &^ w & highs // a byte below 0x20
+		above := (w + ones) | w               // a byte from 0x7f up has its high bit set
+		if below|above&highs == 0 {
+			continue
+		}
+		for k := i; k < i+8; k++ {
+			if controlByteAt(b, k) {
+				return true
+			}
+		}
+	}
+	for ; i < len(b); i++ {
+		if controlByteAt(b, i) {
+			return true
+		}
+	}
+	return false
+}
+
+// controlByteAt reports whether a control character starts at b[i] (see
+// controlAt).
+func controlByteAt(b []byte, i int) bool {
+	switch c := b[i]; {
+	case c < 0x20 && c != '\t' && c != '\n' && c != '\r', c == 0x7f:
+		return true
+	case c == 0xc2 && i+1 < len(b) && b[i+1] >= 0x80 && b[i+1] <= 0x9f:
+		return true
+	}
+	return false
 }
 
 // cleanText reports whether s is valid UTF-8 without U+FFFD, the
