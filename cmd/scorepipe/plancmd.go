@@ -23,7 +23,8 @@ func newPlanCommand(g *globalFlags) *cobra.Command {
 		Short: "Dry run: the calls a run would pay for, their cost and duration; call nothing",
 		Long: `plan reads and validates every input row as run would, looks each applicant up
 in the reply store, and prints per product the calls that would be paid (after
-duplicates in the input and replies already stored), their cost from
+duplicates in the input and replies already stored under the access key
+of SCOREPIPE_ACCESS_KEY, or the fake's), their cost from
 products.<CODE>.price, and their duration at products.<CODE>.rate_per_second.
 It makes no vendor call and writes nothing.`,
 		Args: cobra.NoArgs,
@@ -36,7 +37,13 @@ It makes no vendor call and writes nothing.`,
 			if err != nil {
 				return err
 			}
-			rep, err := pipeline.Plan(cmd.Context(), cfg, pipeline.Env{Logger: log, Secret: secret})
+			cipher, err := planCipher(cfg)
+			if err != nil {
+				// Without the key, a reply stored under another one is counted
+				// as stored, though a run would pay for it again.
+				log.Warn("plan cannot tell the stored replies encrypted with another access key: a run pays for those again", "reason", err.Error())
+			}
+			rep, err := pipeline.Plan(cmd.Context(), cfg, pipeline.Env{Logger: log, Secret: secret, Cipher: cipher})
 			if err != nil {
 				return err
 			}

@@ -78,10 +78,6 @@ func vendorCredentials(cfg *config.Config) (credentials, error) {
 // told in the log, as every file of the run tells it.
 func connectVendor(cfg *config.Config, c credentials, log *slog.Logger) (*vendorConn, error) {
 	conn := &vendorConn{close: func() {}, info: manifest.VendorInfo{Endpoint: c.endpoint, Fake: c.fake}}
-	keyFormat := tianyuan.KeyFormat(cfg.Vendor.KeyFormat)
-	if c.fake && c.key == tianyuantest.DemoAccessKey {
-		keyFormat = tianyuan.KeyHex
-	}
 	if c.fake && c.endpoint == "" {
 		srv, _ := tianyuantest.NewServer(tianyuantest.Options{})
 		conn.close = srv.Close
@@ -98,10 +94,10 @@ func connectVendor(cfg *config.Config, c credentials, log *slog.Logger) (*vendor
 			log.Warn("the credentials in the environment are not used: the config asks for the fake vendor")
 		}
 	}
-	k, err := tianyuan.ParseKey(c.key, keyFormat)
+	k, err := c.aesKey(cfg)
 	if err != nil {
 		conn.close()
-		return nil, &config.ConfigError{Field: envKey, Msg: strings.TrimPrefix(err.Error(), "tianyuan: ")}
+		return nil, err
 	}
 	// The client follows no redirect, whatever this http.Client says: a
 	// redirect stops the run naming where it pointed (a wrong endpoint).
@@ -113,6 +109,36 @@ func connectVendor(cfg *config.Config, c credentials, log *slog.Logger) (*vendor
 	}
 	conn.caller, conn.cipher = client, client.Cipher()
 	return conn, nil
+}
+
+// aesKey returns the AES key the credentials sign in with (the fake's demo
+// key is hex whatever vendor.key_format says).
+func (c credentials) aesKey(cfg *config.Config) ([]byte, error) {
+	keyFormat := tianyuan.KeyFormat(cfg.Vendor.KeyFormat)
+	if c.fake && c.key == tianyuantest.DemoAccessKey {
+		keyFormat = tianyuan.KeyHex
+	}
+	k, err := tianyuan.ParseKey(c.key, keyFormat)
+	if err != nil {
+		return nil, &config.ConfigError{Field: envKey, Msg: strings.TrimPrefix(err.Error(), "tianyuan: ")}
+	}
+	return k, nil
+}
+
+// planCipher returns the cipher a run of cfg would use, from the
+// credentials alone, without starting or calling anything: plan tells by
+// it the stored replies encrypted with another access key, which a run
+// pays for again. nil (and why, for the log) when no credentials are set.
+func planCipher(cfg *config.Config) (*tianyuan.Cipher, error) {
+	c, err := vendorCredentials(cfg)
+	if err != nil {
+		return nil, err
+	}
+	k, err := c.aesKey(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return tianyuan.NewCipher(k)
 }
 
 // transport is tuned for many concurrent calls to one host.
