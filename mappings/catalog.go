@@ -1,6 +1,7 @@
 package mappings
 
 import (
+	"bytes"
 	"fmt"
 	"regexp"
 	"slices"
@@ -201,6 +202,9 @@ func parseCatalog(file string, data []byte) (*Catalog, error) {
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
 		return nil, fail(0, "", "the file is empty")
 	}
+	if line := secondDocument(data); line > 0 {
+		return nil, fail(line, "", "a second YAML document starts here (after ---): a catalog is one document, and a second one would be ignored; put its keys in the first")
+	}
 	d := &catalogDecoder{file: file}
 	c := &Catalog{File: file}
 	var (
@@ -377,6 +381,28 @@ func (d *catalogDecoder) field(n *yaml.Node, sub string) (Field, error) {
 		return fail("column", "a column name is lower-case letters, digits and _")
 	}
 	return f, nil
+}
+
+// secondDocument returns the line of a YAML document after the first that
+// holds anything (an empty one after a trailing --- is harmless), 0 for
+// none. The first document parsed already.
+func secondDocument(data []byte) int {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var first yaml.Node
+	if dec.Decode(&first) != nil {
+		return 0
+	}
+	for {
+		var next yaml.Node
+		if err := dec.Decode(&next); err != nil {
+			return 0 // the end, or a fault Unmarshal did not see in the first document: not this check's
+		}
+		for _, n := range next.Content {
+			if !(n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null") && !(n.Kind == yaml.MappingNode && len(n.Content) == 0) {
+				return max(next.Line, n.Line)
+			}
+		}
+	}
 }
 
 // catalogDecoder reads the nodes of a catalog file.

@@ -311,6 +311,7 @@ func TestLoadErrors(t *testing.T) {
 		{"also an empty path", "catalogs/TEST0001.yaml", catalog("  - {path: a, also: [b, ''], type: flag, zh: 甲}\n"), 6, "also", "an empty path"},
 		{"also the field's own path", "catalogs/TEST0001.yaml", catalog("  - {path: a.b, also: [a.b], type: flag, zh: 甲}\n"), 6, "also", "the field's own path"},
 		{"also a path twice", "catalogs/TEST0001.yaml", catalog("  - {path: a, also: [b.c, d, b.c], type: flag, zh: 甲}\n"), 6, "also", "a path given twice"},
+		{"a second document", "catalogs/TEST0001.yaml", catalog("  - {path: a, type: flag, zh: 甲}\n") + "---\nfoo: 1\n", 8, "", "a second YAML document"},
 		{"key given twice", "catalogs/TEST0001.yaml", catalog("  - {path: a, type: flag, zh: 甲, zh: 乙}\n"), 6, "zh", "given twice"},
 		{"unknown key at the top", "catalogs/TEST0001.yaml", "product: TEST0001\nparams: [name]\nfeilds:\n  - {path: a, type: flag, zh: 甲}\n", 3, "", "unknown key (known keys: product,"},
 		{"unknown key in a subproduct", "catalogs/TEST0001.yaml", "product: TEST0001\nparams: [name]\nsubproducts:\n  - code: SUB00001\n    name: 子产品\n    fields: []\n", 5, "subproducts", "unknown key"},
