@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/scorepipe/scorepipe/pipeline"
+	"github.com/scorepipe/scorepipe/sinks"
 	"github.com/scorepipe/scorepipe/transform"
 )
 
@@ -126,5 +127,37 @@ func TestRequireOfficialExitsOne(t *testing.T) {
 		if !strings.Contains(string(output), want) {
 			t.Errorf("output does not name %s:\n%s", want, output)
 		}
+	}
+}
+
+// TestCatalogCSVNeutralisesFormulas: a cell of catalog --format csv that a
+// spreadsheet would read as a formula (a code of a user's table starting
+// with =, +, - or @) is written as text.
+func TestCatalogCSVNeutralisesFormulas(t *testing.T) {
+	docs, err := pipeline.Catalog("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cell := range []string{`=HYPERLINK("http://e","x")`, "+1", "-1+1", "@SUM(A1)"} {
+		t.Run(cell, func(t *testing.T) {
+			d := docs[len(docs)-1]
+			d.DescriptionEN = cell
+			var out bytes.Buffer
+			if err := printCatalog(&out, "csv", []transform.ColumnDoc{d}); err != nil {
+				t.Fatal(err)
+			}
+			recs, err := csv.NewReader(&out).ReadAll()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range recs[1] {
+				if sinks.IsFormulaLike(c) {
+					t.Errorf("cell %q reads as a formula", c)
+				}
+				if strings.HasSuffix(c, cell) && c != "'"+cell {
+					t.Errorf("cell %q, want %q", c, "'"+cell)
+				}
+			}
+		})
 	}
 }

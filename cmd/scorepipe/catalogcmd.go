@@ -13,6 +13,7 @@ import (
 
 	"github.com/scorepipe/scorepipe/config"
 	"github.com/scorepipe/scorepipe/pipeline"
+	"github.com/scorepipe/scorepipe/sinks"
 	"github.com/scorepipe/scorepipe/transform"
 )
 
@@ -87,7 +88,13 @@ func printCatalog(w io.Writer, format string, docs []transform.ColumnDoc) error 
 		cw := csv.NewWriter(w)
 		_ = cw.Write(catalogHeader)
 		for i := range docs {
-			_ = cw.Write(catalogRow(&docs[i]))
+			cells := catalogRow(&docs[i])
+			for i, c := range cells {
+				if sinks.IsFormulaLike(c) { // a code of a user's table may start with =
+					cells[i] = "'" + c
+				}
+			}
+			_ = cw.Write(cells)
 		}
 		cw.Flush()
 		return cw.Error()
