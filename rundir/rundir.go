@@ -58,8 +58,8 @@ type Run struct {
 	// against the manifest's hashes (a manifest of an earlier version),
 	// for the log; "" when they were checked, or opened by OpenData.
 	Unchecked string
-	schema   *arrow.Schema
-	mem      *reusingAllocator
+	schema    *arrow.Schema
+	mem       *reusingAllocator
 }
 
 func (r *Run) alloc() *reusingAllocator {
