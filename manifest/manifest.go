@@ -162,10 +162,15 @@ type Percentiles struct {
 	Max float64 `json:"max"`
 }
 
-// OutputFile is one published file.
+// OutputFile is one published file. A run's data files and rejects.csv
+// record their size and SHA-256, so that a reader can tell the file is
+// still the one published (a shard's part records them in its marker
+// instead, and collect in shards.parts[].files).
 type OutputFile struct {
-	Name string `json:"name"`
-	Rows int    `json:"rows"`
+	Name   string `json:"name"`
+	Rows   int    `json:"rows"`
+	Bytes  int64  `json:"bytes,omitempty"`
+	SHA256 string `json:"sha256,omitempty"`
 }
 
 // Build says which build of scorepipe ran: from the binary's build

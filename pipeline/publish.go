@@ -171,19 +171,27 @@ func (r *run) publish() (*manifest.Manifest, error) {
 			r.log.Warn("features.xlsx holds the first rows only (output.xlsx.max_rows); features.parquet has them all",
 				"xlsx_rows", rows, "rows", written)
 		}
-		r.manifest.Outputs = append(r.manifest.Outputs, manifest.OutputFile{Name: r.folder.Name(s.name), Rows: rows})
+		out, err := r.outputFile(s.name, rows)
+		if err != nil {
+			return nil, r.publishFailed(err)
+		}
+		r.manifest.Outputs = append(r.manifest.Outputs, out)
 	}
 	if err := r.writeStep(FileRejects, r.rejects.Commit); err != nil {
 		return nil, r.publishFailed(err)
 	}
-	r.manifest.Outputs = append(r.manifest.Outputs, manifest.OutputFile{Name: r.folder.Name(FileRejects), Rows: r.rejects.Count()})
+	out, err := r.outputFile(FileRejects, r.rejects.Count())
+	if err != nil {
+		return nil, r.publishFailed(err)
+	}
+	r.manifest.Outputs = append(r.manifest.Outputs, out)
 	if r.review != nil {
 		if err := r.writeStep(review.FileWorkbook, r.writeReview); err != nil {
 			return nil, r.publishFailed(err)
 		}
 	}
 	r.manifest.PeakRSSMB = math.Round(peakResidentMB()*10) / 10
-	err := r.writeStep(FileManifest, func() error { return sinks.WriteJSONAtomic(r.folder.Path(FileManifest), r.manifest) })
+	err = r.writeStep(FileManifest, func() error { return sinks.WriteJSONAtomic(r.folder.Path(FileManifest), r.manifest) })
 	if err != nil {
 		return nil, r.publishFailed(err)
 	}
@@ -195,6 +203,23 @@ func (r *run) publish() (*manifest.Manifest, error) {
 	}
 	r.published = true
 	return r.manifest, exitError(r.manifest.Exit)
+}
+
+// outputFile is the manifest's entry of the finished file name: an
+// unsharded run records its size and SHA-256, which readers (review, a
+// baseline) check before reading it; a shard's part records them in its
+// marker.
+func (r *run) outputFile(name string, rows int) (manifest.OutputFile, error) {
+	out := manifest.OutputFile{Name: r.folder.Name(name), Rows: rows}
+	if r.env.Shard.Sharded() {
+		return out, nil
+	}
+	n, sum, err := publish.HashFile(r.folder.Path(name))
+	if err != nil {
+		return out, fmt.Errorf("hash %s: %w", name, err)
+	}
+	out.Bytes, out.SHA256 = n, sum
+	return out, nil
 }
 
 // stepWrite prefixes the steps of publishing that finish a file of the new

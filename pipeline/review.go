@@ -35,6 +35,9 @@ func (r *run) prepareReview() error {
 	if err != nil {
 		return &config.ConfigError{Field: "review.baseline", Msg: err.Error()}
 	}
+	if base.Unchecked != "" {
+		r.log.Warn("baseline not checked: "+base.Unchecked, "baseline", base.Dir)
+	}
 	rules := review.DefaultRules()
 	if rc.Rules != "" {
 		if rules, err = review.LoadRules(rc.Rules); err != nil {

@@ -54,8 +54,12 @@ type Run struct {
 	Manifest *Manifest // nil for a run opened with OpenData before its manifest was written
 	Parts    []string  // the Parquet files, in order
 	Rows     int64     // rows in all parts
-	schema   *arrow.Schema
-	mem      *reusingAllocator
+	// Unchecked is why the Parquet files were read without being checked
+	// against the manifest's hashes (a manifest of an earlier version),
+	// for the log; "" when they were checked, or opened by OpenData.
+	Unchecked string
+	schema    *arrow.Schema
+	mem       *reusingAllocator
 }
 
 func (r *Run) alloc() *reusingAllocator {
@@ -66,8 +70,10 @@ func (r *Run) alloc() *reusingAllocator {
 }
 
 // Open opens a published run: dir must hold _SUCCESS, manifest.json and
-// features.parquet (or features/*.parquet). The Parquet files' footers are
-// read and their schemas compared; no row is read yet.
+// features.parquet (or features/*.parquet). The Parquet files are checked
+// against the sizes and SHA-256 hashes the manifest records (see verify),
+// a *DamagedError when one differs; then their footers are read and their
+// schemas compared; no row is read yet.
 func Open(dir string) (*Run, error) {
 	if _, err := os.Stat(filepath.Join(dir, FileSuccess)); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -82,11 +88,19 @@ func Open(dir string) (*Run, error) {
 	if err != nil {
 		return nil, &Error{Dir: dir, Msg: "cannot read " + FileManifest, Err: err}
 	}
-	r, err := OpenData(dir)
+	parts, err := findParts(dir)
 	if err != nil {
 		return nil, err
 	}
-	r.Manifest = m
+	unchecked, err := verify(dir, m, parts)
+	if err != nil {
+		return nil, err
+	}
+	r, err := openParts(dir, parts)
+	if err != nil {
+		return nil, err
+	}
+	r.Manifest, r.Unchecked = m, unchecked
 	return r, nil
 }
 
@@ -98,6 +112,11 @@ func OpenData(dir string) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
+	return openParts(dir, parts)
+}
+
+// openParts reads the footers of parts and compares their schemas.
+func openParts(dir string, parts []string) (*Run, error) {
 	r := &Run{Dir: dir, Parts: parts}
 	for _, p := range parts {
 		s, rows, err := ReadFooter(p)

@@ -24,6 +24,7 @@ import (
 	"github.com/scorepipe/scorepipe/pipeline"
 	"github.com/scorepipe/scorepipe/publish"
 	"github.com/scorepipe/scorepipe/review"
+	"github.com/scorepipe/scorepipe/rundir"
 	"github.com/scorepipe/scorepipe/shards"
 	"github.com/scorepipe/scorepipe/sources"
 )
@@ -209,6 +210,7 @@ func exitCode(err error) int {
 		notPub  *collect.NotPublishedError
 		mis     *collect.MismatchError
 		damaged *collect.DamagedPartError
+		runData *rundir.DamagedError
 		locked  *publish.LockedError
 		shErr   *shards.Error
 	)
@@ -217,7 +219,7 @@ func exitCode(err error) int {
 		return exitOK
 	case errors.As(err, &abort), errors.As(err, &over), errors.As(err, &stopped), errors.As(err, &notPub), errors.As(err, &locked):
 		return exitAborted
-	case errors.As(err, &mis), errors.As(err, &shErr), errors.As(err, &damaged):
+	case errors.As(err, &mis), errors.As(err, &shErr), errors.As(err, &damaged), errors.As(err, &runData):
 		return exitUsage
 	}
 	if code, ok := storeExitCode(err); ok {

@@ -137,11 +137,13 @@ func runReview(cmd *cobra.Command, log *slog.Logger, dir string, fl reviewFlags,
 	if err != nil {
 		return err
 	}
+	logUnchecked(log, current)
 	var baseline *rundir.Run
 	if rc.Baseline != "" {
 		if baseline, err = rundir.Open(rc.Baseline); err != nil {
 			return err
 		}
+		logUnchecked(log, baseline)
 		if same, _ := sameDir(dir, rc.Baseline); same {
 			return &config.ConfigError{Field: "--baseline", Msg: "is the reviewed run itself"}
 		}
@@ -178,6 +180,15 @@ func runReview(cmd *cobra.Command, log *slog.Logger, dir string, fl reviewFlags,
 		return &reported{err: alertErr}
 	}
 	return nil
+}
+
+// logUnchecked says when a run's data files were read without being
+// checked against its manifest (one written before manifests recorded
+// their hashes).
+func logUnchecked(log *slog.Logger, r *rundir.Run) {
+	if r.Unchecked != "" {
+		log.Warn("data not checked: "+r.Unchecked, "run", r.Dir)
+	}
 }
 
 // reported wraps an error whose message was already logged.
