@@ -3,7 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -56,6 +60,47 @@ func TestPlanKnowsTheAccessKey(t *testing.T) {
 				if !tt.billable && (p.Billable != 0 || p.Stored != callable) {
 					t.Errorf("%s: stored %d, billable %d; want %d and 0", code, p.Stored, p.Billable, callable)
 				}
+			}
+		})
+	}
+}
+
+// TestBudgetKnowsTheAccessKey: after the access key changed, the budget
+// checked before a run counts the replies stored under the old key as
+// billable, and stops the run (exit 3) before it calls anything.
+func TestBudgetKnowsTheAccessKey(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	state := []string{"SCOREPIPE_STATE_DIR=" + filepath.Join(dir, "state")}
+	if out, err := command(ctx, state, "run", "-c", "../../samples/pipeline.yaml", "-o", filepath.Join(dir, "out")).CombinedOutput(); err != nil {
+		t.Fatalf("run: %v\n%s", err, out)
+	}
+	tests := []struct {
+		name string
+		env  []string
+		want int
+	}{
+		{"the key the replies were stored under", state, exitOK},
+		// Nothing listens at the endpoint: a run that called it would fail
+		// its rows (exit 2), not stop before calling (exit 3).
+		{"another key", append(state, "SCOREPIPE_ACCESS_ID=another-id", "SCOREPIPE_ACCESS_KEY=ffeeddccbbaa99887766554433221100",
+			"SCOREPIPE_ENDPOINT=http://127.0.0.1:1"), exitAborted},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := command(ctx, tt.env, "run", "-c", "../../samples/pipeline.yaml", "-o", filepath.Join(dir, fmt.Sprint("again", i)),
+				"--set", "limits.max_calls=5").CombinedOutput()
+			code := 0
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				code = ee.ExitCode()
+			}
+			if code != tt.want {
+				t.Fatalf("exit %d, want %d\n%s", code, tt.want, out)
+			}
+			if tt.want == exitAborted && !strings.Contains(string(out), "the plan already exceeds") {
+				t.Errorf("output does not say the plan exceeds the budget:\n%s", out)
 			}
 		})
 	}

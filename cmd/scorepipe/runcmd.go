@@ -154,8 +154,14 @@ rerun to resume.`,
 			if err != nil {
 				return err
 			}
+			// The cipher is known before anything starts: the budget check
+			// counts the replies stored under another access key as billable.
+			cipher, err := planCipher(cfg)
+			if err != nil {
+				return err
+			}
 			env := pipeline.Env{Logger: log, Progress: g.stderr, Terminal: g.progressBar(), Version: g.build.Version,
-				Build: g.build, Command: redactArgs(append([]string{"scorepipe"}, g.args...)), Refresh: refresh, Shard: sh}
+				Build: g.build, Command: redactArgs(append([]string{"scorepipe"}, g.args...)), Refresh: refresh, Shard: sh, Cipher: cipher}
 			j, err := pipeline.Prepare(cfg, env)
 			if err != nil {
 				return err
