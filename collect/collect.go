@@ -33,7 +33,6 @@ import (
 	"github.com/scorepipe/scorepipe/config"
 	"github.com/scorepipe/scorepipe/manifest"
 	"github.com/scorepipe/scorepipe/metrics"
-	"github.com/scorepipe/scorepipe/pipeline"
 	"github.com/scorepipe/scorepipe/publish"
 	"github.com/scorepipe/scorepipe/rundir"
 	"github.com/scorepipe/scorepipe/shards"
@@ -84,9 +83,9 @@ type Options struct {
 
 // File names Collect writes into the output folder.
 const (
-	FileManifest = pipeline.FileManifest
-	FileXLSX     = pipeline.FileXLSX
-	FileMetrics  = pipeline.FileMetrics
+	FileManifest = rundir.FileManifest
+	FileXLSX     = rundir.FileXLSX
+	FileMetrics  = rundir.FileMetrics
 	FileSuccess  = publish.Marker
 )
 
@@ -146,7 +145,7 @@ func (e *MismatchError) Error() string {
 // *publish.LockedError when another run holds the folder past
 // Options.Wait. On any of those the dataset's _SUCCESS is not written. A
 // dataset published whole whose parts are incomplete (rows failed at the
-// vendor…) is returned with a *pipeline.Incomplete holding the parts'
+// vendor…) is returned with a *manifest.Incomplete holding the parts'
 // reasons, as a run returns its own.
 func Collect(dir string, opts Options) (*Manifest, error) {
 	if opts.Logger == nil {
@@ -202,7 +201,7 @@ func Collect(dir string, opts Options) (*Manifest, error) {
 		}
 	}
 	if m.Exit.Code != 0 {
-		return m, &pipeline.Incomplete{Reasons: m.Exit.Reasons}
+		return m, &manifest.Incomplete{Reasons: m.Exit.Reasons}
 	}
 	return m, nil
 }

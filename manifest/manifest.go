@@ -8,6 +8,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"strings"
 	"time"
 
@@ -268,3 +269,21 @@ func KeyCheck(secret []byte) string {
 	m.Write([]byte(keyCheckText))
 	return hex.EncodeToString(m.Sum(nil)[:8])
 }
+
+// ErrRowsFailed matches an Incomplete: the run completed but is not
+// complete.
+var ErrRowsFailed = errors.New("some rows failed at the vendor")
+
+// Incomplete is the verdict of a run (or of a collected dataset) that
+// finished and published but is not complete: some valid rows failed at
+// the vendor, a sub-product failed for some rows, a product was skipped for
+// every row, or no valid row was left. It matches ErrRowsFailed; the
+// manifest's exit holds the same reasons.
+type Incomplete struct {
+	Reasons []string
+}
+
+func (e *Incomplete) Error() string { return "done, but " + strings.Join(e.Reasons, "; ") }
+
+// Is makes an Incomplete match ErrRowsFailed.
+func (e *Incomplete) Is(target error) bool { return target == ErrRowsFailed }

@@ -25,6 +25,7 @@ import (
 	"github.com/scorepipe/scorepipe/pacing"
 	"github.com/scorepipe/scorepipe/providers/tianyuan"
 	"github.com/scorepipe/scorepipe/publish"
+	"github.com/scorepipe/scorepipe/rundir"
 	"github.com/scorepipe/scorepipe/shards"
 	"github.com/scorepipe/scorepipe/sinks"
 	"github.com/scorepipe/scorepipe/sources"
@@ -57,30 +58,20 @@ type Env struct {
 
 // ErrRowsFailed is returned, with the manifest, when the run completed but
 // is not complete: see Incomplete.
-var ErrRowsFailed = errors.New("some rows failed at the vendor")
+var ErrRowsFailed = manifest.ErrRowsFailed
 
 // Incomplete is returned, with the manifest, when the run finished and
-// published but some valid rows failed at the vendor, a sub-product failed
-// for some rows, a product was skipped for every row, or no valid row was
-// left. It matches ErrRowsFailed; the manifest's exit holds the same
-// reasons.
-type Incomplete struct {
-	Reasons []string
-}
-
-func (e *Incomplete) Error() string { return "done, but " + strings.Join(e.Reasons, "; ") }
-
-// Is makes an Incomplete match ErrRowsFailed.
-func (e *Incomplete) Is(target error) bool { return target == ErrRowsFailed }
+// published but is not complete (see manifest.Incomplete).
+type Incomplete = manifest.Incomplete
 
 // Output file names.
 const (
-	FileParquet  = "features.parquet"
-	FileXLSX     = "features.xlsx"
-	FileCSV      = "features.csv"
-	FileRejects  = "rejects.csv"
+	FileParquet  = rundir.FileFeatures
+	FileXLSX     = rundir.FileXLSX
+	FileCSV      = rundir.FileCSV
+	FileRejects  = rundir.FileRejects
 	FileManifest = manifest.FileName
-	FileMetrics  = "metrics.prom"
+	FileMetrics  = rundir.FileMetrics
 	FileSuccess  = publish.Marker
 )
 

@@ -25,6 +25,10 @@ import (
 const (
 	FileFeatures = "features.parquet"
 	DirFeatures  = "features" // a sharded dataset: features/part-*.parquet
+	FileXLSX     = "features.xlsx"
+	FileCSV      = "features.csv"
+	FileRejects  = "rejects.csv"
+	FileMetrics  = "metrics.prom"
 	FileManifest = "manifest.json"
 	FileSuccess  = "_SUCCESS"
 )
