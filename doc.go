@@ -40,6 +40,6 @@
 //	deploy                 the container image (Dockerfile) and Kubernetes manifests, tested
 //
 // sources, providers, mappings, sinks, store, publish, shards, metrics,
-// rundir, review, audit, config, inputs, pacing, progress, manifest and redact never
-// import pipeline.
+// rundir, review, audit, config, inputs, pacing, progress, manifest, redact
+// and collect never import pipeline: only cmd does.
 package scorepipe
