@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/apache/arrow/go/v17/parquet"
 	"github.com/apache/arrow/go/v17/parquet/compress"
+	"github.com/apache/arrow/go/v17/parquet/file"
 	"github.com/apache/arrow/go/v17/parquet/metadata"
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
 	"github.com/apache/arrow/go/v17/parquet/schema"
@@ -33,10 +34,9 @@ type ParquetOptions struct {
 }
 
 // Parquet writes rows to a Parquet file through arrow's parquet/file
-// package: its column writers encode the plain column chunks, and the
-// sink encodes the pages of dictionary-encoded chunks itself
-// (parquetWriter) with the bytes arrow's column writers would write, for
-// arrow's page writer and metadata builders. Every column is nullable,
+// package: its column writers encode every column chunk, given the sink's
+// column buffers and, for a dictionary-encoded column, the dictionary the
+// row group already has and the indices into it. Every column is nullable,
 // strings are UTF-8, timestamps are milliseconds adjusted to UTC, pages are compressed
 // with zstd at its fastest level, and the Arrow schema (with the column
 // descriptions as field metadata "description") is stored in the file, as
@@ -57,10 +57,10 @@ type Parquet struct {
 	mem       memory.Allocator
 	pqschema  *schema.Schema
 	meta      metadata.KeyValueMetadata
-	fw        *parquetWriter // created with the first row group
-	dict      []bool         // columns dictionary-encoded, decided by the first row group
-	cur       *parquetGroup  // the rows not yet written; nil once finished
-	made      int            // row groups allocated, two at most
+	fw        *file.Writer  // created with the first row group
+	dict      []bool        // columns dictionary-encoded, decided by the first row group
+	cur       *parquetGroup // the rows not yet written; nil once finished
+	made      int           // row groups allocated, two at most
 	groupRows int
 	done      bool
 	err       error // sticky: the file can no longer be completed
@@ -155,7 +155,7 @@ var (
 
 // newWriter starts the Parquet file, with dictionary encoding for the
 // columns p.dict says.
-func (p *Parquet) newWriter() (*parquetWriter, error) {
+func (p *Parquet) newWriter() (*file.Writer, error) {
 	wopts := []parquet.WriterProperty{
 		parquet.WithAllocator(p.mem),
 		// zstd's fastest level takes a fifth less CPU per row than its
@@ -173,7 +173,24 @@ func (p *Parquet) newWriter() (*parquetWriter, error) {
 		}
 	}
 	props := parquet.NewWriterProperties(wopts...)
-	return newParquetWriter(p.buf, p.pqschema, props, p.meta)
+	return file.NewParquetWriter(p.buf, p.pqschema.Root(), file.WithWriterProps(props), file.WithWriteMetadata(p.meta)), nil
+}
+
+// writeGroup writes g as the next row group of fw, each column chunk
+// through arrow's column writer (the row group closes each one as the next
+// starts, and the last).
+func writeGroup(fw *file.Writer, g *parquetGroup, s *scratch) error {
+	rg := fw.AppendRowGroup()
+	for i := range g.cols {
+		cw, err := rg.NextColumn()
+		if err != nil {
+			return err
+		}
+		if err := g.cols[i].writeTo(cw, s); err != nil {
+			return fmt.Errorf("column %s: %w", cw.Descr().Name(), err)
+		}
+	}
+	return rg.Close()
 }
 
 // arrowSchema maps a Schema to Arrow: all fields nullable, descriptions as
@@ -281,7 +298,7 @@ func (p *Parquet) encode(groups <-chan *parquetGroup) {
 				p.fw, err = p.newWriter()
 			}
 			if err == nil {
-				err = p.fw.writeGroup(g, &sc)
+				err = writeGroup(p.fw, g, &sc)
 			}
 			if err != nil {
 				failed = fmt.Errorf("parquet %s: %w", p.file.Final(), err)
