@@ -104,29 +104,54 @@ func ReadPartMarker(path string) (*PartMarker, error) {
 // CheckPartFile compares the file f of the output folder dir with what the
 // marker recorded, and says how it differs ("" when it does not).
 func CheckPartFile(dir string, f PartFile) string {
-	path := filepath.Join(dir, filepath.FromSlash(f.Name))
-	fi, err := os.Lstat(path)
+	d := CompareFile(filepath.Join(dir, filepath.FromSlash(f.Name)), f.Bytes, f.SHA256)
 	switch {
-	case errors.Is(err, os.ErrNotExist):
+	case d.Same:
+		return ""
+	case errors.Is(d.Err, os.ErrNotExist):
 		return f.Name + " is missing"
-	case err != nil:
-		return f.Name + " cannot be read: " + err.Error()
-	case !fi.Mode().IsRegular():
+	case d.Err != nil:
+		return f.Name + " cannot be read: " + d.Err.Error()
+	case d.NotRegular:
 		return f.Name + " is no longer a regular file"
+	case d.Bytes != f.Bytes:
+		return fmt.Sprintf("%s holds %d bytes, its run wrote %d", f.Name, d.Bytes, f.Bytes)
 	}
-	n, sum, err := HashFile(path)
-	switch {
-	case err != nil:
-		return f.Name + " cannot be read: " + err.Error()
-	case n != f.Bytes:
-		return fmt.Sprintf("%s holds %d bytes, its run wrote %d", f.Name, n, f.Bytes)
-	case sum != f.SHA256:
-		return fmt.Sprintf("%s is not the file its run wrote (SHA-256 %s, the run's %s)", f.Name, shortHash(sum), shortHash(f.SHA256))
-	}
-	return ""
+	return fmt.Sprintf("%s is not the file its run wrote (SHA-256 %s, the run's %s)", f.Name, ShortHash(d.SHA256), ShortHash(f.SHA256))
 }
 
-func shortHash(h string) string {
+// FileDiff is how a file compares with the size and SHA-256 recorded of it
+// (see CompareFile).
+type FileDiff struct {
+	Same       bool
+	Err        error  // the file could not be read (os.ErrNotExist: it is missing)
+	NotRegular bool   // it is a folder, a link, a device…
+	Bytes      int64  // its size
+	SHA256     string // its hash, read only when the size is the one recorded
+}
+
+// CompareFile compares the file at path with the size and hex SHA-256
+// recorded of it; the size first, so that a file of another size is not
+// read.
+func CompareFile(path string, bytes int64, sha256 string) FileDiff {
+	fi, err := os.Lstat(path)
+	switch {
+	case err != nil:
+		return FileDiff{Err: err}
+	case !fi.Mode().IsRegular():
+		return FileDiff{NotRegular: true}
+	case fi.Size() != bytes:
+		return FileDiff{Bytes: fi.Size()}
+	}
+	n, sum, err := HashFile(path)
+	if err != nil {
+		return FileDiff{Err: err}
+	}
+	return FileDiff{Same: n == bytes && sum == sha256, Bytes: n, SHA256: sum}
+}
+
+// ShortHash is the first 12 characters of a hex hash, as messages give it.
+func ShortHash(h string) string {
 	if len(h) > 12 {
 		return h[:12]
 	}

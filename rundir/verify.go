@@ -1,17 +1,14 @@
 package rundir
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
-	"os"
 	"path"
 	"path/filepath"
 	"sort"
 	"strings"
 
+	"github.com/scorepipe/scorepipe/publish"
 	"github.com/scorepipe/scorepipe/shards"
 )
 
@@ -161,44 +158,16 @@ func verify(dir string, m *Manifest, parts []string) (string, error) {
 // checkFile compares the file at p with f, and says how it differs ("" when
 // it does not).
 func checkFile(p string, f recordedFile) string {
-	fi, err := os.Lstat(p)
+	d := publish.CompareFile(p, f.Bytes, f.SHA256)
 	switch {
-	case err != nil:
-		return f.Name + " cannot be read: " + err.Error()
-	case !fi.Mode().IsRegular():
+	case d.Same:
+		return ""
+	case d.Err != nil:
+		return f.Name + " cannot be read: " + d.Err.Error()
+	case d.NotRegular:
 		return f.Name + " is not a regular file"
-	case fi.Size() != f.Bytes:
-		return fmt.Sprintf("%s holds %d bytes, the manifest records %d", f.Name, fi.Size(), f.Bytes)
+	case d.Bytes != f.Bytes:
+		return fmt.Sprintf("%s holds %d bytes, the manifest records %d", f.Name, d.Bytes, f.Bytes)
 	}
-	n, sum, err := hashFile(p)
-	switch {
-	case err != nil:
-		return f.Name + " cannot be read: " + err.Error()
-	case n != f.Bytes:
-		return fmt.Sprintf("%s holds %d bytes, the manifest records %d", f.Name, n, f.Bytes)
-	case sum != f.SHA256:
-		return fmt.Sprintf("%s has SHA-256 %s, the manifest records %s", f.Name, shortHash(sum), shortHash(f.SHA256))
-	}
-	return ""
-}
-
-func shortHash(h string) string {
-	if len(h) > 12 {
-		return h[:12]
-	}
-	return h
-}
-
-func hashFile(p string) (int64, string, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return 0, "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	if err != nil {
-		return n, "", err
-	}
-	return n, hex.EncodeToString(h.Sum(nil)), nil
+	return fmt.Sprintf("%s has SHA-256 %s, the manifest records %s", f.Name, publish.ShortHash(d.SHA256), publish.ShortHash(f.SHA256))
 }
