@@ -34,32 +34,28 @@ func PSI(expected, actual []int64) float64 {
 	if len(expected) != len(actual) {
 		panic("review: PSI of distributions over different bins")
 	}
-	var te, ta int64
-	for i := range expected {
-		te += expected[i]
-		ta += actual[i]
-	}
-	if te == 0 || ta == 0 {
+	if te, ta := totals(expected, actual); te == 0 || ta == 0 {
 		return math.NaN()
 	}
 	psi := 0.0
-	for i := range expected {
-		if expected[i] == 0 && actual[i] == 0 {
-			continue
-		}
-		e, a := nonZero(share(expected[i], te)), nonZero(share(actual[i], ta))
-		psi += (a - e) * math.Log(a/e)
+	for _, t := range PSITerms(expected, actual) {
+		psi += t
 	}
 	return psi
 }
 
+// totals returns the sums of two counts over the same bins.
+func totals(a, b []int64) (ta, tb int64) {
+	for i := range a {
+		ta += a[i]
+		tb += b[i]
+	}
+	return ta, tb
+}
+
 // PSITerms returns each bin's term of PSI (0 for a bin empty in both).
 func PSITerms(expected, actual []int64) []float64 {
-	var te, ta int64
-	for i := range expected {
-		te += expected[i]
-		ta += actual[i]
-	}
+	te, ta := totals(expected, actual)
 	out := make([]float64, len(expected))
 	if te == 0 || ta == 0 {
 		for i := range out {
@@ -85,11 +81,7 @@ func PSITerms(expected, actual []int64) []float64 {
 // with a share of 0 counted as Epsilon. A bin without any labelled row has
 // WoE NaN. All are NaN when G or B is 0.
 func WoE(goods, bads []int64) []float64 {
-	var g, b int64
-	for i := range goods {
-		g += goods[i]
-		b += bads[i]
-	}
+	g, b := totals(goods, bads)
 	out := make([]float64, len(goods))
 	for i := range goods {
 		if g == 0 || b == 0 || goods[i] == 0 && bads[i] == 0 {
@@ -112,11 +104,7 @@ func IV(goods, bads []int64) float64 {
 	if len(goods) != len(bads) {
 		panic("review: IV of counts over different bins")
 	}
-	var g, b int64
-	for i := range goods {
-		g += goods[i]
-		b += bads[i]
-	}
+	g, b := totals(goods, bads)
 	if g == 0 || b == 0 {
 		return math.NaN()
 	}
@@ -142,11 +130,7 @@ func KS(goods, bads []int64) float64 {
 	if len(goods) != len(bads) {
 		panic("review: KS of counts over different bins")
 	}
-	var g, b int64
-	for i := range goods {
-		g += goods[i]
-		b += bads[i]
-	}
+	g, b := totals(goods, bads)
 	if g == 0 || b == 0 {
 		return math.NaN()
 	}
