@@ -392,10 +392,10 @@ func TestParquetSameAsPqarrow(t *testing.T) {
 
 // TestParquetSameAsPqarrowRuns writes columns whose values come in runs of
 // random lengths, nulls among them, over dictionaries of 1 to 300 values:
-// the sink's run-length encoding of definition levels and dictionary
-// indices (runs shorter and longer than 8, literal runs longer than 504
-// values, bit widths 0 to 9) must read back as the values written, with
-// the encodings and statistics pqarrow writes.
+// the definition levels and dictionary indices the sink hands arrow's
+// column writers (runs shorter and longer than 8, literal runs longer than
+// 504 values, bit widths 0 to 9) must read back as the values written,
+// with the encodings and statistics pqarrow writes.
 func TestParquetSameAsPqarrowRuns(t *testing.T) {
 	var tests []sameAsPqarrowTest
 	for seed := range uint64(6) {
